@@ -1,0 +1,75 @@
+// ESLint flat config: typescript-eslint with type information, Nx module boundaries, jest rules.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import nx from '@nx/eslint-plugin';
+import jest from 'eslint-plugin-jest';
+import prettier from 'eslint-config-prettier';
+
+// Which project may import which (by tag). Apps reach Kafka and prom-client only through libs/shared.
+const runtime = [
+  {
+    sourceTag: 'type:app',
+    onlyDependOnLibsWithTags: ['type:domain', 'type:shared'],
+    bannedExternalImports: ['kafkajs', 'prom-client', '@kafkajs/confluent-schema-registry'],
+  },
+  { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:shared'] },
+  { sourceTag: 'type:shared', onlyDependOnLibsWithTags: ['type:shared'] },
+  { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:shared', 'type:domain'] },
+  { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:shared', 'type:domain', 'type:testing'] },
+];
+// Test files of apps and domain libs may also use the testing harness.
+const withTesting = runtime.map((c) =>
+  c.sourceTag === 'type:app' || c.sourceTag === 'type:domain'
+    ? { ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:testing'] }
+    : c,
+);
+const boundaries = (depConstraints) => [
+  'error',
+  { enforceBuildableLibDependency: false, allow: [], depConstraints, banTransitiveDependencies: false },
+];
+
+export default tseslint.config(
+  { ignores: ['**/node_modules/**', '**/dist/**', '.infra/**', '.nx/**', 'coverage/**', '**/*.cjs', '**/*.mjs', '**/*.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    plugins: { '@nx': nx },
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-extraneous-class': 'off',
+      eqeqeq: ['error', 'always'],
+      curly: ['error', 'all'],
+      'no-console': 'error',
+      '@nx/enforce-module-boundaries': boundaries(runtime),
+    },
+  },
+  {
+    // Nest DI reads constructor parameter types at runtime: `import type` would erase them.
+    files: ['**/*.ts'],
+    rules: { '@typescript-eslint/consistent-type-imports': 'off' },
+  },
+  {
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
+    ...jest.configs['flat/recommended'],
+    rules: {
+      ...jest.configs['flat/recommended'].rules,
+      'jest/no-focused-tests': 'error',
+      'jest/no-disabled-tests': 'error',
+      'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'expectEventually', 'request.**.expect'] }],
+      '@typescript-eslint/unbound-method': 'off',
+      '@nx/enforce-module-boundaries': boundaries(withTesting),
+    },
+  },
+  {
+    // CLIs and the test harness talk to a terminal.
+    files: ['**/*.cli.ts', 'libs/testing/**/*.ts', 'tools/**/*.ts'],
+    rules: { 'no-console': 'off' },
+  },
+  prettier,
+);

@@ -1,0 +1,49 @@
+/**
+ * Every failure the pipeline classifies. `retriable` decides between a retry and a dead letter;
+ * `reason` is short and stable: it is used as a metric label and a dead-letter header.
+ */
+export abstract class SyncError extends Error {
+  abstract readonly retriable: boolean;
+  abstract readonly reason: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The other side is down, slow or rate limiting; try again later (after `retryAfterMs` if known). */
+export class DestinationUnavailableError extends SyncError {
+  readonly retriable = true;
+  readonly reason = 'destination_unavailable';
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The other side refused this record for good (validation, 4xx): retrying will not help. */
+export class RecordRejectedError extends SyncError {
+  readonly retriable = false;
+  readonly reason = 'record_rejected';
+}
+
+/** A Kafka message that is not Confluent-framed Avro we can read: it goes to the dead-letter topic. */
+export class UndecodableMessageError extends SyncError {
+  readonly retriable = false;
+  readonly reason = 'undecodable';
+}
+
+/** Anything unclassified is retried a bounded number of times, so a bug ends in the dead-letter topic. */
+export class UnexpectedError extends SyncError {
+  readonly retriable = true;
+  readonly reason = 'unexpected';
+}
+
+export const asSyncError = (error: unknown): SyncError =>
+  error instanceof SyncError
+    ? error
+    : new UnexpectedError(error instanceof Error ? error.message : String(error), { cause: error });
