@@ -59,6 +59,10 @@ function jestConfigFor(projectDir, tier) {
     testPathIgnorePatterns: ['/node_modules/', '/dist/'],
     // TZ=UTC for determinism; set before any test module loads.
     setupFiles: [path.join(workspaceRoot, 'libs/testing/src/setup-env.js')],
+    reporters: [
+      'default',
+      [path.join(workspaceRoot, 'tools/jest/summary-reporter.cjs'), { name: `${name}-${tier}` }],
+    ],
     ...TIERS[tier],
   };
 }

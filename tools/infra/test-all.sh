@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`), and exactly what CI runs.
+#   1. checks prerequisites, 2. starts (or reuses) Kafka, the Schema Registry and PostgreSQL,
+#   3. runs lint, typecheck and unit tests, builds every project, then integration and e2e tests
+#      against the real services, 4. prints one summary line: "tests: N passed, N failed, N skipped".
+# Reuses services named by KAFKA_BROKERS / SCHEMA_REGISTRY_URL / DATABASE_URL when all are set.
+# Stops what it started unless KEEP_STACK=1.
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+export TZ=UTC NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false FORCE_COLOR=0
+
+log() { printf '[test-all] %s\n' "$*" >&2; }
+need() { command -v "$1" >/dev/null 2>&1 || { log "missing prerequisite: $1 ($2)"; exit 2; }; }
+need node "Node.js 20.19+ is required"
+need npm "npm comes with Node.js"
+if [ ! -d node_modules ]; then
+  log "node_modules is missing: run 'npm ci' first"
+  exit 2
+fi
+
+started_stack=0
+if [ -n "${KAFKA_BROKERS:-}" ] && [ -n "${SCHEMA_REGISTRY_URL:-}" ] && [ -n "${DATABASE_URL:-}" ]; then
+  log "reusing services from the environment: KAFKA_BROKERS=$KAFKA_BROKERS SCHEMA_REGISTRY_URL=$SCHEMA_REGISTRY_URL"
+else
+  bash tools/infra/infra.sh env >/dev/null 2>&1 || started_stack=1
+  t0=$(date +%s)
+  exports="$(bash tools/infra/infra.sh up)" || { log "could not start the local stack (see the messages above)"; exit 2; }
+  eval "$exports"
+  log "local stack ready in $(( $(date +%s) - t0 ))s: KAFKA_BROKERS=$KAFKA_BROKERS SCHEMA_REGISTRY_URL=$SCHEMA_REGISTRY_URL"
+fi
+export KAFKA_BROKERS SCHEMA_REGISTRY_URL DATABASE_URL
+
+cleanup() {
+  if [ "$started_stack" = 1 ] && [ "${KEEP_STACK:-0}" != 1 ]; then
+    log "stopping the local stack this run started (KEEP_STACK=1 keeps it)"
+    bash tools/infra/infra.sh down >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+
+RESULTS="$ROOT/tmp/test-results"
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+export RAISE_SYNC_TEST_RESULTS_DIR="$RESULTS"
+
+status=0
+step() {
+  local name=$1; shift
+  local t0=$(date +%s)
+  log "== $name"
+  if "$@"; then log "== $name ok ($(( $(date +%s) - t0 ))s)"; else log "== $name FAILED ($(( $(date +%s) - t0 ))s)"; status=1; fi
+}
+nx() { npx --no-install nx "$@" --outputStyle=stream; }
+
+suite_t0=$(date +%s)
+step "format check" npx --no-install prettier --check . --log-level warn
+step "lint + typecheck + unit tests" nx run-many -t lint typecheck test --parallel=2
+step "build" nx run-many -t build --parallel=2
+step "integration tests (real Kafka, registry, PostgreSQL)" nx run-many -t int-test --parallel=1
+step "e2e tests (built apps as processes)" nx run-many -t e2e --parallel=1 --excludeTaskDependencies
+
+node - "$RESULTS" "$(( $(date +%s) - suite_t0 ))" <<'JS' || status=1
+const fs = require('node:fs');
+const path = require('node:path');
+const [dir, seconds] = process.argv.slice(2);
+const runs = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
+const sum = (k) => runs.reduce((n, r) => n + r[k], 0);
+for (const r of runs.sort((a, b) => a.name.localeCompare(b.name))) {
+  console.log(`  ${r.name.padEnd(32)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed ${String(r.skipped).padStart(3)} skipped  ${(r.durationMs / 1000).toFixed(1)}s`);
+  for (const f of r.failedSuiteFiles) console.log(`    failed suite: ${f}`);
+}
+console.log(`suite duration: ${seconds}s`);
+console.log(`tests: ${sum('passed')} passed, ${sum('failed') + sum('failedSuites')} failed, ${sum('skipped')} skipped`);
+if (runs.length === 0 || sum('passed') === 0) { console.log('no test ran'); process.exit(1); }
+process.exit(sum('failed') + sum('failedSuites') > 0 ? 1 : 0);
+JS
+
+exit $status
