@@ -47,3 +47,9 @@ export const asSyncError = (error: unknown): SyncError =>
   error instanceof SyncError
     ? error
     : new UnexpectedError(error instanceof Error ? error.message : String(error), { cause: error });
+
+/** The schema registry did not answer (network, 5xx): the message is fine, try again later. */
+export class RegistryUnavailableError extends SyncError {
+  readonly retriable = true;
+  readonly reason = 'registry_unavailable';
+}

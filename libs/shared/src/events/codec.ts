@@ -1,0 +1,123 @@
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import * as avro from 'avsc';
+import { RegistryUnavailableError, UndecodableMessageError, type SyncError } from '../errors';
+import { eventSchemaFor, type AvroRecordSchema } from './schemas';
+import type { Resource, SourceEvent } from './source-event';
+
+/** Avro `timestamp-millis` <-> JS Date, so timestamps round-trip as Dates. */
+class TimestampMillis extends avro.types.LogicalType {
+  protected override _fromValue(value: unknown): Date {
+    return new Date(value as number);
+  }
+  protected override _toValue(value: unknown): number | undefined {
+    if (value instanceof Date) {
+      return value.getTime();
+    }
+    return typeof value === 'number' ? value : undefined;
+  }
+  protected override _resolve(type: avro.Type): ((value: unknown) => Date) | undefined {
+    if (avro.Type.isType(type, 'long', 'logical:timestamp-millis')) {
+      return (value) => this._fromValue(value);
+    }
+    return undefined;
+  }
+}
+
+const AVRO_OPTIONS = { logicalTypes: { 'timestamp-millis': TimestampMillis } };
+
+/** Result of decoding one Kafka message value; bad input is a value, never an exception. */
+export type DecodeResult =
+  | { ok: true; event: SourceEvent }
+  | { ok: false; error: SyncError };
+
+/** Subject name under the topic-name strategy. */
+export const subjectFor = (topic: string): string => `${topic}-value`;
+
+/**
+ * Encodes and decodes source events in the Confluent wire format (magic byte 0, 4-byte schema ID,
+ * Avro body) against a Confluent-API schema registry. Schemas are registered per topic with
+ * BACKWARD compatibility; registering the same schema again is a no-op that returns the same ID.
+ */
+export class EventCodec {
+  private readonly registry: SchemaRegistry;
+  private readonly idsByTopic = new Map<string, number>();
+
+  constructor(registryUrl: string) {
+    this.registry = new SchemaRegistry(
+      { host: registryUrl, retry: { retries: 2, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 2 } },
+      { [SchemaType.AVRO]: AVRO_OPTIONS },
+    );
+  }
+
+  /**
+   * Registers a schema under `<topic>-value` (BACKWARD). Throws the registry's error when the
+   * schema is incompatible with what the subject already holds.
+   */
+  async registerSchema(topic: string, schema: AvroRecordSchema): Promise<number> {
+    const { id } = await this.registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+      { subject: subjectFor(topic), compatibility: COMPATIBILITY.BACKWARD },
+    );
+    this.idsByTopic.set(topic, id);
+    return id;
+  }
+
+  /** Registers the event schema of `resource` for its topic; call once at startup per topic. */
+  async registerEventSchema(topic: string, resource: Resource): Promise<number> {
+    return this.registerSchema(topic, eventSchemaFor(resource));
+  }
+
+  /** Encodes an event for `topic`; the topic's schema must have been registered by this codec. */
+  async encode(topic: string, event: SourceEvent): Promise<Buffer> {
+    const id = this.idsByTopic.get(topic) ?? (await this.registerEventSchema(topic, event.resource));
+    return this.registry.encode(id, event);
+  }
+
+  /**
+   * Decodes a message value. Not Confluent-framed, an unknown schema ID or a body that is not
+   * valid Avro gives `{ ok: false, error: UndecodableMessageError }` (dead-letter it); an
+   * unreachable registry gives a retriable RegistryUnavailableError (retry it later).
+   */
+  async decode(value: Buffer | null): Promise<DecodeResult> {
+    if (value === null || value.length < 6 || value[0] !== 0) {
+      return {
+        ok: false,
+        error: new UndecodableMessageError(
+          value === null
+            ? 'message has no value'
+            : `message is not Confluent-framed Avro (length ${value.length}, first byte ${value[0] ?? 'none'})`,
+        ),
+      };
+    }
+    try {
+      const event = (await this.registry.decode(value)) as SourceEvent;
+      return { ok: true, event };
+    } catch (caught) {
+      return { ok: false, error: classifyDecodeError(caught, value.readUInt32BE(1)) };
+    }
+  }
+}
+
+function classifyDecodeError(caught: unknown, schemaId: number): SyncError {
+  const status = (caught as { status?: unknown }).status;
+  const message = caught instanceof Error ? caught.message : String(caught);
+  if (typeof status === 'number' && status === 404) {
+    return new UndecodableMessageError(`schema ID ${schemaId} is unknown to the registry`, { cause: caught });
+  }
+  if (typeof status === 'number' && status >= 500) {
+    return new RegistryUnavailableError(`schema registry answered ${status}: ${message}`, { cause: caught });
+  }
+  if (typeof status !== 'number' && isNetworkError(caught)) {
+    return new RegistryUnavailableError(`schema registry unreachable: ${message}`, { cause: caught });
+  }
+  return new UndecodableMessageError(`Avro body does not match schema ${schemaId}: ${message}`, { cause: caught });
+}
+
+function isNetworkError(caught: unknown): boolean {
+  const code = (caught as { code?: unknown }).code;
+  const text = caught instanceof Error ? `${caught.message} ${String(caught.cause ?? '')}` : String(caught);
+  return (
+    (typeof code === 'string' && /^E(CONNREFUSED|CONNRESET|TIMEDOUT|HOSTUNREACH|NOTFOUND)|^ETIMEDOUT/.test(code)) ||
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|socket hang up|fetch failed|timeout/i.test(text)
+  );
+}

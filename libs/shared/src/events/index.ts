@@ -1,0 +1,3 @@
+export * from './source-event';
+export * from './schemas';
+export * from './codec';

@@ -1,0 +1,55 @@
+import type { DataSource } from 'typeorm';
+import type { SecretBox } from '../../crypto/secret-box';
+import { CustomerEntity } from '../entities/customer.entity';
+import type { CustomerStatus } from '../entities/statuses';
+
+/** Per-source secrets of a customer; stored sealed, returned only to code that needs to call out. */
+export interface CustomerCredentials {
+  raise?: { apiToken?: string; webhookSecret?: string };
+  vomo?: { apiToken?: string; webhookSecret?: string };
+}
+
+/** Customers and their sealed credentials. Plaintext secrets exist only in memory, briefly. */
+export class CustomerRepository {
+  constructor(
+    private readonly db: DataSource,
+    private readonly box: SecretBox,
+  ) {}
+
+  async create(input: { name: string; status?: CustomerStatus; credentials?: CustomerCredentials }): Promise<CustomerEntity> {
+    const repo = this.db.getRepository(CustomerEntity);
+    return repo.save(
+      repo.create({
+        name: input.name,
+        status: input.status ?? 'onboarding',
+        credentials: input.credentials ? this.box.sealJson(input.credentials) : null,
+      }),
+    );
+  }
+
+  async get(customerId: string): Promise<CustomerEntity | null> {
+    return this.db.getRepository(CustomerEntity).findOneBy({ id: customerId });
+  }
+
+  async setStatus(customerId: string, status: CustomerStatus): Promise<void> {
+    await this.db.getRepository(CustomerEntity).update({ id: customerId }, { status });
+  }
+
+  async setCredentials(customerId: string, credentials: CustomerCredentials): Promise<void> {
+    await this.db
+      .getRepository(CustomerEntity)
+      .update({ id: customerId }, { credentials: this.box.sealJson(credentials) });
+  }
+
+  /** Decrypted credentials, or an empty object when none were stored. */
+  async credentials(customerId: string): Promise<CustomerCredentials> {
+    const row = await this.db.getRepository(CustomerEntity).findOne({
+      where: { id: customerId },
+      select: { id: true, credentials: true },
+    });
+    if (!row) {
+      throw new Error(`customer ${customerId} does not exist`);
+    }
+    return row.credentials ? this.box.openJson<CustomerCredentials>(row.credentials) : {};
+  }
+}

@@ -1,0 +1,3 @@
+export * from './customer.repository';
+export * from './sync-record.repository';
+export * from './checkpoint.repository';
