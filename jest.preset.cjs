@@ -23,6 +23,10 @@ const swc = [
       transform: { legacyDecorator: true, decoratorMetadata: true },
       target: 'es2022',
       keepClassNames: true,
+      // Rewrites the path aliases at compile time, so they resolve in globalSetup too
+      // (Jest's moduleNameMapper does not apply there).
+      baseUrl: workspaceRoot,
+      paths: compilerOptions.paths,
     },
     module: { type: 'commonjs' },
     sourceMaps: 'inline',
@@ -35,11 +39,13 @@ const TIERS = {
     testMatch: ['**/*.int-spec.ts'],
     testTimeout: 120_000,
     globalSetup: path.join(workspaceRoot, 'libs/testing/src/global-setup.ts'),
+    globalTeardown: path.join(workspaceRoot, 'libs/testing/src/global-teardown.ts'),
   },
   e2e: {
     testMatch: ['**/*.e2e-spec.ts'],
     testTimeout: 180_000,
     globalSetup: path.join(workspaceRoot, 'libs/testing/src/global-setup.ts'),
+    globalTeardown: path.join(workspaceRoot, 'libs/testing/src/global-teardown.ts'),
   },
 };
 

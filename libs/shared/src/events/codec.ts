@@ -40,7 +40,7 @@ export const subjectFor = (topic: string): string => `${topic}-value`;
  */
 export class EventCodec {
   private readonly registry: SchemaRegistry;
-  private readonly idsByTopic = new Map<string, number>();
+  private readonly idsByTopic = new Map<string, Promise<number>>();
 
   constructor(registryUrl: string) {
     this.registry = new SchemaRegistry(
@@ -54,22 +54,37 @@ export class EventCodec {
    * schema is incompatible with what the subject already holds.
    */
   async registerSchema(topic: string, schema: AvroRecordSchema): Promise<number> {
-    const { id } = await this.registry.register(
-      { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
-      { subject: subjectFor(topic), compatibility: COMPATIBILITY.BACKWARD },
-    );
-    this.idsByTopic.set(topic, id);
+    const register = () =>
+      this.registry.register(
+        { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+        { subject: subjectFor(topic), compatibility: COMPATIBILITY.BACKWARD },
+      );
+    try {
+      return (await register()).id;
+    } catch (error) {
+      // Two processes registering a new subject at once both try to create its compatibility
+      // rule; the loser sees "already exists". Registering again finds the rule and the schema.
+      if (error instanceof Error && /already exists/i.test(error.message)) {
+        return (await register()).id;
+      }
+      throw error;
+    }
+  }
+
+  /** Registers the event schema of `resource` for its topic once per codec; concurrent callers share it. */
+  registerEventSchema(topic: string, resource: Resource): Promise<number> {
+    let id = this.idsByTopic.get(topic);
+    if (!id) {
+      id = this.registerSchema(topic, eventSchemaFor(resource));
+      this.idsByTopic.set(topic, id);
+      id.catch(() => this.idsByTopic.delete(topic));
+    }
     return id;
   }
 
-  /** Registers the event schema of `resource` for its topic; call once at startup per topic. */
-  async registerEventSchema(topic: string, resource: Resource): Promise<number> {
-    return this.registerSchema(topic, eventSchemaFor(resource));
-  }
-
-  /** Encodes an event for `topic`; the topic's schema must have been registered by this codec. */
+  /** Encodes an event for `topic`, registering the topic's schema on first use. */
   async encode(topic: string, event: SourceEvent): Promise<Buffer> {
-    const id = this.idsByTopic.get(topic) ?? (await this.registerEventSchema(topic, event.resource));
+    const id = await this.registerEventSchema(topic, event.resource);
     return this.registry.encode(id, event);
   }
 
@@ -101,14 +116,16 @@ export class EventCodec {
 function classifyDecodeError(caught: unknown, schemaId: number): SyncError {
   const status = (caught as { status?: unknown }).status;
   const message = caught instanceof Error ? caught.message : String(caught);
+  // The registry client reports connection failures as a ResponseError with status 400, so the
+  // network check comes before any status check.
+  if (isNetworkError(caught)) {
+    return new RegistryUnavailableError(`schema registry unreachable: ${message}`, { cause: caught });
+  }
   if (typeof status === 'number' && status === 404) {
     return new UndecodableMessageError(`schema ID ${schemaId} is unknown to the registry`, { cause: caught });
   }
   if (typeof status === 'number' && status >= 500) {
     return new RegistryUnavailableError(`schema registry answered ${status}: ${message}`, { cause: caught });
-  }
-  if (typeof status !== 'number' && isNetworkError(caught)) {
-    return new RegistryUnavailableError(`schema registry unreachable: ${message}`, { cause: caught });
   }
   return new UndecodableMessageError(`Avro body does not match schema ${schemaId}: ${message}`, { cause: caught });
 }

@@ -1,3 +1,4 @@
 export * from './source-event';
 export * from './schemas';
 export * from './codec';
+export * from './samples';

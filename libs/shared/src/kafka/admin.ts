@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { RETRY_DELAYS, type Topics } from './topics';
 
 /** A topic the pipeline creates itself, with explicit partitions and configs. */
@@ -46,6 +46,31 @@ export function pipelineTopicSpecs(topics: Topics, layout: TopicLayout = LOCAL_T
 }
 
 /**
+ * Waits until every partition of `topics` has a leader. A freshly created topic can briefly be
+ * unknown to the broker's metadata cache (UNKNOWN_TOPIC_OR_PARTITION on KRaft), so errors are
+ * retried until the deadline.
+ */
+export async function waitForTopics(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics });
+      if (meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
+        return;
+      }
+    } catch (error) {
+      if (Date.now() >= deadline) {
+        throw error;
+      }
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`topics ${topics.join(', ')} have no leader after ${timeoutMs}ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
  * Creates the topics that do not exist yet and waits for their leaders. Idempotent. Existing
  * topics are left alone; one with fewer partitions than asked is reported in the result so the
  * caller can log it (partitions are never changed behind an operator's back).
@@ -61,7 +86,8 @@ export async function ensureTopics(
     const missing = specs.filter((s) => !existing.has(s.topic));
     if (missing.length > 0) {
       await admin.createTopics({
-        waitForLeaders: true,
+        // kafkajs' own leader wait fails on KRaft while metadata propagates; waitForTopics polls instead.
+        waitForLeaders: false,
         topics: missing.map((s) => ({
           topic: s.topic,
           numPartitions: s.numPartitions,
@@ -69,6 +95,7 @@ export async function ensureTopics(
           configEntries: Object.entries(s.configs).map(([name, value]) => ({ name, value })),
         })),
       });
+      await waitForTopics(admin, missing.map((s) => s.topic));
     }
     const present = specs.filter((s) => existing.has(s.topic));
     const underPartitioned: string[] = [];

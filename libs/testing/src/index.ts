@@ -1,0 +1,4 @@
+export * from './expect-eventually';
+export * from './stack-strategy';
+export * from './test-stack';
+export { withDatabase, templateDatabaseName } from './template-database';
