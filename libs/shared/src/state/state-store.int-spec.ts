@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { useTestStack, withDatabase } from '@raise-sync/testing';
+import { SecretBox } from '../crypto/secret-box';
+import { appliedMigrations, dataSourceOptions, MIGRATIONS, revertAllMigrations, runMigrations } from './data-source';
+import { DestinationEntity } from './entities';
+import { CheckpointRepository, CustomerRepository, SyncRecordRepository } from './repositories';
+
+const TABLES = [
+  'audit_log',
+  'backfill_jobs',
+  'checkpoints',
+  'customers',
+  'dead_letters',
+  'destinations',
+  'reconciliation_runs',
+  'sync_records',
+  'write_intents',
+];
+
+async function tablesIn(url: string): Promise<string[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'migrations' ORDER BY 1`,
+    );
+    return rows.map((r) => r.table_name);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('state store on real PostgreSQL', () => {
+  const stack = useTestStack();
+  const box = new SecretBox(randomBytes(32));
+
+  describe('migrations', () => {
+    const name = `m${randomBytes(4).toString('hex')}`;
+    const url = (): string => withDatabase(process.env['DATABASE_URL'] as string, name);
+    const admin = async (sql: string): Promise<void> => {
+      const client = new Client({ connectionString: process.env['DATABASE_URL'] });
+      await client.connect();
+      await client.query(sql).finally(() => client.end());
+    };
+    beforeAll(() => admin(`CREATE DATABASE ${name}`));
+    afterAll(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+
+    it('run up, all the way down, and up again', async () => {
+      expect(await runMigrations(url())).toEqual(MIGRATIONS.map((m) => m.name));
+      expect(await tablesIn(url())).toEqual(TABLES);
+      expect(await runMigrations(url())).toEqual([]); // idempotent
+
+      expect(await revertAllMigrations(url())).toBe(MIGRATIONS.length);
+      expect(await tablesIn(url())).toEqual([]);
+      expect(await appliedMigrations(url())).toEqual([]);
+
+      await runMigrations(url());
+      expect(await tablesIn(url())).toEqual(TABLES);
+    });
+  });
+
+  it('stores credentials encrypted: the bytes in the table do not contain the token', async () => {
+    const customers = new CustomerRepository(stack.dataSource, box);
+    const token = 'tok_live_PLAINTEXT_123';
+    const customer = await customers.create({ name: 'Hope Shelter', credentials: { raise: { apiToken: token, webhookSecret: 'whsec_abc' } } });
+
+    const client = new Client({ connectionString: stack.databaseUrl });
+    await client.connect();
+    const raw = await client.query<{ credentials: Buffer; as_text: string }>(
+      'SELECT credentials, credentials::text AS as_text FROM customers WHERE id = $1',
+      [customer.id],
+    );
+    await client.end();
+    const row = raw.rows[0];
+    expect(row?.credentials.includes(Buffer.from(token))).toBe(false);
+    expect(row?.credentials.includes(Buffer.from('whsec_abc'))).toBe(false);
+    expect(row?.as_text).not.toContain('PLAINTEXT');
+    expect(await customers.credentials(customer.id)).toEqual({ raise: { apiToken: token, webhookSecret: 'whsec_abc' } });
+  });
+
+  it('refuses a status outside the allowed set', async () => {
+    await expect(
+      stack.dataSource.query(`INSERT INTO customers (name, status) VALUES ('x', 'deleted')`),
+    ).rejects.toThrow(/check constraint/);
+  });
+
+  it('records sync state per destination with an audit row for every change', async () => {
+    const customer = await new CustomerRepository(stack.dataSource, box).create({ name: 'Riverside Food Bank' });
+    const destinations = stack.dataSource.getRepository(DestinationEntity);
+    const crm = await destinations.save(destinations.create({ customerId: customer.id, kind: 'crm-plus', name: 'crm', config: {} }));
+    const warehouse = await destinations.save(destinations.create({ customerId: customer.id, kind: 'warehouse', name: 'dw', config: {} }));
+    const records = new SyncRecordRepository(stack.dataSource);
+    const at = new Date('2026-11-20T09:12:04.250Z');
+
+    await records.recordChange(customer.id, { resource: 'gift', sourceId: '900113', destinationId: crm.id, status: 'pending', sourceModifiedAt: at, eventId: 'e1' });
+    await records.recordChange(customer.id, { resource: 'gift', sourceId: '900113', destinationId: crm.id, status: 'failed', sourceModifiedAt: at, eventId: 'e1', error: 'CRM+ answered 503', attempted: true });
+    await records.recordChange(customer.id, { resource: 'gift', sourceId: '900113', destinationId: crm.id, status: 'confirmed', sourceModifiedAt: at, eventId: 'e1', destinationRecordId: 'G-77', error: null, attempted: true });
+    await records.recordChange(customer.id, { resource: 'gift', sourceId: '900113', destinationId: warehouse.id, status: 'confirmed', sourceModifiedAt: at, eventId: 'e1', destinationRecordId: 'row-1', attempted: true });
+
+    const state = await records.findForRecord(customer.id, 'gift', '900113');
+    expect(state.find((s) => s.destinationId === crm.id)).toEqual(
+      expect.objectContaining({ status: 'confirmed', attempts: 2, destinationRecordId: 'G-77', lastError: null }),
+    );
+    expect(state).toHaveLength(2);
+    const history = await records.history(customer.id, 'gift', '900113');
+    expect(history.filter((h) => h.destinationId === crm.id).map((h) => [h.fromStatus, h.toStatus])).toEqual([
+      [null, 'pending'],
+      ['pending', 'failed'],
+      ['failed', 'confirmed'],
+    ]);
+    // another customer sees nothing of this record
+    expect(await records.findForRecord(customer.id.replace(/.$/, (c) => (c === '0' ? '1' : '0')), 'gift', '900113')).toEqual([]);
+  });
+
+  it('moves checkpoints forward only, by the record timestamp and then its ID', async () => {
+    const customer = await new CustomerRepository(stack.dataSource, box).create({ name: 'Trail Keepers' });
+    const checkpoints = new CheckpointRepository(stack.dataSource);
+    const t = (iso: string): Date => new Date(iso);
+
+    await checkpoints.advance(customer.id, 'raise', 'gift', 'inbound', { at: t('2026-11-20T10:00:00Z'), id: '9' });
+    await checkpoints.advance(customer.id, 'raise', 'gift', 'inbound', { at: t('2026-11-20T10:00:00Z'), id: '10' }); // same time, later ID
+    const back = await checkpoints.advance(customer.id, 'raise', 'gift', 'inbound', { at: t('2026-11-20T09:00:00Z'), id: '99' });
+
+    expect(back).toEqual({ at: t('2026-11-20T10:00:00Z'), id: '10' });
+    expect(await checkpoints.get(customer.id, 'gift', 'inbound')).toEqual({ at: t('2026-11-20T10:00:00Z'), id: '10' });
+    expect(await checkpoints.get(customer.id, 'gift', 'outbound')).toBeNull();
+  });
+
+  it('works through a TypeORM DataSource built from dataSourceOptions (what the apps use)', async () => {
+    const ds = await new DataSource(dataSourceOptions(stack.databaseUrl)).initialize();
+    try {
+      expect(await ds.showMigrations()).toBe(false); // nothing pending in a template clone
+    } finally {
+      await ds.destroy();
+    }
+  });
+});
