@@ -32,7 +32,7 @@ export function createKafka(options: KafkaClientOptions): Kafka {
         if (!logger) {
           return;
         }
-        const { message, ...rest } = log;
+        const { message, timestamp: _timestamp, ...rest } = log;
         const fields = { ...rest, namespace, component: 'kafkajs' };
         if (level === logLevel.ERROR) {
           logger.error(fields, message);

@@ -1,4 +1,4 @@
-import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
+import { Partitioners, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
 import type { EventCodec } from '../events/codec';
 import type { SourceEvent } from '../events/source-event';
 import { messageKeyFor } from './topics';
@@ -30,6 +30,8 @@ export class EventProducer {
       // kafkajs keeps ordering with the idempotent producer only with one request in flight
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // murmur2 like the Java client: a key lands on the same partition whoever produced it
+      createPartitioner: Partitioners.DefaultPartitioner,
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
     });
   }

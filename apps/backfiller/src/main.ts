@@ -1,0 +1,4 @@
+import { bootstrapService } from '@raise-sync/shared/service';
+import { BackfillerModule } from './backfiller.module';
+
+void bootstrapService(BackfillerModule, 'backfiller');

@@ -1,0 +1,4 @@
+import { bootstrapService } from '@raise-sync/shared/service';
+import { IngestModule } from './ingest.module';
+
+void bootstrapService(IngestModule, 'ingest');

@@ -1,0 +1,3 @@
+import { describeServiceLifecycle } from '@raise-sync/testing';
+
+describeServiceLifecycle('reconciler');

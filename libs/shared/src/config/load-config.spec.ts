@@ -1,0 +1,34 @@
+import { ConfigError, loadConfig } from './load-config';
+
+const valid = {
+  KAFKA_BROKERS: '127.0.0.1:9092,127.0.0.1:9094',
+  SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081/apis/ccompat/v7/',
+  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+  SECRETS_KEY: 'ab'.repeat(32),
+};
+
+describe(loadConfig.name, () => {
+  it('parses a valid environment with defaults', () => {
+    const config = loadConfig({ ...valid, HTTP_PORT: '3005' });
+    expect(config.kafka).toEqual({ brokers: ['127.0.0.1:9092', '127.0.0.1:9094'], topicPrefix: 'raise-sync', sourcePartitions: 6, replicationFactor: 1 });
+    expect(config.registry.url).toBe('http://127.0.0.1:8081/apis/ccompat/v7');
+    expect(config.http).toEqual({ port: 3005, host: '0.0.0.0' });
+    expect(config.logLevel).toBe('info');
+  });
+
+  it('lists every bad variable by name in one error, without echoing values', () => {
+    const secret = 'not-a-key-but-secret';
+    let error: unknown;
+    try {
+      loadConfig({ ...valid, KAFKA_BROKERS: undefined, SECRETS_KEY: secret, HTTP_PORT: 'eighty' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/KAFKA_BROKERS is required/);
+    expect(message).toMatch(/SECRETS_KEY must be 64 hexadecimal/);
+    expect(message).toMatch(/HTTP_PORT must be/);
+    expect(message).not.toContain(secret);
+  });
+});

@@ -1,0 +1,77 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+const PREFIX = 'raise_sync_';
+
+/**
+ * Every metric the services export, declared once with bounded labels (customer_id, source,
+ * resource, destination, outcome, reason: never record IDs, emails or URLs). Dashboards and
+ * alert rules are checked against `METRIC_NAMES`.
+ */
+export function createPipelineMetrics(registry: Registry, service: string) {
+  return {
+    serviceInfo: new Gauge({
+      name: `${PREFIX}service_info`,
+      help: 'Always 1; labels say which service and version is running.',
+      labelNames: ['service', 'version'] as const,
+      registers: [registry],
+    }),
+    eventsConsumed: new Counter({
+      name: `${PREFIX}events_consumed_total`,
+      help: 'Source-topic messages handled, by outcome (decoded, undecodable).',
+      labelNames: ['customer_id', 'source', 'resource', 'outcome'] as const,
+      registers: [registry],
+    }),
+    eventsPublished: new Counter({
+      name: `${PREFIX}events_published_total`,
+      help: 'Source events written to Kafka and acknowledged by the broker.',
+      labelNames: ['customer_id', 'source', 'resource', 'origin'] as const,
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: `${PREFIX}dead_letters_total`,
+      help: 'Messages sent to the dead-letter topic, by reason.',
+      labelNames: ['customer_id', 'reason'] as const,
+      registers: [registry],
+    }),
+    produceSeconds: new Histogram({
+      name: `${PREFIX}produce_duration_seconds`,
+      help: 'Time from send to broker acknowledgement (acks=all).',
+      labelNames: ['topic_kind'] as const,
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    consumerRunning: new Gauge({
+      name: `${PREFIX}consumer_running`,
+      help: '1 while the service consumer loop is running and healthy, else 0.',
+      labelNames: ['group'] as const,
+      registers: [registry],
+    }),
+    handlerErrors: new Counter({
+      name: `${PREFIX}consumer_handler_errors_total`,
+      help: 'Handler failures that leave a message uncommitted for redelivery, by reason.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    shuttingDown: new Gauge({
+      name: `${PREFIX}shutting_down`,
+      help: '1 once graceful shutdown has started.',
+      registers: [registry],
+    }),
+    service,
+  };
+}
+
+export type PipelineMetrics = ReturnType<typeof createPipelineMetrics>;
+
+/** A fresh per-process registry with Node process metrics under the raise_sync_ prefix. */
+export function createMetricsRegistry(service: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  return registry;
+}
+
+/** Names of the pipeline metrics declared above. */
+export const METRIC_NAMES = Object.values(createPipelineMetrics(new Registry(), 'names'))
+  .filter((m): m is Counter | Gauge | Histogram => typeof m === 'object' && m !== null && 'name' in m)
+  .map((m) => (m as unknown as { name: string }).name);

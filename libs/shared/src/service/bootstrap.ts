@@ -1,0 +1,66 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { ConfigService } from '@nestjs/config';
+import { Logger, PinoLogger } from 'nestjs-pino';
+import type { AppConfig } from '../config/load-config';
+import { PIPELINE_METRICS } from './tokens';
+import type { PipelineMetrics } from '../observability/metrics';
+import { ReadinessService } from './readiness.service';
+
+/**
+ * Starts a service: builds the Nest app (config is validated here; a bad variable ends the
+ * process with exit code 1 and a message naming it), listens on HTTP_PORT, and installs the
+ * graceful shutdown: on SIGTERM/SIGINT report not-ready, run every module's shutdown hooks
+ * (consumers stop fetching, finish in-flight messages and commit, then producers and the
+ * database disconnect), log "shutdown complete" and exit 0; if that takes longer than
+ * SHUTDOWN_TIMEOUT_MS, exit 1.
+ */
+export async function bootstrapService(appModule: unknown, name: string): Promise<void> {
+  let app;
+  try {
+    app = await NestFactory.create(appModule as never, { bufferLogs: true, abortOnError: false });
+  } catch (error) {
+    // The logger module may not exist yet (bad config), so write one JSON line ourselves.
+    process.stderr.write(
+      `${JSON.stringify({ level: 'fatal', service: name, time: new Date().toISOString(), msg: 'service failed to start', error: error instanceof Error ? error.message : String(error) })}\n`,
+    );
+    process.exit(1);
+  }
+  app.useLogger(app.get(Logger));
+  app.flushLogs();
+  const log = await app.resolve(PinoLogger);
+  log.setContext('bootstrap');
+  const config = app.get<ConfigService<AppConfig, true>>(ConfigService);
+  const { port, host } = config.get('http', { infer: true });
+  const shutdownTimeoutMs = config.get('shutdownTimeoutMs', { infer: true });
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    log.info({ signal }, 'shutdown started');
+    app.get(ReadinessService).markShuttingDown();
+    app.get<PipelineMetrics>(PIPELINE_METRICS).shuttingDown.set(1);
+    const timer = setTimeout(() => {
+      log.error({ shutdownTimeoutMs }, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, shutdownTimeoutMs);
+    timer.unref();
+    try {
+      await app.close();
+      log.info('shutdown complete');
+      process.exit(0);
+    } catch (error) {
+      log.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen(port, host);
+  const address = app.getHttpServer().address() as { port: number } | null;
+  log.info({ port: address?.port ?? port, host }, 'service started');
+}

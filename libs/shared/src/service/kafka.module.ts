@@ -1,0 +1,128 @@
+import {
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { Admin, Kafka } from 'kafkajs';
+import { PinoLogger } from 'nestjs-pino';
+import type { AppConfig } from '../config/load-config';
+import { EventCodec } from '../events/codec';
+import { allSourceResources } from '../events/source-event';
+import { ensureTopics, pipelineTopicSpecs } from '../kafka/admin';
+import { ConsumerLoop, type ConsumerLoopOptions, type MessageHandler } from '../kafka/consumer-loop';
+import { createKafka } from '../kafka/kafka-client';
+import { EventProducer } from '../kafka/producer';
+import { topicsFor, type Topics } from '../kafka/topics';
+import { ReadinessService, within } from './readiness.service';
+import { KAFKA, SERVICE_NAME, TOPICS } from './tokens';
+
+/**
+ * Connects this service to Kafka and the schema registry at startup: creates the pipeline's
+ * topics (explicit partitions), registers the event schemas, connects the idempotent producer,
+ * and registers readiness checks. Disconnects last on shutdown, after consumers have stopped.
+ */
+@Injectable()
+export class KafkaLifecycle implements OnModuleInit, OnApplicationShutdown {
+  private admin?: Admin;
+
+  constructor(
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(TOPICS) private readonly topics: Topics,
+    private readonly codec: EventCodec,
+    private readonly producer: EventProducer,
+    private readonly config: ConfigService<AppConfig, true>,
+    private readonly readiness: ReadinessService,
+    private readonly log: PinoLogger,
+  ) {
+    this.log.setContext('kafka');
+  }
+
+  async onModuleInit(): Promise<void> {
+    const kafka = this.config.get('kafka', { infer: true });
+    const registry = this.config.get('registry', { infer: true });
+    const result = await ensureTopics(
+      this.kafka,
+      pipelineTopicSpecs(this.topics, {
+        sourcePartitions: kafka.sourcePartitions,
+        replicationFactor: kafka.replicationFactor,
+        minInsyncReplicas: Math.max(1, kafka.replicationFactor - 1),
+      }),
+    );
+    if (result.created.length > 0) {
+      this.log.info({ topics: result.created }, 'created topics');
+    }
+    if (result.underPartitioned.length > 0) {
+      this.log.warn({ topics: result.underPartitioned }, 'topics have fewer partitions than configured');
+    }
+    for (const { source, resource } of allSourceResources()) {
+      await this.codec.registerEventSchema(this.topics.sourceEvents(source, resource), resource);
+    }
+    await this.producer.connect();
+    this.admin = this.kafka.admin();
+    await this.admin.connect();
+    const admin = this.admin;
+    this.readiness.register('kafka', async () => {
+      await within(3000, 'Kafka', admin.describeCluster());
+      if (!this.producer.isConnected()) {
+        throw new Error('producer is not connected');
+      }
+    });
+    this.readiness.register('schema-registry', async () => {
+      const response = await within(3000, 'schema registry', fetch(`${registry.url}/subjects`));
+      if (!response.ok) {
+        throw new Error(`schema registry answered ${response.status}`);
+      }
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.producer.disconnect();
+    await this.admin?.disconnect();
+    this.log.info('disconnected from Kafka');
+  }
+}
+
+/** Builds consumer loops on this service's Kafka client, so apps never touch kafkajs directly. */
+@Injectable()
+export class ConsumerLoopFactory {
+  constructor(@Inject(KAFKA) private readonly kafka: Kafka) {}
+
+  create(options: ConsumerLoopOptions, handler: MessageHandler): ConsumerLoop {
+    return new ConsumerLoop(this.kafka, options, handler);
+  }
+}
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: KAFKA,
+      inject: [ConfigService, SERVICE_NAME, PinoLogger],
+      useFactory: (config: ConfigService<AppConfig, true>, service: string, log: PinoLogger) =>
+        createKafka({ brokers: config.get('kafka', { infer: true }).brokers, clientId: `raise-sync-${service}`, logger: log.logger }),
+    },
+    {
+      provide: TOPICS,
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AppConfig, true>) => topicsFor(config.get('kafka', { infer: true }).topicPrefix),
+    },
+    {
+      provide: EventCodec,
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AppConfig, true>) => new EventCodec(config.get('registry', { infer: true }).url),
+    },
+    {
+      provide: EventProducer,
+      inject: [KAFKA, EventCodec],
+      useFactory: (kafka: Kafka, codec: EventCodec) => new EventProducer(kafka, codec),
+    },
+    KafkaLifecycle,
+    ConsumerLoopFactory,
+  ],
+  exports: [KAFKA, TOPICS, EventCodec, EventProducer, ConsumerLoopFactory],
+})
+export class KafkaPlumbingModule {}

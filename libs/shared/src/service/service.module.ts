@@ -1,0 +1,67 @@
+import { Global, Inject, Module, type DynamicModule, type OnModuleInit } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
+import type { Registry } from 'prom-client';
+import { AppConfigModule } from '../config/config.module';
+import type { AppConfig } from '../config/load-config';
+import { nestLoggerParams } from '../observability/logger';
+import { createMetricsRegistry, createPipelineMetrics, type PipelineMetrics } from '../observability/metrics';
+import { HealthController } from './health.controller';
+import { MetricsController } from './metrics.controller';
+import { ReadinessService } from './readiness.service';
+import { METRICS_REGISTRY, PIPELINE_METRICS, SERVICE_NAME } from './tokens';
+
+export const SERVICE_VERSION = '0.1.0';
+
+class ServiceInfo implements OnModuleInit {
+  constructor(
+    @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
+    @Inject(SERVICE_NAME) private readonly service: string,
+  ) {}
+
+  onModuleInit(): void {
+    this.metrics.serviceInfo.set({ service: this.service, version: SERVICE_VERSION }, 1);
+  }
+}
+
+/**
+ * What every raise-sync service has: validated config, JSON logs, a per-process metrics registry
+ * with /metrics, and /health/live + /health/ready. Apps import `ServiceModule.forRoot('<name>')`
+ * plus the plumbing they use (KafkaPlumbingModule, DatabaseModule).
+ */
+@Global()
+@Module({})
+export class ServiceModule {
+  static forRoot(name: string): DynamicModule {
+    return {
+      module: ServiceModule,
+      imports: [
+        AppConfigModule,
+        LoggerModule.forRootAsync({
+          inject: [ConfigService],
+          useFactory: (config: ConfigService<AppConfig, true>) =>
+            nestLoggerParams(config.get('serviceName', { infer: true }) ?? name, config.get('logLevel', { infer: true }), SERVICE_VERSION),
+        }),
+        TerminusModule.forRoot({ logger: false }),
+      ],
+      controllers: [HealthController, MetricsController],
+      providers: [
+        {
+          provide: SERVICE_NAME,
+          inject: [ConfigService],
+          useFactory: (config: ConfigService<AppConfig, true>) => config.get('serviceName', { infer: true }) ?? name,
+        },
+        { provide: METRICS_REGISTRY, inject: [SERVICE_NAME], useFactory: (service: string) => createMetricsRegistry(service) },
+        {
+          provide: PIPELINE_METRICS,
+          inject: [METRICS_REGISTRY, SERVICE_NAME],
+          useFactory: (registry: Registry, service: string) => createPipelineMetrics(registry, service),
+        },
+        ReadinessService,
+        ServiceInfo,
+      ],
+      exports: [SERVICE_NAME, METRICS_REGISTRY, PIPELINE_METRICS, ReadinessService],
+    };
+  }
+}
