@@ -15,11 +15,14 @@ const runtime = [
   { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:shared'] },
   { sourceTag: 'type:shared', onlyDependOnLibsWithTags: ['type:shared'] },
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:shared', 'type:domain'] },
-  { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:shared', 'type:domain', 'type:testing'] },
+  {
+    sourceTag: 'type:tool',
+    onlyDependOnLibsWithTags: ['type:shared', 'type:domain', 'type:testing'],
+  },
 ];
-// Test files of apps and domain libs may also use the testing harness.
+// Test files (of apps and libs) may also use the testing harness.
 const withTesting = runtime.map((c) =>
-  c.sourceTag === 'type:app' || c.sourceTag === 'type:domain'
+  c.sourceTag === 'type:app' || c.sourceTag === 'type:domain' || c.sourceTag === 'type:shared'
     ? { ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:testing'] }
     : c,
 );
@@ -35,7 +38,18 @@ const boundaries = (depConstraints) => [
 ];
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', '.infra/**', '.nx/**', 'coverage/**', '**/*.cjs', '**/*.mjs', '**/*.js'] },
+  {
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      '.infra/**',
+      '.nx/**',
+      'coverage/**',
+      '**/*.cjs',
+      '**/*.mjs',
+      '**/*.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -47,7 +61,10 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/no-extraneous-class': 'off',
       eqeqeq: ['error', 'always'],
       curly: ['error', 'all'],
@@ -67,7 +84,11 @@ export default tseslint.config(
       ...jest.configs['flat/recommended'].rules,
       'jest/no-focused-tests': 'error',
       'jest/no-disabled-tests': 'error',
-      'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'expectEventually', 'request.**.expect'] }],
+      'jest/valid-title': ['error', { ignoreTypeOfDescribeName: true }],
+      'jest/expect-expect': [
+        'error',
+        { assertFunctionNames: ['expect', 'expectEventually', 'request.**.expect'] },
+      ],
       '@typescript-eslint/unbound-method': 'off',
       '@nx/enforce-module-boundaries': boundaries(withTesting),
     },

@@ -4,6 +4,5 @@ import { DatabaseModule, KafkaPlumbingModule, ServiceModule } from '@raise-sync/
 /** Wires the backfiller service; behaviour lives in the imported modules and providers. */
 @Module({
   imports: [ServiceModule.forRoot('backfiller'), KafkaPlumbingModule, DatabaseModule],
-
 })
 export class BackfillerModule {}

@@ -4,6 +4,5 @@ import { DatabaseModule, KafkaPlumbingModule, ServiceModule } from '@raise-sync/
 /** Wires the ingest service; behaviour lives in the imported modules and providers. */
 @Module({
   imports: [ServiceModule.forRoot('ingest'), KafkaPlumbingModule, DatabaseModule],
-
 })
 export class IngestModule {}

@@ -4,6 +4,5 @@ import { DatabaseModule, KafkaPlumbingModule, ServiceModule } from '@raise-sync/
 /** Wires the reconciler service; behaviour lives in the imported modules and providers. */
 @Module({
   imports: [ServiceModule.forRoot('reconciler'), KafkaPlumbingModule, DatabaseModule],
-
 })
 export class ReconcilerModule {}

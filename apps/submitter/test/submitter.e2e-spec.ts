@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { expectEventually, freePort, startApp, useTestStack, type RunningApp } from '@raise-sync/testing';
+import {
+  expectEventually,
+  freePort,
+  startApp,
+  useTestStack,
+  type RunningApp,
+} from '@raise-sync/testing';
 
 describe('submitter as a process', () => {
   const stack = useTestStack();
@@ -37,27 +43,49 @@ describe('submitter as a process', () => {
     const [deadLetter] = await stack.consumeAll(`${prefix}.submitter.dead-letter`, { count: 1 });
     expect(deadLetter?.key).toBe('cust-42:gift:1');
     expect(deadLetter?.headers).toEqual(
-      expect.objectContaining({ 'x-error-reason': 'undecodable', 'x-customer-id': 'cust-42', 'x-original-topic': `${prefix}.source.raise.gift` }),
+      expect.objectContaining({
+        'x-error-reason': 'undecodable',
+        'x-customer-id': 'cust-42',
+        'x-original-topic': `${prefix}.source.raise.gift`,
+      }),
     );
     await expectEventually(async () => {
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
-      expect(metrics).toMatch(/raise_sync_dead_letters_total\{[^}]*customer_id="cust-42"[^}]*reason="undecodable"[^}]*\} 1/);
+      expect(metrics).toMatch(
+        /raise_sync_dead_letters_total\{[^}]*customer_id="cust-42"[^}]*reason="undecodable"[^}]*\} 1/,
+      );
     });
-    expect(app.logs()).toContainEqual(expect.objectContaining({ msg: 'dead-lettered undecodable message', customerId: 'cust-42' }));
+    expect(app.logs()).toContainEqual(
+      expect.objectContaining({ msg: 'dead-lettered undecodable message', customerId: 'cust-42' }),
+    );
   });
 
   it('exits 0 on SIGTERM after stopping the consumer and committing', async () => {
     expect(await app.stop('SIGTERM')).toBe(0);
     const messages = app.logs().map((l) => l['msg']);
-    expect(messages).toEqual(expect.arrayContaining(['shutdown started', 'stopped consuming; handled offsets committed', 'shutdown complete']));
-    expect(messages.indexOf('stopped consuming; handled offsets committed')).toBeLessThan(messages.indexOf('shutdown complete'));
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        'shutdown started',
+        'stopped consuming; handled offsets committed',
+        'shutdown complete',
+      ]),
+    );
+    expect(messages.indexOf('stopped consuming; handled offsets committed')).toBeLessThan(
+      messages.indexOf('shutdown complete'),
+    );
 
     // The dead-lettered message's offset was committed: the group has nothing left to read there.
     const admin = stack.kafka.admin();
     await admin.connect();
-    const offsets = await admin.fetchOffsets({ groupId: `${prefix}.submitter`, topics: [`${prefix}.source.raise.gift`] });
+    const offsets = await admin.fetchOffsets({
+      groupId: `${prefix}.submitter`,
+      topics: [`${prefix}.source.raise.gift`],
+    });
     await admin.disconnect();
-    const committed = offsets[0]?.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+    const committed = offsets[0]?.partitions.reduce(
+      (sum, p) => sum + Math.max(0, Number(p.offset)),
+      0,
+    );
     expect(committed).toBe(1);
   });
 });

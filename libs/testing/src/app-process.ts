@@ -14,7 +14,9 @@ export async function freePort(): Promise<number> {
     server.once('error', fail);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? done(address.port) : fail(new Error('no port')),
+      );
     });
   });
 }
@@ -37,7 +39,13 @@ export interface RunningApp {
 export function startApp(app: AppName, env: Record<string, string>, port: number): RunningApp {
   const entry = resolve(WORKSPACE, `dist/apps/${app}/apps/${app}/src/main.js`);
   const child: ChildProcess = spawn(process.execPath, [entry], {
-    env: { PATH: process.env['PATH'], TZ: 'UTC', HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', ...env },
+    env: {
+      PATH: process.env['PATH'],
+      TZ: 'UTC',
+      HTTP_PORT: String(port),
+      HTTP_HOST: '127.0.0.1',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Array<Record<string, unknown>> = [];
@@ -67,7 +75,9 @@ export function startApp(app: AppName, env: Record<string, string>, port: number
       await expectEventually(
         async () => {
           if (child.exitCode !== null) {
-            throw new Error(`${app} exited with ${child.exitCode}: ${JSON.stringify(lines.slice(-5))}`);
+            throw new Error(
+              `${app} exited with ${child.exitCode}: ${JSON.stringify(lines.slice(-5))}`,
+            );
           }
           const response = await fetch(`${url}/health/ready`);
           expect(response.status).toBe(200);
@@ -90,9 +100,15 @@ export function startApp(app: AppName, env: Record<string, string>, port: number
 }
 
 /** Runs a built app to completion (for startup failures); resolves with exit code and output. */
-export async function runAppToExit(app: AppName, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+export async function runAppToExit(
+  app: AppName,
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
   const entry = resolve(WORKSPACE, `dist/apps/${app}/apps/${app}/src/main.js`);
-  const child = spawn(process.execPath, [entry], { env: { PATH: process.env['PATH'], ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [entry], {
+    env: { PATH: process.env['PATH'], ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));

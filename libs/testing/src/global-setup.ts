@@ -59,20 +59,28 @@ async function startContainers(): Promise<void> {
       .withExposedPorts(8080)
       .withWaitStrategy(Wait.forHttp('/apis/ccompat/v7/subjects', 8080))
       .start();
-    process.env['SCHEMA_REGISTRY_URL'] = `http://${registry.getHost()}:${registry.getMappedPort(8080)}/apis/ccompat/v7`;
+    process.env['SCHEMA_REGISTRY_URL'] =
+      `http://${registry.getHost()}:${registry.getMappedPort(8080)}/apis/ccompat/v7`;
     started.push(registry);
   }
 }
 
 async function verify(): Promise<void> {
   const problems: string[] = [];
-  const kafka = new Kafka({ clientId: 'global-setup', brokers: (process.env['KAFKA_BROKERS'] ?? '').split(','), logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+  const kafka = new Kafka({
+    clientId: 'global-setup',
+    brokers: (process.env['KAFKA_BROKERS'] ?? '').split(','),
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 2 },
+  });
   const admin = kafka.admin();
   try {
     await admin.connect();
     await admin.describeCluster();
   } catch (error) {
-    problems.push(`KAFKA_BROKERS=${process.env['KAFKA_BROKERS']}: broker does not answer (${String(error)})`);
+    problems.push(
+      `KAFKA_BROKERS=${process.env['KAFKA_BROKERS']}: broker does not answer (${String(error)})`,
+    );
   } finally {
     await admin.disconnect();
   }
@@ -82,9 +90,14 @@ async function verify(): Promise<void> {
       problems.push(`SCHEMA_REGISTRY_URL: GET /subjects answered ${response.status}`);
     }
   } catch (error) {
-    problems.push(`SCHEMA_REGISTRY_URL=${process.env['SCHEMA_REGISTRY_URL']}: registry does not answer (${String(error)})`);
+    problems.push(
+      `SCHEMA_REGISTRY_URL=${process.env['SCHEMA_REGISTRY_URL']}: registry does not answer (${String(error)})`,
+    );
   }
-  const pg = new Client({ connectionString: process.env['DATABASE_URL'], connectionTimeoutMillis: 5000 });
+  const pg = new Client({
+    connectionString: process.env['DATABASE_URL'],
+    connectionTimeoutMillis: 5000,
+  });
   try {
     await pg.connect();
     await pg.query('SELECT 1');
@@ -106,7 +119,9 @@ export default async function globalSetup(): Promise<void> {
     await startLocalProcesses();
   }
   await verify();
-  process.env['RAISE_SYNC_TEMPLATE_DB'] = await ensureTemplateDatabase(process.env['DATABASE_URL'] as string);
+  process.env['RAISE_SYNC_TEMPLATE_DB'] = await ensureTemplateDatabase(
+    process.env['DATABASE_URL'] as string,
+  );
   (globalThis as { __RAISE_SYNC_STARTED__?: Stoppable[] }).__RAISE_SYNC_STARTED__ = started;
   for (const name of STACK_VARIABLES) {
     if (!process.env[name]) {

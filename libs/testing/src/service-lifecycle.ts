@@ -31,9 +31,14 @@ export function describeServiceLifecycle(app: AppName): void {
     it('answers its health endpoints with every dependency up', async () => {
       const live = await fetch(`${running.url}/health/live`);
       expect(live.status).toBe(200);
-      const ready = (await (await fetch(`${running.url}/health/ready`)).json()) as { status: string; info: Record<string, unknown> };
+      const ready = (await (await fetch(`${running.url}/health/ready`)).json()) as {
+        status: string;
+        info: Record<string, unknown>;
+      };
       expect(ready.status).toBe('ok');
-      expect(Object.keys(ready.info)).toEqual(expect.arrayContaining(['kafka', 'schema-registry', 'database']));
+      expect(Object.keys(ready.info)).toEqual(
+        expect.arrayContaining(['kafka', 'schema-registry', 'database']),
+      );
     });
 
     it('exports Prometheus metrics from its own registry', async () => {
@@ -45,18 +50,30 @@ export function describeServiceLifecycle(app: AppName): void {
     });
 
     it('logs structured JSON with its service name', () => {
-      expect(running.logs()).toContainEqual(expect.objectContaining({ service: app, level: 'info', msg: 'service started' }));
+      expect(running.logs()).toContainEqual(
+        expect.objectContaining({ service: app, level: 'info', msg: 'service started' }),
+      );
       expect(running.logs().filter((l) => 'raw' in l)).toEqual([]);
     });
 
     it('shuts down gracefully on SIGTERM and exits 0', async () => {
       expect(await running.stop('SIGTERM')).toBe(0);
       const messages = running.logs().map((l) => l['msg']);
-      expect(messages).toEqual(expect.arrayContaining(['shutdown started', 'disconnected from Kafka', 'shutdown complete']));
+      expect(messages).toEqual(
+        expect.arrayContaining([
+          'shutdown started',
+          'disconnected from Kafka',
+          'shutdown complete',
+        ]),
+      );
     });
 
     it('refuses to start on invalid config, naming every bad variable and no value', async () => {
-      const { code, output } = await runAppToExit(app, { ...env(), KAFKA_BROKERS: '', SECRETS_KEY: 'zz-secret-looking' });
+      const { code, output } = await runAppToExit(app, {
+        ...env(),
+        KAFKA_BROKERS: '',
+        SECRETS_KEY: 'zz-secret-looking',
+      });
       expect(code).toBe(1);
       expect(output).toMatch(/KAFKA_BROKERS is required/);
       expect(output).toMatch(/SECRETS_KEY must be 64 hexadecimal/);

@@ -7,7 +7,10 @@ export const STACK_VARIABLES = ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'DATABAS
  * Services named by environment variables win; else testcontainers when a Docker engine answers;
  * else the project's own local processes (tools/infra/infra.sh).
  */
-export function chooseStackStrategy(env: Record<string, string | undefined>, dockerAvailable: boolean): StackStrategy {
+export function chooseStackStrategy(
+  env: Record<string, string | undefined>,
+  dockerAvailable: boolean,
+): StackStrategy {
   if (STACK_VARIABLES.every((name) => (env[name] ?? '') !== '')) {
     return 'environment';
   }

@@ -25,13 +25,18 @@ export interface TestStack {
   readonly dataSource: DataSource;
   createTopics(names: string[], partitions?: number): Promise<void>;
   /** Reads `topic` from the beginning until `count` messages arrived (or throws after timeoutMs). */
-  consumeAll(topic: string, options: { count: number; timeoutMs?: number }): Promise<ConsumedRecord[]>;
+  consumeAll(
+    topic: string,
+    options: { count: number; timeoutMs?: number },
+  ): Promise<ConsumedRecord[]>;
 }
 
 function requireEnv(name: string): string {
   const value = process.env[name];
   if (!value) {
-    throw new Error(`${name} is not set: integration tests run through jest.int/e2e configs, whose global setup sets it`);
+    throw new Error(
+      `${name} is not set: integration tests run through jest.int/e2e configs, whose global setup sets it`,
+    );
   }
   return value;
 }
@@ -50,13 +55,21 @@ export function useTestStack(): TestStack {
     const admin = new Client({ connectionString: adminUrl() });
     await admin.connect();
     try {
-      await admin.query(`CREATE DATABASE ${prefix} TEMPLATE ${requireEnv('RAISE_SYNC_TEMPLATE_DB')}`);
+      await admin.query(
+        `CREATE DATABASE ${prefix} TEMPLATE ${requireEnv('RAISE_SYNC_TEMPLATE_DB')}`,
+      );
     } finally {
       await admin.end();
     }
     state.databaseUrl = withDatabase(adminUrl(), prefix);
-    state.dataSource = await new DataSource(dataSourceOptions(state.databaseUrl, { extra: { max: 4 } })).initialize();
-    state.kafka = new Kafka({ clientId: prefix, brokers: requireEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+    state.dataSource = await new DataSource(
+      dataSourceOptions(state.databaseUrl, { extra: { max: 4 } }),
+    ).initialize();
+    state.kafka = new Kafka({
+      clientId: prefix,
+      brokers: requireEnv('KAFKA_BROKERS').split(','),
+      logLevel: logLevel.NOTHING,
+    });
   });
 
   afterAll(async () => {
@@ -101,32 +114,51 @@ export function useTestStack(): TestStack {
       const admin = ready(state.kafka, 'kafka').admin();
       await admin.connect();
       try {
-        await admin.createTopics({ waitForLeaders: false, topics: names.map((topic) => ({ topic, numPartitions: partitions })) });
+        await admin.createTopics({
+          waitForLeaders: false,
+          topics: names.map((topic) => ({ topic, numPartitions: partitions })),
+        });
         await waitForTopics(admin, names);
       } finally {
         await admin.disconnect();
       }
     },
     async consumeAll(topic, { count, timeoutMs = 20_000 }) {
-      const consumer = ready(state.kafka, 'kafka').consumer({ groupId: `${prefix}.reader.${randomBytes(3).toString('hex')}` });
+      const consumer = ready(state.kafka, 'kafka').consumer({
+        groupId: `${prefix}.reader.${randomBytes(3).toString('hex')}`,
+      });
       consumers.push(consumer);
       const received: ConsumedRecord[] = [];
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: true });
       const done = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`expected ${count} message(s) on ${topic}, got ${received.length} within ${timeoutMs}ms`)),
+          () =>
+            reject(
+              new Error(
+                `expected ${count} message(s) on ${topic}, got ${received.length} within ${timeoutMs}ms`,
+              ),
+            ),
           timeoutMs,
         );
         void consumer.run({
-          eachMessage: async ({ partition, message }: { partition: number; message: KafkaMessage }) => {
+          eachMessage: async ({
+            partition,
+            message,
+          }: {
+            partition: number;
+            message: KafkaMessage;
+          }) => {
             received.push({
               partition,
               offset: message.offset,
               key: message.key?.toString() ?? null,
               value: message.value,
               headers: Object.fromEntries(
-                Object.entries(message.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v ?? '')]),
+                Object.entries(message.headers ?? {}).map(([k, v]) => [
+                  k,
+                  Array.isArray(v) ? v.join(',') : String(v ?? ''),
+                ]),
               ),
             });
             if (received.length >= count) {

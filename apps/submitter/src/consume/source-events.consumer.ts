@@ -52,11 +52,20 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
       {
         groupId: this.groupId,
         topics: this.topics.allSourceEvents(),
-        partitionsConsumedConcurrently: this.config.get('submitter', { infer: true }).partitionsConcurrency,
+        partitionsConsumedConcurrently: this.config.get('submitter', { infer: true })
+          .partitionsConcurrency,
         onError: (error, message) => {
-          this.metrics.handlerErrors.inc({ reason: (error as { reason?: string }).reason ?? 'unexpected' });
+          this.metrics.handlerErrors.inc({
+            reason: (error as { reason?: string }).reason ?? 'unexpected',
+          });
           this.log.error(
-            { err: error, customerId: customerIdFromKey(message?.key), topic: message?.topic, partition: message?.partition, offset: message?.offset },
+            {
+              err: error,
+              customerId: customerIdFromKey(message?.key),
+              topic: message?.topic,
+              partition: message?.partition,
+              offset: message?.offset,
+            },
             'message left uncommitted for redelivery',
           );
         },
@@ -69,7 +78,10 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     );
     await loop.start();
     this.metrics.consumerRunning.set({ group: this.groupId }, 1);
-    this.log.info({ topics: this.topics.allSourceEvents().length, groupId: this.groupId }, 'consuming source topics');
+    this.log.info(
+      { topics: this.topics.allSourceEvents().length, groupId: this.groupId },
+      'consuming source topics',
+    );
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -83,8 +95,22 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     const decoded = await this.codec.decode(message.value);
     if (decoded.ok) {
       const { event } = decoded;
-      this.metrics.eventsConsumed.inc({ customer_id: event.customerId, source: event.source, resource: event.resource, outcome: 'decoded' });
-      this.log.debug({ customerId: event.customerId, eventId: event.eventId, resource: event.resource, topic: message.topic, offset: message.offset }, 'received source event');
+      this.metrics.eventsConsumed.inc({
+        customer_id: event.customerId,
+        source: event.source,
+        resource: event.resource,
+        outcome: 'decoded',
+      });
+      this.log.debug(
+        {
+          customerId: event.customerId,
+          eventId: event.eventId,
+          resource: event.resource,
+          topic: message.topic,
+          offset: message.offset,
+        },
+        'received source event',
+      );
       return;
     }
     if (decoded.error.retriable) {
@@ -109,10 +135,22 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
         },
       },
     ]);
-    this.metrics.eventsConsumed.inc({ customer_id: customerId, source: 'unknown', resource: 'unknown', outcome: 'undecodable' });
+    this.metrics.eventsConsumed.inc({
+      customer_id: customerId,
+      source: 'unknown',
+      resource: 'unknown',
+      outcome: 'undecodable',
+    });
     this.metrics.deadLetters.inc({ customer_id: customerId, reason: decoded.error.reason });
     this.log.warn(
-      { customerId, reason: decoded.error.reason, error: decoded.error.message, topic: message.topic, partition: message.partition, offset: message.offset },
+      {
+        customerId,
+        reason: decoded.error.reason,
+        error: decoded.error.message,
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+      },
       'dead-lettered undecodable message',
     );
   }

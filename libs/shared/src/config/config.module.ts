@@ -7,6 +7,13 @@ import { loadConfig } from './load-config';
  * typed AppConfig (`ConfigService<AppConfig, true>`). Nothing reads process.env after this.
  */
 @Module({
-  imports: [NestConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, cache: true, validate: loadConfig })],
+  imports: [
+    NestConfigModule.forRoot({
+      isGlobal: true,
+      ignoreEnvFile: true,
+      cache: true,
+      validate: loadConfig,
+    }),
+  ],
 })
 export class AppConfigModule {}

@@ -10,7 +10,12 @@ const valid = {
 describe(loadConfig.name, () => {
   it('parses a valid environment with defaults', () => {
     const config = loadConfig({ ...valid, HTTP_PORT: '3005' });
-    expect(config.kafka).toEqual({ brokers: ['127.0.0.1:9092', '127.0.0.1:9094'], topicPrefix: 'raise-sync', sourcePartitions: 6, replicationFactor: 1 });
+    expect(config.kafka).toEqual({
+      brokers: ['127.0.0.1:9092', '127.0.0.1:9094'],
+      topicPrefix: 'raise-sync',
+      sourcePartitions: 6,
+      replicationFactor: 1,
+    });
     expect(config.registry.url).toBe('http://127.0.0.1:8081/apis/ccompat/v7');
     expect(config.http).toEqual({ port: 3005, host: '0.0.0.0' });
     expect(config.logLevel).toBe('info');

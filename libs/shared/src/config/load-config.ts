@@ -23,13 +23,22 @@ class SharedEnv {
   @Matches(/^[a-z0-9][a-z0-9.-]*$/, { message: 'lower-case letters, digits, dots and dashes' })
   KAFKA_TOPIC_PREFIX = 'raise-sync';
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(1000)
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
   KAFKA_SOURCE_PARTITIONS = 6;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(10)
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(10)
   KAFKA_REPLICATION_FACTOR = 1;
 
-  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true }, { message: 'an http(s) URL' })
+  @IsUrl(
+    { require_tld: false, protocols: ['http', 'https'], require_protocol: true },
+    { message: 'an http(s) URL' },
+  )
   SCHEMA_REGISTRY_URL!: string;
 
   @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'a postgres:// connection URL' })
@@ -38,51 +47,123 @@ class SharedEnv {
   @Matches(/^[0-9a-fA-F]{64}$/, { message: '64 hexadecimal characters (an AES-256 key)' })
   SECRETS_KEY!: string;
 
-  @Type(() => Number) @IsInt() @Min(0) @Max(65535)
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   HTTP_PORT = 3000;
 
-  @IsString() @IsNotEmpty()
+  @IsString()
+  @IsNotEmpty()
   HTTP_HOST = '0.0.0.0';
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 
-  @IsOptional() @Matches(/^[a-z0-9-]+$/, { message: 'lower-case letters, digits and dashes' })
+  @IsOptional()
+  @Matches(/^[a-z0-9-]+$/, { message: 'lower-case letters, digits and dashes' })
   SERVICE_NAME?: string;
 
-  @Type(() => Number) @IsInt() @Min(1000) @Max(600_000)
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
   SHUTDOWN_TIMEOUT_MS = 25_000;
 
-  @Type(() => Number) @IsInt() @Min(1) @Max(64)
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(64)
   SUBMITTER_PARTITIONS_CONCURRENCY = 3;
 }
 
 /** Every variable, whether it must be set, and its default: README table and docker-compose test use this. */
-export const CONFIG_VARIABLES: ReadonlyArray<{ name: keyof SharedEnv; required: boolean; default?: string; description: string }> = [
-  { name: 'KAFKA_BROKERS', required: true, description: 'Kafka bootstrap servers, host:port[,host:port]' },
-  { name: 'KAFKA_TOPIC_PREFIX', required: false, default: 'raise-sync', description: 'prefix of every topic and consumer group' },
-  { name: 'KAFKA_SOURCE_PARTITIONS', required: false, default: '6', description: 'partitions of each source topic when created' },
-  { name: 'KAFKA_REPLICATION_FACTOR', required: false, default: '1', description: 'replication factor of created topics (3 in production)' },
-  { name: 'SCHEMA_REGISTRY_URL', required: true, description: 'Confluent-API schema registry base URL' },
+export const CONFIG_VARIABLES: ReadonlyArray<{
+  name: keyof SharedEnv;
+  required: boolean;
+  default?: string;
+  description: string;
+}> = [
+  {
+    name: 'KAFKA_BROKERS',
+    required: true,
+    description: 'Kafka bootstrap servers, host:port[,host:port]',
+  },
+  {
+    name: 'KAFKA_TOPIC_PREFIX',
+    required: false,
+    default: 'raise-sync',
+    description: 'prefix of every topic and consumer group',
+  },
+  {
+    name: 'KAFKA_SOURCE_PARTITIONS',
+    required: false,
+    default: '6',
+    description: 'partitions of each source topic when created',
+  },
+  {
+    name: 'KAFKA_REPLICATION_FACTOR',
+    required: false,
+    default: '1',
+    description: 'replication factor of created topics (3 in production)',
+  },
+  {
+    name: 'SCHEMA_REGISTRY_URL',
+    required: true,
+    description: 'Confluent-API schema registry base URL',
+  },
   { name: 'DATABASE_URL', required: true, description: 'PostgreSQL state store, postgres://...' },
-  { name: 'SECRETS_KEY', required: true, description: 'AES-256 key (64 hex) sealing customer credentials at rest' },
-  { name: 'HTTP_PORT', required: false, default: '3000', description: 'port of /health/*, /metrics and APIs' },
+  {
+    name: 'SECRETS_KEY',
+    required: true,
+    description: 'AES-256 key (64 hex) sealing customer credentials at rest',
+  },
+  {
+    name: 'HTTP_PORT',
+    required: false,
+    default: '3000',
+    description: 'port of /health/*, /metrics and APIs',
+  },
   { name: 'HTTP_HOST', required: false, default: '0.0.0.0', description: 'interface to listen on' },
-  { name: 'LOG_LEVEL', required: false, default: 'info', description: 'trace, debug, info, warn, error or fatal' },
-  { name: 'SERVICE_NAME', required: false, description: 'name in logs and metrics (defaults to the app name)' },
-  { name: 'SHUTDOWN_TIMEOUT_MS', required: false, default: '25000', description: 'longest graceful shutdown before forcing exit' },
-  { name: 'SUBMITTER_PARTITIONS_CONCURRENCY', required: false, default: '3', description: 'partitions the submitter handles at once' },
+  {
+    name: 'LOG_LEVEL',
+    required: false,
+    default: 'info',
+    description: 'trace, debug, info, warn, error or fatal',
+  },
+  {
+    name: 'SERVICE_NAME',
+    required: false,
+    description: 'name in logs and metrics (defaults to the app name)',
+  },
+  {
+    name: 'SHUTDOWN_TIMEOUT_MS',
+    required: false,
+    default: '25000',
+    description: 'longest graceful shutdown before forcing exit',
+  },
+  {
+    name: 'SUBMITTER_PARTITIONS_CONCURRENCY',
+    required: false,
+    default: '3',
+    description: 'partitions the submitter handles at once',
+  },
 ];
 
 export interface AppConfig {
-  kafka: { brokers: string[]; topicPrefix: string; sourcePartitions: number; replicationFactor: number };
+  kafka: {
+    brokers: string[];
+    topicPrefix: string;
+    sourcePartitions: number;
+    replicationFactor: number;
+  };
   registry: { url: string };
   database: { url: string };
   /** Hex AES-256 key; turned into a SecretBox where credentials are read. */
   secretsKey: string;
   http: { port: number; host: string };
   logLevel: (typeof LOG_LEVELS)[number];
-  serviceName?: string;
+  serviceName: string | null;
   shutdownTimeoutMs: number;
   submitter: { partitionsConcurrency: number };
 }
@@ -90,7 +171,9 @@ export interface AppConfig {
 /** Thrown for invalid configuration; the message lists every bad variable by name. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration, fix these environment variables:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(
+      `Invalid configuration, fix these environment variables:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -98,13 +181,17 @@ export class ConfigError extends Error {
 /** Parses and validates the environment once, at startup. */
 export function loadConfig(env: Record<string, unknown>): AppConfig {
   const known = new Set<string>(CONFIG_VARIABLES.map((v) => v.name));
-  const relevant = Object.fromEntries(Object.entries(env).filter(([k, v]) => known.has(k) && v !== '' && v !== undefined));
+  const relevant = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => known.has(k) && v !== '' && v !== undefined),
+  );
   const raw = plainToInstance(SharedEnv, relevant, { exposeDefaultValues: true });
   const problems = validateSync(raw, { forbidUnknownValues: false }).map((error) => {
     const required = CONFIG_VARIABLES.find((v) => v.name === error.property)?.required;
     const missing = relevant[error.property] === undefined;
     const expected = Object.values(error.constraints ?? {}).join('; ');
-    return missing && required ? `${error.property} is required (${expected})` : `${error.property} must be ${expected}`;
+    return missing && required
+      ? `${error.property} is required (${expected})`
+      : `${error.property} must be ${expected}`;
   });
   if (problems.length > 0) {
     throw new ConfigError(problems);
@@ -121,7 +208,7 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
     secretsKey: raw.SECRETS_KEY,
     http: { port: raw.HTTP_PORT, host: raw.HTTP_HOST },
     logLevel: raw.LOG_LEVEL,
-    serviceName: raw.SERVICE_NAME,
+    serviceName: raw.SERVICE_NAME ?? null,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     submitter: { partitionsConcurrency: raw.SUBMITTER_PARTITIONS_CONCURRENCY },
   };

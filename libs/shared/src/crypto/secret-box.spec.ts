@@ -6,7 +6,9 @@ describe(SecretBox.name, () => {
 
   it('opens what it sealed', () => {
     expect(box.open(box.seal('tok_live_123'))).toBe('tok_live_123');
-    expect(box.openJson(box.sealJson({ raise: { token: 'a' } }))).toEqual({ raise: { token: 'a' } });
+    expect(box.openJson(box.sealJson({ raise: { token: 'a' } }))).toEqual({
+      raise: { token: 'a' },
+    });
   });
 
   it('uses a fresh IV each time, so equal secrets do not look equal', () => {
@@ -25,7 +27,9 @@ describe(SecretBox.name, () => {
   });
 
   it('says when the key is wrong', () => {
-    expect(() => new SecretBox(randomBytes(32)).open(box.seal('x'))).toThrow(/different SECRETS_KEY/);
+    expect(() => new SecretBox(randomBytes(32)).open(box.seal('x'))).toThrow(
+      /different SECRETS_KEY/,
+    );
   });
 
   it('rejects keys that are not 64 hex characters, naming SECRETS_KEY', () => {

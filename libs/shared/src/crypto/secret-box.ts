@@ -51,7 +51,10 @@ export class SecretBox {
     const decipher = createDecipheriv('aes-256-gcm', this.key, iv);
     decipher.setAuthTag(tag);
     try {
-      return Buffer.concat([decipher.update(sealed.subarray(HEADER_BYTES)), decipher.final()]).toString('utf8');
+      return Buffer.concat([
+        decipher.update(sealed.subarray(HEADER_BYTES)),
+        decipher.final(),
+      ]).toString('utf8');
     } catch {
       throw new Error('sealed secret failed authentication (tampered or corrupt)');
     }

@@ -26,9 +26,7 @@ class TimestampMillis extends avro.types.LogicalType {
 const AVRO_OPTIONS = { logicalTypes: { 'timestamp-millis': TimestampMillis } };
 
 /** Result of decoding one Kafka message value; bad input is a value, never an exception. */
-export type DecodeResult =
-  | { ok: true; event: SourceEvent }
-  | { ok: false; error: SyncError };
+export type DecodeResult = { ok: true; event: SourceEvent } | { ok: false; error: SyncError };
 
 /** Subject name under the topic-name strategy. */
 export const subjectFor = (topic: string): string => `${topic}-value`;
@@ -44,7 +42,10 @@ export class EventCodec {
 
   constructor(registryUrl: string) {
     this.registry = new SchemaRegistry(
-      { host: registryUrl, retry: { retries: 2, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 2 } },
+      {
+        host: registryUrl,
+        retry: { retries: 2, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 2 },
+      },
       { [SchemaType.AVRO]: AVRO_OPTIONS },
     );
   }
@@ -119,22 +120,33 @@ function classifyDecodeError(caught: unknown, schemaId: number): SyncError {
   // The registry client reports connection failures as a ResponseError with status 400, so the
   // network check comes before any status check.
   if (isNetworkError(caught)) {
-    return new RegistryUnavailableError(`schema registry unreachable: ${message}`, { cause: caught });
+    return new RegistryUnavailableError(`schema registry unreachable: ${message}`, {
+      cause: caught,
+    });
   }
   if (typeof status === 'number' && status === 404) {
-    return new UndecodableMessageError(`schema ID ${schemaId} is unknown to the registry`, { cause: caught });
+    return new UndecodableMessageError(`schema ID ${schemaId} is unknown to the registry`, {
+      cause: caught,
+    });
   }
   if (typeof status === 'number' && status >= 500) {
-    return new RegistryUnavailableError(`schema registry answered ${status}: ${message}`, { cause: caught });
+    return new RegistryUnavailableError(`schema registry answered ${status}: ${message}`, {
+      cause: caught,
+    });
   }
-  return new UndecodableMessageError(`Avro body does not match schema ${schemaId}: ${message}`, { cause: caught });
+  return new UndecodableMessageError(`Avro body does not match schema ${schemaId}: ${message}`, {
+    cause: caught,
+  });
 }
 
 function isNetworkError(caught: unknown): boolean {
   const code = (caught as { code?: unknown }).code;
-  const text = caught instanceof Error ? `${caught.message} ${String(caught.cause ?? '')}` : String(caught);
+  const cause =
+    caught instanceof Error && caught.cause instanceof Error ? caught.cause.message : '';
+  const text = caught instanceof Error ? `${caught.message} ${cause}` : String(caught);
   return (
-    (typeof code === 'string' && /^E(CONNREFUSED|CONNRESET|TIMEDOUT|HOSTUNREACH|NOTFOUND)|^ETIMEDOUT/.test(code)) ||
+    (typeof code === 'string' &&
+      /^E(CONNREFUSED|CONNRESET|TIMEDOUT|HOSTUNREACH|NOTFOUND)|^ETIMEDOUT/.test(code)) ||
     /ECONNREFUSED|ECONNRESET|ETIMEDOUT|socket hang up|fetch failed|timeout/i.test(text)
   );
 }

@@ -23,7 +23,12 @@ export const SAMPLE_RECORDS: { [R in Resource]: RecordByResource[R] } = {
     crmSecondKey: null,
     createdDate: at('2026-01-04T10:00:00.000Z'),
     modifiedDate: at('2026-11-20T08:30:00.000Z'),
-    raw: JSON.stringify({ id: 48213, firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.org' }),
+    raw: JSON.stringify({
+      id: 48213,
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+      email: 'ada@example.org',
+    }),
   },
   gift: {
     id: '900113',
@@ -41,7 +46,12 @@ export const SAMPLE_RECORDS: { [R in Resource]: RecordByResource[R] } = {
     donorEmail: 'ada@example.org',
     createdDate: at('2026-11-20T09:12:03.000Z'),
     modifiedDate: at('2026-11-20T09:12:04.250Z'),
-    raw: JSON.stringify({ id: 900113, amount: 125.5, currency: 'USD', projects: [{ projectId: 7, amount: 125.5 }] }),
+    raw: JSON.stringify({
+      id: 900113,
+      amount: 125.5,
+      currency: 'USD',
+      projects: [{ projectId: 7, amount: 125.5 }],
+    }),
   },
   recurring_gift: {
     id: '5501',

@@ -19,7 +19,7 @@ export type Origin = (typeof ORIGINS)[number];
 /** Every (source, resource) pair the pipeline carries, in a stable order. */
 export function allSourceResources(): Array<{ source: Source; resource: Resource }> {
   return SOURCES.flatMap((source) =>
-    SOURCE_RESOURCES[source].map((resource) => ({ source, resource: resource as Resource })),
+    SOURCE_RESOURCES[source].map((resource: Resource) => ({ source, resource })),
   );
 }
 
@@ -130,7 +130,9 @@ interface EnvelopeFields<R extends Resource> {
 }
 
 /** One change captured from a source, as it travels through Kafka (Avro) and the apps. */
-export type SourceEvent<R extends Resource = Resource> = R extends Resource ? EnvelopeFields<R> : never;
+export type SourceEvent<R extends Resource = Resource> = R extends Resource
+  ? EnvelopeFields<R>
+  : never;
 
 /**
  * Deterministic event ID: the same change of the same record always gets the same ID, whether it
@@ -148,9 +150,22 @@ export function eventIdFor(
     .slice(0, 32);
 }
 
+/** What a caller provides to build an event; the rest is derived. */
+export interface NewSourceEventFields<R extends Resource> {
+  customerId: string;
+  source: Source;
+  resource: R;
+  operation: Operation;
+  origin: Origin;
+  recordId: string;
+  sourceModifiedAt: Date;
+  capturedAt?: Date;
+  record: RecordByResource[R] | null;
+}
+
 /** Builds an event, filling in eventId, capturedAt and schemaVersion. */
 export function newSourceEvent<R extends Resource>(
-  fields: Omit<EnvelopeFields<R>, 'eventId' | 'capturedAt' | 'schemaVersion'> & { capturedAt?: Date },
+  fields: NewSourceEventFields<R>,
 ): SourceEvent<R> {
   const event: EnvelopeFields<R> = {
     ...fields,

@@ -17,17 +17,30 @@ export interface TopicLayout {
   minInsyncReplicas: number;
 }
 
-export const LOCAL_TOPIC_LAYOUT: TopicLayout = { sourcePartitions: 6, replicationFactor: 1, minInsyncReplicas: 1 };
+export const LOCAL_TOPIC_LAYOUT: TopicLayout = {
+  sourcePartitions: 6,
+  replicationFactor: 1,
+  minInsyncReplicas: 1,
+};
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Every topic of a deployment: source topics (replayable for 14 days), retry topics, dead letters (90 days). */
-export function pipelineTopicSpecs(topics: Topics, layout: TopicLayout = LOCAL_TOPIC_LAYOUT): TopicSpec[] {
+export function pipelineTopicSpecs(
+  topics: Topics,
+  layout: TopicLayout = LOCAL_TOPIC_LAYOUT,
+): TopicSpec[] {
   const base = {
     replicationFactor: layout.replicationFactor,
-    configs: { 'min.insync.replicas': String(layout.minInsyncReplicas), 'cleanup.policy': 'delete' },
+    configs: {
+      'min.insync.replicas': String(layout.minInsyncReplicas),
+      'cleanup.policy': 'delete',
+    },
   };
-  const withRetention = (days: number) => ({ ...base.configs, 'retention.ms': String(days * DAY_MS) });
+  const withRetention = (days: number) => ({
+    ...base.configs,
+    'retention.ms': String(days * DAY_MS),
+  });
   return [
     ...topics.allSourceEvents().map((topic) => ({
       ...base,
@@ -50,12 +63,20 @@ export function pipelineTopicSpecs(topics: Topics, layout: TopicLayout = LOCAL_T
  * unknown to the broker's metadata cache (UNKNOWN_TOPIC_OR_PARTITION on KRaft), so errors are
  * retried until the deadline.
  */
-export async function waitForTopics(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+export async function waitForTopics(
+  admin: Admin,
+  topics: string[],
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       const meta = await admin.fetchTopicMetadata({ topics });
-      if (meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
+      if (
+        meta.topics.every(
+          (t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0),
+        )
+      ) {
         return;
       }
     } catch (error) {
@@ -95,7 +116,10 @@ export async function ensureTopics(
           configEntries: Object.entries(s.configs).map(([name, value]) => ({ name, value })),
         })),
       });
-      await waitForTopics(admin, missing.map((s) => s.topic));
+      await waitForTopics(
+        admin,
+        missing.map((s) => s.topic),
+      );
     }
     const present = specs.filter((s) => existing.has(s.topic));
     const underPartitioned: string[] = [];

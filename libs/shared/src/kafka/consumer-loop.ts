@@ -71,7 +71,10 @@ export class ConsumerLoop {
       });
     });
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning ?? true });
+    await this.consumer.subscribe({
+      topics: this.options.topics,
+      fromBeginning: this.options.fromBeginning ?? true,
+    });
     await this.consumer.run({
       autoCommit: true,
       autoCommitInterval: 1000,
@@ -85,7 +88,9 @@ export class ConsumerLoop {
           value: message.value,
           headers: Object.fromEntries(
             Object.entries(message.headers ?? {}).flatMap(([name, value]) =>
-              value === undefined ? [] : [[name, Array.isArray(value) ? value.join(',') : value.toString()]],
+              value === undefined
+                ? []
+                : [[name, Array.isArray(value) ? value.join(',') : value.toString()]],
             ),
           ),
           timestamp: message.timestamp,

@@ -33,7 +33,9 @@ describe('Kafka plumbing against the real broker and registry', () => {
     expect(second).toEqual({ created: [], underPartitioned: [] });
     const admin = stack.kafka.admin();
     await admin.connect();
-    const meta = await admin.fetchTopicMetadata({ topics: [topics.sourceEvents('raise', 'gift'), topics.deadLetters] });
+    const meta = await admin.fetchTopicMetadata({
+      topics: [topics.sourceEvents('raise', 'gift'), topics.deadLetters],
+    });
     const configs = await admin.describeConfigs({
       includeSynonyms: false,
       resources: [{ type: 2, name: topics.deadLetters, configNames: ['retention.ms'] }],
@@ -43,7 +45,9 @@ describe('Kafka plumbing against the real broker and registry', () => {
       [topics.sourceEvents('raise', 'gift')]: 6,
       [topics.deadLetters]: 3,
     });
-    expect(configs.resources[0]?.configEntries[0]?.configValue).toBe(String(90 * 24 * 60 * 60 * 1000));
+    expect(configs.resources[0]?.configEntries[0]?.configValue).toBe(
+      String(90 * 24 * 60 * 60 * 1000),
+    );
   });
 
   it('produces Avro events keyed by customer and consumes them in per-record order', async () => {
@@ -51,7 +55,10 @@ describe('Kafka plumbing against the real broker and registry', () => {
     const topic = topics.sourceEvents('raise', 'gift');
     await ensureTopics(stack.kafka, pipelineTopicSpecs(topics));
     const codec = new EventCodec(stack.registryUrl);
-    const producer = new EventProducer(createKafka({ brokers: stack.kafkaBrokers, clientId: `${stack.prefix}-p` }), codec);
+    const producer = new EventProducer(
+      createKafka({ brokers: stack.kafkaBrokers, clientId: `${stack.prefix}-p` }),
+      codec,
+    );
     await producer.connect();
     const events = [
       giftEvent('cust-a', '1', 0),
@@ -96,9 +103,16 @@ describe('Kafka plumbing against the real broker and registry', () => {
     const topics = topicsFor(`${stack.prefix}.stop`);
     const topic = topics.sourceEvents('raise', 'gift');
     await stack.createTopics([topic], 1);
-    const producer = new EventProducer(createKafka({ brokers: stack.kafkaBrokers, clientId: `${stack.prefix}-p2` }), new EventCodec(stack.registryUrl));
+    const producer = new EventProducer(
+      createKafka({ brokers: stack.kafkaBrokers, clientId: `${stack.prefix}-p2` }),
+      new EventCodec(stack.registryUrl),
+    );
     await producer.connect();
-    await producer.publish(topic, [giftEvent('cust-a', '10', 0), giftEvent('cust-a', '11', 1), giftEvent('cust-a', '12', 2)]);
+    await producer.publish(topic, [
+      giftEvent('cust-a', '10', 0),
+      giftEvent('cust-a', '11', 1),
+      giftEvent('cust-a', '12', 2),
+    ]);
     await producer.disconnect();
 
     const groupId = `${stack.prefix}.stop`;

@@ -1,10 +1,20 @@
-import { Partitioners, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
+import {
+  Partitioners,
+  type Kafka,
+  type Message,
+  type Producer,
+  type RecordMetadata,
+} from 'kafkajs';
 import type { EventCodec } from '../events/codec';
 import type { SourceEvent } from '../events/source-event';
 import { messageKeyFor } from './topics';
 
 /** Header names a source event carries, so tools can filter without decoding Avro. */
-export const EVENT_HEADERS = { eventId: 'x-event-id', origin: 'x-origin', customerId: 'x-customer-id' } as const;
+export const EVENT_HEADERS = {
+  eventId: 'x-event-id',
+  origin: 'x-origin',
+  customerId: 'x-customer-id',
+} as const;
 
 export interface EventProducerOptions {
   /** How long the broker may wait for in-sync replicas per request. */
@@ -66,7 +76,12 @@ export class EventProducer {
 
   /** Writes already-encoded messages (dead letters, replays) with the same durability. */
   async publishRaw(topic: string, messages: Message[]): Promise<RecordMetadata[]> {
-    return this.producer.send({ topic, acks: -1, timeout: this.options.ackTimeoutMs ?? 30000, messages });
+    return this.producer.send({
+      topic,
+      acks: -1,
+      timeout: this.options.ackTimeoutMs ?? 30000,
+      messages,
+    });
   }
 
   async disconnect(): Promise<void> {

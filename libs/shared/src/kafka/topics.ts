@@ -9,14 +9,17 @@ const resourceSegment = (resource: Resource): string => resource.replace(/_/g, '
 /** All topic names the pipeline owns, under one prefix (per deployment, or per test file). */
 export function topicsFor(prefix: string) {
   if (!/^[a-z0-9][a-z0-9.-]*$/.test(prefix)) {
-    throw new Error(`KAFKA_TOPIC_PREFIX '${prefix}' must be lower-case letters, digits, dots or dashes`);
+    throw new Error(
+      `KAFKA_TOPIC_PREFIX '${prefix}' must be lower-case letters, digits, dots or dashes`,
+    );
   }
   const sourceEvents = (source: Source, resource: Resource): string =>
     `${prefix}.source.${source}.${resourceSegment(resource)}`;
   return {
     prefix,
     sourceEvents,
-    allSourceEvents: (): string[] => allSourceResources().map((s) => sourceEvents(s.source, s.resource)),
+    allSourceEvents: (): string[] =>
+      allSourceResources().map((s) => sourceEvents(s.source, s.resource)),
     submitRetry: (delay: RetryDelay): string => `${prefix}.submitter.retry.${delay}`,
     deadLetters: `${prefix}.submitter.dead-letter`,
   };

@@ -12,13 +12,26 @@ describe(loggerOptions.name, () => {
       },
     });
     const log = pino(loggerOptions('ingest', 'info', '1.0.0'), sink);
-    log.info({ customerId: 'c1', credentials: { raise: { apiToken: 'tok_live_SECRET1' } } }, 'stored credentials');
-    log.info({ customer: { token: 'tok_live_SECRET2', webhookSecret: 'whsec_SECRET3' } }, 'onboarded');
+    log.info(
+      { customerId: 'c1', credentials: { raise: { apiToken: 'tok_live_SECRET1' } } },
+      'stored credentials',
+    );
+    log.info(
+      { customer: { token: 'tok_live_SECRET2', webhookSecret: 'whsec_SECRET3' } },
+      'onboarded',
+    );
     log.info({ req: { headers: { authorization: 'Bearer SECRET4' } } }, 'request');
 
     const output = lines.join('');
     expect(lines).toHaveLength(3);
     expect(output).not.toMatch(/SECRET\d/);
-    expect(JSON.parse(lines[0] ?? '{}')).toEqual(expect.objectContaining({ service: 'ingest', customerId: 'c1', level: 'info', msg: 'stored credentials' }));
+    expect(JSON.parse(lines[0] ?? '{}')).toEqual(
+      expect.objectContaining({
+        service: 'ingest',
+        customerId: 'c1',
+        level: 'info',
+        msg: 'stored credentials',
+      }),
+    );
   });
 });

@@ -38,8 +38,11 @@ export function nestLoggerParams(service: string, level: string, version: string
   return {
     pinoHttp: {
       ...loggerOptions(service, level, version),
-      autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') || req.url === '/metrics' },
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug'),
+      autoLogging: {
+        ignore: (req) => (req.url ?? '').startsWith('/health') || req.url === '/metrics',
+      },
+      customLogLevel: (_req, res, error) =>
+        error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',
       serializers: {
         req: (req: { method?: string; url?: string }) => ({ method: req.method, url: req.url }),
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),

@@ -73,5 +73,7 @@ export function createMetricsRegistry(service: string): Registry {
 
 /** Names of the pipeline metrics declared above. */
 export const METRIC_NAMES = Object.values(createPipelineMetrics(new Registry(), 'names'))
-  .filter((m): m is Counter | Gauge | Histogram => typeof m === 'object' && m !== null && 'name' in m)
+  .filter(
+    (m): m is Counter | Gauge | Histogram => typeof m === 'object' && m !== null && 'name' in m,
+  )
   .map((m) => (m as unknown as { name: string }).name);

@@ -61,6 +61,10 @@ export async function bootstrapService(appModule: unknown, name: string): Promis
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
   await app.listen(port, host);
-  const address = app.getHttpServer().address() as { port: number } | null;
-  log.info({ port: address?.port ?? port, host }, 'service started');
+  const server = app.getHttpServer() as { address(): { port: number } | string | null };
+  const address = server.address();
+  log.info(
+    { port: typeof address === 'object' && address ? address.port : port, host },
+    'service started',
+  );
 }

@@ -25,7 +25,8 @@ class DatabaseReadiness implements OnModuleInit {
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) => dataSourceOptions(config.get('database', { infer: true }).url),
+      useFactory: (config: ConfigService<AppConfig, true>) =>
+        dataSourceOptions(config.get('database', { infer: true }).url),
     }),
   ],
   providers: [DatabaseReadiness],

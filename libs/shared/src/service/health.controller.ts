@@ -23,7 +23,9 @@ export class HealthController {
     return this.health.check([
       () => {
         const lifecycle = this.indicators.check('lifecycle');
-        return this.readiness.isShuttingDown() ? lifecycle.down({ message: 'shutting down' }) : lifecycle.up();
+        return this.readiness.isShuttingDown()
+          ? lifecycle.down({ message: 'shutting down' })
+          : lifecycle.up();
       },
       ...this.readiness.entries().map(([name, check]) => async () => {
         const indicator = this.indicators.check(name);
@@ -31,7 +33,9 @@ export class HealthController {
           await check();
           return indicator.up();
         } catch (error) {
-          return indicator.down({ message: error instanceof Error ? error.message : String(error) });
+          return indicator.down({
+            message: error instanceof Error ? error.message : String(error),
+          });
         }
       }),
     ]);

@@ -13,7 +13,11 @@ import type { AppConfig } from '../config/load-config';
 import { EventCodec } from '../events/codec';
 import { allSourceResources } from '../events/source-event';
 import { ensureTopics, pipelineTopicSpecs } from '../kafka/admin';
-import { ConsumerLoop, type ConsumerLoopOptions, type MessageHandler } from '../kafka/consumer-loop';
+import {
+  ConsumerLoop,
+  type ConsumerLoopOptions,
+  type MessageHandler,
+} from '../kafka/consumer-loop';
 import { createKafka } from '../kafka/kafka-client';
 import { EventProducer } from '../kafka/producer';
 import { topicsFor, type Topics } from '../kafka/topics';
@@ -56,7 +60,10 @@ export class KafkaLifecycle implements OnModuleInit, OnApplicationShutdown {
       this.log.info({ topics: result.created }, 'created topics');
     }
     if (result.underPartitioned.length > 0) {
-      this.log.warn({ topics: result.underPartitioned }, 'topics have fewer partitions than configured');
+      this.log.warn(
+        { topics: result.underPartitioned },
+        'topics have fewer partitions than configured',
+      );
     }
     for (const { source, resource } of allSourceResources()) {
       await this.codec.registerEventSchema(this.topics.sourceEvents(source, resource), resource);
@@ -103,17 +110,23 @@ export class ConsumerLoopFactory {
       provide: KAFKA,
       inject: [ConfigService, SERVICE_NAME, PinoLogger],
       useFactory: (config: ConfigService<AppConfig, true>, service: string, log: PinoLogger) =>
-        createKafka({ brokers: config.get('kafka', { infer: true }).brokers, clientId: `raise-sync-${service}`, logger: log.logger }),
+        createKafka({
+          brokers: config.get('kafka', { infer: true }).brokers,
+          clientId: `raise-sync-${service}`,
+          logger: log.logger,
+        }),
     },
     {
       provide: TOPICS,
       inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) => topicsFor(config.get('kafka', { infer: true }).topicPrefix),
+      useFactory: (config: ConfigService<AppConfig, true>) =>
+        topicsFor(config.get('kafka', { infer: true }).topicPrefix),
     },
     {
       provide: EventCodec,
       inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) => new EventCodec(config.get('registry', { infer: true }).url),
+      useFactory: (config: ConfigService<AppConfig, true>) =>
+        new EventCodec(config.get('registry', { infer: true }).url),
     },
     {
       provide: EventProducer,

@@ -6,7 +6,11 @@ import type { Registry } from 'prom-client';
 import { AppConfigModule } from '../config/config.module';
 import type { AppConfig } from '../config/load-config';
 import { nestLoggerParams } from '../observability/logger';
-import { createMetricsRegistry, createPipelineMetrics, type PipelineMetrics } from '../observability/metrics';
+import {
+  createMetricsRegistry,
+  createPipelineMetrics,
+  type PipelineMetrics,
+} from '../observability/metrics';
 import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
 import { ReadinessService } from './readiness.service';
@@ -41,7 +45,11 @@ export class ServiceModule {
         LoggerModule.forRootAsync({
           inject: [ConfigService],
           useFactory: (config: ConfigService<AppConfig, true>) =>
-            nestLoggerParams(config.get('serviceName', { infer: true }) ?? name, config.get('logLevel', { infer: true }), SERVICE_VERSION),
+            nestLoggerParams(
+              config.get('serviceName', { infer: true }) ?? name,
+              config.get('logLevel', { infer: true }),
+              SERVICE_VERSION,
+            ),
         }),
         TerminusModule.forRoot({ logger: false }),
       ],
@@ -50,13 +58,19 @@ export class ServiceModule {
         {
           provide: SERVICE_NAME,
           inject: [ConfigService],
-          useFactory: (config: ConfigService<AppConfig, true>) => config.get('serviceName', { infer: true }) ?? name,
+          useFactory: (config: ConfigService<AppConfig, true>): string =>
+            config.get<string | null>('serviceName') ?? name,
         },
-        { provide: METRICS_REGISTRY, inject: [SERVICE_NAME], useFactory: (service: string) => createMetricsRegistry(service) },
+        {
+          provide: METRICS_REGISTRY,
+          inject: [SERVICE_NAME],
+          useFactory: (service: string) => createMetricsRegistry(service),
+        },
         {
           provide: PIPELINE_METRICS,
           inject: [METRICS_REGISTRY, SERVICE_NAME],
-          useFactory: (registry: Registry, service: string) => createPipelineMetrics(registry, service),
+          useFactory: (registry: Registry, service: string) =>
+            createPipelineMetrics(registry, service),
         },
         ReadinessService,
         ServiceInfo,

@@ -45,7 +45,10 @@ export function dataSourceOptions(
   };
 }
 
-async function withDataSource<T>(databaseUrl: string, work: (ds: DataSource) => Promise<T>): Promise<T> {
+async function withDataSource<T>(
+  databaseUrl: string,
+  work: (ds: DataSource) => Promise<T>,
+): Promise<T> {
   const ds = new DataSource(dataSourceOptions(databaseUrl, { extra: { max: 1 } }));
   await ds.initialize();
   try {
@@ -66,7 +69,13 @@ export async function runMigrations(databaseUrl: string): Promise<string[]> {
 export async function revertAllMigrations(databaseUrl: string): Promise<number> {
   return withDataSource(databaseUrl, async (ds) => {
     let reverted = 0;
-    while ((await ds.query('SELECT count(*)::int AS n FROM migrations').catch(() => [{ n: 0 }]))[0].n > 0) {
+    const applied = async (): Promise<number> => {
+      const rows = (await ds
+        .query('SELECT count(*)::int AS n FROM migrations')
+        .catch(() => [])) as Array<{ n: number }>;
+      return rows[0]?.n ?? 0;
+    };
+    while ((await applied()) > 0) {
       await ds.undoLastMigration({ transaction: 'each' });
       reverted += 1;
     }

@@ -8,7 +8,9 @@ async function main(): Promise<void> {
   const command = process.argv[2] ?? 'up';
   const url = process.env['DATABASE_URL'];
   if (!url) {
-    throw new Error('DATABASE_URL is not set; point it at the PostgreSQL database to migrate (postgres://...)');
+    throw new Error(
+      'DATABASE_URL is not set; point it at the PostgreSQL database to migrate (postgres://...)',
+    );
   }
   if (command === 'up') {
     const ran = await runMigrations(url);

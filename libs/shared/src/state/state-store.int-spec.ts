@@ -3,7 +3,13 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { useTestStack, withDatabase } from '@raise-sync/testing';
 import { SecretBox } from '../crypto/secret-box';
-import { appliedMigrations, dataSourceOptions, MIGRATIONS, revertAllMigrations, runMigrations } from './data-source';
+import {
+  appliedMigrations,
+  dataSourceOptions,
+  MIGRATIONS,
+  revertAllMigrations,
+  runMigrations,
+} from './data-source';
 import { DestinationEntity } from './entities';
 import { CheckpointRepository, CustomerRepository, SyncRecordRepository } from './repositories';
 
@@ -64,7 +70,10 @@ describe('state store on real PostgreSQL', () => {
   it('stores credentials encrypted: the bytes in the table do not contain the token', async () => {
     const customers = new CustomerRepository(stack.dataSource, box);
     const token = 'tok_live_PLAINTEXT_123';
-    const customer = await customers.create({ name: 'Hope Shelter', credentials: { raise: { apiToken: token, webhookSecret: 'whsec_abc' } } });
+    const customer = await customers.create({
+      name: 'Hope Shelter',
+      credentials: { raise: { apiToken: token, webhookSecret: 'whsec_abc' } },
+    });
 
     const client = new Client({ connectionString: stack.databaseUrl });
     await client.connect();
@@ -77,7 +86,9 @@ describe('state store on real PostgreSQL', () => {
     expect(row?.credentials.includes(Buffer.from(token))).toBe(false);
     expect(row?.credentials.includes(Buffer.from('whsec_abc'))).toBe(false);
     expect(row?.as_text).not.toContain('PLAINTEXT');
-    expect(await customers.credentials(customer.id)).toEqual({ raise: { apiToken: token, webhookSecret: 'whsec_abc' } });
+    expect(await customers.credentials(customer.id)).toEqual({
+      raise: { apiToken: token, webhookSecret: 'whsec_abc' },
+    });
   });
 
   it('refuses a status outside the allowed set', async () => {
@@ -87,44 +98,112 @@ describe('state store on real PostgreSQL', () => {
   });
 
   it('records sync state per destination with an audit row for every change', async () => {
-    const customer = await new CustomerRepository(stack.dataSource, box).create({ name: 'Riverside Food Bank' });
+    const customer = await new CustomerRepository(stack.dataSource, box).create({
+      name: 'Riverside Food Bank',
+    });
     const destinations = stack.dataSource.getRepository(DestinationEntity);
-    const crm = await destinations.save(destinations.create({ customerId: customer.id, kind: 'crm-plus', name: 'crm', config: {} }));
-    const warehouse = await destinations.save(destinations.create({ customerId: customer.id, kind: 'warehouse', name: 'dw', config: {} }));
+    const crm = await destinations.save(
+      destinations.create({ customerId: customer.id, kind: 'crm-plus', name: 'crm', config: {} }),
+    );
+    const warehouse = await destinations.save(
+      destinations.create({ customerId: customer.id, kind: 'warehouse', name: 'dw', config: {} }),
+    );
     const records = new SyncRecordRepository(stack.dataSource);
     const at = new Date('2026-11-20T09:12:04.250Z');
 
-    await records.recordChange(customer.id, { resource: 'gift', sourceId: '900113', destinationId: crm.id, status: 'pending', sourceModifiedAt: at, eventId: 'e1' });
-    await records.recordChange(customer.id, { resource: 'gift', sourceId: '900113', destinationId: crm.id, status: 'failed', sourceModifiedAt: at, eventId: 'e1', error: 'CRM+ answered 503', attempted: true });
-    await records.recordChange(customer.id, { resource: 'gift', sourceId: '900113', destinationId: crm.id, status: 'confirmed', sourceModifiedAt: at, eventId: 'e1', destinationRecordId: 'G-77', error: null, attempted: true });
-    await records.recordChange(customer.id, { resource: 'gift', sourceId: '900113', destinationId: warehouse.id, status: 'confirmed', sourceModifiedAt: at, eventId: 'e1', destinationRecordId: 'row-1', attempted: true });
+    await records.recordChange(customer.id, {
+      resource: 'gift',
+      sourceId: '900113',
+      destinationId: crm.id,
+      status: 'pending',
+      sourceModifiedAt: at,
+      eventId: 'e1',
+    });
+    await records.recordChange(customer.id, {
+      resource: 'gift',
+      sourceId: '900113',
+      destinationId: crm.id,
+      status: 'failed',
+      sourceModifiedAt: at,
+      eventId: 'e1',
+      error: 'CRM+ answered 503',
+      attempted: true,
+    });
+    await records.recordChange(customer.id, {
+      resource: 'gift',
+      sourceId: '900113',
+      destinationId: crm.id,
+      status: 'confirmed',
+      sourceModifiedAt: at,
+      eventId: 'e1',
+      destinationRecordId: 'G-77',
+      error: null,
+      attempted: true,
+    });
+    await records.recordChange(customer.id, {
+      resource: 'gift',
+      sourceId: '900113',
+      destinationId: warehouse.id,
+      status: 'confirmed',
+      sourceModifiedAt: at,
+      eventId: 'e1',
+      destinationRecordId: 'row-1',
+      attempted: true,
+    });
 
     const state = await records.findForRecord(customer.id, 'gift', '900113');
     expect(state.find((s) => s.destinationId === crm.id)).toEqual(
-      expect.objectContaining({ status: 'confirmed', attempts: 2, destinationRecordId: 'G-77', lastError: null }),
+      expect.objectContaining({
+        status: 'confirmed',
+        attempts: 2,
+        destinationRecordId: 'G-77',
+        lastError: null,
+      }),
     );
     expect(state).toHaveLength(2);
     const history = await records.history(customer.id, 'gift', '900113');
-    expect(history.filter((h) => h.destinationId === crm.id).map((h) => [h.fromStatus, h.toStatus])).toEqual([
+    expect(
+      history.filter((h) => h.destinationId === crm.id).map((h) => [h.fromStatus, h.toStatus]),
+    ).toEqual([
       [null, 'pending'],
       ['pending', 'failed'],
       ['failed', 'confirmed'],
     ]);
     // another customer sees nothing of this record
-    expect(await records.findForRecord(customer.id.replace(/.$/, (c) => (c === '0' ? '1' : '0')), 'gift', '900113')).toEqual([]);
+    expect(
+      await records.findForRecord(
+        customer.id.replace(/.$/, (c) => (c === '0' ? '1' : '0')),
+        'gift',
+        '900113',
+      ),
+    ).toEqual([]);
   });
 
   it('moves checkpoints forward only, by the record timestamp and then its ID', async () => {
-    const customer = await new CustomerRepository(stack.dataSource, box).create({ name: 'Trail Keepers' });
+    const customer = await new CustomerRepository(stack.dataSource, box).create({
+      name: 'Trail Keepers',
+    });
     const checkpoints = new CheckpointRepository(stack.dataSource);
     const t = (iso: string): Date => new Date(iso);
 
-    await checkpoints.advance(customer.id, 'raise', 'gift', 'inbound', { at: t('2026-11-20T10:00:00Z'), id: '9' });
-    await checkpoints.advance(customer.id, 'raise', 'gift', 'inbound', { at: t('2026-11-20T10:00:00Z'), id: '10' }); // same time, later ID
-    const back = await checkpoints.advance(customer.id, 'raise', 'gift', 'inbound', { at: t('2026-11-20T09:00:00Z'), id: '99' });
+    await checkpoints.advance(customer.id, 'raise', 'gift', 'inbound', {
+      at: t('2026-11-20T10:00:00Z'),
+      id: '9',
+    });
+    await checkpoints.advance(customer.id, 'raise', 'gift', 'inbound', {
+      at: t('2026-11-20T10:00:00Z'),
+      id: '10',
+    }); // same time, later ID
+    const back = await checkpoints.advance(customer.id, 'raise', 'gift', 'inbound', {
+      at: t('2026-11-20T09:00:00Z'),
+      id: '99',
+    });
 
     expect(back).toEqual({ at: t('2026-11-20T10:00:00Z'), id: '10' });
-    expect(await checkpoints.get(customer.id, 'gift', 'inbound')).toEqual({ at: t('2026-11-20T10:00:00Z'), id: '10' });
+    expect(await checkpoints.get(customer.id, 'gift', 'inbound')).toEqual({
+      at: t('2026-11-20T10:00:00Z'),
+      id: '10',
+    });
     expect(await checkpoints.get(customer.id, 'gift', 'outbound')).toBeNull();
   });
 

@@ -1,4 +1,10 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from 'typeorm';
 import type { BackfillStatus } from './statuses';
 
 /** One ID range of a customer's backfill, held by at most one worker through a lease. */
@@ -8,7 +14,8 @@ export class BackfillJobEntity {
   @Column({ name: 'customer_id', type: 'uuid' }) customerId!: string;
   @Column({ type: 'text' }) source!: string;
   @Column({ type: 'text' }) resource!: string;
-  @Column({ name: 'modified_from', type: 'timestamptz', nullable: true }) modifiedFrom!: Date | null;
+  @Column({ name: 'modified_from', type: 'timestamptz', nullable: true })
+  modifiedFrom!: Date | null;
   @Column({ name: 'modified_to', type: 'timestamptz', nullable: true }) modifiedTo!: Date | null;
   @Column({ name: 'range_start', type: 'bigint' }) rangeStart!: string;
   @Column({ name: 'range_end', type: 'bigint', nullable: true }) rangeEnd!: string | null;
@@ -16,7 +23,8 @@ export class BackfillJobEntity {
   @Column({ type: 'bigint', nullable: true }) cursor!: string | null;
   @Column({ type: 'text' }) status!: BackfillStatus;
   @Column({ name: 'lease_owner', type: 'text', nullable: true }) leaseOwner!: string | null;
-  @Column({ name: 'lease_expires_at', type: 'timestamptz', nullable: true }) leaseExpiresAt!: Date | null;
+  @Column({ name: 'lease_expires_at', type: 'timestamptz', nullable: true })
+  leaseExpiresAt!: Date | null;
   @Column({ name: 'records_done', type: 'bigint', default: 0 }) recordsDone!: string;
   @Column({ name: 'records_total', type: 'bigint', nullable: true }) recordsTotal!: string | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;

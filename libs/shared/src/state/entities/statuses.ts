@@ -1,7 +1,19 @@
-export const CUSTOMER_STATUSES = ['onboarding', 'backfilling', 'live', 'paused', 'offboarded'] as const;
+export const CUSTOMER_STATUSES = [
+  'onboarding',
+  'backfilling',
+  'live',
+  'paused',
+  'offboarded',
+] as const;
 export type CustomerStatus = (typeof CUSTOMER_STATUSES)[number];
 
-export const DESTINATION_KINDS = ['warehouse', 'crm-plus', 'accounting', 'marketing', 'webhook'] as const;
+export const DESTINATION_KINDS = [
+  'warehouse',
+  'crm-plus',
+  'accounting',
+  'marketing',
+  'webhook',
+] as const;
 export type DestinationKind = (typeof DESTINATION_KINDS)[number];
 
 export const SYNC_STATUSES = ['pending', 'submitted', 'confirmed', 'failed'] as const;
@@ -23,4 +35,5 @@ export const RECONCILIATION_STATUSES = ['running', 'done', 'failed'] as const;
 export type ReconciliationStatus = (typeof RECONCILIATION_STATUSES)[number];
 
 /** SQL list for CHECK constraints, from the same arrays the code validates with. */
-export const sqlList = (values: readonly string[]): string => values.map((v) => `'${v}'`).join(', ');
+export const sqlList = (values: readonly string[]): string =>
+  values.map((v) => `'${v}'`).join(', ');

@@ -1,4 +1,10 @@
-import { Column, Entity, PrimaryGeneratedColumn, UpdateDateColumn, CreateDateColumn } from 'typeorm';
+import {
+  Column,
+  Entity,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+  CreateDateColumn,
+} from 'typeorm';
 import type { SyncStatus } from './statuses';
 
 /** Where one source record stands at one destination: one row per (customer, resource, source ID, destination). */
@@ -11,7 +17,8 @@ export class SyncRecordEntity {
   @Column({ name: 'destination_id', type: 'uuid' }) destinationId!: string;
   @Column({ type: 'text' }) status!: SyncStatus;
   /** The record's ID in the destination system, once known. */
-  @Column({ name: 'destination_record_id', type: 'text', nullable: true }) destinationRecordId!: string | null;
+  @Column({ name: 'destination_record_id', type: 'text', nullable: true }) destinationRecordId!:
+    string | null;
   @Column({ type: 'int', default: 0 }) attempts!: number;
   @Column({ name: 'last_error', type: 'text', nullable: true }) lastError!: string | null;
   @Column({ name: 'last_event_id', type: 'text', nullable: true }) lastEventId!: string | null;

@@ -31,7 +31,9 @@ export class CreateSyncState1763800001000 implements MigrationInterface {
         updated_at timestamptz NOT NULL DEFAULT now(),
         CONSTRAINT uq_sync_records_target UNIQUE (customer_id, resource, source_id, destination_id)
       )`);
-    await db.query(`CREATE INDEX ix_sync_records_status ON sync_records (customer_id, destination_id, status)`);
+    await db.query(
+      `CREATE INDEX ix_sync_records_status ON sync_records (customer_id, destination_id, status)`,
+    );
 
     await db.query(`
       CREATE TABLE checkpoints (
@@ -65,8 +67,12 @@ export class CreateSyncState1763800001000 implements MigrationInterface {
         updated_at timestamptz NOT NULL DEFAULT now(),
         CONSTRAINT ck_backfill_range CHECK (range_end IS NULL OR range_end > range_start)
       )`);
-    await db.query(`CREATE INDEX ix_backfill_jobs_claimable ON backfill_jobs (status, lease_expires_at) WHERE status IN ('pending', 'running')`);
-    await db.query(`CREATE INDEX ix_backfill_jobs_customer ON backfill_jobs (customer_id, source, resource)`);
+    await db.query(
+      `CREATE INDEX ix_backfill_jobs_claimable ON backfill_jobs (status, lease_expires_at) WHERE status IN ('pending', 'running')`,
+    );
+    await db.query(
+      `CREATE INDEX ix_backfill_jobs_customer ON backfill_jobs (customer_id, source, resource)`,
+    );
 
     await db.query(`
       CREATE TABLE dead_letters (
@@ -87,7 +93,9 @@ export class CreateSyncState1763800001000 implements MigrationInterface {
         resolved_at timestamptz,
         CONSTRAINT uq_dead_letters_position UNIQUE (topic, partition, "offset")
       )`);
-    await db.query(`CREATE INDEX ix_dead_letters_open ON dead_letters (customer_id, status, first_failed_at)`);
+    await db.query(
+      `CREATE INDEX ix_dead_letters_open ON dead_letters (customer_id, status, first_failed_at)`,
+    );
 
     await db.query(`
       CREATE TABLE reconciliation_runs (
@@ -102,7 +110,9 @@ export class CreateSyncState1763800001000 implements MigrationInterface {
         finished_at timestamptz,
         CONSTRAINT ck_reconciliation_window CHECK (window_end > window_start)
       )`);
-    await db.query(`CREATE INDEX ix_reconciliation_runs_customer ON reconciliation_runs (customer_id, kind, started_at DESC)`);
+    await db.query(
+      `CREATE INDEX ix_reconciliation_runs_customer ON reconciliation_runs (customer_id, kind, started_at DESC)`,
+    );
 
     await db.query(`
       CREATE TABLE audit_log (
@@ -118,7 +128,9 @@ export class CreateSyncState1763800001000 implements MigrationInterface {
         detail jsonb NOT NULL DEFAULT '{}',
         at timestamptz NOT NULL DEFAULT now()
       )`);
-    await db.query(`CREATE INDEX ix_audit_log_record ON audit_log (customer_id, resource, source_id, at)`);
+    await db.query(
+      `CREATE INDEX ix_audit_log_record ON audit_log (customer_id, resource, source_id, at)`,
+    );
 
     await db.query(`
       CREATE TABLE write_intents (
@@ -131,11 +143,21 @@ export class CreateSyncState1763800001000 implements MigrationInterface {
         expires_at timestamptz NOT NULL,
         matched_at timestamptz
       )`);
-    await db.query(`CREATE INDEX ix_write_intents_record ON write_intents (customer_id, resource, source_id, submitted_at DESC)`);
+    await db.query(
+      `CREATE INDEX ix_write_intents_record ON write_intents (customer_id, resource, source_id, submitted_at DESC)`,
+    );
   }
 
   async down(db: QueryRunner): Promise<void> {
-    for (const table of ['write_intents', 'audit_log', 'reconciliation_runs', 'dead_letters', 'backfill_jobs', 'checkpoints', 'sync_records']) {
+    for (const table of [
+      'write_intents',
+      'audit_log',
+      'reconciliation_runs',
+      'dead_letters',
+      'backfill_jobs',
+      'checkpoints',
+      'sync_records',
+    ]) {
       await db.query(`DROP TABLE ${table}`);
     }
   }

@@ -13,8 +13,14 @@ export interface CheckpointPosition {
 export class CheckpointRepository {
   constructor(private readonly db: DataSource) {}
 
-  async get(customerId: string, resource: string, direction: CheckpointDirection): Promise<CheckpointPosition | null> {
-    const row = await this.db.getRepository(CheckpointEntity).findOneBy({ customerId, resource, direction });
+  async get(
+    customerId: string,
+    resource: string,
+    direction: CheckpointDirection,
+  ): Promise<CheckpointPosition | null> {
+    const row = await this.db
+      .getRepository(CheckpointEntity)
+      .findOneBy({ customerId, resource, direction });
     return row ? { at: row.lastProcessedAt, id: row.lastProcessedId } : null;
   }
 
@@ -31,7 +37,7 @@ export class CheckpointRepository {
   ): Promise<CheckpointPosition> {
     // One statement, so two writers cannot move it backwards between a read and a write.
     // IDs compare as numbers when both are numeric (Raise IDs), else as text.
-    const rows = (await this.db.query(
+    const rows: Array<{ last_processed_at: Date; last_processed_id: string }> = await this.db.query(
       `INSERT INTO checkpoints AS c (customer_id, resource, direction, source, last_processed_at, last_processed_id)
        VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (customer_id, resource, direction) DO UPDATE
@@ -42,14 +48,16 @@ export class CheckpointRepository {
              > (c.last_processed_at, lpad(c.last_processed_id, 40, '0'))
        RETURNING last_processed_at, last_processed_id`,
       [customerId, resource, direction, source, position.at, position.id],
-    )) as Array<{ last_processed_at: Date; last_processed_id: string }>;
+    );
     const row = rows[0];
     if (row) {
       return { at: row.last_processed_at, id: row.last_processed_id };
     }
     const stored = await this.get(customerId, resource, direction);
     if (!stored) {
-      throw new Error(`checkpoint for ${customerId}/${resource}/${direction} vanished during advance`);
+      throw new Error(
+        `checkpoint for ${customerId}/${resource}/${direction} vanished during advance`,
+      );
     }
     return stored;
   }

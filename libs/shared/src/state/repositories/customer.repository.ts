@@ -16,7 +16,11 @@ export class CustomerRepository {
     private readonly box: SecretBox,
   ) {}
 
-  async create(input: { name: string; status?: CustomerStatus; credentials?: CustomerCredentials }): Promise<CustomerEntity> {
+  async create(input: {
+    name: string;
+    status?: CustomerStatus;
+    credentials?: CustomerCredentials;
+  }): Promise<CustomerEntity> {
     const repo = this.db.getRepository(CustomerEntity);
     return repo.save(
       repo.create({

@@ -20,7 +20,11 @@ export interface SyncStateChange {
 export class SyncRecordRepository {
   constructor(private readonly db: DataSource) {}
 
-  async findForRecord(customerId: string, resource: string, sourceId: string): Promise<SyncRecordEntity[]> {
+  async findForRecord(
+    customerId: string,
+    resource: string,
+    sourceId: string,
+  ): Promise<SyncRecordEntity[]> {
     return this.db.getRepository(SyncRecordEntity).find({
       where: { customerId, resource, sourceId },
       order: { destinationId: 'ASC' },
@@ -32,11 +36,22 @@ export class SyncRecordRepository {
     return this.db.transaction(async (tx: EntityManager) => {
       const repo = tx.getRepository(SyncRecordEntity);
       const current = await repo.findOne({
-        where: { customerId, resource: change.resource, sourceId: change.sourceId, destinationId: change.destinationId },
+        where: {
+          customerId,
+          resource: change.resource,
+          sourceId: change.sourceId,
+          destinationId: change.destinationId,
+        },
         lock: { mode: 'pessimistic_write' },
       });
       const next = repo.create({
-        ...(current ?? { customerId, resource: change.resource, sourceId: change.sourceId, destinationId: change.destinationId, attempts: 0 }),
+        ...(current ?? {
+          customerId,
+          resource: change.resource,
+          sourceId: change.sourceId,
+          destinationId: change.destinationId,
+          attempts: 0,
+        }),
         status: change.status,
         sourceModifiedAt: change.sourceModifiedAt,
         lastEventId: change.eventId ?? current?.lastEventId ?? null,
