@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
 log() { printf '[demo] %s\n' "$*" >&2; }
-[ -d node_modules ] || { log "installing npm dependencies (npm ci)"; npm ci --no-fund --no-audit; }
+[ -d node_modules ] || { log "installing npm dependencies"; bash tools/infra/npm-install.sh; }
 
 eval "$(bash tools/infra/infra.sh up)"
 export KAFKA_BROKERS SCHEMA_REGISTRY_URL DATABASE_URL
