@@ -15,8 +15,8 @@ need() { command -v "$1" >/dev/null 2>&1 || { log "missing prerequisite: $1 ($2)
 need node "Node.js 20.19+ is required"
 need npm "npm comes with Node.js"
 if [ ! -d node_modules ]; then
-  log "node_modules is missing: run 'npm ci' first"
-  exit 2
+  log "installing the locked npm dependencies"
+  bash tools/infra/npm-install.sh || { log "npm could not install the dependencies"; exit 2; }
 fi
 
 started_stack=0

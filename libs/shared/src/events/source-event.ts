@@ -150,18 +150,13 @@ export function eventIdFor(
     .slice(0, 32);
 }
 
-/** What a caller provides to build an event; the rest is derived. */
-export interface NewSourceEventFields<R extends Resource> {
-  customerId: string;
-  source: Source;
-  resource: R;
-  operation: Operation;
-  origin: Origin;
-  recordId: string;
-  sourceModifiedAt: Date;
+/** What a caller provides to build an event; eventId and schemaVersion are derived, capturedAt defaults to now. */
+export type NewSourceEventFields<R extends Resource> = Omit<
+  EnvelopeFields<R>,
+  'eventId' | 'capturedAt' | 'schemaVersion'
+> & {
   capturedAt?: Date;
-  record: RecordByResource[R] | null;
-}
+};
 
 /** Builds an event, filling in eventId, capturedAt and schemaVersion. */
 export function newSourceEvent<R extends Resource>(
