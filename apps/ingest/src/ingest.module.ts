@@ -1,8 +1,48 @@
-import { Module } from '@nestjs/common';
+import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '@raise-sync/shared/config';
+import { SecretBox } from '@raise-sync/shared/crypto';
 import { DatabaseModule, KafkaPlumbingModule, ServiceModule } from '@raise-sync/shared/service';
+import { AdminController } from './admin/admin.controller';
+import { AdminTokenGuard } from './admin/admin.guard';
+import { JsonBodyMiddleware } from './admin/json-body.middleware';
+import { OnboardingService } from './admin/onboarding.service';
+import { CustomerDirectory } from './customers/customer-directory.service';
+import { PollScheduler } from './polling/poll-scheduler.service';
+import { Poller } from './polling/poller.service';
+import { EventPublisher } from './publish/event-publisher.service';
+import { CredentialHealth } from './sources/credential-health.service';
+import { SourceClients } from './sources/source-clients.service';
+import { WebhookIntake } from './webhooks/webhook-intake.service';
+import { WebhookController } from './webhooks/webhook.controller';
 
-/** Wires the ingest service; behaviour lives in the imported modules and providers. */
+/**
+ * The capture side: signed webhooks and checkpointed polling into the customer-keyed source
+ * topics, plus the admin API that onboards customers.
+ */
 @Module({
   imports: [ServiceModule.forRoot('ingest'), KafkaPlumbingModule, DatabaseModule],
+  controllers: [WebhookController, AdminController],
+  providers: [
+    {
+      provide: SecretBox,
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AppConfig, true>) =>
+        SecretBox.fromHex(config.get('secretsKey', { infer: true })),
+    },
+    CustomerDirectory,
+    EventPublisher,
+    SourceClients,
+    CredentialHealth,
+    WebhookIntake,
+    Poller,
+    PollScheduler,
+    OnboardingService,
+    AdminTokenGuard,
+  ],
 })
-export class IngestModule {}
+export class IngestModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(JsonBodyMiddleware).forRoutes(AdminController);
+  }
+}

@@ -4,3 +4,5 @@ export * from './test-stack';
 export { withDatabase, templateDatabaseName } from './template-database';
 export * from './app-process';
 export * from './service-lifecycle';
+export * from './dedicated-kafka';
+export * from './metrics-scrape';

@@ -75,6 +75,82 @@ class SharedEnv {
   @Min(1)
   @Max(64)
   SUBMITTER_PARTITIONS_CONCURRENCY = 3;
+
+  @IsOptional()
+  @Matches(/^\S{24,}$/, { message: 'at least 24 characters without spaces' })
+  ADMIN_TOKEN?: string;
+
+  @IsUrl(
+    { require_tld: false, protocols: ['http', 'https'], require_protocol: true },
+    { message: 'an http(s) URL' },
+  )
+  RAISE_API_URL = 'https://prod-api.raisedonors.com';
+
+  @IsUrl(
+    { require_tld: false, protocols: ['http', 'https'], require_protocol: true },
+    { message: 'an http(s) URL' },
+  )
+  VOMO_API_URL = 'https://api.vomo.org/v1';
+
+  @IsOptional()
+  @IsUrl(
+    { require_tld: false, protocols: ['http', 'https'], require_protocol: true },
+    { message: 'an http(s) URL' },
+  )
+  WEBHOOK_PUBLIC_URL?: string;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  @Max(50 * 1024 * 1024)
+  WEBHOOK_MAX_BODY_BYTES = 1024 * 1024;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(10)
+  @Max(3600)
+  WEBHOOK_TOLERANCE_SECONDS = 300;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(1000)
+  PUBLISH_LINGER_MS = 5;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(120_000)
+  PUBLISH_TIMEOUT_MS = 10_000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  POLL_TICK_MS = 1000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  POLL_CONCURRENCY = 4;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(5)
+  @Max(3600)
+  POLL_LEASE_SECONDS = 60;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(7 * 24 * 3600)
+  POLL_DEFAULT_INTERVAL_SECONDS = 900;
+
+  @Matches(/^(raise|vomo)=\d+(\.\d+)?:\d+(,(raise|vomo)=\d+(\.\d+)?:\d+)*$/, {
+    message: "a list like 'raise=1:5,vomo=2:4' (requests per second : burst, per customer)",
+  })
+  SOURCE_RATE_LIMITS = 'raise=1:5,vomo=2:4';
 }
 
 /** Every variable, whether it must be set, and its default: README table and docker-compose test use this. */
@@ -148,6 +224,77 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
     default: '3',
     description: 'partitions the submitter handles at once',
   },
+  {
+    name: 'ADMIN_TOKEN',
+    required: false,
+    description: 'bearer token of the admin API (24+ characters); the admin API answers 503 without it',
+  },
+  {
+    name: 'RAISE_API_URL',
+    required: false,
+    default: 'https://prod-api.raisedonors.com',
+    description: 'Raise API base URL (a simulator in tests and the demo)',
+  },
+  {
+    name: 'VOMO_API_URL',
+    required: false,
+    default: 'https://api.vomo.org/v1',
+    description: 'VOMO API base URL',
+  },
+  {
+    name: 'WEBHOOK_PUBLIC_URL',
+    required: false,
+    description: 'public base URL of ingest, used when registering webhooks with a source',
+  },
+  {
+    name: 'WEBHOOK_MAX_BODY_BYTES',
+    required: false,
+    default: '1048576',
+    description: 'largest webhook body accepted (413 above)',
+  },
+  {
+    name: 'WEBHOOK_TOLERANCE_SECONDS',
+    required: false,
+    default: '300',
+    description: 'signed timestamps older or newer than this are refused as stale',
+  },
+  {
+    name: 'PUBLISH_LINGER_MS',
+    required: false,
+    default: '5',
+    description: 'how long ingest gathers events into one Kafka batch',
+  },
+  {
+    name: 'PUBLISH_TIMEOUT_MS',
+    required: false,
+    default: '10000',
+    description: 'longest wait for a Kafka acknowledgement before a webhook gets 503',
+  },
+  { name: 'POLL_TICK_MS', required: false, default: '1000', description: 'poll scheduler tick' },
+  {
+    name: 'POLL_CONCURRENCY',
+    required: false,
+    default: '4',
+    description: 'customer-resources one ingest replica polls at once',
+  },
+  {
+    name: 'POLL_LEASE_SECONDS',
+    required: false,
+    default: '60',
+    description: 'lease on a customer-resource while polling (renewed while it runs)',
+  },
+  {
+    name: 'POLL_DEFAULT_INTERVAL_SECONDS',
+    required: false,
+    default: '900',
+    description: 'poll interval of a new customer source (86400 = daily backstop)',
+  },
+  {
+    name: 'SOURCE_RATE_LIMITS',
+    required: false,
+    default: 'raise=1:5,vomo=2:4',
+    description: 'per-customer budget per source API: requests/second:burst',
+  },
 ];
 
 export interface AppConfig {
@@ -166,6 +313,22 @@ export interface AppConfig {
   serviceName: string | null;
   shutdownTimeoutMs: number;
   submitter: { partitionsConcurrency: number };
+  ingest: {
+    adminToken: string | null;
+    raiseApiUrl: string;
+    vomoApiUrl: string;
+    webhookPublicUrl: string | null;
+    webhookMaxBodyBytes: number;
+    webhookToleranceSeconds: number;
+    publishLingerMs: number;
+    publishTimeoutMs: number;
+    pollTickMs: number;
+    pollConcurrency: number;
+    pollLeaseSeconds: number;
+    pollDefaultIntervalSeconds: number;
+    /** Per customer and API: token-bucket rate and burst. */
+    sourceRates: Record<'raise' | 'vomo', { requestsPerSecond: number; burst: number }>;
+  };
 }
 
 /** Thrown for invalid configuration; the message lists every bad variable by name. */
@@ -211,5 +374,35 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
     serviceName: raw.SERVICE_NAME ?? null,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     submitter: { partitionsConcurrency: raw.SUBMITTER_PARTITIONS_CONCURRENCY },
+    ingest: {
+      adminToken: raw.ADMIN_TOKEN ?? null,
+      raiseApiUrl: raw.RAISE_API_URL.replace(/\/+$/, ''),
+      vomoApiUrl: raw.VOMO_API_URL.replace(/\/+$/, ''),
+      webhookPublicUrl: raw.WEBHOOK_PUBLIC_URL?.replace(/\/+$/, '') ?? null,
+      webhookMaxBodyBytes: raw.WEBHOOK_MAX_BODY_BYTES,
+      webhookToleranceSeconds: raw.WEBHOOK_TOLERANCE_SECONDS,
+      publishLingerMs: raw.PUBLISH_LINGER_MS,
+      publishTimeoutMs: raw.PUBLISH_TIMEOUT_MS,
+      pollTickMs: raw.POLL_TICK_MS,
+      pollConcurrency: raw.POLL_CONCURRENCY,
+      pollLeaseSeconds: raw.POLL_LEASE_SECONDS,
+      pollDefaultIntervalSeconds: raw.POLL_DEFAULT_INTERVAL_SECONDS,
+      sourceRates: parseRates(raw.SOURCE_RATE_LIMITS),
+    },
   };
+}
+
+function parseRates(
+  text: string,
+): Record<'raise' | 'vomo', { requestsPerSecond: number; burst: number }> {
+  const rates = {
+    raise: { requestsPerSecond: 1, burst: 5 },
+    vomo: { requestsPerSecond: 2, burst: 4 },
+  };
+  for (const part of text.split(',')) {
+    const [api, spec] = part.split('=') as ['raise' | 'vomo', string];
+    const [rate, burst] = spec.split(':').map(Number) as [number, number];
+    rates[api] = { requestsPerSecond: rate, burst };
+  }
+  return rates;
 }

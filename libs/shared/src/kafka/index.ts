@@ -5,3 +5,4 @@ export * from './producer';
 export * from './consumer-loop';
 export * from './dead-letter-headers';
 export type { Kafka, Message, RecordMetadata } from 'kafkajs';
+export * from './batching-publisher';

@@ -60,18 +60,30 @@ export class EventProducer {
     if (events.length === 0) {
       return [];
     }
-    const messages = await Promise.all(
-      events.map(async (event) => ({
-        key: messageKeyFor(event.customerId, event.resource, event.recordId),
-        value: await this.codec.encode(topic, event),
-        headers: {
-          [EVENT_HEADERS.eventId]: event.eventId,
-          [EVENT_HEADERS.origin]: event.origin,
-          [EVENT_HEADERS.customerId]: event.customerId,
-        },
-      })),
-    );
+    const messages = await Promise.all(events.map((event) => this.toMessage(topic, event)));
     return this.publishRaw(topic, messages);
+  }
+
+  /** The Kafka message for an event: customer-first key, Avro value, filterable headers. */
+  async toMessage(topic: string, event: SourceEvent): Promise<Message> {
+    return {
+      key: messageKeyFor(event.customerId, event.resource, event.recordId),
+      value: await this.codec.encode(topic, event),
+      headers: {
+        [EVENT_HEADERS.eventId]: event.eventId,
+        [EVENT_HEADERS.origin]: event.origin,
+        [EVENT_HEADERS.customerId]: event.customerId,
+      },
+    };
+  }
+
+  /** One produce request covering several topics (acks=all), as the batching publisher sends. */
+  async sendBatch(topicMessages: Array<{ topic: string; messages: Message[] }>): Promise<void> {
+    await this.producer.sendBatch({
+      acks: -1,
+      timeout: this.options.ackTimeoutMs ?? 30000,
+      topicMessages,
+    });
   }
 
   /** Writes already-encoded messages (dead letters, replays) with the same durability. */

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigService } from '@nestjs/config';
 import { Logger, PinoLogger } from 'nestjs-pino';
@@ -15,10 +16,25 @@ import { ReadinessService } from './readiness.service';
  * database disconnect), log "shutdown complete" and exit 0; if that takes longer than
  * SHUTDOWN_TIMEOUT_MS, exit 1.
  */
-export async function bootstrapService(appModule: unknown, name: string): Promise<void> {
-  let app;
+export interface BootstrapOptions {
+  /** false: no global body parser (ingest reads raw webhook bodies itself). Default true. */
+  bodyParser?: boolean;
+  /** Extra setup before listening (OpenAPI docs, middleware). */
+  configure?: (app: INestApplication) => void | Promise<void>;
+}
+
+export async function bootstrapService(
+  appModule: unknown,
+  name: string,
+  options: BootstrapOptions = {},
+): Promise<void> {
+  let app: INestApplication;
   try {
-    app = await NestFactory.create(appModule as never, { bufferLogs: true, abortOnError: false });
+    app = await NestFactory.create(appModule as never, {
+      bufferLogs: true,
+      abortOnError: false,
+      bodyParser: options.bodyParser ?? true,
+    });
   } catch (error) {
     // The logger module may not exist yet (bad config), so write one JSON line ourselves.
     process.stderr.write(
@@ -60,6 +76,7 @@ export async function bootstrapService(appModule: unknown, name: string): Promis
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
+  await options.configure?.(app);
   await app.listen(port, host);
   const server = app.getHttpServer() as { address(): { port: number } | string | null };
   const address = server.address();

@@ -10,6 +10,9 @@ import {
   ReconciliationRunEntity,
   SyncRecordEntity,
   WriteIntentEntity,
+  CustomerSourceEntity,
+  PollScheduleEntity,
+  WebhookDeliveryEntity,
 } from './entities';
 import { MIGRATIONS } from './migrations';
 
@@ -23,6 +26,9 @@ export const ENTITIES = [
   ReconciliationRunEntity,
   AuditLogEntity,
   WriteIntentEntity,
+  CustomerSourceEntity,
+  PollScheduleEntity,
+  WebhookDeliveryEntity,
 ];
 
 export { MIGRATIONS };

@@ -17,11 +17,14 @@ const TABLES = [
   'audit_log',
   'backfill_jobs',
   'checkpoints',
+  'customer_sources',
   'customers',
   'dead_letters',
   'destinations',
+  'poll_schedule',
   'reconciliation_runs',
   'sync_records',
+  'webhook_deliveries',
   'write_intents',
 ];
 

@@ -8,3 +8,6 @@ export * from './dead-letter.entity';
 export * from './reconciliation-run.entity';
 export * from './audit-log.entity';
 export * from './write-intent.entity';
+export * from './customer-source.entity';
+export * from './poll-schedule.entity';
+export * from './webhook-delivery.entity';

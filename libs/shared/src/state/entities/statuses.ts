@@ -37,3 +37,10 @@ export type ReconciliationStatus = (typeof RECONCILIATION_STATUSES)[number];
 /** SQL list for CHECK constraints, from the same arrays the code validates with. */
 export const sqlList = (values: readonly string[]): string =>
   values.map((v) => `'${v}'`).join(', ');
+
+export const SOURCE_NAMES = ['raise', 'vomo'] as const;
+export type SourceName = (typeof SOURCE_NAMES)[number];
+
+/** Health of a customer's source token: failing stops polling and raises an alert metric. */
+export const CREDENTIAL_STATUSES = ['unverified', 'valid', 'failing'] as const;
+export type CredentialStatus = (typeof CREDENTIAL_STATUSES)[number];

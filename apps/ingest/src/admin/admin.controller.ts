@@ -1,0 +1,85 @@
+import { Body, Controller, Get, HttpCode, Param, ParseEnumPipe, Post, Put, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { SourceName } from '@raise-sync/shared/state';
+import {
+  CreateCustomerDto,
+  RegisterWebhookDto,
+  SetDestinationsDto,
+  UpdateSourceDto,
+} from './admin.dto';
+import { AdminTokenGuard } from './admin.guard';
+import { OnboardingService, type CustomerView } from './onboarding.service';
+
+enum SourceParam {
+  raise = 'raise',
+  vomo = 'vomo',
+}
+
+/** Partner-facing customer administration. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`. */
+@ApiTags('customers')
+@ApiBearerAuth()
+@UseGuards(AdminTokenGuard)
+@Controller('admin/customers')
+export class AdminController {
+  constructor(private readonly onboarding: OnboardingService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create a customer; its source tokens are validated by a test call first' })
+  create(@Body() dto: CreateCustomerDto): Promise<CustomerView> {
+    return this.onboarding.create(dto);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List customers (no secrets)' })
+  list(): Promise<CustomerView[]> {
+    return this.onboarding.list();
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One customer: status, sources, credential health, destinations' })
+  get(@Param('id') id: string): Promise<CustomerView> {
+    return this.onboarding.view(id);
+  }
+
+  @Put(':id/sources/:source')
+  @ApiOperation({ summary: 'Set or rotate a source token or webhook secret; change polling cadence' })
+  updateSource(
+    @Param('id') id: string,
+    @Param('source', new ParseEnumPipe(SourceParam)) source: SourceName,
+    @Body() dto: UpdateSourceDto,
+  ): Promise<CustomerView> {
+    return this.onboarding.updateSource(id, source, dto);
+  }
+
+  @Post(':id/sources/raise/webhook')
+  @ApiOperation({ summary: 'Register our webhook URL for this customer with Raise' })
+  registerWebhook(@Param('id') id: string, @Body() dto: RegisterWebhookDto): Promise<CustomerView> {
+    return this.onboarding.registerWebhook(id, dto);
+  }
+
+  @Put(':id/destinations')
+  @ApiOperation({ summary: 'Choose destinations (omitted ones are disabled, not deleted)' })
+  setDestinations(@Param('id') id: string, @Body() dto: SetDestinationsDto): Promise<CustomerView> {
+    return this.onboarding.setDestinations(id, dto);
+  }
+
+  @Post(':id/pause')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Stop polling (webhooks are still captured, nothing is lost)' })
+  pause(@Param('id') id: string): Promise<CustomerView> {
+    return this.onboarding.setStatus(id, 'pause');
+  }
+
+  @Post(':id/resume')
+  @HttpCode(200)
+  resume(@Param('id') id: string): Promise<CustomerView> {
+    return this.onboarding.setStatus(id, 'resume');
+  }
+
+  @Post(':id/offboard')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Remove the webhook at the source, stop polling, erase credentials' })
+  offboard(@Param('id') id: string): Promise<CustomerView> {
+    return this.onboarding.setStatus(id, 'offboard');
+  }
+}

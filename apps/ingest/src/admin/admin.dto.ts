@@ -1,0 +1,140 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { DESTINATION_KINDS, type DestinationKind } from '@raise-sync/shared/state';
+
+export class RaiseSourceDto {
+  @ApiProperty({ description: 'Raise API token (bearer, per organization). Validated by a test call; stored encrypted; never returned.' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(4096)
+  apiToken!: string;
+
+  @ApiPropertyOptional({ description: 'Webhook shared secret (securityToken). Generated when a webhook is registered and none is set.' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^\S{16,512}$/, { message: 'webhookSecret must be 16-512 characters without spaces' })
+  webhookSecret?: string;
+}
+
+export class VomoSourceDto {
+  @ApiProperty({ description: 'VOMO API token. Validated by a test call; stored encrypted; never returned.' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(4096)
+  apiToken!: string;
+}
+
+export class PollingDto {
+  @ApiPropertyOptional({ description: 'Poll this source at all (false = webhooks only).' })
+  @IsOptional()
+  @IsBoolean()
+  enabled?: boolean;
+
+  @ApiPropertyOptional({ description: 'Seconds between polls: 60-900 as a primary path, 86400 as a daily backstop.' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(7 * 24 * 3600)
+  intervalSeconds?: number;
+}
+
+export class CreateCustomerDto {
+  @ApiProperty({ example: 'Hope Shelter' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
+
+  @ApiPropertyOptional({ type: RaiseSourceDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RaiseSourceDto)
+  raise?: RaiseSourceDto;
+
+  @ApiPropertyOptional({ type: VomoSourceDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => VomoSourceDto)
+  vomo?: VomoSourceDto;
+
+  @ApiPropertyOptional({ type: PollingDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => PollingDto)
+  polling?: PollingDto;
+}
+
+export class UpdateSourceDto {
+  @ApiPropertyOptional({ description: 'New API token; validated by a test call before it is stored.' })
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(4096)
+  apiToken?: string;
+
+  @ApiPropertyOptional({ description: 'New webhook secret (Raise only).' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^\S{16,512}$/, { message: 'webhookSecret must be 16-512 characters without spaces' })
+  webhookSecret?: string;
+
+  @ApiPropertyOptional({ type: PollingDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => PollingDto)
+  polling?: PollingDto;
+}
+
+export class DestinationDto {
+  @ApiProperty({ enum: DESTINATION_KINDS })
+  @IsIn(DESTINATION_KINDS)
+  kind!: DestinationKind;
+
+  @ApiProperty({ example: 'warehouse', description: 'Unique per customer.' })
+  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'name must be lower-case letters, digits, dashes' })
+  name!: string;
+
+  @ApiPropertyOptional({ description: 'Adapter settings and field mapping (no secrets here).' })
+  @IsOptional()
+  @IsObject()
+  config?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ description: 'Adapter secrets (API keys); stored encrypted, never returned.' })
+  @IsOptional()
+  @IsObject()
+  secrets?: Record<string, string>;
+
+  @ApiPropertyOptional({ default: true })
+  @IsOptional()
+  @IsBoolean()
+  enabled?: boolean;
+}
+
+export class SetDestinationsDto {
+  @ApiProperty({ type: [DestinationDto] })
+  @ValidateNested({ each: true })
+  @Type(() => DestinationDto)
+  destinations!: DestinationDto[];
+}
+
+export class RegisterWebhookDto {
+  @ApiPropertyOptional({ description: 'Override the public base URL of ingest (default WEBHOOK_PUBLIC_URL).' })
+  @IsOptional()
+  @Matches(/^https?:\/\/\S+$/, { message: 'publicUrl must be an http(s) URL' })
+  publicUrl?: string;
+}

@@ -1,0 +1,386 @@
+import { randomBytes } from 'node:crypto';
+import {
+  BadRequestException,
+  ConflictException,
+  Inject,
+  Injectable,
+  NotFoundException,
+  UnprocessableEntityException,
+} from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '@raise-sync/shared/config';
+import { SecretBox } from '@raise-sync/shared/crypto';
+import { SOURCE_RESOURCES } from '@raise-sync/shared/events';
+import { PinoLogger } from '@raise-sync/shared/service';
+import { RAISE_EVENT_TYPES, SourceAuthError, SourceRequestError } from '@raise-sync/shared/sources';
+import {
+  CustomerEntity,
+  CustomerRepository,
+  CustomerSourceEntity,
+  DestinationEntity,
+  type CustomerCredentials,
+  type CustomerStatus,
+  type SourceName,
+} from '@raise-sync/shared/state';
+import { DataSource, type EntityManager } from 'typeorm';
+import { CustomerDirectory } from '../customers/customer-directory.service';
+import { CredentialHealth } from '../sources/credential-health.service';
+import { SourceClients } from '../sources/source-clients.service';
+import type {
+  CreateCustomerDto,
+  PollingDto,
+  RegisterWebhookDto,
+  SetDestinationsDto,
+  UpdateSourceDto,
+} from './admin.dto';
+
+/** A customer as the admin API shows it: state and settings, never a secret. */
+export interface CustomerView {
+  id: string;
+  name: string;
+  status: CustomerStatus;
+  createdAt: Date;
+  sources: Array<{
+    source: SourceName;
+    hasToken: boolean;
+    hasWebhookSecret: boolean;
+    credentialStatus: string;
+    credentialError: string | null;
+    credentialCheckedAt: Date | null;
+    pollingEnabled: boolean;
+    pollIntervalSeconds: number;
+    webhookSubscriptionId: string | null;
+    webhookUrl: string | null;
+  }>;
+  destinations: Array<{ id: string; kind: string; name: string; enabled: boolean; config: Record<string, unknown>; hasSecrets: boolean }>;
+}
+
+/**
+ * Onboarding and customer configuration behind the admin API: tokens are validated with a test
+ * call to the source before they are stored (sealed with AES-256-GCM), webhooks are registered
+ * with the source, polling is scheduled per resource, and customers are paused, resumed or
+ * offboarded (offboarding removes the webhook at the source and erases the credentials).
+ */
+@Injectable()
+export class OnboardingService {
+  private readonly customers: CustomerRepository;
+  private readonly defaultInterval: number;
+  private readonly publicUrl: string;
+
+  constructor(
+    private readonly db: DataSource,
+    @Inject(SecretBox) private readonly box: SecretBox,
+    private readonly clients: SourceClients,
+    private readonly directory: CustomerDirectory,
+    private readonly health: CredentialHealth,
+    config: ConfigService<AppConfig, true>,
+    private readonly log: PinoLogger,
+  ) {
+    this.customers = new CustomerRepository(db, box);
+    const ingest = config.get('ingest', { infer: true });
+    const http = config.get('http', { infer: true });
+    this.defaultInterval = ingest.pollDefaultIntervalSeconds;
+    this.publicUrl = ingest.webhookPublicUrl ?? `http://127.0.0.1:${http.port}`;
+    this.log.setContext('onboarding');
+  }
+
+  async create(dto: CreateCustomerDto): Promise<CustomerView> {
+    if (!dto.raise && !dto.vomo) {
+      throw new BadRequestException('a customer needs at least one source: raise or vomo');
+    }
+    if (dto.raise) {
+      await this.verify('raise', 'new-customer', dto.raise.apiToken);
+    }
+    if (dto.vomo) {
+      await this.verify('vomo', 'new-customer', dto.vomo.apiToken);
+    }
+    const credentials: CustomerCredentials = {};
+    if (dto.raise) {
+      credentials.raise = { apiToken: dto.raise.apiToken, webhookSecret: dto.raise.webhookSecret };
+    }
+    if (dto.vomo) {
+      credentials.vomo = { apiToken: dto.vomo.apiToken };
+    }
+    const id = await this.db.transaction(async (tx) => {
+      const repo = tx.getRepository(CustomerEntity);
+      const customer = await repo.save(
+        repo.create({ name: dto.name, status: 'onboarding', credentials: this.box.sealJson(credentials) }),
+      );
+      for (const source of ['raise', 'vomo'] as const) {
+        if (dto[source]) {
+          await this.addSource(tx, customer.id, source, dto.polling);
+        }
+      }
+      return customer.id;
+    });
+    this.log.info({ customerId: id, sources: Object.keys(credentials) }, 'customer created');
+    return this.view(id);
+  }
+
+  async list(): Promise<CustomerView[]> {
+    const rows = await this.db.getRepository(CustomerEntity).find({ order: { createdAt: 'ASC' } });
+    return Promise.all(rows.map((r) => this.view(r.id)));
+  }
+
+  async view(customerId: string): Promise<CustomerView> {
+    const customer = await this.db.getRepository(CustomerEntity).findOneBy({ id: customerId });
+    if (!customer) {
+      throw new NotFoundException(`customer ${customerId} does not exist`);
+    }
+    const credentials = customer.credentials
+      ? this.box.openJson<CustomerCredentials>(customer.credentials)
+      : {};
+    const sources = await this.db
+      .getRepository(CustomerSourceEntity)
+      .find({ where: { customerId }, order: { source: 'ASC' } });
+    const destinations = await this.db
+      .getRepository(DestinationEntity)
+      .find({ where: { customerId }, order: { name: 'ASC' } });
+    return {
+      id: customer.id,
+      name: customer.name,
+      status: customer.status,
+      createdAt: customer.createdAt,
+      sources: sources.map((s) => ({
+        source: s.source,
+        hasToken: Boolean(credentials[s.source]?.apiToken),
+        hasWebhookSecret: Boolean(credentials[s.source]?.webhookSecret),
+        credentialStatus: s.credentialStatus,
+        credentialError: s.credentialError,
+        credentialCheckedAt: s.credentialCheckedAt,
+        pollingEnabled: s.pollingEnabled,
+        pollIntervalSeconds: s.pollIntervalSeconds,
+        webhookSubscriptionId: s.webhookSubscriptionId,
+        webhookUrl: s.source === 'raise' ? this.webhookUrl(this.publicUrl, customerId) : null,
+      })),
+      destinations: destinations.map((d) => ({
+        id: d.id,
+        kind: d.kind,
+        name: d.name,
+        enabled: d.enabled,
+        config: d.config,
+        hasSecrets: d.secrets !== null,
+      })),
+    };
+  }
+
+  async updateSource(customerId: string, source: SourceName, dto: UpdateSourceDto): Promise<CustomerView> {
+    await this.requireCustomer(customerId);
+    if (dto.webhookSecret && source !== 'raise') {
+      throw new BadRequestException('only raise sends webhooks');
+    }
+    const credentials = await this.customers.credentials(customerId);
+    if (dto.apiToken) {
+      await this.verify(source, customerId, dto.apiToken);
+    }
+    await this.db.transaction(async (tx) => {
+      const existing = await tx.getRepository(CustomerSourceEntity).findOneBy({ customerId, source });
+      if (!existing) {
+        if (!dto.apiToken) {
+          throw new BadRequestException(`source ${source} is new for this customer: apiToken is required`);
+        }
+        await this.addSource(tx, customerId, source, dto.polling);
+      } else if (dto.polling) {
+        await tx.getRepository(CustomerSourceEntity).update(
+          { customerId, source },
+          {
+            ...(dto.polling.enabled !== undefined ? { pollingEnabled: dto.polling.enabled } : {}),
+            ...(dto.polling.intervalSeconds !== undefined
+              ? { pollIntervalSeconds: dto.polling.intervalSeconds }
+              : {}),
+          },
+        );
+      }
+      if (dto.apiToken || dto.webhookSecret) {
+        const next: CustomerCredentials = { ...credentials };
+        next[source] = {
+          ...credentials[source],
+          ...(dto.apiToken ? { apiToken: dto.apiToken } : {}),
+          ...(dto.webhookSecret ? { webhookSecret: dto.webhookSecret } : {}),
+        };
+        await tx
+          .getRepository(CustomerEntity)
+          .update({ id: customerId }, { credentials: this.box.sealJson(next) });
+      }
+    });
+    if (dto.apiToken) {
+      await this.health.markValid(customerId, source);
+    }
+    this.directory.invalidate(customerId);
+    return this.view(customerId);
+  }
+
+  /** Subscribes the source's webhooks (all Raise event types we carry) to our URL for this customer. */
+  async registerWebhook(customerId: string, dto: RegisterWebhookDto): Promise<CustomerView> {
+    await this.requireCustomer(customerId);
+    const credentials = await this.customers.credentials(customerId);
+    const token = credentials.raise?.apiToken;
+    if (!token) {
+      throw new BadRequestException('set a raise apiToken before registering webhooks');
+    }
+    const secret = credentials.raise?.webhookSecret ?? randomBytes(32).toString('base64url');
+    const row = await this.db.getRepository(CustomerSourceEntity).findOneBy({ customerId, source: 'raise' });
+    if (row?.webhookSubscriptionId) {
+      throw new ConflictException(`webhook ${row.webhookSubscriptionId} is already registered`);
+    }
+    const created = await this.callSource('raise', customerId, () =>
+      this.clients.raise.createWebhook(
+        { customerId, token },
+        {
+          name: `raise-sync ${customerId}`,
+          notificationUrl: this.webhookUrl(dto.publicUrl ?? this.publicUrl, customerId),
+          eventTypesList: Object.keys(RAISE_EVENT_TYPES).map(Number),
+          format: 1,
+          status: 1,
+          securityToken: secret,
+        },
+      ),
+    );
+    await this.db.transaction(async (tx) => {
+      await tx.getRepository(CustomerEntity).update(
+        { id: customerId },
+        { credentials: this.box.sealJson({ ...credentials, raise: { ...credentials.raise, apiToken: token, webhookSecret: secret } }) },
+      );
+      await tx
+        .getRepository(CustomerSourceEntity)
+        .update({ customerId, source: 'raise' }, { webhookSubscriptionId: String(created.id) });
+    });
+    this.directory.invalidate(customerId);
+    this.log.info({ customerId, webhookId: created.id }, 'webhook registered with raise');
+    return this.view(customerId);
+  }
+
+  async setDestinations(customerId: string, dto: SetDestinationsDto): Promise<CustomerView> {
+    await this.requireCustomer(customerId);
+    const names = new Set<string>();
+    for (const d of dto.destinations) {
+      if (names.has(d.name)) {
+        throw new BadRequestException(`destination name '${d.name}' appears twice`);
+      }
+      names.add(d.name);
+    }
+    await this.db.transaction(async (tx) => {
+      const repo = tx.getRepository(DestinationEntity);
+      const existing = await repo.findBy({ customerId });
+      for (const d of dto.destinations) {
+        const current = existing.find((e) => e.name === d.name);
+        await repo.save(
+          repo.create({
+            ...(current ?? { customerId, name: d.name }),
+            kind: d.kind,
+            config: d.config ?? current?.config ?? {},
+            secrets: d.secrets ? this.box.sealJson(d.secrets) : (current?.secrets ?? null),
+            enabled: d.enabled ?? true,
+          }),
+        );
+      }
+      // Destinations left out are disabled, not deleted: their sync history stays answerable.
+      for (const e of existing.filter((x) => !names.has(x.name))) {
+        await repo.update({ id: e.id }, { enabled: false });
+      }
+    });
+    return this.view(customerId);
+  }
+
+  async setStatus(customerId: string, action: 'pause' | 'resume' | 'offboard'): Promise<CustomerView> {
+    const customer = await this.requireCustomer(customerId);
+    if (customer.status === 'offboarded') {
+      throw new ConflictException('customer is offboarded');
+    }
+    if (action === 'pause') {
+      await this.customers.setStatus(customerId, 'paused');
+    } else if (action === 'resume') {
+      await this.customers.setStatus(customerId, 'live');
+    } else {
+      await this.offboard(customerId);
+    }
+    this.directory.invalidate(customerId);
+    this.log.info({ customerId, action }, 'customer status changed');
+    return this.view(customerId);
+  }
+
+  private async offboard(customerId: string): Promise<void> {
+    const credentials = await this.customers.credentials(customerId);
+    const raise = await this.db.getRepository(CustomerSourceEntity).findOneBy({ customerId, source: 'raise' });
+    const token = credentials.raise?.apiToken;
+    if (raise?.webhookSubscriptionId && token) {
+      try {
+        await this.clients.raise.deleteWebhook({ customerId, token }, Number(raise.webhookSubscriptionId));
+      } catch (error) {
+        this.log.warn(
+          { customerId, err: error instanceof Error ? error.message : String(error) },
+          'could not remove the webhook at raise; deliveries will be refused with 404',
+        );
+      }
+    }
+    await this.db.transaction(async (tx: EntityManager) => {
+      await tx.getRepository(CustomerEntity).update({ id: customerId }, { status: 'offboarded', credentials: null });
+      await tx
+        .getRepository(CustomerSourceEntity)
+        .update({ customerId }, { pollingEnabled: false, webhookSubscriptionId: null });
+      await tx.getRepository(DestinationEntity).update({ customerId }, { enabled: false, secrets: null });
+    });
+  }
+
+  private async addSource(
+    tx: EntityManager,
+    customerId: string,
+    source: SourceName,
+    polling: PollingDto | undefined,
+  ): Promise<void> {
+    await tx.getRepository(CustomerSourceEntity).insert({
+      customerId,
+      source,
+      pollingEnabled: polling?.enabled ?? true,
+      pollIntervalSeconds: polling?.intervalSeconds ?? this.defaultInterval,
+      credentialStatus: 'valid',
+      credentialCheckedAt: new Date(),
+    });
+    for (const resource of SOURCE_RESOURCES[source]) {
+      await tx.query(
+        `INSERT INTO poll_schedule (customer_id, source, resource) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+        [customerId, source, resource],
+      );
+    }
+  }
+
+  private async requireCustomer(customerId: string): Promise<CustomerEntity> {
+    const customer = CustomerDirectory.isCustomerId(customerId)
+      ? await this.db.getRepository(CustomerEntity).findOneBy({ id: customerId })
+      : null;
+    if (!customer) {
+      throw new NotFoundException(`customer ${customerId} does not exist`);
+    }
+    return customer;
+  }
+
+  /** A test call with the token; a rejected token is a 422 naming the source, never the token. */
+  private async verify(source: SourceName, customerId: string, token: string): Promise<void> {
+    await this.callSource(source, customerId, () =>
+      source === 'raise'
+        ? this.clients.raise.verifyToken({ customerId, token })
+        : this.clients.vomo.verifyToken({ customerId, token }),
+    );
+  }
+
+  private async callSource<T>(source: SourceName, customerId: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof SourceAuthError) {
+        throw new UnprocessableEntityException(
+          `${source} rejected the API token (HTTP ${error.status}); check it was created for this organization and is not revoked`,
+        );
+      }
+      if (error instanceof SourceRequestError) {
+        throw new UnprocessableEntityException(`${source} refused the request: ${error.message}`);
+      }
+      this.log.warn({ customerId, source, err: error instanceof Error ? error.message : String(error) }, 'source call failed');
+      throw new UnprocessableEntityException(`${source} could not be reached to validate the token; try again`);
+    }
+  }
+
+  private webhookUrl(base: string, customerId: string): string {
+    return `${base.replace(/\/+$/, '')}/webhooks/raise/${customerId}`;
+  }
+}

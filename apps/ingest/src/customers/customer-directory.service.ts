@@ -1,0 +1,78 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { SecretBox } from '@raise-sync/shared/crypto';
+import {
+  CustomerEntity,
+  type CustomerCredentials,
+  type CustomerStatus,
+} from '@raise-sync/shared/state';
+import { DataSource } from 'typeorm';
+
+/** What the hot paths need to know about a customer; credentials are decrypted in memory only. */
+export interface CustomerView {
+  id: string;
+  name: string;
+  status: CustomerStatus;
+  credentials: CustomerCredentials;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const TTL_MS = 5000;
+
+/**
+ * Customer lookups for webhooks and pollers, cached for a few seconds so a burst of deliveries
+ * costs one query per customer, not one per request. Unknown IDs are cached too, so a flood of
+ * requests for made-up customers cannot hammer the database. Admin changes in this process
+ * invalidate at once; other replicas see them within TTL_MS.
+ */
+@Injectable()
+export class CustomerDirectory {
+  private readonly cache = new Map<string, { expires: number; value: Promise<CustomerView | null> }>();
+
+  constructor(
+    private readonly db: DataSource,
+    @Inject(SecretBox) private readonly box: SecretBox,
+  ) {}
+
+  static isCustomerId(value: string): boolean {
+    return UUID.test(value);
+  }
+
+  get(customerId: string): Promise<CustomerView | null> {
+    if (!CustomerDirectory.isCustomerId(customerId)) {
+      return Promise.resolve(null);
+    }
+    const now = Date.now();
+    const hit = this.cache.get(customerId);
+    if (hit && hit.expires > now) {
+      return hit.value;
+    }
+    const value = this.load(customerId);
+    this.cache.set(customerId, { expires: now + TTL_MS, value });
+    value.catch(() => this.cache.delete(customerId));
+    if (this.cache.size > 10_000) {
+      for (const [key, entry] of this.cache) {
+        if (entry.expires <= now) {
+          this.cache.delete(key);
+        }
+      }
+    }
+    return value;
+  }
+
+  invalidate(customerId: string): void {
+    this.cache.delete(customerId);
+  }
+
+  private async load(customerId: string): Promise<CustomerView | null> {
+    const row = await this.db.getRepository(CustomerEntity).findOneBy({ id: customerId });
+    if (!row) {
+      return null;
+    }
+    return {
+      id: row.id,
+      name: row.name,
+      status: row.status,
+      credentials: row.credentials ? this.box.openJson<CustomerCredentials>(row.credentials) : {},
+    };
+  }
+}

@@ -1,0 +1,77 @@
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '@raise-sync/shared/config';
+import type { SourceEvent } from '@raise-sync/shared/events';
+import { BatchingPublisher, type Topics } from '@raise-sync/shared/kafka';
+import type { PipelineMetrics } from '@raise-sync/shared/observability';
+import { EventProducer, PIPELINE_METRICS, TOPICS } from '@raise-sync/shared/service';
+
+/** Raised when Kafka did not acknowledge in time: the caller must not acknowledge its input. */
+export class PublishTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`Kafka did not acknowledge within ${ms}ms`);
+    this.name = 'PublishTimeoutError';
+  }
+}
+
+/**
+ * Writes source events to their topic through one batching publisher per process (acks=all,
+ * idempotent producer), and counts what was written. Resolves only after the broker
+ * acknowledged; rejects on failure or after PUBLISH_TIMEOUT_MS.
+ */
+@Injectable()
+export class EventPublisher implements BeforeApplicationShutdown {
+  private readonly batcher: BatchingPublisher;
+  private readonly timeoutMs: number;
+
+  constructor(
+    producer: EventProducer,
+    config: ConfigService<AppConfig, true>,
+    @Inject(TOPICS) private readonly topics: Topics,
+    @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
+  ) {
+    const ingest = config.get('ingest', { infer: true });
+    this.timeoutMs = ingest.publishTimeoutMs;
+    this.batcher = new BatchingPublisher(producer, {
+      lingerMs: ingest.publishLingerMs,
+      onSend: ({ durationMs, ok }) => {
+        if (ok) {
+          metrics.produceSeconds.observe({ topic_kind: 'source' }, durationMs / 1000);
+        }
+      },
+    });
+  }
+
+  /** Publishes events of one source and resource (one topic). */
+  async publish(events: SourceEvent[]): Promise<void> {
+    const first = events[0];
+    if (!first) {
+      return;
+    }
+    const topic = this.topics.sourceEvents(first.source, first.resource);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.batcher.publish(topic, events),
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => reject(new PublishTimeoutError(this.timeoutMs)), this.timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    for (const event of events) {
+      this.metrics.eventsPublished.inc({
+        customer_id: event.customerId,
+        source: event.source,
+        resource: event.resource,
+        origin: event.origin,
+      });
+    }
+  }
+
+  /** Sends what is queued before the producer disconnects (that happens in onApplicationShutdown). */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.batcher.flush();
+  }
+}

@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import { EventCodec, type SourceEvent } from '@raise-sync/shared/events';
+import { topicsFor } from '@raise-sync/shared/kafka';
+import { freePort, startApp, type RunningApp, type TestStack } from '@raise-sync/testing';
+import type { Simulator } from '@raise-sync/simulators';
+
+export const ADMIN_TOKEN = randomBytes(24).toString('hex');
+
+export interface IngestUnderTest {
+  app: RunningApp;
+  topicPrefix: string;
+  admin<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+}
+
+/** Starts the built ingest app against the test stack and the simulator. */
+export async function startIngest(
+  stack: TestStack,
+  sim: Simulator,
+  env: Record<string, string> = {},
+  topicPrefix = `${stack.prefix}-ingest`,
+): Promise<IngestUnderTest> {
+  const port = await freePort();
+  const app = startApp(
+    'ingest',
+    {
+      KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+      SCHEMA_REGISTRY_URL: stack.registryUrl,
+      DATABASE_URL: stack.databaseUrl,
+      SECRETS_KEY: SECRETS_KEY,
+      KAFKA_TOPIC_PREFIX: topicPrefix,
+      ADMIN_TOKEN,
+      RAISE_API_URL: sim.raiseUrl,
+      VOMO_API_URL: sim.vomoUrl,
+      WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      POLL_TICK_MS: '200',
+      SOURCE_RATE_LIMITS: 'raise=50:50,vomo=50:50',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    port,
+  );
+  await app.waitUntilReady();
+  return {
+    app,
+    topicPrefix,
+    admin: async <T>(method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${app.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+    },
+  };
+}
+
+/** One key for every ingest process of a test file, so restarts can read what earlier ones sealed. */
+export const SECRETS_KEY = randomBytes(32).toString('hex');
+
+export interface OnboardedCustomer {
+  id: string;
+  org: string;
+  raiseToken: string;
+  vomoToken: string;
+}
+
+/** Creates a simulator org and the matching customer through the admin API. */
+export async function onboard(
+  ingest: IngestUnderTest,
+  sim: Simulator,
+  org: string,
+  options: {
+    webhooks?: boolean;
+    polling?: { enabled: boolean; intervalSeconds?: number };
+    vomo?: boolean;
+    data?: Record<string, number>;
+  } = {},
+): Promise<OnboardedCustomer> {
+  const raiseToken = `raise-${org}-${randomBytes(6).toString('hex')}`;
+  const vomoToken = `vomo-${org}-${randomBytes(6).toString('hex')}`;
+  await sim.control.createOrg({
+    id: org,
+    raiseToken,
+    vomoToken,
+    donors: 5,
+    gifts: 5,
+    recurringGifts: 2,
+    campaigns: 2,
+    users: 5,
+    ...options.data,
+  });
+  const created = await ingest.admin<{ id: string }>('POST', '/admin/customers', {
+    name: `Customer ${org}`,
+    raise: { apiToken: raiseToken },
+    ...(options.vomo ? { vomo: { apiToken: vomoToken } } : {}),
+    polling: options.polling ?? { enabled: false },
+  });
+  if (created.status !== 201) {
+    throw new Error(`onboarding ${org} answered ${created.status}: ${JSON.stringify(created.body)}`);
+  }
+  if (options.webhooks !== false) {
+    const registered = await ingest.admin('POST', `/admin/customers/${created.body.id}/sources/raise/webhook`, {});
+    if (registered.status !== 201) {
+      throw new Error(`webhook registration answered ${registered.status}: ${JSON.stringify(registered.body)}`);
+    }
+  }
+  return { id: created.body.id, org, raiseToken, vomoToken };
+}
+
+/** Every event on `topic` (decoded), read from the beginning until `count` arrived. */
+export async function readEvents(
+  stack: TestStack,
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<Array<{ key: string; event: SourceEvent }>> {
+  const codec = new EventCodec(stack.registryUrl);
+  const records = await stack.consumeAll(topic, { count, timeoutMs });
+  const out: Array<{ key: string; event: SourceEvent }> = [];
+  for (const record of records) {
+    const decoded = await codec.decode(record.value);
+    if (!decoded.ok) {
+      throw new Error(`undecodable message on ${topic}: ${decoded.error.message}`);
+    }
+    out.push({ key: record.key ?? '', event: decoded.event });
+  }
+  return out;
+}
+
+export const topics = (prefix: string) => topicsFor(prefix);
+
+/** Messages in `topic` right now: the sum of partition high watermarks (no transactions here). */
+export async function topicMessageCount(stack: TestStack, topic: string): Promise<number> {
+  const admin = stack.kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
