@@ -78,6 +78,11 @@ export default tseslint.config(
     rules: { '@typescript-eslint/consistent-type-imports': 'off' },
   },
   {
+    // Test support modules next to e2e specs (apps/*/test/*.ts) may use the harness too.
+    files: ['apps/*/test/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': boundaries(withTesting) },
+  },
+  {
     files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
     ...jest.configs['flat/recommended'],
     rules: {

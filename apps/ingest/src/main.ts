@@ -22,6 +22,8 @@ void bootstrapService(IngestModule, 'ingest', {
         .addBearerAuth()
         .build(),
     );
-    SwaggerModule.setup('admin/docs', app, document, { jsonDocumentUrl: 'admin/docs/openapi.json' });
+    SwaggerModule.setup('admin/docs', app, document, {
+      jsonDocumentUrl: 'admin/docs/openapi.json',
+    });
   },
 });

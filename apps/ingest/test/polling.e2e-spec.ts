@@ -20,14 +20,26 @@ describe('ingest: checkpointed polling (real Kafka, registry, PostgreSQL, simula
   let sim: Simulator;
   let ingest: IngestUnderTest;
 
-  const idsOnTopic = async (customerId: string, resource: 'gift' | 'donor' | 'user'): Promise<Set<string>> => {
-    const topic = topics(ingest.topicPrefix).sourceEvents(resource === 'user' ? 'vomo' : 'raise', resource);
+  const idsOnTopic = async (
+    customerId: string,
+    resource: 'gift' | 'donor' | 'user',
+  ): Promise<Set<string>> => {
+    const topic = topics(ingest.topicPrefix).sourceEvents(
+      resource === 'user' ? 'vomo' : 'raise',
+      resource,
+    );
     const count = await topicMessageCount(stack, topic);
     const events = count === 0 ? [] : await readEvents(stack, topic, count);
-    return new Set(events.filter((e) => e.event.customerId === customerId).map((e) => e.event.recordId));
+    return new Set(
+      events.filter((e) => e.event.customerId === customerId).map((e) => e.event.recordId),
+    );
   };
   const simIds = async (org: string, resource: string): Promise<Set<string>> =>
-    new Set((await sim.control.records(org, resource as never)).map((r) => String((r as { id: number | string }).id)));
+    new Set(
+      (await sim.control.records(org, resource as never)).map((r) =>
+        String((r as { id: number | string }).id),
+      ),
+    );
   const checkpoints = (customerId: string): Promise<Checkpoint[]> =>
     stack.dataSource.query(
       `SELECT resource, last_processed_at, last_processed_id FROM checkpoints WHERE customer_id = $1 ORDER BY resource`,
@@ -53,17 +65,27 @@ describe('ingest: checkpointed polling (real Kafka, registry, PostgreSQL, simula
     });
     await sim.control.setFaults(c.org, { webhooksEnabled: false });
     // The first passes read the whole (small) history.
-    await expectEventually(async () => expect(await idsOnTopic(c.id, 'gift')).toEqual(await simIds(c.org, 'gift')), {
-      timeoutMs: 20_000,
-    });
-    await expectEventually(async () => expect(await idsOnTopic(c.id, 'user')).toEqual(await simIds(c.org, 'user')), {
-      timeoutMs: 20_000,
-    });
+    await expectEventually(
+      async () => expect(await idsOnTopic(c.id, 'gift')).toEqual(await simIds(c.org, 'gift')),
+      {
+        timeoutMs: 20_000,
+      },
+    );
+    await expectEventually(
+      async () => expect(await idsOnTopic(c.id, 'user')).toEqual(await simIds(c.org, 'user')),
+      {
+        timeoutMs: 20_000,
+      },
+    );
 
     // New activity: created and modified gifts and users show up within one cycle (2 s) plus slack.
     const created = await sim.control.createRecord(c.org, 'gift');
     const donors = await sim.control.records(c.org, 'donor');
-    const modified = await sim.control.updateRecord(c.org, 'donor', (donors[0] as { id: number }).id);
+    const modified = await sim.control.updateRecord(
+      c.org,
+      'donor',
+      (donors[0] as { id: number }).id,
+    );
     await sim.control.createUser(c.org);
     const started = Date.now();
     await expectEventually(
@@ -75,9 +97,14 @@ describe('ingest: checkpointed polling (real Kafka, registry, PostgreSQL, simula
     );
     expect(Date.now() - started).toBeLessThan(2000 + 3000);
     const donorTopic = topics(ingest.topicPrefix).sourceEvents('raise', 'donor');
-    const donorEvents = await readEvents(stack, donorTopic, await topicMessageCount(stack, donorTopic));
+    const donorEvents = await readEvents(
+      stack,
+      donorTopic,
+      await topicMessageCount(stack, donorTopic),
+    );
     const updates = donorEvents.filter(
-      (e) => e.event.customerId === c.id && e.event.recordId === String((modified as { id: number }).id),
+      (e) =>
+        e.event.customerId === c.id && e.event.recordId === String((modified as { id: number }).id),
     );
     expect(updates.map((e) => e.event.sourceModifiedAt.toISOString())).toContain(
       (modified as { modifiedDate: string }).modifiedDate,
@@ -87,7 +114,10 @@ describe('ingest: checkpointed polling (real Kafka, registry, PostgreSQL, simula
     await expectEventually(async () => {
       const rows = await checkpoints(c.id);
       const gift = rows.find((r) => r.resource === 'gift');
-      const gifts = (await sim.control.records(c.org, 'gift')) as Array<{ id: number; modifiedDate: string }>;
+      const gifts = (await sim.control.records(c.org, 'gift')) as Array<{
+        id: number;
+        modifiedDate: string;
+      }>;
       const newest = [...gifts].sort(
         (a, b) => a.modifiedDate.localeCompare(b.modifiedDate) || a.id - b.id,
       )[gifts.length - 1];
@@ -98,11 +128,21 @@ describe('ingest: checkpointed polling (real Kafka, registry, PostgreSQL, simula
     // checkpoint: polling cannot see it, which is exactly what the reconciler is for. The
     // checkpoint does not move backwards either.
     const before = (await checkpoints(c.id)).find((r) => r.resource === 'gift');
-    await sim.control.lateModify(c.org, 'gift', (created as { id: number }).id, '2020-01-01T00:00:00.000Z');
+    await sim.control.lateModify(
+      c.org,
+      'gift',
+      (created as { id: number }).id,
+      '2020-01-01T00:00:00.000Z',
+    );
     await new Promise((r) => setTimeout(r, 2500));
     const after = (await checkpoints(c.id)).find((r) => r.resource === 'gift');
     expect(after?.last_processed_at.toISOString()).toBe(before?.last_processed_at.toISOString());
-    expect(await scrapeMetric(ingest.app.url, 'raise_sync_poll_cycles_total', { customer_id: c.id, outcome: 'failed' })).toBe(0);
+    expect(
+      await scrapeMetric(ingest.app.url, 'raise_sync_poll_cycles_total', {
+        customer_id: c.id,
+        outcome: 'failed',
+      }),
+    ).toBe(0);
   });
 
   it('killing the poller (SIGKILL) mid-run and restarting loses nothing: exact set comparison', async () => {

@@ -9,7 +9,11 @@ export const ADMIN_TOKEN = randomBytes(24).toString('hex');
 export interface IngestUnderTest {
   app: RunningApp;
   topicPrefix: string;
-  admin<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  admin<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }>;
 }
 
 /** Starts the built ingest app against the test stack and the simulator. */
@@ -100,12 +104,20 @@ export async function onboard(
     polling: options.polling ?? { enabled: false },
   });
   if (created.status !== 201) {
-    throw new Error(`onboarding ${org} answered ${created.status}: ${JSON.stringify(created.body)}`);
+    throw new Error(
+      `onboarding ${org} answered ${created.status}: ${JSON.stringify(created.body)}`,
+    );
   }
   if (options.webhooks !== false) {
-    const registered = await ingest.admin('POST', `/admin/customers/${created.body.id}/sources/raise/webhook`, {});
+    const registered = await ingest.admin(
+      'POST',
+      `/admin/customers/${created.body.id}/sources/raise/webhook`,
+      {},
+    );
     if (registered.status !== 201) {
-      throw new Error(`webhook registration answered ${registered.status}: ${JSON.stringify(registered.body)}`);
+      throw new Error(
+        `webhook registration answered ${registered.status}: ${JSON.stringify(registered.body)}`,
+      );
     }
   }
   return { id: created.body.id, org, raiseToken, vomoToken };

@@ -17,6 +17,8 @@ export interface DedicatedKafka {
   start(): Promise<void>;
   /** Stops it and deletes its data. */
   destroy(): Promise<void>;
+  /** Every message of `topic` up to its current end (values as bytes, keys as text). */
+  readAll(topic: string): Promise<Array<{ key: string | null; value: Buffer | null }>>;
 }
 
 /**
@@ -48,7 +50,15 @@ export async function startDedicatedKafka(): Promise<DedicatedKafka> {
   ];
   const format = spawnSync(
     'java',
-    [...jvm, 'kafka.tools.StorageTool', 'format', '-t', CLUSTER_ID, '-c', `${dir}/server.properties`],
+    [
+      ...jvm,
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      CLUSTER_ID,
+      '-c',
+      `${dir}/server.properties`,
+    ],
     { encoding: 'utf8' },
   );
   if (format.status !== 0) {
@@ -61,7 +71,11 @@ export async function startDedicatedKafka(): Promise<DedicatedKafka> {
     child = spawn('java', [...jvm, 'kafka.Kafka', `${dir}/server.properties`], {
       stdio: 'ignore',
     });
-    const kafka = new Kafka({ clientId: 'dedicated', brokers: [brokers], logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({
+      clientId: 'dedicated',
+      brokers: [brokers],
+      logLevel: logLevel.NOTHING,
+    });
     await expectEventually(
       async () => {
         const admin = kafka.admin();
@@ -94,6 +108,47 @@ export async function startDedicatedKafka(): Promise<DedicatedKafka> {
     async destroy() {
       await stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+    async readAll(topic) {
+      const kafka = new Kafka({
+        clientId: 'dedicated-reader',
+        brokers: [brokers],
+        logLevel: logLevel.NOTHING,
+      });
+      const admin = kafka.admin();
+      await admin.connect();
+      const ends = await admin.fetchTopicOffsets(topic);
+      await admin.disconnect();
+      const remaining = new Map(
+        ends
+          .filter((p) => Number(p.high) > Number(p.low))
+          .map((p) => [p.partition, Number(p.high)]),
+      );
+      const out: Array<{ key: string | null; value: Buffer | null }> = [];
+      if (remaining.size === 0) {
+        return out;
+      }
+      const consumer = kafka.consumer({ groupId: `reader-${randomBytes(4).toString('hex')}` });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await new Promise<void>((done, fail) => {
+        const timer = setTimeout(() => fail(new Error(`reading ${topic} timed out`)), 30_000);
+        void consumer.run({
+          eachMessage: ({ partition, message }) => {
+            out.push({ key: message.key?.toString() ?? null, value: message.value });
+            if (Number(message.offset) + 1 >= (remaining.get(partition) ?? 0)) {
+              remaining.delete(partition);
+            }
+            if (remaining.size === 0) {
+              clearTimeout(timer);
+              done();
+            }
+            return Promise.resolve();
+          },
+        });
+      });
+      await consumer.disconnect();
+      return out;
     },
   };
 }

@@ -1,4 +1,14 @@
-import { Body, Controller, Get, HttpCode, Param, ParseEnumPipe, Post, Put, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  ParseEnumPipe,
+  Post,
+  Put,
+  UseGuards,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { SourceName } from '@raise-sync/shared/state';
 import {
@@ -24,7 +34,9 @@ export class AdminController {
   constructor(private readonly onboarding: OnboardingService) {}
 
   @Post()
-  @ApiOperation({ summary: 'Create a customer; its source tokens are validated by a test call first' })
+  @ApiOperation({
+    summary: 'Create a customer; its source tokens are validated by a test call first',
+  })
   create(@Body() dto: CreateCustomerDto): Promise<CustomerView> {
     return this.onboarding.create(dto);
   }
@@ -42,7 +54,9 @@ export class AdminController {
   }
 
   @Put(':id/sources/:source')
-  @ApiOperation({ summary: 'Set or rotate a source token or webhook secret; change polling cadence' })
+  @ApiOperation({
+    summary: 'Set or rotate a source token or webhook secret; change polling cadence',
+  })
   updateSource(
     @Param('id') id: string,
     @Param('source', new ParseEnumPipe(SourceParam)) source: SourceName,

@@ -17,13 +17,19 @@ import {
 import { DESTINATION_KINDS, type DestinationKind } from '@raise-sync/shared/state';
 
 export class RaiseSourceDto {
-  @ApiProperty({ description: 'Raise API token (bearer, per organization). Validated by a test call; stored encrypted; never returned.' })
+  @ApiProperty({
+    description:
+      'Raise API token (bearer, per organization). Validated by a test call; stored encrypted; never returned.',
+  })
   @IsString()
   @IsNotEmpty()
   @MaxLength(4096)
   apiToken!: string;
 
-  @ApiPropertyOptional({ description: 'Webhook shared secret (securityToken). Generated when a webhook is registered and none is set.' })
+  @ApiPropertyOptional({
+    description:
+      'Webhook shared secret (securityToken). Generated when a webhook is registered and none is set.',
+  })
   @IsOptional()
   @IsString()
   @Matches(/^\S{16,512}$/, { message: 'webhookSecret must be 16-512 characters without spaces' })
@@ -31,7 +37,9 @@ export class RaiseSourceDto {
 }
 
 export class VomoSourceDto {
-  @ApiProperty({ description: 'VOMO API token. Validated by a test call; stored encrypted; never returned.' })
+  @ApiProperty({
+    description: 'VOMO API token. Validated by a test call; stored encrypted; never returned.',
+  })
   @IsString()
   @IsNotEmpty()
   @MaxLength(4096)
@@ -44,7 +52,9 @@ export class PollingDto {
   @IsBoolean()
   enabled?: boolean;
 
-  @ApiPropertyOptional({ description: 'Seconds between polls: 60-900 as a primary path, 86400 as a daily backstop.' })
+  @ApiPropertyOptional({
+    description: 'Seconds between polls: 60-900 as a primary path, 86400 as a daily backstop.',
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -80,7 +90,9 @@ export class CreateCustomerDto {
 }
 
 export class UpdateSourceDto {
-  @ApiPropertyOptional({ description: 'New API token; validated by a test call before it is stored.' })
+  @ApiPropertyOptional({
+    description: 'New API token; validated by a test call before it is stored.',
+  })
   @IsOptional()
   @IsString()
   @IsNotEmpty()
@@ -106,7 +118,9 @@ export class DestinationDto {
   kind!: DestinationKind;
 
   @ApiProperty({ example: 'warehouse', description: 'Unique per customer.' })
-  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'name must be lower-case letters, digits, dashes' })
+  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+    message: 'name must be lower-case letters, digits, dashes',
+  })
   name!: string;
 
   @ApiPropertyOptional({ description: 'Adapter settings and field mapping (no secrets here).' })
@@ -114,7 +128,9 @@ export class DestinationDto {
   @IsObject()
   config?: Record<string, unknown>;
 
-  @ApiPropertyOptional({ description: 'Adapter secrets (API keys); stored encrypted, never returned.' })
+  @ApiPropertyOptional({
+    description: 'Adapter secrets (API keys); stored encrypted, never returned.',
+  })
   @IsOptional()
   @IsObject()
   secrets?: Record<string, string>;
@@ -133,7 +149,9 @@ export class SetDestinationsDto {
 }
 
 export class RegisterWebhookDto {
-  @ApiPropertyOptional({ description: 'Override the public base URL of ingest (default WEBHOOK_PUBLIC_URL).' })
+  @ApiPropertyOptional({
+    description: 'Override the public base URL of ingest (default WEBHOOK_PUBLIC_URL).',
+  })
   @IsOptional()
   @Matches(/^https?:\/\/\S+$/, { message: 'publicUrl must be an http(s) URL' })
   publicUrl?: string;

@@ -1,4 +1,9 @@
-import { BadRequestException, Injectable, PayloadTooLargeException, type NestMiddleware } from '@nestjs/common';
+import {
+  BadRequestException,
+  Injectable,
+  PayloadTooLargeException,
+  type NestMiddleware,
+} from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { BodyTooLargeError, readRawBody } from '../webhooks/raw-body';
 

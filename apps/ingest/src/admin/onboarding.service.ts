@@ -52,7 +52,14 @@ export interface CustomerView {
     webhookSubscriptionId: string | null;
     webhookUrl: string | null;
   }>;
-  destinations: Array<{ id: string; kind: string; name: string; enabled: boolean; config: Record<string, unknown>; hasSecrets: boolean }>;
+  destinations: Array<{
+    id: string;
+    kind: string;
+    name: string;
+    enabled: boolean;
+    config: Record<string, unknown>;
+    hasSecrets: boolean;
+  }>;
 }
 
 /**
@@ -104,7 +111,11 @@ export class OnboardingService {
     const id = await this.db.transaction(async (tx) => {
       const repo = tx.getRepository(CustomerEntity);
       const customer = await repo.save(
-        repo.create({ name: dto.name, status: 'onboarding', credentials: this.box.sealJson(credentials) }),
+        repo.create({
+          name: dto.name,
+          status: 'onboarding',
+          credentials: this.box.sealJson(credentials),
+        }),
       );
       for (const source of ['raise', 'vomo'] as const) {
         if (dto[source]) {
@@ -164,7 +175,11 @@ export class OnboardingService {
     };
   }
 
-  async updateSource(customerId: string, source: SourceName, dto: UpdateSourceDto): Promise<CustomerView> {
+  async updateSource(
+    customerId: string,
+    source: SourceName,
+    dto: UpdateSourceDto,
+  ): Promise<CustomerView> {
     await this.requireCustomer(customerId);
     if (dto.webhookSecret && source !== 'raise') {
       throw new BadRequestException('only raise sends webhooks');
@@ -174,10 +189,14 @@ export class OnboardingService {
       await this.verify(source, customerId, dto.apiToken);
     }
     await this.db.transaction(async (tx) => {
-      const existing = await tx.getRepository(CustomerSourceEntity).findOneBy({ customerId, source });
+      const existing = await tx
+        .getRepository(CustomerSourceEntity)
+        .findOneBy({ customerId, source });
       if (!existing) {
         if (!dto.apiToken) {
-          throw new BadRequestException(`source ${source} is new for this customer: apiToken is required`);
+          throw new BadRequestException(
+            `source ${source} is new for this customer: apiToken is required`,
+          );
         }
         await this.addSource(tx, customerId, source, dto.polling);
       } else if (dto.polling) {
@@ -219,7 +238,9 @@ export class OnboardingService {
       throw new BadRequestException('set a raise apiToken before registering webhooks');
     }
     const secret = credentials.raise?.webhookSecret ?? randomBytes(32).toString('base64url');
-    const row = await this.db.getRepository(CustomerSourceEntity).findOneBy({ customerId, source: 'raise' });
+    const row = await this.db
+      .getRepository(CustomerSourceEntity)
+      .findOneBy({ customerId, source: 'raise' });
     if (row?.webhookSubscriptionId) {
       throw new ConflictException(`webhook ${row.webhookSubscriptionId} is already registered`);
     }
@@ -237,10 +258,17 @@ export class OnboardingService {
       ),
     );
     await this.db.transaction(async (tx) => {
-      await tx.getRepository(CustomerEntity).update(
-        { id: customerId },
-        { credentials: this.box.sealJson({ ...credentials, raise: { ...credentials.raise, apiToken: token, webhookSecret: secret } }) },
-      );
+      await tx
+        .getRepository(CustomerEntity)
+        .update(
+          { id: customerId },
+          {
+            credentials: this.box.sealJson({
+              ...credentials,
+              raise: { ...credentials.raise, apiToken: token, webhookSecret: secret },
+            }),
+          },
+        );
       await tx
         .getRepository(CustomerSourceEntity)
         .update({ customerId, source: 'raise' }, { webhookSubscriptionId: String(created.id) });
@@ -282,7 +310,10 @@ export class OnboardingService {
     return this.view(customerId);
   }
 
-  async setStatus(customerId: string, action: 'pause' | 'resume' | 'offboard'): Promise<CustomerView> {
+  async setStatus(
+    customerId: string,
+    action: 'pause' | 'resume' | 'offboard',
+  ): Promise<CustomerView> {
     const customer = await this.requireCustomer(customerId);
     if (customer.status === 'offboarded') {
       throw new ConflictException('customer is offboarded');
@@ -301,11 +332,16 @@ export class OnboardingService {
 
   private async offboard(customerId: string): Promise<void> {
     const credentials = await this.customers.credentials(customerId);
-    const raise = await this.db.getRepository(CustomerSourceEntity).findOneBy({ customerId, source: 'raise' });
+    const raise = await this.db
+      .getRepository(CustomerSourceEntity)
+      .findOneBy({ customerId, source: 'raise' });
     const token = credentials.raise?.apiToken;
     if (raise?.webhookSubscriptionId && token) {
       try {
-        await this.clients.raise.deleteWebhook({ customerId, token }, Number(raise.webhookSubscriptionId));
+        await this.clients.raise.deleteWebhook(
+          { customerId, token },
+          Number(raise.webhookSubscriptionId),
+        );
       } catch (error) {
         this.log.warn(
           { customerId, err: error instanceof Error ? error.message : String(error) },
@@ -314,11 +350,15 @@ export class OnboardingService {
       }
     }
     await this.db.transaction(async (tx: EntityManager) => {
-      await tx.getRepository(CustomerEntity).update({ id: customerId }, { status: 'offboarded', credentials: null });
+      await tx
+        .getRepository(CustomerEntity)
+        .update({ id: customerId }, { status: 'offboarded', credentials: null });
       await tx
         .getRepository(CustomerSourceEntity)
         .update({ customerId }, { pollingEnabled: false, webhookSubscriptionId: null });
-      await tx.getRepository(DestinationEntity).update({ customerId }, { enabled: false, secrets: null });
+      await tx
+        .getRepository(DestinationEntity)
+        .update({ customerId }, { enabled: false, secrets: null });
     });
   }
 
@@ -363,7 +403,11 @@ export class OnboardingService {
     );
   }
 
-  private async callSource<T>(source: SourceName, customerId: string, call: () => Promise<T>): Promise<T> {
+  private async callSource<T>(
+    source: SourceName,
+    customerId: string,
+    call: () => Promise<T>,
+  ): Promise<T> {
     try {
       return await call();
     } catch (error) {
@@ -375,8 +419,13 @@ export class OnboardingService {
       if (error instanceof SourceRequestError) {
         throw new UnprocessableEntityException(`${source} refused the request: ${error.message}`);
       }
-      this.log.warn({ customerId, source, err: error instanceof Error ? error.message : String(error) }, 'source call failed');
-      throw new UnprocessableEntityException(`${source} could not be reached to validate the token; try again`);
+      this.log.warn(
+        { customerId, source, err: error instanceof Error ? error.message : String(error) },
+        'source call failed',
+      );
+      throw new UnprocessableEntityException(
+        `${source} could not be reached to validate the token; try again`,
+      );
     }
   }
 

@@ -26,7 +26,10 @@ const TTL_MS = 5000;
  */
 @Injectable()
 export class CustomerDirectory {
-  private readonly cache = new Map<string, { expires: number; value: Promise<CustomerView | null> }>();
+  private readonly cache = new Map<
+    string,
+    { expires: number; value: Promise<CustomerView | null> }
+  >();
 
   constructor(
     private readonly db: DataSource,

@@ -122,7 +122,11 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
       source: row.source,
       resource: row.resource,
     };
-    const labels = { customer_id: target.customerId, source: target.source, resource: target.resource };
+    const labels = {
+      customer_id: target.customerId,
+      source: target.source,
+      resource: target.resource,
+    };
     let leased = true;
     const renew = setInterval(
       () => {
@@ -145,7 +149,12 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
       nextInSeconds = Math.min(row.poll_interval_seconds, 30);
       this.metrics.pollCycles.inc({ ...labels, outcome: 'failed' });
       this.log.error(
-        { customerId: target.customerId, source: target.source, resource: target.resource, err: lastError },
+        {
+          customerId: target.customerId,
+          source: target.source,
+          resource: target.resource,
+          err: lastError,
+        },
         'poll pass failed; the checkpoint stays at the last published page',
       );
     } finally {
@@ -160,7 +169,10 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
         [target.customerId, target.source, target.resource, this.owner, nextInSeconds, lastError],
       )
       .catch((error: unknown) =>
-        this.log.error({ customerId: target.customerId, err: error }, 'could not release poll lease'),
+        this.log.error(
+          { customerId: target.customerId, err: error },
+          'could not release poll lease',
+        ),
       );
   }
 

@@ -9,7 +9,11 @@ import {
   vomoToRecord,
   type RaiseResource,
 } from '@raise-sync/shared/sources';
-import { CheckpointRepository, type CheckpointPosition, type SourceName } from '@raise-sync/shared/state';
+import {
+  CheckpointRepository,
+  type CheckpointPosition,
+  type SourceName,
+} from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import { EventPublisher } from '../publish/event-publisher.service';
@@ -27,6 +31,11 @@ export type PollResult =
   | { outcome: 'auth_failed' | 'lease_lost' | 'skipped'; records: number };
 
 const PAGE_SIZE = 500;
+
+interface PolledPage {
+  events: SourceEvent[];
+  cursor: CheckpointPosition;
+}
 
 /**
  * One polling pass over one customer-resource: read every record modified after the checkpoint
@@ -68,19 +77,19 @@ export class Poller {
         source === 'raise' && isRaiseResource(resource)
           ? this.raisePages(creds, resource, checkpoint)
           : this.vomoPages(creds, checkpoint);
-      for await (const events of pages) {
-        if (events.length === 0) {
-          continue;
-        }
-        const stamped = events;
-        await this.publisher.publish(stamped);
-        const last = stamped[stamped.length - 1] as SourceEvent;
-        checkpoint = await this.checkpoints.advance(customerId, source, resource, 'inbound', {
-          at: last.sourceModifiedAt,
-          id: last.recordId,
-        });
-        records += stamped.length;
-        this.metrics.pollRecords.inc({ customer_id: customerId, source, resource }, stamped.length);
+      for await (const { events, cursor } of pages) {
+        // The cursor is the newest (modified time, ID) of the page, including any record that
+        // could not be read (logged and counted in toEvents).
+        await this.publisher.publish(events);
+        checkpoint = await this.checkpoints.advance(
+          customerId,
+          source,
+          resource,
+          'inbound',
+          cursor,
+        );
+        records += events.length;
+        this.metrics.pollRecords.inc({ customer_id: customerId, source, resource }, events.length);
         this.metrics.pollCheckpointTimestamp.set(
           { customer_id: customerId, source, resource },
           checkpoint.at.getTime() / 1000,
@@ -104,23 +113,31 @@ export class Poller {
     creds: { customerId: string; token: string },
     resource: RaiseResource,
     after: CheckpointPosition | null,
-  ): AsyncGenerator<SourceEvent[]> {
+  ): AsyncGenerator<PolledPage> {
     for await (const page of this.clients.raise.streamModifiedSince(creds, resource, {
       after,
       pageSize: PAGE_SIZE,
     })) {
-      yield this.toEvents(creds.customerId, 'raise', resource, page, (model) =>
-        raiseToRecord(resource, model as never),
-      );
+      yield {
+        cursor: page.cursor,
+        events: this.toEvents(creds.customerId, 'raise', resource, page.items, (model) =>
+          raiseToRecord(resource, model as never),
+        ),
+      };
     }
   }
 
   private async *vomoPages(
     creds: { customerId: string; token: string },
     after: CheckpointPosition | null,
-  ): AsyncGenerator<SourceEvent[]> {
+  ): AsyncGenerator<PolledPage> {
     for await (const page of this.clients.vomo.streamUpdatedSince(creds, { after })) {
-      yield this.toEvents(creds.customerId, 'vomo', 'user', page, (user) => vomoToRecord(user));
+      yield {
+        cursor: page.cursor,
+        events: this.toEvents(creds.customerId, 'vomo', 'user', page.items, (user) =>
+          vomoToRecord(user),
+        ),
+      };
     }
   }
 

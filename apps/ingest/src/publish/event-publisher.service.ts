@@ -4,7 +4,7 @@ import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import { BatchingPublisher, type Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { EventProducer, PIPELINE_METRICS, TOPICS } from '@raise-sync/shared/service';
+import { EventProducer, PIPELINE_METRICS, PinoLogger, TOPICS } from '@raise-sync/shared/service';
 
 /** Raised when Kafka did not acknowledge in time: the caller must not acknowledge its input. */
 export class PublishTimeoutError extends Error {
@@ -23,15 +23,23 @@ export class PublishTimeoutError extends Error {
 export class EventPublisher implements BeforeApplicationShutdown {
   private readonly batcher: BatchingPublisher;
   private readonly timeoutMs: number;
+  private readonly discard: boolean;
 
   constructor(
     producer: EventProducer,
     config: ConfigService<AppConfig, true>,
     @Inject(TOPICS) private readonly topics: Topics,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
+    log: PinoLogger,
   ) {
     const ingest = config.get('ingest', { infer: true });
     this.timeoutMs = ingest.publishTimeoutMs;
+    this.discard = ingest.benchDiscardEvents;
+    if (this.discard) {
+      log.warn(
+        'BENCH_DISCARD_EVENTS=1: webhooks are acknowledged WITHOUT being written (benchmark baseline)',
+      );
+    }
     this.batcher = new BatchingPublisher(producer, {
       lingerMs: ingest.publishLingerMs,
       onSend: ({ durationMs, ok }) => {
@@ -49,6 +57,9 @@ export class EventPublisher implements BeforeApplicationShutdown {
       return;
     }
     const topic = this.topics.sourceEvents(first.source, first.resource);
+    if (this.discard) {
+      return; // benchmark baseline: the same request path without the Kafka write
+    }
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([

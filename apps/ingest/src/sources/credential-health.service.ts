@@ -31,10 +31,12 @@ export class CredentialHealth implements OnApplicationBootstrap {
   }
 
   async markFailing(customerId: string, source: SourceName, reason: string): Promise<void> {
-    await this.db.getRepository(CustomerSourceEntity).update(
-      { customerId, source },
-      { credentialStatus: 'failing', credentialError: reason, credentialCheckedAt: new Date() },
-    );
+    await this.db
+      .getRepository(CustomerSourceEntity)
+      .update(
+        { customerId, source },
+        { credentialStatus: 'failing', credentialError: reason, credentialCheckedAt: new Date() },
+      );
     this.metrics.credentialFailing.set({ customer_id: customerId, source }, 1);
     this.log.error(
       { customerId, source, reason },
@@ -43,10 +45,12 @@ export class CredentialHealth implements OnApplicationBootstrap {
   }
 
   async markValid(customerId: string, source: SourceName): Promise<void> {
-    await this.db.getRepository(CustomerSourceEntity).update(
-      { customerId, source },
-      { credentialStatus: 'valid', credentialError: null, credentialCheckedAt: new Date() },
-    );
+    await this.db
+      .getRepository(CustomerSourceEntity)
+      .update(
+        { customerId, source },
+        { credentialStatus: 'valid', credentialError: null, credentialCheckedAt: new Date() },
+      );
     this.metrics.credentialFailing.set({ customer_id: customerId, source }, 0);
   }
 }

@@ -3,12 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS } from '@raise-sync/shared/service';
-import {
-  RaiseClient,
-  RateBudgets,
-  SourceHttpClient,
-  VomoClient,
-} from '@raise-sync/shared/sources';
+import { RaiseClient, RateBudgets, SourceHttpClient, VomoClient } from '@raise-sync/shared/sources';
 
 /**
  * The source API clients of this process, on one set of per-customer rate budgets (a bucket per

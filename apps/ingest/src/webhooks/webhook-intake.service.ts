@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { Inject, Injectable } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import { newSourceEvent, type SourceEvent } from '@raise-sync/shared/events';
@@ -40,8 +45,9 @@ const reject = (status: number, reason: string, message: string): WebhookOutcome
  * logged with the customer ID (never the secret, never the body).
  */
 @Injectable()
-export class WebhookIntake {
+export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly maxBody: number;
+  private pruneTimer: NodeJS.Timeout | undefined;
   private readonly toleranceSeconds: number;
 
   constructor(
@@ -56,6 +62,28 @@ export class WebhookIntake {
     this.maxBody = ingest.webhookMaxBodyBytes;
     this.toleranceSeconds = ingest.webhookToleranceSeconds;
     this.log.setContext('webhooks');
+  }
+
+  /**
+   * Replay records are only needed while a signed timestamp is still fresh; older ones are
+   * refused as stale anyway, so rows older than twice the tolerance are pruned every minute.
+   */
+  onApplicationBootstrap(): void {
+    this.pruneTimer = setInterval(() => {
+      this.db
+        .query(
+          `DELETE FROM webhook_deliveries WHERE received_at < now() - make_interval(secs => $1)`,
+          [this.toleranceSeconds * 2],
+        )
+        .catch((error: unknown) =>
+          this.log.warn({ err: error }, 'pruning webhook deliveries failed'),
+        );
+    }, 60_000);
+    this.pruneTimer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.pruneTimer);
   }
 
   async handle(source: string, customerId: string, req: IncomingMessage): Promise<WebhookOutcome> {
@@ -119,7 +147,11 @@ export class WebhookIntake {
     const signature = header(req, RAISE_WEBHOOK_HEADERS.signature);
     const timestampText = header(req, RAISE_WEBHOOK_HEADERS.timestamp);
     if (!secret) {
-      return reject(401, 'no_secret_configured', 'no webhook secret is configured for this customer');
+      return reject(
+        401,
+        'no_secret_configured',
+        'no webhook secret is configured for this customer',
+      );
     }
     if (!signature || !timestampText) {
       return reject(401, 'missing_signature', 'signature or timestamp header missing');

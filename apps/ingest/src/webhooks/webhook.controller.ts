@@ -25,10 +25,12 @@ export class WebhookController {
     if (outcome.retryAfterSeconds !== undefined) {
       res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
     }
-    res.status(outcome.status).json(
-      outcome.status < 300
-        ? { accepted: true, eventId: outcome.eventId }
-        : { error: outcome.reason, message: outcome.message },
-    );
+    res
+      .status(outcome.status)
+      .json(
+        outcome.status < 300
+          ? { accepted: true, eventId: outcome.eventId }
+          : { error: outcome.reason, message: outcome.message },
+      );
   }
 }

@@ -151,6 +151,10 @@ class SharedEnv {
     message: "a list like 'raise=1:5,vomo=2:4' (requests per second : burst, per customer)",
   })
   SOURCE_RATE_LIMITS = 'raise=1:5,vomo=2:4';
+
+  @IsOptional()
+  @IsIn(['0', '1'])
+  BENCH_DISCARD_EVENTS?: '0' | '1';
 }
 
 /** Every variable, whether it must be set, and its default: README table and docker-compose test use this. */
@@ -227,7 +231,8 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
   {
     name: 'ADMIN_TOKEN',
     required: false,
-    description: 'bearer token of the admin API (24+ characters); the admin API answers 503 without it',
+    description:
+      'bearer token of the admin API (24+ characters); the admin API answers 503 without it',
   },
   {
     name: 'RAISE_API_URL',
@@ -295,6 +300,12 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
     default: 'raise=1:5,vomo=2:4',
     description: 'per-customer budget per source API: requests/second:burst',
   },
+  {
+    name: 'BENCH_DISCARD_EVENTS',
+    required: false,
+    description:
+      'benchmark baseline only: 1 = answer webhooks without writing to Kafka (loses data)',
+  },
 ];
 
 export interface AppConfig {
@@ -328,6 +339,8 @@ export interface AppConfig {
     pollDefaultIntervalSeconds: number;
     /** Per customer and API: token-bucket rate and burst. */
     sourceRates: Record<'raise' | 'vomo', { requestsPerSecond: number; burst: number }>;
+    /** Benchmark baseline: acknowledge without writing. Never set in production. */
+    benchDiscardEvents: boolean;
   };
 }
 
@@ -388,6 +401,7 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
       pollLeaseSeconds: raw.POLL_LEASE_SECONDS,
       pollDefaultIntervalSeconds: raw.POLL_DEFAULT_INTERVAL_SECONDS,
       sourceRates: parseRates(raw.SOURCE_RATE_LIMITS),
+      benchDiscardEvents: raw.BENCH_DISCARD_EVENTS === '1',
     },
   };
 }

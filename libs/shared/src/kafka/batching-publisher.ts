@@ -55,7 +55,10 @@ export class BatchingPublisher {
           this.queue.push({
             topic,
             message,
-            settle: (error) => (error === undefined ? resolve() : reject(error)),
+            settle: (error) =>
+              error === undefined
+                ? resolve()
+                : reject(error instanceof Error ? error : new Error(String(error))),
           });
         }),
     );

@@ -79,7 +79,7 @@ export function createPipelineMetrics(registry: Registry, service: string) {
     }),
     pollCheckpointTimestamp: new Gauge({
       name: `${PREFIX}poll_checkpoint_timestamp_seconds`,
-      help: "Source-modified time of the last record polled (the checkpoint): now minus this is the polling lag.",
+      help: 'Source-modified time of the last record polled (the checkpoint): now minus this is the polling lag.',
       labelNames: ['customer_id', 'source', 'resource'] as const,
       registers: [registry],
     }),

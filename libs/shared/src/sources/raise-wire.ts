@@ -263,11 +263,12 @@ export const RAISE_WEBHOOK_HEADERS = {
   deliveryId: 'x-raise-delivery-id',
 } as const;
 
-export function signRaiseWebhook(secret: string, timestamp: number, rawBody: Buffer | string): string {
-  return createHmac('sha256', secret)
-    .update(`${timestamp}.`)
-    .update(rawBody)
-    .digest('base64');
+export function signRaiseWebhook(
+  secret: string,
+  timestamp: number,
+  rawBody: Buffer | string,
+): string {
+  return createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('base64');
 }
 
 /** Constant-time check of a delivery's signature. */
