@@ -34,11 +34,11 @@ describe('ingest: checkpointed polling (real Kafka, registry, PostgreSQL, simula
       events.filter((e) => e.event.customerId === customerId).map((e) => e.event.recordId),
     );
   };
-  const simIds = async (org: string, resource: string): Promise<Set<string>> =>
+  const simIds = (org: string, resource: string): Set<string> =>
     new Set(
-      (await sim.control.records(org, resource as never)).map((r) =>
-        String((r as { id: number | string }).id),
-      ),
+      sim.control
+        .records(org, resource as never)
+        .map((r) => String((r as { id: number | string }).id)),
     );
   const checkpoints = (customerId: string): Promise<Checkpoint[]> =>
     stack.dataSource.query(
@@ -63,35 +63,31 @@ describe('ingest: checkpointed polling (real Kafka, registry, PostgreSQL, simula
       polling: { enabled: true, intervalSeconds: 2 },
       data: { gifts: 40, donors: 10, users: 20 },
     });
-    await sim.control.setFaults(c.org, { webhooksEnabled: false });
+    sim.control.setFaults(c.org, { webhooksEnabled: false });
     // The first passes read the whole (small) history.
     await expectEventually(
-      async () => expect(await idsOnTopic(c.id, 'gift')).toEqual(await simIds(c.org, 'gift')),
+      async () => expect(await idsOnTopic(c.id, 'gift')).toEqual(simIds(c.org, 'gift')),
       {
         timeoutMs: 20_000,
       },
     );
     await expectEventually(
-      async () => expect(await idsOnTopic(c.id, 'user')).toEqual(await simIds(c.org, 'user')),
+      async () => expect(await idsOnTopic(c.id, 'user')).toEqual(simIds(c.org, 'user')),
       {
         timeoutMs: 20_000,
       },
     );
 
     // New activity: created and modified gifts and users show up within one cycle (2 s) plus slack.
-    const created = await sim.control.createRecord(c.org, 'gift');
-    const donors = await sim.control.records(c.org, 'donor');
-    const modified = await sim.control.updateRecord(
-      c.org,
-      'donor',
-      (donors[0] as { id: number }).id,
-    );
-    await sim.control.createUser(c.org);
+    const created = sim.control.createRecord(c.org, 'gift');
+    const donors = sim.control.records(c.org, 'donor');
+    const modified = sim.control.updateRecord(c.org, 'donor', (donors[0] as { id: number }).id);
+    sim.control.createUser(c.org);
     const started = Date.now();
     await expectEventually(
       async () => {
         expect(await idsOnTopic(c.id, 'gift')).toContain(String((created as { id: number }).id));
-        expect(await idsOnTopic(c.id, 'user')).toEqual(await simIds(c.org, 'user'));
+        expect(await idsOnTopic(c.id, 'user')).toEqual(simIds(c.org, 'user'));
       },
       { timeoutMs: 10_000 },
     );
@@ -114,7 +110,7 @@ describe('ingest: checkpointed polling (real Kafka, registry, PostgreSQL, simula
     await expectEventually(async () => {
       const rows = await checkpoints(c.id);
       const gift = rows.find((r) => r.resource === 'gift');
-      const gifts = (await sim.control.records(c.org, 'gift')) as Array<{
+      const gifts = sim.control.records(c.org, 'gift') as Array<{
         id: number;
         modifiedDate: string;
       }>;
@@ -128,7 +124,7 @@ describe('ingest: checkpointed polling (real Kafka, registry, PostgreSQL, simula
     // checkpoint: polling cannot see it, which is exactly what the reconciler is for. The
     // checkpoint does not move backwards either.
     const before = (await checkpoints(c.id)).find((r) => r.resource === 'gift');
-    await sim.control.lateModify(
+    sim.control.lateModify(
       c.org,
       'gift',
       (created as { id: number }).id,
@@ -152,7 +148,7 @@ describe('ingest: checkpointed polling (real Kafka, registry, PostgreSQL, simula
       data: { gifts: 6000 },
     });
     // Slow this org down (1 page of 500 per ~0.5 s) so the kill lands mid-run.
-    await sim.control.setFaults(c.org, { latencyMs: 400 });
+    sim.control.setFaults(c.org, { latencyMs: 400 });
     await expectEventually(
       async () => {
         const gift = (await checkpoints(c.id)).find((r) => r.resource === 'gift');
@@ -162,7 +158,7 @@ describe('ingest: checkpointed polling (real Kafka, registry, PostgreSQL, simula
     );
     expect(await ingest.app.stop('SIGKILL')).toBeNull();
     const partial = await idsOnTopic(c.id, 'gift');
-    const all = await simIds(c.org, 'gift');
+    const all = simIds(c.org, 'gift');
     expect(partial.size).toBeGreaterThan(0);
     expect(partial.size).toBeLessThan(all.size);
 
@@ -171,5 +167,85 @@ describe('ingest: checkpointed polling (real Kafka, registry, PostgreSQL, simula
       timeoutMs: 60_000,
       intervalMs: 1000,
     });
+  });
+});
+
+describe('ingest: per-customer rate budgets against a rate-limiting source', () => {
+  const stack = useTestStack();
+  let sim: Simulator;
+  let ingest: IngestUnderTest;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ seed: 29 });
+    ingest = await startIngest(stack, sim, { POLL_CONCURRENCY: '8' });
+  });
+
+  afterAll(async () => {
+    await ingest?.app.stop('SIGTERM');
+    await sim?.stop();
+  });
+
+  it("429s slow one customer down without errors, and do not slow another customer's polling", async () => {
+    const giftTopic = topics(ingest.topicPrefix).sourceEvents('raise', 'gift');
+    const arrived = async (customerId: string): Promise<number> => {
+      const count = await topicMessageCount(stack, giftTopic);
+      const events = count === 0 ? [] : await readEvents(stack, giftTopic, count);
+      return new Set(
+        events.filter((e) => e.event.customerId === customerId).map((e) => e.event.recordId),
+      ).size;
+    };
+    const a = await onboard(ingest, sim, `limited-${stack.prefix}`, {
+      webhooks: false,
+      polling: { enabled: false },
+      data: { gifts: 3000 },
+    });
+    const b = await onboard(ingest, sim, `free-${stack.prefix}`, {
+      webhooks: false,
+      polling: { enabled: false },
+      data: { gifts: 3000 },
+    });
+    // The source allows customer A one request per second (Raise rate limits per organization).
+    sim.control.setFaults(a.org, { rateLimit: { requestsPerSecond: 1, burst: 1 } });
+    const started = Date.now();
+    for (const c of [a, b]) {
+      const on = await ingest.admin('PUT', `/admin/customers/${c.id}/sources/raise`, {
+        polling: { enabled: true, intervalSeconds: 3600 },
+      });
+      expect(on.status).toBe(200);
+    }
+    let bDoneAt = 0;
+    await expectEventually(
+      async () => {
+        expect(await arrived(b.id)).toBe(3000);
+        bDoneAt = Date.now() - started;
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    let aDoneAt = 0;
+    await expectEventually(
+      async () => {
+        expect(await arrived(a.id)).toBe(3000);
+        aDoneAt = Date.now() - started;
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+    const limitedA = await scrapeMetric(ingest.app.url, 'raise_sync_source_rate_limited_total', {
+      customer_id: a.id,
+    });
+    const limitedB = await scrapeMetric(ingest.app.url, 'raise_sync_source_rate_limited_total', {
+      customer_id: b.id,
+    });
+    const failedA = await scrapeMetric(ingest.app.url, 'raise_sync_poll_cycles_total', {
+      customer_id: a.id,
+      outcome: 'failed',
+    });
+    process.stdout.write(
+      `rate-limit isolation: B (unlimited) all 3000 gifts after ${bDoneAt} ms; A (1 req/s at the source, ${limitedA} x 429) after ${aDoneAt} ms\n`,
+    );
+    expect(limitedA).toBeGreaterThan(0);
+    expect(limitedB).toBe(0);
+    expect(failedA).toBe(0);
+    expect(bDoneAt).toBeLessThan(aDoneAt);
+    expect(sim.control.stats(a.org).rateLimited).toBeGreaterThan(0);
   });
 });

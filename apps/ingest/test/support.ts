@@ -86,7 +86,7 @@ export async function onboard(
 ): Promise<OnboardedCustomer> {
   const raiseToken = `raise-${org}-${randomBytes(6).toString('hex')}`;
   const vomoToken = `vomo-${org}-${randomBytes(6).toString('hex')}`;
-  await sim.control.createOrg({
+  sim.control.createOrg({
     id: org,
     raiseToken,
     vomoToken,

@@ -40,18 +40,18 @@ describe('ingest: signed webhooks into customer-keyed topics (real Kafka, regist
     };
     for (const [i, c] of customers.entries()) {
       for (let n = 0; n < 10 + i * 5; n += 1) {
-        await sim.control.createRecord(c.org, 'gift');
+        sim.control.createRecord(c.org, 'gift');
       }
       bump(c, 'gift', 10 + i * 5);
-      const donors = await sim.control.records(c.org, 'donor');
+      const donors = sim.control.records(c.org, 'donor');
       for (const donor of donors.slice(0, 3)) {
-        await sim.control.updateRecord(c.org, 'donor', donor.id);
+        sim.control.updateRecord(c.org, 'donor', donor.id);
       }
       bump(c, 'donor', 3);
-      const campaigns = await sim.control.records(c.org, 'campaign');
-      await sim.control.deleteRecord(c.org, 'campaign', (campaigns[0] as { id: number }).id);
+      const campaigns = sim.control.records(c.org, 'campaign');
+      sim.control.deleteRecord(c.org, 'campaign', (campaigns[0] as { id: number }).id);
       bump(c, 'campaign');
-      await sim.control.createRecord(c.org, 'recurring_gift');
+      sim.control.createRecord(c.org, 'recurring_gift');
       bump(c, 'recurring_gift');
     }
     await sim.control.flushWebhooks();
@@ -80,9 +80,9 @@ describe('ingest: signed webhooks into customer-keyed topics (real Kafka, regist
       [...expected].filter(([k]) => k.endsWith(suffix)).reduce((n, [, v]) => n + v, 0);
     const giftEvents = await readEvents(stack, t.sourceEvents('raise', 'gift'), total('|gift'));
     for (const c of customers) {
-      const simIds = (await sim.control.records(c.org, 'gift')).map((g) =>
-        String((g as { id: number }).id),
-      );
+      const simIds = sim.control
+        .records(c.org, 'gift')
+        .map((g) => String((g as { id: number }).id));
       const arrived = new Set(
         giftEvents.filter((e) => e.event.customerId === c.id).map((e) => e.event.recordId),
       );
@@ -246,7 +246,8 @@ describe('ingest: signed webhooks into customer-keyed topics (real Kafka, regist
       expect(again.status).toBe(409);
       expect(await rejected('replayed')).toBe(1);
       // Re-signed by the source (a genuine retry) it is accepted: duplicates are harmless downstream.
-      expect((await post(body, signed(body))).status).toBe(202);
+      // (A later attempt carries a later timestamp, hence a different signature.)
+      expect((await post(body, signed(body, Math.floor(Date.now() / 1000) + 1))).status).toBe(202);
     });
 
     it('wrote nothing for any rejected delivery', async () => {

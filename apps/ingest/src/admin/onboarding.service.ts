@@ -258,17 +258,15 @@ export class OnboardingService {
       ),
     );
     await this.db.transaction(async (tx) => {
-      await tx
-        .getRepository(CustomerEntity)
-        .update(
-          { id: customerId },
-          {
-            credentials: this.box.sealJson({
-              ...credentials,
-              raise: { ...credentials.raise, apiToken: token, webhookSecret: secret },
-            }),
-          },
-        );
+      await tx.getRepository(CustomerEntity).update(
+        { id: customerId },
+        {
+          credentials: this.box.sealJson({
+            ...credentials,
+            raise: { ...credentials.raise, apiToken: token, webhookSecret: secret },
+          }),
+        },
+      );
       await tx
         .getRepository(CustomerSourceEntity)
         .update({ customerId, source: 'raise' }, { webhookSubscriptionId: String(created.id) });

@@ -78,7 +78,7 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
         return;
       }
       // TypeORM returns [rows, affected] for UPDATE ... RETURNING on PostgreSQL.
-      const [claimed] = (await this.db.query(
+      const [claimed] = await this.db.query<[Claimed[], number]>(
         `UPDATE poll_schedule p
             SET lease_owner = $1,
                 lease_expires_at = now() + make_interval(secs => $2),
@@ -98,7 +98,7 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
           WHERE p.customer_id = due.customer_id AND p.source = due.source AND p.resource = due.resource
           RETURNING p.customer_id, p.source, p.resource, due.poll_interval_seconds`,
         [this.owner, this.leaseSeconds, free],
-      )) as [Claimed[], number];
+      );
       for (const row of claimed) {
         const key = `${row.customer_id}/${row.source}/${row.resource}`;
         const run = this.run(row).finally(() => this.running.delete(key));
@@ -178,12 +178,12 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async renew(target: PollTarget): Promise<boolean> {
     try {
-      const [rows] = (await this.db.query(
+      const [rows] = await this.db.query<[unknown[], number]>(
         `UPDATE poll_schedule SET lease_expires_at = now() + make_interval(secs => $5)
           WHERE customer_id = $1 AND source = $2 AND resource = $3 AND lease_owner = $4
           RETURNING 1`,
         [target.customerId, target.source, target.resource, this.owner, this.leaseSeconds],
-      )) as [unknown[], number];
+      );
       return rows.length > 0;
     } catch {
       return true; // a failed renewal is not proof of loss; the lease still has time left

@@ -176,7 +176,7 @@ export class Poller {
             customerId,
             source,
             resource,
-            recordId: String((item as { id?: unknown }).id ?? 'unknown'),
+            recordId: JSON.stringify((item as { id?: unknown }).id ?? null),
             err: error instanceof Error ? error.message : String(error),
           },
           'source record could not be read; skipped',

@@ -229,7 +229,8 @@ function parseDelivery(customerId: string, body: Buffer): SourceEvent | WebhookO
   try {
     if (kind.operation === 'delete') {
       const id = record['id'];
-      const modified = new Date(String(record[RAISE_MODIFIED_FIELD[kind.resource]] ?? ''));
+      const modifiedValue = record[RAISE_MODIFIED_FIELD[kind.resource]];
+      const modified = new Date(typeof modifiedValue === 'string' ? modifiedValue : Number.NaN);
       if ((typeof id !== 'number' && typeof id !== 'string') || Number.isNaN(modified.getTime())) {
         return reject(400, 'malformed_record', 'delete event needs data.id and its modified time');
       }
