@@ -249,3 +249,72 @@ describe('ingest: per-customer rate budgets against a rate-limiting source', () 
     expect(sim.control.stats(a.org).rateLimited).toBeGreaterThan(0);
   });
 });
+
+describe('ingest: two replicas share the poll schedule through leases', () => {
+  const stack = useTestStack();
+  let sim: Simulator;
+  const replicas: IngestUnderTest[] = [];
+
+  beforeAll(async () => {
+    sim = await startSimulator({ seed: 37 });
+    replicas.push(await startIngest(stack, sim, { POLL_TICK_MS: '100' }));
+    replicas.push(
+      await startIngest(
+        stack,
+        sim,
+        { POLL_TICK_MS: '100' },
+        (replicas[0] as IngestUnderTest).topicPrefix,
+      ),
+    );
+  });
+
+  afterAll(async () => {
+    for (const r of replicas) {
+      await r.app.stop('SIGTERM');
+    }
+    await sim?.stop();
+  });
+
+  it('never polls the same customer-resource from both replicas: no page is requested twice', async () => {
+    const [first] = replicas as [IngestUnderTest, IngestUnderTest];
+    const customers = [];
+    for (let i = 0; i < 4; i += 1) {
+      customers.push(
+        await onboard(first, sim, `lease${i}-${stack.prefix}`, {
+          webhooks: false,
+          polling: { enabled: false },
+          data: { gifts: 2000 },
+        }),
+      );
+    }
+    for (const c of customers) {
+      sim.control.setFaults(c.org, { latencyMs: 50 });
+      await first.admin('PUT', `/admin/customers/${c.id}/sources/raise`, {
+        polling: { enabled: true, intervalSeconds: 3600 },
+      });
+    }
+    const giftTopic = topics(first.topicPrefix).sourceEvents('raise', 'gift');
+    await expectEventually(
+      async () => {
+        const count = await topicMessageCount(stack, giftTopic);
+        expect(count).toBeGreaterThanOrEqual(8000);
+        const events = await readEvents(stack, giftTopic, count);
+        expect(new Set(events.map((e) => e.key)).size).toBe(8000);
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    for (const c of customers) {
+      const pages = sim.control.stats(c.org).pages['gift'] ?? [];
+      const starts = pages.map((p) => `${p.firstId}-${p.lastId}`);
+      expect(pages.length).toBeGreaterThan(0);
+      expect(new Set(starts).size).toBe(starts.length);
+    }
+    // Both replicas did polling work (the schedule was shared, not owned by one).
+    const passes = await Promise.all(
+      replicas.map((r) =>
+        scrapeMetric(r.app.url, 'raise_sync_poll_cycles_total', { outcome: 'ok' }),
+      ),
+    );
+    expect(passes.every((n) => n > 0)).toBe(true);
+  });
+});
