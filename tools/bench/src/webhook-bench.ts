@@ -16,7 +16,8 @@ import { runMigrations } from '@raise-sync/shared/state';
 import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/shared/sources';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 
-const ROOT = resolve(__dirname, '../../../..');
+// Compiled to dist/tools/bench/tools/bench/src.
+const ROOT = resolve(__dirname, '../../../../../..');
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
@@ -119,7 +120,7 @@ async function runMode(
     await waitReady(url, child);
     const org = `bench-${label}`;
     const token = `tok-${org}`;
-    await sim.control.createOrg({
+    sim.control.createOrg({
       id: org,
       raiseToken: token,
       vomoToken: `v-${token}`,
@@ -232,8 +233,11 @@ async function runMode(
       errors: run.errors,
     };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
   }
 }
 

@@ -58,7 +58,7 @@ export class BatchingPublisher {
             settle: (error) =>
               error === undefined
                 ? resolve()
-                : reject(error instanceof Error ? error : new Error(String(error))),
+                : reject(error instanceof Error ? error : new Error('send failed')),
           });
         }),
     );
