@@ -8,6 +8,7 @@
 #   bash tools/infra/infra.sh env     the same export lines for what runs now (exit 1 if something is down)
 #   bash tools/infra/infra.sh status  a table of what runs where
 #   bash tools/infra/infra.sh down    stop what this script started (never a system PostgreSQL)
+#   bash tools/infra/infra.sh fetch-kafka  only fetch the Kafka jars (tests that run a broker of their own)
 #
 # Everything downloaded or written lives in <repo>/.infra (git-ignored) and is reused between runs.
 # Progress goes to stderr, so `eval "$(bash tools/infra/infra.sh up)"` works.
@@ -306,11 +307,16 @@ cmd_status() {
 
 case "${1:-}" in
 up) cmd_up ;;
+fetch-kafka)
+  mkdir -p "$INFRA/kafka"
+  fetch_kafka
+  echo "$INFRA/kafka/libs"
+  ;;
 env) cmd_env ;;
 down) cmd_down ;;
 status) cmd_status ;;
 *)
-  echo "usage: bash tools/infra/infra.sh up|env|status|down" >&2
+  echo "usage: bash tools/infra/infra.sh up|env|status|down|fetch-kafka" >&2
   exit 2
   ;;
 esac

@@ -29,7 +29,14 @@ export interface DedicatedKafka {
 export async function startDedicatedKafka(): Promise<DedicatedKafka> {
   const libs = resolve(WORKSPACE, '.infra/kafka/libs');
   if (!existsSync(libs)) {
-    throw new Error(`no Kafka jars in ${libs}: run 'bash tools/infra/infra.sh up' once`);
+    // The shared broker may be one we did not start (so no jars here yet): fetch them.
+    const fetched = spawnSync('bash', [resolve(WORKSPACE, 'tools/infra/infra.sh'), 'fetch-kafka'], {
+      encoding: 'utf8',
+      timeout: 10 * 60_000,
+    });
+    if (fetched.status !== 0 || !existsSync(libs)) {
+      throw new Error(`could not fetch the Kafka jars: ${fetched.stderr}`);
+    }
   }
   const port = await freePort();
   const controllerPort = await freePort();
