@@ -50,7 +50,10 @@ async function main(): Promise<void> {
     await sim.createOrg({ id: ORG, raiseToken, vomoToken, gifts: 2000, donors: 500, users: 200 });
   }
   // A previous run's demo customer points at a simulator that no longer holds its webhook.
-  const existing = await admin<Array<{ id: string; name: string; status: string }>>('GET', '/admin/customers');
+  const existing = await admin<Array<{ id: string; name: string; status: string }>>(
+    'GET',
+    '/admin/customers',
+  );
   for (const c of existing.filter((x) => x.name === NAME && x.status !== 'offboarded')) {
     await admin('POST', `/admin/customers/${c.id}/offboard`);
   }
@@ -90,7 +93,10 @@ async function main(): Promise<void> {
       if (tick % 3 === 0) {
         const match = `customer_id="${customer.id}"`;
         const published = await metric('raise_sync_events_published_total', match);
-        const byWebhook = await metric('raise_sync_webhooks_total', `${match},source="raise",outcome="accepted"`);
+        const byWebhook = await metric(
+          'raise_sync_webhooks_total',
+          `${match},source="raise",outcome="accepted"`,
+        );
         const polled = await metric('raise_sync_poll_records_total', match);
         process.stdout.write(
           `[demo] events written to Kafka: ${published} (webhooks accepted ${byWebhook}, records polled ${polled})\n`,
@@ -107,6 +113,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`demo driver failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `demo driver failed: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });
