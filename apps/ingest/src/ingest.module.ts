@@ -2,9 +2,13 @@ import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { DatabaseModule, KafkaPlumbingModule, ServiceModule } from '@raise-sync/shared/service';
+import {
+  AdminTokenGuard,
+  DatabaseModule,
+  KafkaPlumbingModule,
+  ServiceModule,
+} from '@raise-sync/shared/service';
 import { AdminController } from './admin/admin.controller';
-import { AdminTokenGuard } from './admin/admin.guard';
 import { JsonBodyMiddleware } from './admin/json-body.middleware';
 import { OnboardingService } from './admin/onboarding.service';
 import { CustomerDirectory } from './customers/customer-directory.service';

@@ -1,10 +1,41 @@
 import { Module } from '@nestjs/common';
-import { DatabaseModule, KafkaPlumbingModule, ServiceModule } from '@raise-sync/shared/service';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '@raise-sync/shared/config';
+import { SecretBox } from '@raise-sync/shared/crypto';
+import {
+  AdminTokenGuard,
+  DatabaseModule,
+  KafkaPlumbingModule,
+  ServiceModule,
+} from '@raise-sync/shared/service';
+import { RetryConsumer } from './consume/retry.consumer';
 import { SourceEventsConsumer } from './consume/source-events.consumer';
+import { SubmitterAdminController } from './dead-letters/admin.controller';
+import { DeadLetterService } from './dead-letters/dead-letter.service';
+import { AdapterRegistry } from './delivery/adapter-registry';
+import { DeliveryEngine } from './delivery/delivery-engine.service';
+import { DestinationDirectory } from './delivery/destination-directory.service';
+import { LedgerMonitor } from './ledger/ledger-monitor.service';
 
-/** Wires the submitter service; behaviour lives in the imported modules and providers. */
+/** The delivery side: source and retry topics → destination adapters, dead letters, ledger. */
 @Module({
   imports: [ServiceModule.forRoot('submitter'), KafkaPlumbingModule, DatabaseModule],
-  providers: [SourceEventsConsumer],
+  controllers: [SubmitterAdminController],
+  providers: [
+    {
+      provide: SecretBox,
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AppConfig, true>) =>
+        SecretBox.fromHex(config.get('secretsKey', { infer: true })),
+    },
+    AdapterRegistry,
+    DestinationDirectory,
+    DeliveryEngine,
+    SourceEventsConsumer,
+    RetryConsumer,
+    LedgerMonitor,
+    DeadLetterService,
+    AdminTokenGuard,
+  ],
 })
 export class SubmitterModule {}

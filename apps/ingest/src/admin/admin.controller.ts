@@ -17,7 +17,7 @@ import {
   SetDestinationsDto,
   UpdateSourceDto,
 } from './admin.dto';
-import { AdminTokenGuard } from './admin.guard';
+import { AdminTokenGuard } from '@raise-sync/shared/service';
 import { OnboardingService, type CustomerView } from './onboarding.service';
 
 enum SourceParam {

@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
+import type { SourceEvent } from '@raise-sync/shared/events';
 import { customerIdFromKey, deadLetterHeaders, type Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
@@ -16,24 +17,35 @@ import {
   PIPELINE_METRICS,
   ReadinessService,
   TOPICS,
+  type BatchConsumer,
+  type BatchControl,
   type ConsumedMessage,
-  type ConsumerLoop,
+  type PartitionBatch,
 } from '@raise-sync/shared/service';
+import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';
+import { DestinationDirectory } from '../delivery/destination-directory.service';
+
+const CHUNK = 500;
+const PARALLEL_DESTINATIONS = 8;
 
 /**
- * Consumes every source topic. Today it decodes each event and dead-letters what cannot be
- * decoded; delivery to destination adapters arrives with the submitter issue. A message's offset
- * is committed only after it was handled (decoded and counted, or written to the dead-letter
- * topic), so a crash or a SIGTERM loses nothing.
+ * Consumes every source topic (live and backfill events alike) and fans each event out to the
+ * customer's enabled destinations. Partition batches are worked in chunks: the events of a chunk
+ * go to every destination at once (one destination's failure never waits on another: it goes to
+ * a retry topic), different records are written concurrently, one record's events keep their
+ * order, and the chunk's offsets are resolved only after every destination has delivered,
+ * scheduled a retry or dead-lettered each event. Undecodable messages go to the dead-letter topic.
  */
 @Injectable()
 export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private loop?: ConsumerLoop;
+  private consumer?: BatchConsumer;
 
   constructor(
     private readonly loops: ConsumerLoopFactory,
     private readonly codec: EventCodec,
     private readonly producer: EventProducer,
+    private readonly engine: DeliveryEngine,
+    private readonly directory: DestinationDirectory,
     @Inject(TOPICS) private readonly topics: Topics,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly readiness: ReadinessService,
@@ -48,35 +60,26 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.loop = this.loops.create(
+    this.consumer = this.loops.createBatch(
       {
         groupId: this.groupId,
         topics: this.topics.allSourceEvents(),
         partitionsConsumedConcurrently: this.config.get('submitter', { infer: true })
           .partitionsConcurrency,
-        onError: (error, message) => {
+        onError: (error) => {
           this.metrics.handlerErrors.inc({
             reason: (error as { reason?: string }).reason ?? 'unexpected',
           });
-          this.log.error(
-            {
-              err: error,
-              customerId: customerIdFromKey(message?.key),
-              topic: message?.topic,
-              partition: message?.partition,
-              offset: message?.offset,
-            },
-            'message left uncommitted for redelivery',
-          );
+          this.log.error({ err: error }, 'batch left unresolved for redelivery');
         },
       },
-      (message) => this.handle(message),
+      (batch, control) => this.handleBatch(batch, control),
     );
-    const loop = this.loop;
+    const consumer = this.consumer;
     this.readiness.register('source-events-consumer', () =>
-      loop.isHealthy() ? Promise.resolve() : Promise.reject(new Error('consumer is not running')),
+      consumer.isHealthy() ? Promise.resolve() : Promise.reject(new Error('consumer is not running')),
     );
-    await loop.start();
+    await consumer.start();
     this.metrics.consumerRunning.set({ group: this.groupId }, 1);
     this.log.info(
       { topics: this.topics.allSourceEvents().length, groupId: this.groupId },
@@ -85,37 +88,66 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.loop?.stop();
+    await this.consumer?.stop();
     this.metrics.consumerRunning.set({ group: this.groupId }, 0);
     this.log.info('stopped consuming; handled offsets committed');
   }
 
-  private async handle(message: ConsumedMessage): Promise<void> {
-    const customerId = customerIdFromKey(message.key) ?? 'unknown';
-    const decoded = await this.codec.decode(message.value);
-    if (decoded.ok) {
-      const { event } = decoded;
+  private async handleBatch(batch: PartitionBatch, control: BatchControl): Promise<void> {
+    for (let start = 0; start < batch.messages.length; start += CHUNK) {
+      if (!control.shouldContinue()) {
+        return; // the unresolved rest is delivered again after the restart or rebalance
+      }
+      const chunk = batch.messages.slice(start, start + CHUNK);
+      await this.handleChunk(chunk);
+      control.resolveOffset((chunk[chunk.length - 1] as ConsumedMessage).offset);
+      await control.heartbeat();
+    }
+  }
+
+  private async handleChunk(messages: ConsumedMessage[]): Promise<void> {
+    const byCustomer = new Map<string, WorkItem[]>();
+    for (const message of messages) {
+      const event = await this.decode(message);
+      if (!event) {
+        continue;
+      }
       this.metrics.eventsConsumed.inc({
         customer_id: event.customerId,
         source: event.source,
         resource: event.resource,
         outcome: 'decoded',
       });
-      this.log.debug(
-        {
-          customerId: event.customerId,
-          eventId: event.eventId,
-          resource: event.resource,
-          topic: message.topic,
-          offset: message.offset,
-        },
-        'received source event',
-      );
-      return;
+      const list = byCustomer.get(event.customerId) ?? [];
+      list.push({ event, message, attemptsMade: 0, firstFailedAt: null, fromRetry: false });
+      byCustomer.set(event.customerId, list);
+    }
+    const tasks: Array<() => Promise<void>> = [];
+    for (const [customerId, items] of byCustomer) {
+      for (const ctx of await this.directory.forCustomer(customerId)) {
+        tasks.push(() => this.engine.deliver(ctx, items));
+      }
+    }
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(PARALLEL_DESTINATIONS, tasks.length) }, async () => {
+        while (next < tasks.length) {
+          await (tasks[next++] as () => Promise<void>)();
+        }
+      }),
+    );
+  }
+
+  /** The event, or undefined after dead-lettering an undecodable message; throws if retriable. */
+  private async decode(message: ConsumedMessage): Promise<SourceEvent | undefined> {
+    const decoded = await this.codec.decode(message.value);
+    if (decoded.ok) {
+      return decoded.event;
     }
     if (decoded.error.retriable) {
-      throw decoded.error; // e.g. registry down: leave uncommitted, try again
+      throw decoded.error; // e.g. registry down: leave unresolved, try again
     }
+    const customerId = customerIdFromKey(message.key) ?? 'unknown';
     await this.producer.publishRaw(this.topics.deadLetters, [
       {
         key: message.key,
@@ -153,5 +185,6 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
       },
       'dead-lettered undecodable message',
     );
+    return undefined;
   }
 }

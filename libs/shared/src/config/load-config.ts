@@ -155,6 +155,27 @@ class SharedEnv {
   @IsOptional()
   @IsIn(['0', '1'])
   BENCH_DISCARD_EVENTS?: '0' | '1';
+
+  @Matches(/^\d+,\d+,\d+$/, { message: 'three delays in milliseconds, e.g. 30000,300000,3600000' })
+  SUBMITTER_RETRY_DELAYS_MS = '30000,300000,3600000';
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(4)
+  SUBMITTER_MAX_ATTEMPTS = 4;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(300_000)
+  SUBMITTER_DELIVERY_TIMEOUT_MS = 15_000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  SUBMITTER_KEY_CONCURRENCY = 16;
 }
 
 /** Every variable, whether it must be set, and its default: README table and docker-compose test use this. */
@@ -323,7 +344,13 @@ export interface AppConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   serviceName: string | null;
   shutdownTimeoutMs: number;
-  submitter: { partitionsConcurrency: number };
+  submitter: {
+    partitionsConcurrency: number;
+    retryDelaysMs: [number, number, number];
+    maxAttempts: number;
+    deliveryTimeoutMs: number;
+    keyConcurrency: number;
+  };
   ingest: {
     adminToken: string | null;
     raiseApiUrl: string;
@@ -386,7 +413,13 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
     logLevel: raw.LOG_LEVEL,
     serviceName: raw.SERVICE_NAME ?? null,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
-    submitter: { partitionsConcurrency: raw.SUBMITTER_PARTITIONS_CONCURRENCY },
+    submitter: {
+      partitionsConcurrency: raw.SUBMITTER_PARTITIONS_CONCURRENCY,
+      retryDelaysMs: raw.SUBMITTER_RETRY_DELAYS_MS.split(',').map(Number) as [number, number, number],
+      maxAttempts: raw.SUBMITTER_MAX_ATTEMPTS,
+      deliveryTimeoutMs: raw.SUBMITTER_DELIVERY_TIMEOUT_MS,
+      keyConcurrency: raw.SUBMITTER_KEY_CONCURRENCY,
+    },
     ingest: {
       adminToken: raw.ADMIN_TOKEN ?? null,
       raiseApiUrl: raw.RAISE_API_URL.replace(/\/+$/, ''),

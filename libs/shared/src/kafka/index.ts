@@ -6,3 +6,5 @@ export * from './consumer-loop';
 export * from './dead-letter-headers';
 export type { Kafka, Message, RecordMetadata } from 'kafkajs';
 export * from './batching-publisher';
+export * from './batch-consumer';
+export * from './retry-headers';

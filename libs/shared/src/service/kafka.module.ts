@@ -19,6 +19,11 @@ import {
   type MessageHandler,
 } from '../kafka/consumer-loop';
 import { createKafka } from '../kafka/kafka-client';
+import {
+  BatchConsumer,
+  type BatchConsumerOptions,
+  type BatchHandler,
+} from '../kafka/batch-consumer';
 import { EventProducer } from '../kafka/producer';
 import { topicsFor, type Topics } from '../kafka/topics';
 import { ReadinessService, within } from './readiness.service';
@@ -100,6 +105,10 @@ export class ConsumerLoopFactory {
 
   create(options: ConsumerLoopOptions, handler: MessageHandler): ConsumerLoop {
     return new ConsumerLoop(this.kafka, options, handler);
+  }
+
+  createBatch(options: BatchConsumerOptions, handler: BatchHandler): BatchConsumer {
+    return new BatchConsumer(this.kafka, options, handler);
   }
 }
 

@@ -19,4 +19,8 @@ export class DeadLetterEntity {
   @Column({ name: 'first_failed_at', type: 'timestamptz' }) firstFailedAt!: Date;
   @Column({ type: 'text' }) status!: DeadLetterStatus;
   @Column({ name: 'resolved_at', type: 'timestamptz', nullable: true }) resolvedAt!: Date | null;
+  /** The original message value (Avro bytes), so it can be retried without reading Kafka. */
+  @Column({ type: 'bytea', nullable: true }) payload!: Buffer | null;
+  @Column({ name: 'message_key', type: 'text', nullable: true }) messageKey!: string | null;
+  @Column({ type: 'jsonb', default: () => "'{}'" }) headers!: Record<string, string>;
 }

@@ -1,10 +1,14 @@
 import { CreateTenancy1763800000000 } from './1763800000000-create-tenancy';
 import { CreateSyncState1763800001000 } from './1763800001000-create-sync-state';
 import { CreateIngestState1763800002000 } from './1763800002000-create-ingest-state';
+import { CreateWarehouse1763800003000 } from './1763800003000-create-warehouse';
+import { CreateDeliveryLedger1763800004000 } from './1763800004000-create-delivery-ledger';
 
 /** Every migration, oldest first. New ones are appended here. */
 export const MIGRATIONS = [
   CreateTenancy1763800000000,
   CreateSyncState1763800001000,
   CreateIngestState1763800002000,
+  CreateWarehouse1763800003000,
+  CreateDeliveryLedger1763800004000,
 ];

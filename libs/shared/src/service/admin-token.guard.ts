@@ -7,7 +7,7 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
+import type { AppConfig } from '../config/load-config';
 import type { Request } from 'express';
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();

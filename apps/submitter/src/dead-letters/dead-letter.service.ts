@@ -1,0 +1,171 @@
+import { Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { EventCodec } from '@raise-sync/shared/events';
+import { RETRY_DELAYS, retryHeaders, type Topics } from '@raise-sync/shared/kafka';
+import { EventProducer, PinoLogger, TOPICS } from '@raise-sync/shared/service';
+import { DeadLetterEntity } from '@raise-sync/shared/state';
+import { DataSource, type FindOptionsWhere } from 'typeorm';
+
+export interface DeadLetterFilter {
+  customerId?: string;
+  destinationId?: string;
+  reason?: string;
+  status?: 'open' | 'retried' | 'discarded';
+  limit?: number;
+}
+
+export interface DeadLetterView {
+  id: string;
+  customerId: string | null;
+  destinationId: string | null;
+  eventId: string | null;
+  resource: string | null;
+  sourceId: string | null;
+  reason: string;
+  errorMessage: string;
+  attempts: number;
+  firstFailedAt: Date;
+  status: string;
+  resolvedAt: Date | null;
+  position: { topic: string; partition: number; offset: string };
+  headers?: Record<string, string>;
+  event?: unknown;
+}
+
+/**
+ * Dead letters: list and inspect them (decoded payload and headers), retry them (one, filtered,
+ * or all of a customer/destination: the payload goes back through the first retry topic with a
+ * fresh attempt budget, due now) or discard them. Retrying moves the ledger entry from
+ * "dead-lettered" back to "in retry", so the balance still holds.
+ */
+@Injectable()
+export class DeadLetterService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly producer: EventProducer,
+    private readonly codec: EventCodec,
+    @Inject(TOPICS) private readonly topics: Topics,
+    private readonly log: PinoLogger,
+  ) {
+    this.log.setContext('dead-letters');
+  }
+
+  async list(filter: DeadLetterFilter): Promise<DeadLetterView[]> {
+    const rows = await this.db.getRepository(DeadLetterEntity).find({
+      where: this.where(filter),
+      order: { firstFailedAt: 'ASC' },
+      take: Math.min(filter.limit ?? 100, 1000),
+    });
+    return rows.map((r) => this.view(r));
+  }
+
+  async inspect(id: string): Promise<DeadLetterView> {
+    const row = await this.find(id);
+    const decoded = row.payload ? await this.codec.decode(row.payload) : null;
+    return {
+      ...this.view(row),
+      headers: row.headers,
+      event: decoded?.ok ? decoded.event : { undecodable: decoded?.error.message ?? 'no payload' },
+    };
+  }
+
+  async retry(filter: DeadLetterFilter & { id?: string }): Promise<{ retried: number }> {
+    const rows = filter.id
+      ? [await this.find(filter.id)]
+      : await this.db
+          .getRepository(DeadLetterEntity)
+          .find({ where: this.where({ ...filter, status: 'open' }), take: 10_000 });
+    let retried = 0;
+    for (const row of rows.filter((r) => r.status === 'open' && r.payload && r.destinationId)) {
+      const decoded = await this.codec.decode(row.payload as Buffer);
+      if (!decoded.ok) {
+        continue;
+      }
+      const event = decoded.event;
+      const now = new Date();
+      await this.producer.publishRaw(this.topics.submitRetry(RETRY_DELAYS[0]), [
+        {
+          key: row.messageKey,
+          value: row.payload,
+          headers: {
+            ...Object.fromEntries(
+              Object.entries(row.headers).filter(([k]) => !k.startsWith('x-error-') && !k.startsWith('x-retry-')),
+            ),
+            ...retryHeaders({
+              destinationId: row.destinationId as string,
+              attempt: 0,
+              dueAt: now,
+              firstFailedAt: row.firstFailedAt,
+              lastError: `retried from dead letters: ${row.reason}`,
+              originalTopic: row.headers['x-original-topic'] ?? row.topic,
+              originalPartition: Number(row.headers['x-original-partition'] ?? row.partition),
+              originalOffset: row.headers['x-original-offset'] ?? String(row.offset),
+            }),
+          },
+        },
+      ]);
+      await this.db.transaction(async (tx) => {
+        await tx.query(
+          `UPDATE dead_letters SET status = 'retried', resolved_at = now() WHERE id = $1`,
+          [row.id],
+        );
+        await tx.query(
+          `INSERT INTO retry_entries (destination_id, customer_id, event_id, resource, source_id, attempt, due_at, last_error, first_failed_at)
+           VALUES ($1, $2, $3, $4, $5, 0, now(), $6, $7) ON CONFLICT (destination_id, event_id) DO NOTHING`,
+          [row.destinationId, row.customerId, event.eventId, event.resource, event.recordId, row.reason, row.firstFailedAt],
+        );
+        await tx.query(
+          `UPDATE delivery_counts SET n = n - 1 WHERE customer_id = $1 AND destination_id = $2 AND outcome = 'dead_lettered' AND n > 0`,
+          [row.customerId, row.destinationId],
+        );
+      });
+      retried += 1;
+      this.log.info({ customerId: row.customerId, deadLetterId: row.id, eventId: event.eventId }, 'dead letter retried');
+    }
+    return { retried };
+  }
+
+  async discard(filter: DeadLetterFilter & { id?: string }): Promise<{ discarded: number }> {
+    const where = filter.id ? { id: filter.id, status: 'open' as const } : this.where({ ...filter, status: 'open' });
+    const result = await this.db
+      .getRepository(DeadLetterEntity)
+      .update(where, { status: 'discarded', resolvedAt: new Date() });
+    return { discarded: result.affected ?? 0 };
+  }
+
+  private async find(id: string): Promise<DeadLetterEntity> {
+    const row = /^[0-9a-f-]{36}$/i.test(id)
+      ? await this.db.getRepository(DeadLetterEntity).findOneBy({ id })
+      : null;
+    if (!row) {
+      throw new NotFoundException(`dead letter ${id} does not exist`);
+    }
+    return row;
+  }
+
+  private where(filter: DeadLetterFilter): FindOptionsWhere<DeadLetterEntity> {
+    return {
+      ...(filter.customerId ? { customerId: filter.customerId } : {}),
+      ...(filter.destinationId ? { destinationId: filter.destinationId } : {}),
+      ...(filter.reason ? { reason: filter.reason } : {}),
+      ...(filter.status ? { status: filter.status } : {}),
+    };
+  }
+
+  private view(r: DeadLetterEntity): DeadLetterView {
+    return {
+      id: r.id,
+      customerId: r.customerId,
+      destinationId: r.destinationId,
+      eventId: r.eventId,
+      resource: r.resource,
+      sourceId: r.sourceId,
+      reason: r.reason,
+      errorMessage: r.errorMessage,
+      attempts: r.attempts,
+      firstFailedAt: r.firstFailedAt,
+      status: r.status,
+      resolvedAt: r.resolvedAt,
+      position: { topic: r.topic, partition: r.partition, offset: String(r.offset) },
+    };
+  }
+}

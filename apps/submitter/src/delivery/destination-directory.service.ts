@@ -1,0 +1,66 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { DestinationContext } from '@raise-sync/destinations';
+import { SecretBox } from '@raise-sync/shared/crypto';
+import { DestinationEntity } from '@raise-sync/shared/state';
+import { DataSource } from 'typeorm';
+
+const TTL_MS = 5000;
+
+/**
+ * Enabled destinations per customer (with decrypted adapter secrets, in memory only), cached for a
+ * few seconds so a busy partition does not query them per batch. A destination enabled or
+ * disabled through the admin API takes effect within TTL_MS.
+ */
+@Injectable()
+export class DestinationDirectory {
+  private readonly cache = new Map<string, { expires: number; value: Promise<DestinationContext[]> }>();
+
+  constructor(
+    private readonly db: DataSource,
+    @Inject(SecretBox) private readonly box: SecretBox,
+  ) {}
+
+  forCustomer(customerId: string): Promise<DestinationContext[]> {
+    const now = Date.now();
+    const hit = this.cache.get(customerId);
+    if (hit && hit.expires > now) {
+      return hit.value;
+    }
+    const value = this.load(customerId);
+    this.cache.set(customerId, { expires: now + TTL_MS, value });
+    value.catch(() => this.cache.delete(customerId));
+    return value;
+  }
+
+  /** One destination by ID, enabled or not (retries and dead-letter replays name it). */
+  async byId(destinationId: string): Promise<(DestinationContext & { enabled: boolean }) | null> {
+    const row = await this.db.getRepository(DestinationEntity).findOneBy({ id: destinationId });
+    return row ? { ...this.toContext(row), enabled: row.enabled } : null;
+  }
+
+  invalidate(customerId?: string): void {
+    if (customerId) {
+      this.cache.delete(customerId);
+    } else {
+      this.cache.clear();
+    }
+  }
+
+  private async load(customerId: string): Promise<DestinationContext[]> {
+    const rows = await this.db
+      .getRepository(DestinationEntity)
+      .find({ where: { customerId, enabled: true }, order: { name: 'ASC' } });
+    return rows.map((row) => this.toContext(row));
+  }
+
+  private toContext(row: DestinationEntity): DestinationContext {
+    return {
+      customerId: row.customerId,
+      destinationId: row.id,
+      name: row.name,
+      kind: row.kind,
+      config: row.config,
+      secrets: row.secrets ? this.box.openJson<Record<string, string>>(row.secrets) : {},
+    };
+  }
+}

@@ -1,0 +1,117 @@
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import type { PipelineMetrics } from '@raise-sync/shared/observability';
+import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { DataSource } from 'typeorm';
+
+export interface LedgerRow {
+  customerId: string;
+  destinationId: string;
+  destination: string;
+  received: number;
+  delivered: number;
+  skipped: number;
+  deadLettered: number;
+  inRetry: number;
+  retriesOverdue: number;
+  /** received - (delivered + skipped + dead_lettered + in_retry): 0 when nothing was lost. */
+  imbalance: number;
+}
+
+const OVERDUE_GRACE_SECONDS = 60;
+
+/**
+ * Exports the delivery ledger kept in PostgreSQL (so it holds across restarts and replicas):
+ * per customer and destination, received = delivered + skipped + dead-lettered + in retry, the
+ * imbalance (alert when not 0), retries overdue by more than a minute (the watchdog), and the
+ * open dead letters with the age of the oldest.
+ */
+@Injectable()
+export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: DataSource,
+    @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
+    private readonly log: PinoLogger,
+  ) {
+    this.log.setContext('ledger');
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.refresh(), 5000);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  async snapshot(customerId?: string): Promise<LedgerRow[]> {
+    const rows: Array<Record<string, string | number>> = await this.db.query(
+      `SELECT d.customer_id, d.id AS destination_id, d.name,
+              COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'received'), 0)::bigint AS received,
+              COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'delivered'), 0)::bigint AS delivered,
+              COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'skipped'), 0)::bigint AS skipped,
+              COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'dead_lettered'), 0)::bigint AS dead_lettered,
+              (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id) AS in_retry,
+              (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id
+                  AND r.due_at < now() - make_interval(secs => ${OVERDUE_GRACE_SECONDS})) AS overdue
+         FROM destinations d LEFT JOIN delivery_counts c ON c.destination_id = d.id
+        WHERE ($1::uuid IS NULL OR d.customer_id = $1)
+        GROUP BY d.customer_id, d.id, d.name
+        ORDER BY d.customer_id, d.name`,
+      [customerId ?? null],
+    );
+    return rows.map((r) => {
+      const n = (k: string): number => Number(r[k] ?? 0);
+      return {
+        customerId: String(r['customer_id']),
+        destinationId: String(r['destination_id']),
+        destination: String(r['name']),
+        received: n('received'),
+        delivered: n('delivered'),
+        skipped: n('skipped'),
+        deadLettered: n('dead_lettered'),
+        inRetry: n('in_retry'),
+        retriesOverdue: n('overdue'),
+        imbalance: n('received') - n('delivered') - n('skipped') - n('dead_lettered') - n('in_retry'),
+      };
+    });
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      for (const row of await this.snapshot()) {
+        const labels = { customer_id: row.customerId, destination: row.destination };
+        this.metrics.ledger.set({ ...labels, outcome: 'received' }, row.received);
+        this.metrics.ledger.set({ ...labels, outcome: 'delivered' }, row.delivered);
+        this.metrics.ledger.set({ ...labels, outcome: 'skipped' }, row.skipped);
+        this.metrics.ledger.set({ ...labels, outcome: 'dead_lettered' }, row.deadLettered);
+        this.metrics.ledger.set({ ...labels, outcome: 'in_retry' }, row.inRetry);
+        this.metrics.ledgerImbalance.set(labels, row.imbalance);
+        this.metrics.retriesOverdue.set(labels, row.retriesOverdue);
+      }
+      const open: Array<{ customer_id: string; name: string; n: string; oldest: string }> =
+        await this.db.query(
+          `SELECT l.customer_id, d.name, count(*) AS n,
+                  EXTRACT(EPOCH FROM now() - min(l.first_failed_at)) AS oldest
+             FROM dead_letters l JOIN destinations d ON d.id = l.destination_id
+            WHERE l.status = 'open' GROUP BY l.customer_id, d.name`,
+        );
+      this.metrics.deadLettersOpen.reset();
+      this.metrics.deadLetterOldestSeconds.reset();
+      for (const row of open) {
+        const labels = { customer_id: row.customer_id, destination: row.name };
+        this.metrics.deadLettersOpen.set(labels, Number(row.n));
+        this.metrics.deadLetterOldestSeconds.set(labels, Number(row.oldest));
+      }
+    } catch (error) {
+      this.log.warn({ err: error }, 'ledger refresh failed');
+    }
+  }
+}

@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+import { SecretBox } from '@raise-sync/shared/crypto';
+import { EventCodec, newSourceEvent, SAMPLE_RECORDS, type SourceEvent } from '@raise-sync/shared/events';
+import { EventProducer, createKafka, topicsFor } from '@raise-sync/shared/kafka';
+import { CustomerRepository, DestinationEntity, type DestinationKind } from '@raise-sync/shared/state';
+import { freePort, startApp, type RunningApp, type TestStack } from '@raise-sync/testing';
+import type { Simulator } from '@raise-sync/simulators';
+
+export const ADMIN_TOKEN = randomBytes(24).toString('hex');
+export const SECRETS_KEY = randomBytes(32).toString('hex');
+export const box = SecretBox.fromHex(SECRETS_KEY);
+
+export interface SubmitterUnderTest {
+  app: RunningApp;
+  admin<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+}
+
+export async function startSubmitter(
+  stack: TestStack,
+  topicPrefix: string,
+  env: Record<string, string> = {},
+): Promise<SubmitterUnderTest> {
+  const app = startApp(
+    'submitter',
+    {
+      KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+      SCHEMA_REGISTRY_URL: stack.registryUrl,
+      DATABASE_URL: stack.databaseUrl,
+      SECRETS_KEY,
+      KAFKA_TOPIC_PREFIX: topicPrefix,
+      ADMIN_TOKEN,
+      SUBMITTER_RETRY_DELAYS_MS: '1000,2000,4000',
+      SUBMITTER_DELIVERY_TIMEOUT_MS: '5000',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    await freePort(),
+  );
+  await app.waitUntilReady();
+  return {
+    app,
+    admin: async <T>(method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${app.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+    },
+  };
+}
+
+export interface TestCustomer {
+  id: string;
+  destinations: Record<string, { id: string; kind: DestinationKind; account: string }>;
+}
+
+/**
+ * A customer with destinations, written straight to the state store (the admin API of ingest is
+ * tested elsewhere); each HTTP destination gets its own simulator account.
+ */
+export async function createCustomer(
+  stack: TestStack,
+  sim: Simulator,
+  name: string,
+  kinds: DestinationKind[],
+): Promise<TestCustomer> {
+  const customer = await new CustomerRepository(stack.dataSource, box).create({ name, status: 'live' });
+  const destinations: TestCustomer['destinations'] = {};
+  for (const kind of kinds) {
+    const account = `${name}-${kind}`;
+    const token = `tok-${account}`;
+    const secret = `sec-${account}-0123456789`;
+    let config: Record<string, unknown> = {};
+    if (kind !== 'warehouse') {
+      sim.destinations.createAccount({ kind, id: account, token, secret, listId: 'donors' });
+      const base = {
+        'crm-plus': sim.crmUrl,
+        accounting: sim.accountingUrl,
+        marketing: sim.marketingUrl,
+        webhook: sim.hooksUrl,
+      }[kind];
+      config =
+        kind === 'webhook'
+          ? { url: `${sim.hooksUrl}/${account}` }
+          : kind === 'marketing'
+            ? { baseUrl: base, listId: 'donors' }
+            : { baseUrl: base };
+    }
+    const repo = stack.dataSource.getRepository(DestinationEntity);
+    const row = await repo.save(
+      repo.create({
+        customerId: customer.id,
+        kind,
+        name: kind,
+        config,
+        secrets: box.sealJson(kind === 'webhook' ? { secret } : { token }),
+        enabled: true,
+      }),
+    );
+    destinations[kind] = { id: row.id, kind, account };
+  }
+  return { id: customer.id, destinations };
+}
+
+let giftSeq = 5_000_000;
+
+/** A gift event (full record) for a customer; `overrides` change the record. */
+export function giftEvent(
+  customerId: string,
+  options: {
+    id?: number;
+    modifiedAt?: Date;
+    email?: string | null;
+    statusText?: string;
+    amount?: string;
+    origin?: SourceEvent['origin'];
+    operation?: 'upsert' | 'delete';
+  } = {},
+): SourceEvent {
+  const id = String(options.id ?? giftSeq++);
+  const modified = options.modifiedAt ?? new Date();
+  return newSourceEvent({
+    customerId,
+    source: 'raise',
+    resource: 'gift',
+    operation: options.operation ?? 'upsert',
+    origin: options.origin ?? 'webhook',
+    recordId: id,
+    sourceModifiedAt: modified,
+    record:
+      options.operation === 'delete'
+        ? null
+        : {
+            ...SAMPLE_RECORDS.gift,
+            id,
+            amount: options.amount ?? '25.00',
+            statusText: options.statusText ?? 'Success',
+            donorEmail: options.email === undefined ? `donor${id}@example.org` : options.email,
+            donorId: String(Number(id) % 1000),
+            modifiedDate: modified,
+            raw: JSON.stringify({ id: Number(id) }),
+          },
+  } as never);
+}
+
+/** Writes events to the source topics the way ingest does (Avro, customer-first keys). */
+export async function publish(stack: TestStack, topicPrefix: string, events: SourceEvent[]): Promise<void> {
+  const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: 'test-publisher' });
+  const producer = new EventProducer(kafka, new EventCodec(stack.registryUrl));
+  await producer.connect();
+  try {
+    const topics = topicsFor(topicPrefix);
+    const byTopic = new Map<string, SourceEvent[]>();
+    for (const e of events) {
+      const topic = topics.sourceEvents(e.source, e.resource);
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), e]);
+    }
+    for (const [topic, list] of byTopic) {
+      for (let i = 0; i < list.length; i += 2000) {
+        await producer.publish(topic, list.slice(i, i + 2000));
+      }
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export interface LedgerRowView {
+  customerId: string;
+  destination: string;
+  received: number;
+  delivered: number;
+  skipped: number;
+  deadLettered: number;
+  inRetry: number;
+  imbalance: number;
+}
