@@ -90,6 +90,10 @@ export async function startFromArgs(
     url: simulator.url,
     raiseUrl: simulator.raiseUrl,
     vomoUrl: simulator.vomoUrl,
+    crmUrl: simulator.crmUrl,
+    accountingUrl: simulator.accountingUrl,
+    marketingUrl: simulator.marketingUrl,
+    hooksUrl: simulator.hooksUrl,
     controlUrl: `${simulator.url}/_sim`,
     orgs: orgs.map(({ id, raiseToken, vomoToken, counts }) => ({
       id,

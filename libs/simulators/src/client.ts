@@ -1,11 +1,20 @@
+import type { DestinationControl } from './destinations/types';
 import { SimulatorError } from './errors';
 import type { SimulatorControl } from './types';
 
-/** SimulatorControl over HTTP: the same operations, each returning a promise. */
-export type RemoteSimulatorControl = {
-  [K in keyof SimulatorControl]: SimulatorControl[K] extends (...args: infer A) => infer R
+/** The same operations as `T`, each returning a promise. */
+type Remote<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R
     ? (...args: A) => Promise<Awaited<R>>
     : never;
+};
+
+/** DestinationControl over HTTP (`/_sim/destinations/...`). */
+export type RemoteDestinationControl = Remote<DestinationControl>;
+
+/** SimulatorControl over HTTP, plus the destination operations under `destinations`. */
+export type RemoteSimulatorControl = Remote<SimulatorControl> & {
+  destinations: RemoteDestinationControl;
 };
 
 /**
@@ -35,7 +44,28 @@ export function connectSimulator(url: string): RemoteSimulatorControl {
   }
 
   const org = (id: string) => `/orgs/${enc(id)}`;
+  const account = (id: string) => `/destinations/accounts/${enc(id)}`;
+  const destinations: RemoteDestinationControl = {
+    createAccount: (options) => call('POST', '/destinations/accounts', options),
+    listAccounts: () => call('GET', '/destinations/accounts'),
+    removeAccount: (id) => call('DELETE', account(id)),
+    reset: (id) => call('POST', `${account(id)}/reset`),
+    setDestinationFaults: (id, faults) =>
+      call<unknown>('PUT', `/destinations/faults/${enc(id)}`, faults).then(() => undefined),
+    clearDestinationFaults: (id) => call('DELETE', `/destinations/faults/${enc(id)}`),
+    getDestinationFaults: () => call('GET', '/destinations/faults'),
+    crmContacts: (id) => call('GET', `${account(id)}/contacts`),
+    crmGifts: (id) => call('GET', `${account(id)}/gifts`),
+    invoices: (id) => call('GET', `${account(id)}/invoices`),
+    creditNotes: (id) => call('GET', `${account(id)}/credit-notes`),
+    accountingLog: (id) => call('GET', `${account(id)}/accounting-log`),
+    members: (id) => call('GET', `${account(id)}/members`),
+    hookDeliveries: (id) => call('GET', `${account(id)}/hook-deliveries`),
+    hookDuplicates: (id) => call('GET', `${account(id)}/hook-duplicates`),
+    destinationStats: (id) => call('GET', `${account(id)}/stats`),
+  };
   return {
+    destinations,
     createOrg: (options) => call('POST', '/orgs', options),
     removeOrg: (id) => call('DELETE', org(id)),
     listOrgs: () => call('GET', '/orgs'),

@@ -80,12 +80,18 @@ export class TokenBucket {
   }
 }
 
-/** Fault configs for '*' and per org; an org's own config overrides '*' field by field. */
-export class FaultRegistry {
-  private readonly configs = new Map<string, FaultConfig>();
+/**
+ * Fault configs for '*' and per org (or destination account); a scope's own config overrides '*'
+ * field by field. `C` is the config shape, `A` names the APIs that get a token bucket each.
+ */
+export class FaultRegistry<
+  C extends { rateLimit?: RateLimitConfig } = FaultConfig,
+  A extends string = ApiName,
+> {
+  private readonly configs = new Map<string, C>();
   private readonly buckets = new Map<string, TokenBucket>();
 
-  set(scope: string, config: FaultConfig): void {
+  set(scope: string, config: C): void {
     this.configs.set(scope, { ...config });
     // New limits start with full buckets.
     for (const key of [...this.buckets.keys()]) {
@@ -100,16 +106,16 @@ export class FaultRegistry {
     this.buckets.clear();
   }
 
-  all(): Record<string, FaultConfig> {
+  all(): Record<string, C> {
     return Object.fromEntries(this.configs);
   }
 
-  forOrg(org: string): FaultConfig {
-    return { ...this.configs.get('*'), ...this.configs.get(org) };
+  forOrg(org: string): C {
+    return { ...this.configs.get('*'), ...this.configs.get(org) } as C;
   }
 
   /** The org's bucket for one API, or undefined without a rate limit. */
-  bucket(org: string, api: ApiName): TokenBucket | undefined {
+  bucket(org: string, api: A): TokenBucket | undefined {
     const limit = this.forOrg(org).rateLimit;
     if (!limit) {
       return undefined;

@@ -1,5 +1,9 @@
 export { startSimulator } from './simulator';
-export { connectSimulator, type RemoteSimulatorControl } from './client';
+export {
+  connectSimulator,
+  type RemoteDestinationControl,
+  type RemoteSimulatorControl,
+} from './client';
 export { SimulatorError } from './errors';
 export type {
   CreateOrgOptions,
@@ -23,3 +27,26 @@ export type {
 } from './raise/webhooks';
 export type { OrgStats, PageServed, WebhookStats } from './stats';
 export { ID_BASE, SIM_RESOURCES, type ModelFor, type SimResource } from './data/dataset';
+export {
+  DESTINATION_ACCOUNT_KINDS,
+  MARKETING_STATUSES,
+  type AccountingCreditNote,
+  type AccountingInvoice,
+  type AccountingLine,
+  type AccountingLogEntry,
+  type CreateDestinationAccountOptions,
+  type CrmContact,
+  type CrmGift,
+  type CrmReference,
+  type DestinationAccountKind,
+  type DestinationAccountSummary,
+  type DestinationControl,
+  type DestinationFaultConfig,
+  type DestinationStats,
+  type HookDelivery,
+  type MarketingMember,
+  type MarketingStatus,
+} from './destinations/types';
+export { CRM_DEFAULT_HOURLY_LIMIT } from './destinations/crm-plus-api';
+export { subscriberHash } from './destinations/marketing-api';
+export { HOOK_SIGNATURE_HEADER, HOOK_TIMESTAMP_HEADER, signHook } from './destinations/hooks-api';

@@ -1,6 +1,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SimulatorCore } from './core';
+import { accountingApi } from './destinations/accounting-api';
+import { crmPlusApi } from './destinations/crm-plus-api';
+import { serveDestination, type DestinationApi } from './destinations/gate';
+import { hooksApi } from './destinations/hooks-api';
+import { marketingApi } from './destinations/marketing-api';
+import {
+  DESTINATION_PREFIXES,
+  DestinationRegistry,
+  type DestinationAccount,
+} from './destinations/registry';
 import { serveControl } from './http/control-api';
 import { serveApi } from './http/gate';
 import { raiseRoutes, raiseStyle } from './http/raise-api';
@@ -19,9 +29,13 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+const underPrefix = (path: string, prefix: string) =>
+  path === prefix || path.startsWith(`${prefix}/`);
+
 /**
  * Starts one HTTP server carrying the Raise API (`/raise/api/...`), the VOMO users API
- * (`/vomo/v1/users`) and the control API (`/_sim/...`).
+ * (`/vomo/v1/users`), the destination APIs (`/crm`, `/accounting`, `/marketing`, `/hooks`) and
+ * the control API (`/_sim/...`).
  */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const host = options.host ?? '127.0.0.1';
@@ -29,12 +43,24 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const control = core.control();
   const raise = raiseRoutes();
   const vomo = vomoRoutes();
+  const registry = new DestinationRegistry();
+  const destinations = registry.control();
+  const destinationApis: Array<[string, DestinationApi<DestinationAccount>]> = [
+    [DESTINATION_PREFIXES['crm-plus'], crmPlusApi as DestinationApi<DestinationAccount>],
+    [DESTINATION_PREFIXES.accounting, accountingApi as DestinationApi<DestinationAccount>],
+    [DESTINATION_PREFIXES.marketing, marketingApi as DestinationApi<DestinationAccount>],
+    [DESTINATION_PREFIXES.webhook, hooksApi as DestinationApi<DestinationAccount>],
+  ];
 
   const server = http.createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://simulator');
     const path = url.pathname;
     let work: Promise<void>;
-    if (path === RAISE_PREFIX || path.startsWith(`${RAISE_PREFIX}/`)) {
+    const destination = destinationApis.find(([prefix]) => underPrefix(path, prefix));
+    if (destination) {
+      const [prefix, api] = destination;
+      work = serveDestination(registry, api, request, response, url, path.slice(prefix.length));
+    } else if (underPrefix(path, RAISE_PREFIX)) {
       work = serveApi(
         core,
         request,
@@ -45,7 +71,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         raiseStyle,
         (token) => core.byRaiseToken.get(token),
       );
-    } else if (path === VOMO_PREFIX || path.startsWith(`${VOMO_PREFIX}/`)) {
+    } else if (underPrefix(path, VOMO_PREFIX)) {
       work = serveApi(
         core,
         request,
@@ -56,11 +82,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         vomoStyle,
         (token) => core.byVomoToken.get(token),
       );
-    } else if (path === CONTROL_PREFIX || path.startsWith(`${CONTROL_PREFIX}/`)) {
-      work = serveControl(core, control, request, response, url, path.slice(CONTROL_PREFIX.length));
+    } else if (underPrefix(path, CONTROL_PREFIX)) {
+      work = serveControl(
+        core,
+        control,
+        destinations,
+        request,
+        response,
+        url,
+        path.slice(CONTROL_PREFIX.length),
+      );
     } else {
+      const prefixes = [RAISE_PREFIX, VOMO_PREFIX, ...destinationApis.map(([p]) => p)];
       send(response, 404, {
-        error: `unknown path ${path}; APIs live under ${RAISE_PREFIX}, ${VOMO_PREFIX} and ${CONTROL_PREFIX}`,
+        error: `unknown path ${path}; APIs live under ${prefixes.join(', ')} and ${CONTROL_PREFIX}`,
       });
       return;
     }
@@ -79,14 +114,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${urlHost(host)}:${port}`;
+  registry.baseUrl = url;
 
   let stopping: Promise<void> | undefined;
   return {
     url,
     raiseUrl: `${url}${RAISE_PREFIX}`,
     vomoUrl: `${url}${VOMO_PREFIX}`,
+    crmUrl: `${url}${DESTINATION_PREFIXES['crm-plus']}`,
+    accountingUrl: `${url}${DESTINATION_PREFIXES.accounting}`,
+    marketingUrl: `${url}${DESTINATION_PREFIXES.marketing}`,
+    hooksUrl: `${url}${DESTINATION_PREFIXES.webhook}`,
     port,
     control,
+    destinations,
     stop: () => {
       stopping ??= new Promise<void>((resolve) => {
         core.webhooks.stop();

@@ -4,6 +4,7 @@ import type {
   VomoUserResource,
 } from '@raise-sync/shared/sources';
 import type { ModelFor, SimResource } from './data/dataset';
+import type { DestinationControl } from './destinations/types';
 import type { FaultConfig } from './faults';
 import type {
   DroppedWebhook,
@@ -31,8 +32,18 @@ export interface Simulator {
   readonly raiseUrl: string;
   /** `${url}/vomo/v1`: VOMO users at `${vomoUrl}/users`. */
   readonly vomoUrl: string;
+  /** `${url}/crm`: CRM+ at `${crmUrl}/api/...`. */
+  readonly crmUrl: string;
+  /** `${url}/accounting`: `${accountingUrl}/invoices`, `/credit-notes`. */
+  readonly accountingUrl: string;
+  /** `${url}/marketing`: `${marketingUrl}/lists/{listId}/members/{hash}`. */
+  readonly marketingUrl: string;
+  /** `${url}/hooks`: a webhook account's endpoint is `${hooksUrl}/{accountId}`. */
+  readonly hooksUrl: string;
   readonly port: number;
   control: SimulatorControl;
+  /** The destination simulators' accounts, faults and recorded writes. */
+  destinations: DestinationControl;
   stop(): Promise<void>;
 }
 

@@ -67,29 +67,44 @@ export async function startReceiver(respond: Responder = () => 200): Promise<Rec
   };
 }
 
-/** fetch with a bearer token and JSON body; returns status, headers and parsed body. */
+/**
+ * fetch with a bearer token and JSON body (or a `raw` string body); returns status, headers and
+ * the parsed body (the text itself when it is not JSON).
+ */
 export async function call<T = Record<string, unknown>>(
   url: string,
-  options: { method?: string; token?: string; body?: unknown } = {},
+  options: {
+    method?: string;
+    token?: string;
+    body?: unknown;
+    raw?: string;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<{ status: number; headers: Headers; body: T }> {
   const headers: Record<string, string> = {};
   if (options.token !== undefined) {
     headers.authorization = `Bearer ${options.token}`;
   }
-  if (options.body !== undefined) {
+  const payload =
+    options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+  if (payload !== undefined) {
     headers['content-type'] = 'application/json';
   }
   const response = await fetch(url, {
-    method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
-    headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    method: options.method ?? (payload === undefined ? 'GET' : 'POST'),
+    headers: { ...headers, ...options.headers },
+    body: payload,
   });
   const text = await response.text();
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: (text ? JSON.parse(text) : undefined) as T,
-  };
+  let body: unknown = undefined;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+  }
+  return { status: response.status, headers: response.headers, body: body as T };
 }
 
 /** Polls `check` until it returns true or the time runs out. */

@@ -178,9 +178,16 @@ describe('command line', () => {
       parseCliArgs(['--port', '0', '--orgs', 'demo:500']),
     );
     try {
-      const parsed = JSON.parse(banner) as { url: string; orgs: Array<{ raiseToken: string }> };
+      const parsed = JSON.parse(banner) as {
+        url: string;
+        crmUrl: string;
+        hooksUrl: string;
+        orgs: Array<{ raiseToken: string }>;
+      };
       expect(banner).not.toContain('\n');
       expect(parsed.url).toBe(simulator.url);
+      expect(parsed.crmUrl).toBe(`${simulator.url}/crm`);
+      expect(parsed.hooksUrl).toBe(`${simulator.url}/hooks`);
       expect(parsed.orgs[0]!.raiseToken).toBe('demo-raise-token');
       const { body } = await call<RaisePage<RaiseGiftModel>>(
         `${simulator.raiseUrl}/api/Gift/list`,

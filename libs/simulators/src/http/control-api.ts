@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RaiseResource } from '@raise-sync/shared/sources';
 import type { SimulatorCore } from '../core';
 import type { SimResource } from '../data/dataset';
+import type { CreateDestinationAccountOptions, DestinationControl } from '../destinations/types';
 import { SimulatorError } from '../errors';
 import type { CreateOrgOptions, EmitWebhooksOptions, SimulatorControl } from '../types';
 import {
@@ -16,6 +17,7 @@ import {
 
 interface ControlRequest {
   control: SimulatorControl;
+  destinations: DestinationControl;
   core: SimulatorCore;
   url: URL;
   body: unknown;
@@ -202,10 +204,106 @@ const routes: Array<Route<ControlRequest>> = [
   },
 ];
 
+/** Inspections of one destination account: `GET /destinations/accounts/:id/<name>`. */
+const DESTINATION_INSPECTIONS = {
+  contacts: 'crmContacts',
+  gifts: 'crmGifts',
+  invoices: 'invoices',
+  'credit-notes': 'creditNotes',
+  'accounting-log': 'accountingLog',
+  members: 'members',
+  'hook-deliveries': 'hookDeliveries',
+  'hook-duplicates': 'hookDuplicates',
+  stats: 'destinationStats',
+} as const satisfies Record<string, keyof DestinationControl>;
+
+const inspection = (
+  name: string,
+): (typeof DESTINATION_INSPECTIONS)[keyof typeof DESTINATION_INSPECTIONS] => {
+  if (!Object.prototype.hasOwnProperty.call(DESTINATION_INSPECTIONS, name)) {
+    throw fail(
+      404,
+      `no destination inspection '${name}' (known: ${Object.keys(DESTINATION_INSPECTIONS).join(', ')})`,
+    );
+  }
+  return DESTINATION_INSPECTIONS[name as keyof typeof DESTINATION_INSPECTIONS];
+};
+
+/** The routes under `/_sim/destinations`, mirroring DestinationControl one to one. */
+const destinationRoutes: Array<Route<ControlRequest>> = [
+  {
+    method: 'GET',
+    pattern: /^\/destinations\/accounts$/,
+    template: 'listAccounts',
+    handler: ({ destinations }) => ok(destinations.listAccounts()),
+  },
+  {
+    method: 'POST',
+    pattern: /^\/destinations\/accounts$/,
+    template: 'createAccount',
+    handler: ({ destinations, body }) =>
+      ok(
+        destinations.createAccount(object(body) as unknown as CreateDestinationAccountOptions),
+        201,
+      ),
+  },
+  {
+    method: 'DELETE',
+    pattern: /^\/destinations\/accounts\/([^/]+)$/,
+    template: 'removeAccount',
+    handler: ({ destinations }, [id]) => {
+      destinations.removeAccount(id!);
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'POST',
+    pattern: /^\/destinations\/accounts\/([^/]+)\/reset$/,
+    template: 'resetAccount',
+    handler: ({ destinations }, [id]) => {
+      destinations.reset(id!);
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/destinations\/accounts\/([^/]+)\/([a-z-]+)$/,
+    template: 'inspectAccount',
+    handler: ({ destinations }, [id, name]) => ok(destinations[inspection(name!)](id!)),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/destinations\/faults$/,
+    template: 'getDestinationFaults',
+    handler: ({ destinations }) => ok(destinations.getDestinationFaults()),
+  },
+  {
+    method: 'PUT',
+    pattern: /^\/destinations\/faults\/([^/]+)$/,
+    template: 'setDestinationFaults',
+    handler: ({ destinations, body }, [id]) => {
+      destinations.setDestinationFaults(id!, object(body));
+      return ok(destinations.getDestinationFaults());
+    },
+  },
+  {
+    method: 'DELETE',
+    pattern: /^\/destinations\/faults\/([^/]+)$/,
+    template: 'clearDestinationFaults',
+    handler: ({ destinations }, [id]) => {
+      destinations.clearDestinationFaults(id!);
+      return { status: 204 };
+    },
+  },
+];
+
+const allRoutes = [...routes, ...destinationRoutes];
+
 /** Serves `/_sim/...` (path given without the prefix). Errors are `{ error }` with a status. */
 export async function serveControl(
   core: SimulatorCore,
   control: SimulatorControl,
+  destinations: DestinationControl,
   request: IncomingMessage,
   response: ServerResponse,
   url: URL,
@@ -222,13 +320,16 @@ export async function serveControl(
     })
     .join('/');
   try {
-    const matched = matchRoute(routes, (request.method ?? 'GET').toUpperCase(), decoded);
+    const matched = matchRoute(allRoutes, (request.method ?? 'GET').toUpperCase(), decoded);
     if (!matched) {
       throw fail(404, `no control route ${request.method} /_sim${path}`);
     }
     const raw = await readBody(request);
     const body = parseBody(raw, request.headers['content-type'], (text) => fail(400, text));
-    const result = await matched.route.handler({ control, core, url, body }, matched.params);
+    const result = await matched.route.handler(
+      { control, destinations, core, url, body },
+      matched.params,
+    );
     send(response, result.status, result.body, result.headers);
   } catch (error) {
     const failure =
