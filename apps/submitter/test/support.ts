@@ -180,3 +180,43 @@ export interface LedgerRowView {
   inRetry: number;
   imbalance: number;
 }
+
+let donorSeq = 700_000;
+
+/** A donor event (full record). */
+export function donorEvent(
+  customerId: string,
+  options: { id?: number; modifiedAt?: Date; email?: string | null; optIn?: boolean; testMode?: boolean } = {},
+): SourceEvent {
+  const id = String(options.id ?? donorSeq++);
+  const modified = options.modifiedAt ?? new Date();
+  return newSourceEvent({
+    customerId,
+    source: 'raise',
+    resource: 'donor',
+    operation: 'upsert',
+    origin: 'webhook',
+    recordId: id,
+    sourceModifiedAt: modified,
+    record: {
+      ...SAMPLE_RECORDS.donor,
+      id,
+      firstName: `First${id}`,
+      lastName: `Last${id}`,
+      name: `First${id} Last${id}`,
+      email: options.email === undefined ? `person${id}@example.org` : options.email,
+      emailOptIn: options.optIn ?? true,
+      isTestMode: options.testMode ?? false,
+      modifiedDate: modified,
+      raw: JSON.stringify({ id: Number(id) }),
+    },
+  } as never);
+}
+
+export async function ledgerOf(
+  submitter: SubmitterUnderTest,
+  customerId: string,
+): Promise<LedgerRowView[]> {
+  const { body } = await submitter.admin<LedgerRowView[]>('GET', `/admin/ledger?customerId=${customerId}`);
+  return body;
+}

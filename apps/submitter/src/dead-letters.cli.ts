@@ -1,0 +1,60 @@
+/**
+ * Dead-letter CLI over the submitter's admin API.
+ *   SUBMITTER_URL=http://127.0.0.1:3002 ADMIN_TOKEN=... node dead-letters.cli.js list [--customer ID] [--destination ID] [--status open]
+ *   ... inspect <id> | retry <id> | retry --customer ID [--destination ID] | discard <id> | discard --customer ID
+ */
+const base = (process.env['SUBMITTER_URL'] ?? 'http://127.0.0.1:3002').replace(/\/+$/, '');
+const token = process.env['ADMIN_TOKEN'] ?? '';
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+async function call(method: string, path: string, body?: unknown): Promise<unknown> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) {
+    throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
+  }
+  return text ? JSON.parse(text) : null;
+}
+
+async function main(): Promise<void> {
+  const [command, id] = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
+  const filter = {
+    customerId: option('customer'),
+    destinationId: option('destination'),
+    reason: option('reason'),
+    status: option('status'),
+  };
+  let result: unknown;
+  if (command === 'list') {
+    const query = new URLSearchParams(
+      Object.entries(filter).filter((e): e is [string, string] => e[1] !== undefined),
+    );
+    result = await call('GET', `/admin/dead-letters?${query.toString()}`);
+  } else if (command === 'inspect' && id) {
+    result = await call('GET', `/admin/dead-letters/${id}`);
+  } else if ((command === 'retry' || command === 'discard') && id) {
+    result = await call('POST', `/admin/dead-letters/${id}/${command}`);
+  } else if (command === 'retry' || command === 'discard') {
+    result = await call('POST', `/admin/dead-letters/${command}`, filter);
+  } else {
+    process.stderr.write('usage: dead-letters.cli.js list|inspect <id>|retry <id>|retry --customer ID|discard <id>|discard --customer ID\n');
+    process.exit(2);
+  }
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,159 @@
+import { RecordRejectedError } from '@raise-sync/shared';
+import { SAMPLE_RECORDS } from '@raise-sync/shared/events';
+import {
+  type CrmPlusMappingSettings,
+  crmGiftType,
+  donorToContact,
+  giftToTransaction,
+  isRefunded,
+  refundToTransaction,
+  userToContact,
+} from './crm-plus.mapping';
+
+const settings: CrmPlusMappingSettings = {
+  transactionSource: 'raise',
+  referenceSource: 'raise',
+  volunteerReferenceSource: 'vomo',
+  contactTags: [],
+  volunteerTags: [],
+  fieldMap: {},
+};
+
+describe('CRM+ mapping', () => {
+  describe(donorToContact.name, () => {
+    it('maps a donor to a flat contact transaction keyed by reference and email', () => {
+      const raw = JSON.stringify({
+        id: 48213,
+        primaryAddress: {
+          address1: '1 Main St',
+          city: 'Austin',
+          state: 'TX',
+          postal: '78701',
+          countryString: 'US',
+        },
+      });
+      expect(
+        donorToContact(
+          { ...SAMPLE_RECORDS.donor, raw },
+          { ...settings, contactTags: ['Raise', 'Donor'] },
+        ),
+      ).toEqual({
+        referenceSource: 'raise',
+        referenceId: '48213',
+        contactType: 'Household',
+        name: 'Ada Lovelace',
+        firstName: 'Ada',
+        lastName: 'Lovelace',
+        email: 'ada@example.org',
+        phone: '(555) 010-2000',
+        address1: '1 Main St',
+        city: 'Austin',
+        state: 'TX',
+        postal: '78701',
+        country: 'US',
+        tags: 'Raise;Donor',
+      });
+    });
+
+    it('makes organisations Organization contacts named after the organisation', () => {
+      const body = donorToContact(
+        {
+          ...SAMPLE_RECORDS.donor,
+          isOrganization: true,
+          name: null,
+          organizationName: 'Acme Trust',
+        },
+        settings,
+      );
+      expect(body).toMatchObject({ contactType: 'Organization', name: 'Acme Trust' });
+    });
+
+    it('applies the customer field map but never lets it change the reference', () => {
+      const body = donorToContact(SAMPLE_RECORDS.donor, {
+        ...settings,
+        fieldMap: { donor: { phone: null, 'customFields.Raise CRM Key': 'crmKey' } },
+      });
+      expect(body.phone).toBeUndefined();
+      expect(body.customFields).toEqual({ 'Raise CRM Key': '10023' });
+    });
+
+    it('rejects a donor without email', () => {
+      expect(() => donorToContact({ ...SAMPLE_RECORDS.donor, email: null }, settings)).toThrow(
+        new RecordRejectedError('CRM+ needs an email for contacts'),
+      );
+    });
+  });
+
+  it('maps a VOMO user to a contact with the vomo reference source', () => {
+    expect(
+      userToContact(SAMPLE_RECORDS.user, { ...settings, volunteerTags: ['Volunteer'] }),
+    ).toEqual({
+      referenceSource: 'vomo',
+      referenceId: '8205',
+      contactType: 'Household',
+      firstName: 'Grace',
+      lastName: 'Hopper',
+      email: 'grace@example.org',
+      tags: 'Volunteer',
+    });
+  });
+
+  describe(giftToTransaction.name, () => {
+    it('maps a gift to an idempotent gift transaction', () => {
+      expect(giftToTransaction(SAMPLE_RECORDS.gift, settings)).toEqual({
+        transactionSource: 'raise',
+        transactionId: '900113',
+        giftType: 'Credit',
+        amount: 125.5,
+        currencyCode: 'USD',
+        giftDate: '2026-11-20T09:12:00',
+        contact: { referenceId: '48213', email: 'ada@example.org' },
+        isPrivate: false,
+      });
+    });
+
+    it('uses the configured transaction source', () => {
+      expect(
+        giftToTransaction(SAMPLE_RECORDS.gift, { ...settings, transactionSource: 'raise-acme' }),
+      ).toMatchObject({
+        transactionSource: 'raise-acme',
+      });
+    });
+
+    it('rejects a gift without donor email or with a non-positive amount', () => {
+      expect(() =>
+        giftToTransaction({ ...SAMPLE_RECORDS.gift, donorEmail: null }, settings),
+      ).toThrow(/needs the donor email/);
+      expect(() => giftToTransaction({ ...SAMPLE_RECORDS.gift, amount: '0.00' }, settings)).toThrow(
+        RecordRejectedError,
+      );
+    });
+
+    it('records a refund as a reversing transaction of its own', () => {
+      const gift = { ...SAMPLE_RECORDS.gift, statusText: 'Refunded' };
+      expect(isRefunded(gift)).toBe(true);
+      const original = giftToTransaction(gift, settings);
+      expect(refundToTransaction(gift, original, new Date('2026-11-22T00:00:00Z'))).toEqual({
+        transactionSource: 'raise',
+        transactionId: '900113-refund',
+        contact: { referenceId: '48213', email: 'ada@example.org' },
+        giftDate: '2026-11-22T00:00:00.000Z',
+        giftType: 'ReversingTransaction',
+        amount: -125.5,
+        currencyCode: 'USD',
+        notes: 'Refund of Raise gift 900113',
+      });
+    });
+  });
+
+  it.each([
+    ['CreditCard', 'Credit'],
+    ['PayPal', 'PayPal'],
+    ['ACH', 'EFT'],
+    ['BankAccount', 'EFT'],
+    ['Check', 'Check'],
+    [null, 'Other'],
+  ])('maps payment type %s to gift type %s', (paymentType, giftType) => {
+    expect(crmGiftType(paymentType)).toBe(giftType);
+  });
+});
