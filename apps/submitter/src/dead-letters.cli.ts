@@ -28,7 +28,9 @@ async function call(method: string, path: string, body?: unknown): Promise<unkno
 }
 
 async function main(): Promise<void> {
-  const [command, id] = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
+  const [command, id] = process.argv
+    .slice(2)
+    .filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
   const filter = {
     customerId: option('customer'),
     destinationId: option('destination'),
@@ -48,7 +50,9 @@ async function main(): Promise<void> {
   } else if (command === 'retry' || command === 'discard') {
     result = await call('POST', `/admin/dead-letters/${command}`, filter);
   } else {
-    process.stderr.write('usage: dead-letters.cli.js list|inspect <id>|retry <id>|retry --customer ID|discard <id>|discard --customer ID\n');
+    process.stderr.write(
+      'usage: dead-letters.cli.js list|inspect <id>|retry <id>|retry --customer ID|discard <id>|discard --customer ID\n',
+    );
     process.exit(2);
   }
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -8,11 +8,15 @@ void bootstrapService(SubmitterModule, 'submitter', {
       app,
       new DocumentBuilder()
         .setTitle('raise-sync submitter admin API')
-        .setDescription('Dead letters (list, inspect, retry, discard), record sync state, delivery ledger.')
+        .setDescription(
+          'Dead letters (list, inspect, retry, discard), record sync state, delivery ledger.',
+        )
         .setVersion('0.1.0')
         .addBearerAuth()
         .build(),
     );
-    SwaggerModule.setup('admin/docs', app, document, { jsonDocumentUrl: 'admin/docs/openapi.json' });
+    SwaggerModule.setup('admin/docs', app, document, {
+      jsonDocumentUrl: 'admin/docs/openapi.json',
+    });
   },
 });

@@ -55,7 +55,9 @@ describe('submitter: fan-out to five destinations (real Kafka, registry, Postgre
     const events: SourceEvent[] = [];
     const t0 = Date.now() - 60_000;
     for (let c = 0; c < 3; c += 1) {
-      const customer = await createCustomer(stack, sim, `c${c}-${randomBytes(3).toString('hex')}`, [...ALL]);
+      const customer = await createCustomer(stack, sim, `c${c}-${randomBytes(3).toString('hex')}`, [
+        ...ALL,
+      ]);
       customers.push(customer);
       const giftIds: string[] = [];
       for (let i = 0; i < 40; i += 1) {
@@ -68,10 +70,19 @@ describe('submitter: fan-out to five destinations (real Kafka, registry, Postgre
       }
       // A refund (same gift, later version): accounting must show invoice, then credit note.
       const refunded = giftIds[0] as string;
-      events.push(giftEvent(customer.id, { id: Number(refunded), modifiedAt: new Date(t0 + 5000), statusText: 'Refunded' }));
+      events.push(
+        giftEvent(customer.id, {
+          id: Number(refunded),
+          modifiedAt: new Date(t0 + 5000),
+          statusText: 'Refunded',
+        }),
+      );
       const donorIds: string[] = [];
       for (let i = 0; i < 10; i += 1) {
-        const e = donorEvent(customer.id, { modifiedAt: new Date(t0 + i * 10), optIn: i % 2 === 0 });
+        const e = donorEvent(customer.id, {
+          modifiedAt: new Date(t0 + i * 10),
+          optIn: i % 2 === 0,
+        });
         donorIds.push(e.recordId);
         events.push(e);
       }
@@ -91,12 +102,21 @@ describe('submitter: fan-out to five destinations (real Kafka, registry, Postgre
           );
           expect(rows.map((r) => r.source_id)).toEqual(giftIds);
           const crm = sim.destinations.crmGifts(customer.destinations['crm-plus']?.account ?? '');
-          expect(crm.map((g) => g.transactionId).sort()).toEqual(giftIds);
-          const invoices = sim.destinations.invoices(customer.destinations.accounting?.account ?? '');
-          expect(invoices.map((i) => i.reference).sort()).toEqual(giftIds.map((id) => `raise-gift-${id}`).sort());
+          // The refund is a separate reversing transaction, so CRM+ totals net to zero.
+          expect(crm.map((g) => g.transactionId).sort()).toEqual(
+            [...giftIds, `${(gifts.get(customer.id) ?? [])[0]}-refund`].sort(),
+          );
+          const invoices = sim.destinations.invoices(
+            customer.destinations.accounting?.account ?? '',
+          );
+          expect(invoices.map((i) => i.reference).sort()).toEqual(
+            giftIds.map((id) => `raise-gift-${id}`).sort(),
+          );
           const members = sim.destinations.members(customer.destinations.marketing?.account ?? '');
           expect(members).toHaveLength(donorIds.length);
-          const hooks = sim.destinations.hookDeliveries(customer.destinations.webhook?.account ?? '');
+          const hooks = sim.destinations.hookDeliveries(
+            customer.destinations.webhook?.account ?? '',
+          );
           expect(new Set(hooks.map((h) => h.recordId)).size).toBe(giftIds.length + donorIds.length);
         },
         { timeoutMs: 60_000, intervalMs: 500 },
@@ -111,7 +131,9 @@ describe('submitter: fan-out to five destinations (real Kafka, registry, Postgre
       const log = sim.destinations.accountingLog(account);
       const refundRef = `raise-gift-${(gifts.get(customer.id) ?? [])[0]}`;
       const invoiceAt = log.findIndex((l) => l.op === 'invoice' && l.reference === refundRef);
-      const creditAt = log.findIndex((l) => l.op === 'credit-note' && l.invoiceReference === refundRef);
+      const creditAt = log.findIndex(
+        (l) => l.op === 'credit-note' && l.invoiceReference === refundRef,
+      );
       expect(invoiceAt).toBeGreaterThanOrEqual(0);
       expect(creditAt).toBeGreaterThan(invoiceAt);
       expect(sim.destinations.creditNotes(account)).toHaveLength(1);
@@ -120,6 +142,10 @@ describe('submitter: fan-out to five destinations (real Kafka, registry, Postgre
       expect(members.filter((m) => m.status === 'subscribed')).toHaveLength(5);
       await expectBalanced(customer);
     }
-    expect(await scrapeMetric(submitter.app.url, 'raise_sync_deliveries_total', { outcome: 'dead_lettered' })).toBe(0);
+    expect(
+      await scrapeMetric(submitter.app.url, 'raise_sync_deliveries_total', {
+        outcome: 'dead_lettered',
+      }),
+    ).toBe(0);
   });
 });

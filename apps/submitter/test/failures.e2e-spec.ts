@@ -47,7 +47,11 @@ describe('submitter: failing destinations, retries and dead letters', () => {
   });
 
   /** Warehouse arrival latency of each event (ms after publishing), for one customer. */
-  const warehouseLatencies = async (customerId: string, ids: string[], publishedAt: number): Promise<number[]> => {
+  const warehouseLatencies = async (
+    customerId: string,
+    ids: string[],
+    publishedAt: number,
+  ): Promise<number[]> => {
     const rows: Array<{ source_id: string; synced_at: Date }> = await stack.dataSource.query(
       `SELECT source_id, synced_at FROM warehouse.raise_gift WHERE customer_id = $1 AND source_id = ANY($2::text[])`,
       [customerId, ids],
@@ -56,32 +60,83 @@ describe('submitter: failing destinations, retries and dead letters', () => {
   };
 
   it('one destination answering 503 for one customer does not slow the others; it catches up afterwards', async () => {
-    const a = await createCustomer(stack, sim, `a-${randomBytes(3).toString('hex')}`, ['warehouse', 'crm-plus', 'webhook']);
-    const b = await createCustomer(stack, sim, `b-${randomBytes(3).toString('hex')}`, ['warehouse', 'crm-plus', 'webhook']);
+    const a = await createCustomer(stack, sim, `a-${randomBytes(3).toString('hex')}`, [
+      'warehouse',
+      'crm-plus',
+      'webhook',
+    ]);
+    const b = await createCustomer(stack, sim, `b-${randomBytes(3).toString('hex')}`, [
+      'warehouse',
+      'crm-plus',
+      'webhook',
+    ]);
 
     // Baseline without the fault.
     const base = [...Array(60)].map(() => giftEvent(b.id));
     let started = Date.now();
     await publish(stack, prefix, base);
     await expectEventually(async () =>
-      expect(await warehouseLatencies(b.id, base.map((e) => e.recordId), started)).toHaveLength(60),
+      expect(
+        await warehouseLatencies(
+          b.id,
+          base.map((e) => e.recordId),
+          started,
+        ),
+      ).toHaveLength(60),
     );
-    const baselineP95 = pct(await warehouseLatencies(b.id, base.map((e) => e.recordId), started), 0.95);
+    const baselineP95 = pct(
+      await warehouseLatencies(
+        b.id,
+        base.map((e) => e.recordId),
+        started,
+      ),
+      0.95,
+    );
 
     // Customer A's CRM+ answers 503 for 6 s (two retry rounds) while both customers keep sending.
-    sim.destinations.setDestinationFaults(a.destinations['crm-plus']?.account ?? '', { status: 503 });
+    sim.destinations.setDestinationFaults(a.destinations['crm-plus']?.account ?? '', {
+      status: 503,
+    });
     const faultUntil = Date.now() + 6000;
     const aEvents = [...Array(30)].map(() => giftEvent(a.id));
     const bEvents = [...Array(60)].map(() => giftEvent(b.id));
     started = Date.now();
     await publish(stack, prefix, [...aEvents, ...bEvents]);
     await expectEventually(async () => {
-      expect(await warehouseLatencies(b.id, bEvents.map((e) => e.recordId), started)).toHaveLength(60);
-      expect(await warehouseLatencies(a.id, aEvents.map((e) => e.recordId), started)).toHaveLength(30);
-      expect(sim.destinations.hookDeliveries(a.destinations.webhook?.account ?? '')).toHaveLength(30);
+      expect(
+        await warehouseLatencies(
+          b.id,
+          bEvents.map((e) => e.recordId),
+          started,
+        ),
+      ).toHaveLength(60);
+      expect(
+        await warehouseLatencies(
+          a.id,
+          aEvents.map((e) => e.recordId),
+          started,
+        ),
+      ).toHaveLength(30);
+      expect(sim.destinations.hookDeliveries(a.destinations.webhook?.account ?? '')).toHaveLength(
+        30,
+      );
     });
-    const faultedP95 = pct(await warehouseLatencies(b.id, bEvents.map((e) => e.recordId), started), 0.95);
-    const aWarehouseP95 = pct(await warehouseLatencies(a.id, aEvents.map((e) => e.recordId), started), 0.95);
+    const faultedP95 = pct(
+      await warehouseLatencies(
+        b.id,
+        bEvents.map((e) => e.recordId),
+        started,
+      ),
+      0.95,
+    );
+    const aWarehouseP95 = pct(
+      await warehouseLatencies(
+        a.id,
+        aEvents.map((e) => e.recordId),
+        started,
+      ),
+      0.95,
+    );
     process.stdout.write(
       `503 isolation: warehouse p95 without fault ${baselineP95} ms; with A's CRM+ failing: B ${faultedP95} ms, A ${aWarehouseP95} ms\n`,
     );
@@ -95,11 +150,16 @@ describe('submitter: failing destinations, retries and dead letters', () => {
     await expectEventually(
       async () => {
         const crm = sim.destinations.crmGifts(a.destinations['crm-plus']?.account ?? '');
-        expect(crm.map((g) => g.transactionId).sort()).toEqual(aEvents.map((e) => e.recordId).sort());
+        expect(crm.map((g) => g.transactionId).sort()).toEqual(
+          aEvents.map((e) => e.recordId).sort(),
+        );
       },
       { timeoutMs: 40_000, intervalMs: 500 },
     );
-    const dead = await submitter.admin<DeadLetterView[]>('GET', `/admin/dead-letters?customerId=${a.id}`);
+    const dead = await submitter.admin<DeadLetterView[]>(
+      'GET',
+      `/admin/dead-letters?customerId=${a.id}`,
+    );
     expect(dead.body).toEqual([]);
     await expectEventually(async () => {
       for (const row of await ledgerOf(submitter, a.id)) {
@@ -123,12 +183,20 @@ describe('submitter: failing destinations, retries and dead letters', () => {
     });
     let deadLetter: DeadLetterView | undefined;
     await expectEventually(async () => {
-      const { body } = await submitter.admin<DeadLetterView[]>('GET', `/admin/dead-letters?customerId=${c.id}`);
+      const { body } = await submitter.admin<DeadLetterView[]>(
+        'GET',
+        `/admin/dead-letters?customerId=${c.id}`,
+      );
       expect(body).toHaveLength(1);
       deadLetter = body[0];
     });
     expect(deadLetter).toEqual(
-      expect.objectContaining({ sourceId: bad.recordId, reason: 'record_rejected', attempts: 1, status: 'open' }),
+      expect.objectContaining({
+        sourceId: bad.recordId,
+        reason: 'record_rejected',
+        attempts: 1,
+        status: 'open',
+      }),
     );
     const inspected = await submitter.admin<DeadLetterView & { event: { recordId: string } }>(
       'GET',
@@ -149,14 +217,27 @@ describe('submitter: failing destinations, retries and dead letters', () => {
 
     // Fix the cause, retry through the admin API: it lands, and the ledger still balances.
     sim.destinations.clearDestinationFaults(account);
-    const retried = await submitter.admin<{ retried: number }>('POST', `/admin/dead-letters/${deadLetter?.id ?? ''}/retry`);
+    const retried = await submitter.admin<{ retried: number }>(
+      'POST',
+      `/admin/dead-letters/${deadLetter?.id ?? ''}/retry`,
+    );
     expect(retried.body.retried).toBe(1);
     await expectEventually(async () => {
-      expect(sim.destinations.crmGifts(account).map((g) => g.transactionId)).toContain(bad.recordId);
+      expect(sim.destinations.crmGifts(account).map((g) => g.transactionId)).toContain(
+        bad.recordId,
+      );
     });
     await expectEventually(async () => {
       const [row] = await ledgerOf(submitter, c.id);
-      expect(row).toEqual(expect.objectContaining({ received: 11, delivered: 11, deadLettered: 0, inRetry: 0, imbalance: 0 }));
+      expect(row).toEqual(
+        expect.objectContaining({
+          received: 11,
+          delivered: 11,
+          deadLettered: 0,
+          inRetry: 0,
+          imbalance: 0,
+        }),
+      );
     });
   });
 
@@ -168,19 +249,30 @@ describe('submitter: failing destinations, retries and dead letters', () => {
     await publish(stack, prefix, [event]);
     await expectEventually(
       async () => {
-        const { body } = await submitter.admin<DeadLetterView[]>('GET', `/admin/dead-letters?customerId=${c.id}`);
-        expect(body).toEqual([expect.objectContaining({ reason: 'attempts_exhausted', attempts: 4 })]);
+        const { body } = await submitter.admin<DeadLetterView[]>(
+          'GET',
+          `/admin/dead-letters?customerId=${c.id}`,
+        );
+        expect(body).toEqual([
+          expect.objectContaining({ reason: 'attempts_exhausted', attempts: 4 }),
+        ]);
       },
       { timeoutMs: 40_000, intervalMs: 500 },
     );
   });
 
   it('a schema-valid but unusable record (CRM+ contact without email) is dead-lettered with a clear reason', async () => {
-    const c = await createCustomer(stack, sim, `e-${randomBytes(3).toString('hex')}`, ['crm-plus', 'warehouse']);
+    const c = await createCustomer(stack, sim, `e-${randomBytes(3).toString('hex')}`, [
+      'crm-plus',
+      'warehouse',
+    ]);
     const noEmail = giftEvent(c.id, { email: null });
     await publish(stack, prefix, [noEmail]);
     await expectEventually(async () => {
-      const { body } = await submitter.admin<DeadLetterView[]>('GET', `/admin/dead-letters?customerId=${c.id}`);
+      const { body } = await submitter.admin<DeadLetterView[]>(
+        'GET',
+        `/admin/dead-letters?customerId=${c.id}`,
+      );
       expect(body).toHaveLength(1);
       expect(body[0]?.reason).toBe('record_rejected');
       expect(body[0]?.errorMessage).toMatch(/email/i);

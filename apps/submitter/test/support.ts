@@ -1,8 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { EventCodec, newSourceEvent, SAMPLE_RECORDS, type SourceEvent } from '@raise-sync/shared/events';
+import {
+  EventCodec,
+  newSourceEvent,
+  SAMPLE_RECORDS,
+  type SourceEvent,
+} from '@raise-sync/shared/events';
 import { EventProducer, createKafka, topicsFor } from '@raise-sync/shared/kafka';
-import { CustomerRepository, DestinationEntity, type DestinationKind } from '@raise-sync/shared/state';
+import {
+  CustomerRepository,
+  DestinationEntity,
+  type DestinationKind,
+} from '@raise-sync/shared/state';
 import { freePort, startApp, type RunningApp, type TestStack } from '@raise-sync/testing';
 import type { Simulator } from '@raise-sync/simulators';
 
@@ -12,7 +21,11 @@ export const box = SecretBox.fromHex(SECRETS_KEY);
 
 export interface SubmitterUnderTest {
   app: RunningApp;
-  admin<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  admin<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }>;
 }
 
 export async function startSubmitter(
@@ -69,7 +82,10 @@ export async function createCustomer(
   name: string,
   kinds: DestinationKind[],
 ): Promise<TestCustomer> {
-  const customer = await new CustomerRepository(stack.dataSource, box).create({ name, status: 'live' });
+  const customer = await new CustomerRepository(stack.dataSource, box).create({
+    name,
+    status: 'live',
+  });
   const destinations: TestCustomer['destinations'] = {};
   for (const kind of kinds) {
     const account = `${name}-${kind}`;
@@ -149,7 +165,11 @@ export function giftEvent(
 }
 
 /** Writes events to the source topics the way ingest does (Avro, customer-first keys). */
-export async function publish(stack: TestStack, topicPrefix: string, events: SourceEvent[]): Promise<void> {
+export async function publish(
+  stack: TestStack,
+  topicPrefix: string,
+  events: SourceEvent[],
+): Promise<void> {
   const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: 'test-publisher' });
   const producer = new EventProducer(kafka, new EventCodec(stack.registryUrl));
   await producer.connect();
@@ -186,7 +206,13 @@ let donorSeq = 700_000;
 /** A donor event (full record). */
 export function donorEvent(
   customerId: string,
-  options: { id?: number; modifiedAt?: Date; email?: string | null; optIn?: boolean; testMode?: boolean } = {},
+  options: {
+    id?: number;
+    modifiedAt?: Date;
+    email?: string | null;
+    optIn?: boolean;
+    testMode?: boolean;
+  } = {},
 ): SourceEvent {
   const id = String(options.id ?? donorSeq++);
   const modified = options.modifiedAt ?? new Date();
@@ -217,6 +243,9 @@ export async function ledgerOf(
   submitter: SubmitterUnderTest,
   customerId: string,
 ): Promise<LedgerRowView[]> {
-  const { body } = await submitter.admin<LedgerRowView[]>('GET', `/admin/ledger?customerId=${customerId}`);
+  const { body } = await submitter.admin<LedgerRowView[]>(
+    'GET',
+    `/admin/ledger?customerId=${customerId}`,
+  );
   return body;
 }

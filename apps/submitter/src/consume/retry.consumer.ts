@@ -106,7 +106,10 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
         if (decoded.error.retriable) {
           throw decoded.error;
         }
-        this.log.error({ offset: message.offset, err: decoded.error.message }, 'undecodable retry message; skipped');
+        this.log.error(
+          { offset: message.offset, err: decoded.error.message },
+          'undecodable retry message; skipped',
+        );
         control.resolveOffset(message.offset);
         continue;
       }

@@ -77,7 +77,9 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     );
     const consumer = this.consumer;
     this.readiness.register('source-events-consumer', () =>
-      consumer.isHealthy() ? Promise.resolve() : Promise.reject(new Error('consumer is not running')),
+      consumer.isHealthy()
+        ? Promise.resolve()
+        : Promise.reject(new Error('consumer is not running')),
     );
     await consumer.start();
     this.metrics.consumerRunning.set({ group: this.groupId }, 1);

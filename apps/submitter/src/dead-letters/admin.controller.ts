@@ -1,10 +1,24 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminTokenGuard } from '@raise-sync/shared/service';
 import { SyncRecordRepository } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { LedgerMonitor, type LedgerRow } from '../ledger/ledger-monitor.service';
-import { DeadLetterService, type DeadLetterFilter, type DeadLetterView } from './dead-letter.service';
+import {
+  DeadLetterService,
+  type DeadLetterFilter,
+  type DeadLetterView,
+} from './dead-letter.service';
 
 /** Operator routes of the submitter. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`. */
 @ApiTags('dead letters and sync state')
@@ -23,7 +37,9 @@ export class SubmitterAdminController {
   }
 
   @Get('dead-letters')
-  @ApiOperation({ summary: 'List dead letters (filter by customerId, destinationId, reason, status)' })
+  @ApiOperation({
+    summary: 'List dead letters (filter by customerId, destinationId, reason, status)',
+  })
   list(@Query() query: Record<string, string>): Promise<DeadLetterView[]> {
     return this.deadLetters.list(filterFrom(query));
   }
@@ -42,7 +58,9 @@ export class SubmitterAdminController {
 
   @Post('dead-letters/retry')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Retry every open dead letter matching the filter (customerId required)' })
+  @ApiOperation({
+    summary: 'Retry every open dead letter matching the filter (customerId required)',
+  })
   retryMany(@Body() body: Record<string, string>): Promise<{ retried: number }> {
     return this.deadLetters.retry(requireCustomer(filterFrom(body)));
   }
@@ -60,7 +78,9 @@ export class SubmitterAdminController {
   }
 
   @Get('customers/:customerId/records/:resource/:sourceId')
-  @ApiOperation({ summary: 'Where is this record? State, destination ID and history at every destination' })
+  @ApiOperation({
+    summary: 'Where is this record? State, destination ID and history at every destination',
+  })
   async where(
     @Param('customerId') customerId: string,
     @Param('resource') resource: string,
@@ -73,7 +93,10 @@ export class SubmitterAdminController {
   }
 
   @Get('ledger')
-  @ApiOperation({ summary: 'received = delivered + skipped + dead_lettered + in_retry, per customer and destination' })
+  @ApiOperation({
+    summary:
+      'received = delivered + skipped + dead_lettered + in_retry, per customer and destination',
+  })
   ledgerRows(@Query('customerId') customerId?: string): Promise<LedgerRow[]> {
     return this.ledger.snapshot(customerId);
   }
@@ -85,7 +108,8 @@ function filterFrom(source: Record<string, string | undefined>): DeadLetterFilte
     customerId: source['customerId'],
     destinationId: source['destinationId'],
     reason: source['reason'],
-    status: status === 'open' || status === 'retried' || status === 'discarded' ? status : undefined,
+    status:
+      status === 'open' || status === 'retried' || status === 'discarded' ? status : undefined,
     limit: source['limit'] ? Number(source['limit']) : undefined,
   };
 }

@@ -88,7 +88,9 @@ export class DeadLetterService {
           value: row.payload,
           headers: {
             ...Object.fromEntries(
-              Object.entries(row.headers).filter(([k]) => !k.startsWith('x-error-') && !k.startsWith('x-retry-')),
+              Object.entries(row.headers).filter(
+                ([k]) => !k.startsWith('x-error-') && !k.startsWith('x-retry-'),
+              ),
             ),
             ...retryHeaders({
               destinationId: row.destinationId as string,
@@ -111,7 +113,15 @@ export class DeadLetterService {
         await tx.query(
           `INSERT INTO retry_entries (destination_id, customer_id, event_id, resource, source_id, attempt, due_at, last_error, first_failed_at)
            VALUES ($1, $2, $3, $4, $5, 0, now(), $6, $7) ON CONFLICT (destination_id, event_id) DO NOTHING`,
-          [row.destinationId, row.customerId, event.eventId, event.resource, event.recordId, row.reason, row.firstFailedAt],
+          [
+            row.destinationId,
+            row.customerId,
+            event.eventId,
+            event.resource,
+            event.recordId,
+            row.reason,
+            row.firstFailedAt,
+          ],
         );
         await tx.query(
           `UPDATE delivery_counts SET n = n - 1 WHERE customer_id = $1 AND destination_id = $2 AND outcome = 'dead_lettered' AND n > 0`,
@@ -119,13 +129,18 @@ export class DeadLetterService {
         );
       });
       retried += 1;
-      this.log.info({ customerId: row.customerId, deadLetterId: row.id, eventId: event.eventId }, 'dead letter retried');
+      this.log.info(
+        { customerId: row.customerId, deadLetterId: row.id, eventId: event.eventId },
+        'dead letter retried',
+      );
     }
     return { retried };
   }
 
   async discard(filter: DeadLetterFilter & { id?: string }): Promise<{ discarded: number }> {
-    const where = filter.id ? { id: filter.id, status: 'open' as const } : this.where({ ...filter, status: 'open' });
+    const where = filter.id
+      ? { id: filter.id, status: 'open' as const }
+      : this.where({ ...filter, status: 'open' });
     const result = await this.db
       .getRepository(DeadLetterEntity)
       .update(where, { status: 'discarded', resolvedAt: new Date() });

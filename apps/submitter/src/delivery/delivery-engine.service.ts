@@ -1,6 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { DeliveryResult, DestinationAdapter, DestinationContext } from '@raise-sync/destinations';
+import type {
+  DeliveryResult,
+  DestinationAdapter,
+  DestinationContext,
+} from '@raise-sync/destinations';
 import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import {
@@ -33,8 +37,7 @@ export interface WorkItem {
 }
 
 type Decision =
-  | { kind: 'deliver' }
-  | { kind: 'skip'; reason: 'duplicate' | 'stale' | 'not_applicable' | string };
+  { kind: 'deliver' } | { kind: 'skip'; reason: 'duplicate' | 'stale' | 'not_applicable' | string };
 
 interface Outcome {
   item: WorkItem;
@@ -477,7 +480,7 @@ export class DeliveryEngine {
             o.item.firstFailedAt ?? new Date(),
             o.item.message.value,
             o.item.message.key?.toString() ?? null,
-            JSON.stringify(o.item.message.headers),
+            JSON.stringify(o.dlqMessage?.headers ?? o.item.message.headers),
           ],
         );
       }
@@ -520,7 +523,10 @@ export class DeliveryEngine {
         outcome: o.status === 'retry' ? 'retry_scheduled' : o.status,
         reason: o.reason,
       });
-      if (o.status === 'delivered' && (o.item.event.origin === 'webhook' || o.item.event.origin === 'poll')) {
+      if (
+        o.status === 'delivered' &&
+        (o.item.event.origin === 'webhook' || o.item.event.origin === 'poll')
+      ) {
         this.metrics.endToEndSeconds.observe(
           { kind: ctx.kind, origin: o.item.event.origin },
           Math.max(0, now - o.item.event.sourceModifiedAt.getTime()) / 1000,
@@ -571,13 +577,19 @@ function originOf(message: ConsumedMessage): {
         originalPartition: Number(h[DEAD_LETTER_HEADERS.originalPartition] ?? -1),
         originalOffset: h[DEAD_LETTER_HEADERS.originalOffset] ?? '',
       }
-    : { originalTopic: message.topic, originalPartition: message.partition, originalOffset: message.offset };
+    : {
+        originalTopic: message.topic,
+        originalPartition: message.partition,
+        originalOffset: message.offset,
+      };
 }
 
 /** The source event headers travel on (event ID, origin, customer); retry bookkeeping is rewritten. */
 function passThroughHeaders(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(headers).filter(([name]) => !name.startsWith('x-retry-') && !name.startsWith('x-error-')),
+    Object.entries(headers).filter(
+      ([name]) => !name.startsWith('x-retry-') && !name.startsWith('x-error-'),
+    ),
   );
 }
 

@@ -13,7 +13,10 @@ const TTL_MS = 5000;
  */
 @Injectable()
 export class DestinationDirectory {
-  private readonly cache = new Map<string, { expires: number; value: Promise<DestinationContext[]> }>();
+  private readonly cache = new Map<
+    string,
+    { expires: number; value: Promise<DestinationContext[]> }
+  >();
 
   constructor(
     private readonly db: DataSource,

@@ -79,7 +79,8 @@ export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
         deadLettered: n('dead_lettered'),
         inRetry: n('in_retry'),
         retriesOverdue: n('overdue'),
-        imbalance: n('received') - n('delivered') - n('skipped') - n('dead_lettered') - n('in_retry'),
+        imbalance:
+          n('received') - n('delivered') - n('skipped') - n('dead_lettered') - n('in_retry'),
       };
     });
   }

@@ -36,4 +36,21 @@ describe(loadConfig.name, () => {
     expect(message).toMatch(/HTTP_PORT must be/);
     expect(message).not.toContain(secret);
   });
+
+  it('reads every documented variable (a variable missing from the table would be ignored)', () => {
+    const config = loadConfig({
+      ...valid,
+      SUBMITTER_RETRY_DELAYS_MS: '1000,2000,4000',
+      SUBMITTER_MAX_ATTEMPTS: '3',
+      SOURCE_RATE_LIMITS: 'raise=7:9',
+      POLL_TICK_MS: '250',
+      ADMIN_TOKEN: 'a'.repeat(30),
+    });
+    expect(config.submitter.retryDelaysMs).toEqual([1000, 2000, 4000]);
+    expect(config.submitter.maxAttempts).toBe(3);
+    expect(config.ingest.sourceRates.raise).toEqual({ requestsPerSecond: 7, burst: 9 });
+    expect(config.ingest.pollTickMs).toBe(250);
+    expect(config.ingest.adminToken).toBe('a'.repeat(30));
+    expect(() => loadConfig({ ...valid, SUBMITTER_MAX_ATTEMPTS: '9' })).toThrow(/SUBMITTER_MAX_ATTEMPTS/);
+  });
 });

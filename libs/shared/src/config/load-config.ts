@@ -327,6 +327,30 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
     description:
       'benchmark baseline only: 1 = answer webhooks without writing to Kafka (loses data)',
   },
+  {
+    name: 'SUBMITTER_RETRY_DELAYS_MS',
+    required: false,
+    default: '30000,300000,3600000',
+    description: 'delays of the three retry topics (30s, 5m, 1h)',
+  },
+  {
+    name: 'SUBMITTER_MAX_ATTEMPTS',
+    required: false,
+    default: '4',
+    description: 'delivery attempts per event and destination before the dead-letter topic (1-4)',
+  },
+  {
+    name: 'SUBMITTER_DELIVERY_TIMEOUT_MS',
+    required: false,
+    default: '15000',
+    description: 'longest wait for one destination write before it counts as failed',
+  },
+  {
+    name: 'SUBMITTER_KEY_CONCURRENCY',
+    required: false,
+    default: '16',
+    description: 'records (keys) of one partition delivered at the same time',
+  },
 ];
 
 export interface AppConfig {
@@ -415,7 +439,11 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     submitter: {
       partitionsConcurrency: raw.SUBMITTER_PARTITIONS_CONCURRENCY,
-      retryDelaysMs: raw.SUBMITTER_RETRY_DELAYS_MS.split(',').map(Number) as [number, number, number],
+      retryDelaysMs: raw.SUBMITTER_RETRY_DELAYS_MS.split(',').map(Number) as [
+        number,
+        number,
+        number,
+      ],
       maxAttempts: raw.SUBMITTER_MAX_ATTEMPTS,
       deliveryTimeoutMs: raw.SUBMITTER_DELIVERY_TIMEOUT_MS,
       keyConcurrency: raw.SUBMITTER_KEY_CONCURRENCY,
