@@ -72,7 +72,7 @@ describe('submitter: failing destinations, retries and dead letters', () => {
     ]);
 
     // Baseline without the fault.
-    const base = [...Array(60)].map(() => giftEvent(b.id));
+    const base = Array.from({ length: 60 }, () => giftEvent(b.id));
     let started = Date.now();
     await publish(stack, prefix, base);
     await expectEventually(async () =>
@@ -98,8 +98,8 @@ describe('submitter: failing destinations, retries and dead letters', () => {
       status: 503,
     });
     const faultUntil = Date.now() + 6000;
-    const aEvents = [...Array(30)].map(() => giftEvent(a.id));
-    const bEvents = [...Array(60)].map(() => giftEvent(b.id));
+    const aEvents = Array.from({ length: 30 }, () => giftEvent(a.id));
+    const bEvents = Array.from({ length: 60 }, () => giftEvent(b.id));
     started = Date.now();
     await publish(stack, prefix, [...aEvents, ...bEvents]);
     await expectEventually(async () => {
@@ -148,7 +148,7 @@ describe('submitter: failing destinations, retries and dead letters', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, faultUntil - Date.now())));
     sim.destinations.clearDestinationFaults(a.destinations['crm-plus']?.account ?? '');
     await expectEventually(
-      async () => {
+      () => {
         const crm = sim.destinations.crmGifts(a.destinations['crm-plus']?.account ?? '');
         expect(crm.map((g) => g.transactionId).sort()).toEqual(
           aEvents.map((e) => e.recordId).sort(),
@@ -172,12 +172,12 @@ describe('submitter: failing destinations, retries and dead letters', () => {
   it('a permanently refused record (422) is dead-lettered with its headers, does not block, and is retried via the admin API', async () => {
     const c = await createCustomer(stack, sim, `p-${randomBytes(3).toString('hex')}`, ['crm-plus']);
     const bad = giftEvent(c.id);
-    const after = [...Array(10)].map(() => giftEvent(c.id));
+    const after = Array.from({ length: 10 }, () => giftEvent(c.id));
     const account = c.destinations['crm-plus']?.account ?? '';
     sim.destinations.setDestinationFaults(account, { statusFor: { [bad.recordId]: 422 } });
     await publish(stack, prefix, [bad, ...after]);
     // Records after it on the same partition arrive: nothing is blocked.
-    await expectEventually(async () => {
+    await expectEventually(() => {
       const ids = sim.destinations.crmGifts(account).map((g) => g.transactionId);
       expect(ids.sort()).toEqual(after.map((e) => e.recordId).sort());
     });
@@ -222,7 +222,7 @@ describe('submitter: failing destinations, retries and dead letters', () => {
       `/admin/dead-letters/${deadLetter?.id ?? ''}/retry`,
     );
     expect(retried.body.retried).toBe(1);
-    await expectEventually(async () => {
+    await expectEventually(() => {
       expect(sim.destinations.crmGifts(account).map((g) => g.transactionId)).toContain(
         bad.recordId,
       );

@@ -76,7 +76,7 @@ export class DeadLetterService {
           .find({ where: this.where({ ...filter, status: 'open' }), take: 10_000 });
     let retried = 0;
     for (const row of rows.filter((r) => r.status === 'open' && r.payload && r.destinationId)) {
-      const decoded = await this.codec.decode(row.payload as Buffer);
+      const decoded = await this.codec.decode(row.payload);
       if (!decoded.ok) {
         continue;
       }

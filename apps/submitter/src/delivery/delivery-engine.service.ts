@@ -36,8 +36,7 @@ export interface WorkItem {
   fromRetry: boolean;
 }
 
-type Decision =
-  { kind: 'deliver' } | { kind: 'skip'; reason: 'duplicate' | 'stale' | 'not_applicable' | string };
+type Decision = { kind: 'deliver' } | { kind: 'skip'; reason: string };
 
 interface Outcome {
   item: WorkItem;
@@ -247,7 +246,7 @@ export class DeliveryEngine {
     if (ctx.kind === 'warehouse') {
       return call(events);
     }
-    const results: Array<DeliveryResult | Error> = new Array(events.length);
+    const results: Array<DeliveryResult | Error> = events.map(() => new Error('not attempted'));
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(this.keyConcurrency, events.length) }, async () => {

@@ -51,6 +51,8 @@ describe(loadConfig.name, () => {
     expect(config.ingest.sourceRates.raise).toEqual({ requestsPerSecond: 7, burst: 9 });
     expect(config.ingest.pollTickMs).toBe(250);
     expect(config.ingest.adminToken).toBe('a'.repeat(30));
-    expect(() => loadConfig({ ...valid, SUBMITTER_MAX_ATTEMPTS: '9' })).toThrow(/SUBMITTER_MAX_ATTEMPTS/);
+    expect(() => loadConfig({ ...valid, SUBMITTER_MAX_ATTEMPTS: '9' })).toThrow(
+      /SUBMITTER_MAX_ATTEMPTS/,
+    );
   });
 });

@@ -105,15 +105,16 @@ export class BatchConsumer {
       autoCommitInterval: 1000,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      eachBatch: async (payload) => {
+        const { batch } = payload;
         const messages = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));
         try {
           await this.handler(
             { topic: batch.topic, partition: batch.partition, messages },
             {
-              resolveOffset,
-              heartbeat,
-              shouldContinue: () => isRunning() && !isStale(),
+              resolveOffset: (offset) => payload.resolveOffset(offset),
+              heartbeat: () => payload.heartbeat(),
+              shouldContinue: () => payload.isRunning() && !payload.isStale(),
             },
           );
         } catch (error) {
