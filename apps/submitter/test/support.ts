@@ -93,7 +93,14 @@ export async function createCustomer(
     const secret = `sec-${account}-0123456789`;
     let config: Record<string, unknown> = {};
     if (kind !== 'warehouse') {
-      sim.destinations.createAccount({ kind, id: account, token, secret, listId: 'donors' });
+      sim.destinations.createAccount({
+        kind,
+        id: account,
+        token,
+        secret,
+        listId: 'donors',
+        hourlyLimit: 10_000_000,
+      });
       const base = {
         'crm-plus': sim.crmUrl,
         accounting: sim.accountingUrl,

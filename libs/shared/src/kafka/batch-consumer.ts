@@ -73,7 +73,8 @@ export class BatchConsumer {
   ) {
     this.consumer = kafka.consumer({
       groupId: options.groupId,
-      sessionTimeout: options.sessionTimeoutMs ?? 30000,
+      sessionTimeout: options.sessionTimeoutMs ?? 10000,
+      heartbeatInterval: 3000,
       allowAutoTopicCreation: false,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
       retry: { retries: 10, initialRetryTime: 300 },
