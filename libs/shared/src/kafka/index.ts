@@ -8,3 +8,4 @@ export type { Kafka, Message, RecordMetadata } from 'kafkajs';
 export * from './batching-publisher';
 export * from './batch-consumer';
 export * from './retry-headers';
+export * from './lag-gate';
