@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # `npm run bench`: builds what the benchmarks run, starts (or reuses) the local stack, and runs
 # each benchmark, printing figures next to a baseline measured in the same run.
+#   npm run bench                       every benchmark
+#   npm run bench -- webhooks [--requests N --concurrency C]
+#   npm run bench -- submitter [--events N]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -8,5 +11,8 @@ export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false TZ=UTC
 [ -d node_modules ] || bash tools/infra/npm-install.sh
 eval "$(bash tools/infra/infra.sh up)"
 export KAFKA_BROKERS SCHEMA_REGISTRY_URL DATABASE_URL
-npx --no-install nx run-many -t build -p ingest simulators bench --outputStyle=stream >/dev/null
-node dist/tools/bench/tools/bench/src/webhook-bench.js "$@"
+npx --no-install nx run-many -t build -p ingest submitter simulators bench --outputStyle=stream >/dev/null
+which="${1:-all}"
+[ $# -gt 0 ] && shift
+if [ "$which" = all ] || [ "$which" = webhooks ]; then node dist/tools/bench/tools/bench/src/webhook-bench.js "$@"; fi
+if [ "$which" = all ] || [ "$which" = submitter ]; then node dist/tools/bench/tools/bench/src/submitter-bench.js "$@"; fi

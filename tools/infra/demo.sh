@@ -55,7 +55,8 @@ raise-sync is running:
   submitter   http://127.0.0.1:3002/health/ready   http://127.0.0.1:3002/metrics
   reconciler  http://127.0.0.1:3003/health/ready   http://127.0.0.1:3003/metrics
   backfiller  http://127.0.0.1:3004/health/ready   http://127.0.0.1:3004/metrics
-  admin API   http://127.0.0.1:3001/admin/docs   (Authorization: Bearer \$(cat .infra/demo/admin.token))
+  admin API   http://127.0.0.1:3001/admin/docs (customers)   http://127.0.0.1:3002/admin/docs (dead letters, ledger)
+  (token)       (Authorization: Bearer \$(cat .infra/demo/admin.token))
   simulator   http://127.0.0.1:$SIM_PORT/_sim/orgs   (Raise at /raise/api, VOMO at /vomo/v1)
   Kafka       $KAFKA_BROKERS          topics: $KAFKA_TOPIC_PREFIX.*
   Registry    $SCHEMA_REGISTRY_URL/subjects

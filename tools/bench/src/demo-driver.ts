@@ -13,6 +13,7 @@ const arg = (name: string, fallback: string): string => {
 };
 const SIM = arg('sim', 'http://127.0.0.1:4010');
 const INGEST = arg('ingest', 'http://127.0.0.1:3001');
+const SUBMITTER = arg('submitter', 'http://127.0.0.1:3002');
 const ADMIN_TOKEN = process.env['ADMIN_TOKEN'] ?? '';
 const ORG = 'demo';
 const NAME = 'Demo Nonprofit';
@@ -64,12 +65,62 @@ async function main(): Promise<void> {
     polling: { enabled: true, intervalSeconds: 60 },
   });
   await admin('POST', `/admin/customers/${customer.id}/sources/raise/webhook`, {});
+  // One simulated account per HTTP destination (CRM+, accounting, marketing, a partner webhook).
+  const suffix = customer.id.slice(0, 8);
+  const accounts = {
+    crm: `demo-crm-${suffix}`,
+    accounting: `demo-accounting-${suffix}`,
+    marketing: `demo-marketing-${suffix}`,
+    hook: `demo-hook-${suffix}`,
+  };
+  await sim.destinations.createAccount({
+    kind: 'crm-plus',
+    id: accounts.crm,
+    token: `${accounts.crm}-token`,
+  });
+  await sim.destinations.createAccount({
+    kind: 'accounting',
+    id: accounts.accounting,
+    token: `${accounts.accounting}-token`,
+  });
+  await sim.destinations.createAccount({
+    kind: 'marketing',
+    id: accounts.marketing,
+    token: `${accounts.marketing}-token`,
+    listId: 'donors',
+  });
+  await sim.destinations.createAccount({
+    kind: 'webhook',
+    id: accounts.hook,
+    secret: `${accounts.hook}-secret-0123456789`,
+  });
   await admin('PUT', `/admin/customers/${customer.id}/destinations`, {
     destinations: [
       { kind: 'warehouse', name: 'warehouse' },
-      { kind: 'crm-plus', name: 'crm-plus' },
-      { kind: 'accounting', name: 'accounting' },
-      { kind: 'marketing', name: 'marketing' },
+      {
+        kind: 'crm-plus',
+        name: 'crm-plus',
+        config: { baseUrl: `${SIM}/crm` },
+        secrets: { token: `${accounts.crm}-token` },
+      },
+      {
+        kind: 'accounting',
+        name: 'accounting',
+        config: { baseUrl: `${SIM}/accounting` },
+        secrets: { token: `${accounts.accounting}-token` },
+      },
+      {
+        kind: 'marketing',
+        name: 'marketing',
+        config: { baseUrl: `${SIM}/marketing`, listId: 'donors' },
+        secrets: { token: `${accounts.marketing}-token` },
+      },
+      {
+        kind: 'webhook',
+        name: 'webhook',
+        config: { url: `${SIM}/hooks/${accounts.hook}` },
+        secrets: { secret: `${accounts.hook}-secret-0123456789` },
+      },
     ],
   });
   process.stdout.write(
@@ -90,7 +141,7 @@ async function main(): Promise<void> {
       if (tick % 5 === 0) {
         await sim.createUser(ORG);
       }
-      if (tick % 3 === 0) {
+      if (tick % 5 === 0) {
         const match = `customer_id="${customer.id}"`;
         const published = await metric('raise_sync_events_published_total', match);
         const byWebhook = await metric(
@@ -98,8 +149,30 @@ async function main(): Promise<void> {
           `${match},source="raise",outcome="accepted"`,
         );
         const polled = await metric('raise_sync_poll_records_total', match);
+        const ledger = await fetch(`${SUBMITTER}/admin/ledger?customerId=${customer.id}`, {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        })
+          .then(
+            (r) =>
+              r.json() as Promise<
+                Array<{
+                  destination: string;
+                  delivered: number;
+                  skipped: number;
+                  inRetry: number;
+                  deadLettered: number;
+                }>
+              >,
+          )
+          .catch(() => []);
+        const perDestination = ledger
+          .map(
+            (l) =>
+              `${l.destination} ${l.delivered}${l.inRetry ? ` (+${l.inRetry} retrying)` : ''}${l.deadLettered ? ` (${l.deadLettered} dead)` : ''}`,
+          )
+          .join(', ');
         process.stdout.write(
-          `[demo] events written to Kafka: ${published} (webhooks accepted ${byWebhook}, records polled ${polled})\n`,
+          `[demo] in Kafka: ${published} (webhooks ${byWebhook}, polled ${polled}) | delivered: ${perDestination}\n`,
         );
       }
     })().catch((error: unknown) => process.stderr.write(`[demo] ${String(error)}\n`));

@@ -117,6 +117,8 @@ export class Poller {
     for await (const page of this.clients.raise.streamModifiedSince(creds, resource, {
       after,
       pageSize: PAGE_SIZE,
+      // Gifts with their donor embedded: destinations keyed by email (CRM+) need the donor's.
+      includeDetails: resource === 'gift',
     })) {
       yield {
         cursor: page.cursor,

@@ -25,7 +25,7 @@ import {
 import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
 
-const CHUNK = 500;
+const CHUNK = 2000;
 const PARALLEL_DESTINATIONS = 8;
 
 /**
