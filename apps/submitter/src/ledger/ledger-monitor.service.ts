@@ -4,8 +4,10 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
+import { consumerGroupLag, RETRY_DELAYS, type Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { KAFKA, PIPELINE_METRICS, PinoLogger, TOPICS } from '@raise-sync/shared/service';
+import type { Admin, Kafka } from '@raise-sync/shared/kafka';
 import { DataSource } from 'typeorm';
 
 export interface LedgerRow {
@@ -33,9 +35,12 @@ const OVERDUE_GRACE_SECONDS = 60;
 @Injectable()
 export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
   private timer: NodeJS.Timeout | undefined;
+  private admin?: Admin;
 
   constructor(
     private readonly db: DataSource,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(TOPICS) private readonly topics: Topics,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
   ) {
@@ -47,8 +52,25 @@ export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
     this.timer.unref();
   }
 
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
     clearInterval(this.timer);
+    await this.admin?.disconnect();
+  }
+
+  /** Consumer lag of the source-topic group and of each retry group. */
+  private async refreshLag(): Promise<void> {
+    this.admin ??= this.kafka.admin();
+    await this.admin.connect();
+    const groups: Array<[string, string[]]> = [
+      [`${this.topics.prefix}.submitter`, this.topics.allSourceEvents()],
+      ...RETRY_DELAYS.map((d): [string, string[]] => [
+        `${this.topics.prefix}.submitter.retry.${d}`,
+        [this.topics.submitRetry(d)],
+      ]),
+    ];
+    for (const [group, topics] of groups) {
+      this.metrics.consumerLag.set({ group }, await consumerGroupLag(this.admin, group, topics));
+    }
   }
 
   async snapshot(customerId?: string): Promise<LedgerRow[]> {
@@ -86,6 +108,9 @@ export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async refresh(): Promise<void> {
+    await this.refreshLag().catch((error: unknown) =>
+      this.log.warn({ err: error }, 'consumer lag refresh failed'),
+    );
     try {
       for (const row of await this.snapshot()) {
         const labels = { customer_id: row.customerId, destination: row.destination };

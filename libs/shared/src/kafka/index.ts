@@ -4,7 +4,7 @@ export * from './kafka-client';
 export * from './producer';
 export * from './consumer-loop';
 export * from './dead-letter-headers';
-export type { Kafka, Message, RecordMetadata } from 'kafkajs';
+export type { Admin, Kafka, Message, RecordMetadata } from 'kafkajs';
 export * from './batching-publisher';
 export * from './batch-consumer';
 export * from './retry-headers';

@@ -133,6 +133,12 @@ export function createPipelineMetrics(registry: Registry, service: string) {
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600],
       registers: [registry],
     }),
+    consumerLag: new Gauge({
+      name: `${PREFIX}consumer_lag_messages`,
+      help: 'Messages not yet committed by a consumer group, summed over its topics.',
+      labelNames: ['group'] as const,
+      registers: [registry],
+    }),
     ledger: new Gauge({
       name: `${PREFIX}delivery_ledger`,
       help: 'Ledger in PostgreSQL per customer and destination: received, delivered, skipped, dead_lettered, in_retry.',
