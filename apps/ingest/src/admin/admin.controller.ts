@@ -5,6 +5,8 @@ import {
   HttpCode,
   Param,
   ParseEnumPipe,
+  ParseIntPipe,
+  Patch,
   Post,
   Put,
   UseGuards,
@@ -16,6 +18,7 @@ import {
   RegisterWebhookDto,
   SetDestinationsDto,
   UpdateSourceDto,
+  WriteBackDonorDto,
 } from './admin.dto';
 import { AdminTokenGuard } from '@raise-sync/shared/service';
 import { OnboardingService, type CustomerView } from './onboarding.service';
@@ -69,6 +72,19 @@ export class AdminController {
   @ApiOperation({ summary: 'Register our webhook URL for this customer with Raise' })
   registerWebhook(@Param('id') id: string, @Body() dto: RegisterWebhookDto): Promise<CustomerView> {
     return this.onboarding.registerWebhook(id, dto);
+  }
+
+  @Patch(':id/raise/donors/:donorId')
+  @ApiOperation({
+    summary:
+      'Two-way sync: write donor fields back to Raise (the echo webhook is recognised, not re-synced)',
+  })
+  writeBackDonor(
+    @Param('id') id: string,
+    @Param('donorId', ParseIntPipe) donorId: number,
+    @Body() dto: WriteBackDonorDto,
+  ): Promise<unknown> {
+    return this.onboarding.writeBackDonor(id, donorId, dto.fields);
   }
 
   @Put(':id/destinations')

@@ -156,3 +156,12 @@ export class RegisterWebhookDto {
   @Matches(/^https?:\/\/\S+$/, { message: 'publicUrl must be an http(s) URL' })
   publicUrl?: string;
 }
+
+export class WriteBackDonorDto {
+  @ApiProperty({
+    description: 'Donor fields to change in Raise (PATCH semantics: only these change)',
+    example: { phone: '(555) 010-9999' },
+  })
+  @IsObject()
+  fields!: Record<string, unknown>;
+}

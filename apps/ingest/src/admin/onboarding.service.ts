@@ -17,6 +17,7 @@ import {
   CustomerEntity,
   CustomerRepository,
   CustomerSourceEntity,
+  WriteIntentRepository,
   DestinationEntity,
   type CustomerCredentials,
   type CustomerStatus,
@@ -71,6 +72,7 @@ export interface CustomerView {
 @Injectable()
 export class OnboardingService {
   private readonly customers: CustomerRepository;
+  private readonly intents: WriteIntentRepository;
   private readonly defaultInterval: number;
   private readonly publicUrl: string;
 
@@ -84,6 +86,7 @@ export class OnboardingService {
     private readonly log: PinoLogger,
   ) {
     this.customers = new CustomerRepository(db, box);
+    this.intents = new WriteIntentRepository(db);
     const ingest = config.get('ingest', { infer: true });
     const http = config.get('http', { infer: true });
     this.defaultInterval = ingest.pollDefaultIntervalSeconds;
@@ -274,6 +277,26 @@ export class OnboardingService {
     this.directory.invalidate(customerId);
     this.log.info({ customerId, webhookId: created.id }, 'webhook registered with raise');
     return this.view(customerId);
+  }
+
+  /**
+   * Two-way sync: writes donor fields back to Raise, recording the intent first so the webhook
+   * Raise sends for this very change is recognised downstream as our echo and not synced out.
+   */
+  async writeBackDonor(
+    customerId: string,
+    donorId: number,
+    fields: Record<string, unknown>,
+  ): Promise<unknown> {
+    await this.requireCustomer(customerId);
+    const token = (await this.customers.credentials(customerId)).raise?.apiToken;
+    if (!token) {
+      throw new BadRequestException('this customer has no raise apiToken');
+    }
+    await this.intents.record(customerId, 'donor', String(donorId), fields);
+    return this.callSource('raise', customerId, () =>
+      this.clients.raise.patchDonor({ customerId, token }, donorId, fields as never),
+    );
   }
 
   async setDestinations(customerId: string, dto: SetDestinationsDto): Promise<CustomerView> {

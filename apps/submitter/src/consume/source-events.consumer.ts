@@ -22,6 +22,8 @@ import {
   type ConsumedMessage,
   type PartitionBatch,
 } from '@raise-sync/shared/service';
+import { WriteIntentRepository } from '@raise-sync/shared/state';
+import { DataSource } from 'typeorm';
 import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
 
@@ -39,6 +41,7 @@ const PARALLEL_DESTINATIONS = 8;
 @Injectable()
 export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private consumer?: BatchConsumer;
+  private readonly intents: WriteIntentRepository;
 
   constructor(
     private readonly loops: ConsumerLoopFactory,
@@ -51,8 +54,10 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     private readonly readiness: ReadinessService,
     private readonly config: ConfigService<AppConfig, true>,
     private readonly log: PinoLogger,
+    db: DataSource,
   ) {
     this.log.setContext(SourceEventsConsumer.name);
+    this.intents = new WriteIntentRepository(db);
   }
 
   get groupId(): string {
@@ -124,6 +129,7 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
       list.push({ event, message, attemptsMade: 0, firstFailedAt: null, fromRetry: false });
       byCustomer.set(event.customerId, list);
     }
+    await this.markEchoes(byCustomer);
     const tasks: Array<() => Promise<void>> = [];
     for (const [customerId, items] of byCustomer) {
       for (const ctx of await this.directory.forCustomer(customerId)) {
@@ -138,6 +144,31 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
         }
       }),
     );
+  }
+
+  /** Donor changes that are the echo of our own writes to Raise (write intents) are not synced out. */
+  private async markEchoes(byCustomer: Map<string, WorkItem[]>): Promise<void> {
+    for (const [customerId, items] of byCustomer) {
+      const donors = items.filter((i) => i.event.resource === 'donor' && i.event.record !== null);
+      if (donors.length === 0) {
+        continue;
+      }
+      const echoes = await this.intents.takeEchoes(
+        customerId,
+        'donor',
+        donors.map((i) => ({
+          sourceId: i.event.recordId,
+          fields: i.event.record as unknown as Record<string, unknown>,
+        })),
+      );
+      for (const item of donors.filter((i) => echoes.has(i.event.recordId))) {
+        item.echo = true;
+        this.log.info(
+          { customerId, recordId: item.event.recordId, eventId: item.event.eventId },
+          'echo of our own write to Raise; not synced out again',
+        );
+      }
+    }
   }
 
   /** The event, or undefined after dead-lettering an undecodable message; throws if retriable. */

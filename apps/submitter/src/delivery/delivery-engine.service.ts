@@ -34,6 +34,8 @@ export interface WorkItem {
   attemptsMade: number;
   firstFailedAt: Date | null;
   fromRetry: boolean;
+  /** The echo of our own write to the source (two-way sync): not synced out again. */
+  echo?: boolean;
 }
 
 type Decision = { kind: 'deliver' } | { kind: 'skip'; reason: string };
@@ -178,6 +180,9 @@ export class DeliveryEngine {
     });
     return items.map((item, i): Decision => {
       const { event } = item;
+      if (item.echo) {
+        return { kind: 'skip', reason: 'echo' };
+      }
       if (!adapter.accepts(event.resource, ctx)) {
         return { kind: 'skip', reason: 'not_applicable' };
       }

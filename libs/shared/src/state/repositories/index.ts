@@ -1,3 +1,4 @@
 export * from './customer.repository';
 export * from './sync-record.repository';
 export * from './checkpoint.repository';
+export * from './write-intent.repository';

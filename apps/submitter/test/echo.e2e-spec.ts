@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import {
+  expectEventually,
+  freePort,
+  scrapeMetric,
+  startApp,
+  useTestStack,
+  type RunningApp,
+} from '@raise-sync/testing';
+import { startSimulator, type Simulator } from '@raise-sync/simulators';
+import { ADMIN_TOKEN, SECRETS_KEY, startSubmitter, type SubmitterUnderTest } from './support';
+
+describe('two-way sync: our own write to Raise comes back as a webhook and is not synced out again', () => {
+  const stack = useTestStack();
+  const prefix = `${stack.prefix}-echo`;
+  let sim: Simulator;
+  let submitter: SubmitterUnderTest;
+  let ingest: RunningApp;
+
+  const admin = async <T>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> => {
+    const response = await fetch(`${ingest.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+  };
+
+  beforeAll(async () => {
+    sim = await startSimulator({ seed: 21 });
+    submitter = await startSubmitter(stack, prefix);
+    const port = await freePort();
+    ingest = startApp(
+      'ingest',
+      {
+        KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+        SCHEMA_REGISTRY_URL: stack.registryUrl,
+        DATABASE_URL: stack.databaseUrl,
+        SECRETS_KEY,
+        KAFKA_TOPIC_PREFIX: prefix,
+        ADMIN_TOKEN,
+        RAISE_API_URL: sim.raiseUrl,
+        VOMO_API_URL: sim.vomoUrl,
+        WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${port}`,
+        SOURCE_RATE_LIMITS: 'raise=50:50,vomo=50:50',
+      },
+      port,
+    );
+    await ingest.waitUntilReady();
+  });
+
+  afterAll(async () => {
+    await ingest?.stop('SIGTERM');
+    await submitter?.app.stop('SIGTERM');
+    await sim?.stop();
+  });
+
+  it('skips the echo (counted as skipped/echo), then syncs a genuine change of the same donor', async () => {
+    const org = `echo-${randomBytes(3).toString('hex')}`;
+    sim.control.createOrg({
+      id: org,
+      raiseToken: `${org}-raise`,
+      vomoToken: `${org}-vomo`,
+      donors: 3,
+      gifts: 1,
+    });
+    const created = await admin<{ id: string }>('POST', '/admin/customers', {
+      name: org,
+      raise: { apiToken: `${org}-raise` },
+      polling: { enabled: false },
+    });
+    expect(created.status).toBe(201);
+    const customerId = created.body.id;
+    expect(
+      (await admin('POST', `/admin/customers/${customerId}/sources/raise/webhook`, {})).status,
+    ).toBe(201);
+    expect(
+      (
+        await admin('PUT', `/admin/customers/${customerId}/destinations`, {
+          destinations: [{ kind: 'warehouse', name: 'warehouse' }],
+        })
+      ).status,
+    ).toBe(200);
+    const donorId = (sim.control.records(org, 'donor')[0] as { id: number }).id;
+
+    // Our write back to Raise (e.g. a phone number corrected in the CRM).
+    const written = await admin('PATCH', `/admin/customers/${customerId}/raise/donors/${donorId}`, {
+      fields: { phone: '(555) 010-9999' },
+    });
+    expect(written.status).toBe(200);
+    await sim.control.flushWebhooks();
+    await expectEventually(
+      async () =>
+        expect(
+          await scrapeMetric(submitter.app.url, 'raise_sync_deliveries_total', {
+            customer_id: customerId,
+            outcome: 'skipped',
+            reason: 'echo',
+          }),
+        ).toBe(1),
+      { timeoutMs: 30_000 },
+    );
+    const before: unknown[] = await stack.dataSource.query(
+      `SELECT 1 FROM warehouse.raise_donor WHERE customer_id = $1 AND source_id = $2`,
+      [customerId, String(donorId)],
+    );
+    expect(before).toHaveLength(0);
+
+    // A change made in Raise by someone else is synced as usual.
+    sim.control.updateRecord(org, 'donor', donorId, { phone: '(555) 010-1234' });
+    await sim.control.flushWebhooks();
+    await expectEventually(
+      async () => {
+        const rows: Array<{ phone: string }> = await stack.dataSource.query(
+          `SELECT phone FROM warehouse.raise_donor WHERE customer_id = $1 AND source_id = $2`,
+          [customerId, String(donorId)],
+        );
+        expect(rows.map((r) => r.phone)).toEqual(['(555) 010-1234']);
+      },
+      { timeoutMs: 30_000 },
+    );
+  });
+});
