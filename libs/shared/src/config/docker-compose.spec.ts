@@ -1,3 +1,4 @@
+import { METRIC_NAMES } from '../observability/metrics';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -96,5 +97,28 @@ describe('docker-compose.yml', () => {
       c.static_configs.flatMap((s) => s.targets),
     );
     expect(targets.sort()).toEqual(APPS.map((app) => `${app}:3000`).sort());
+  });
+
+  it('alert rules are loaded by Prometheus and only use metrics the services export', () => {
+    const prometheus = parse(
+      readFileSync(join(ROOT, 'deploy/prometheus/prometheus.yml'), 'utf8'),
+    ) as { rule_files: string[] };
+    expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
+    const alerts = parse(readFileSync(join(ROOT, 'deploy/prometheus/alerts.yml'), 'utf8')) as {
+      groups: Array<{ rules: Array<{ alert: string; expr: string }> }>;
+    };
+    const rules = alerts.groups.flatMap((g) => g.rules);
+    expect(rules.length).toBeGreaterThan(0);
+    for (const rule of rules) {
+      const used = rule.expr.match(/raise_sync_[a-z_]+/g) ?? [];
+      expect(used.length).toBeGreaterThan(0);
+      for (const metric of used) {
+        expect({ alert: rule.alert, metric, known: METRIC_NAMES.includes(metric) }).toEqual({
+          alert: rule.alert,
+          metric,
+          known: true,
+        });
+      }
+    }
   });
 });
