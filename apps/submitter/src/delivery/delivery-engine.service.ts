@@ -24,7 +24,9 @@ import {
   type ConsumedMessage,
 } from '@raise-sync/shared/service';
 import { DataSource } from 'typeorm';
+import { DestinationUnavailableError } from '@raise-sync/shared';
 import { AdapterRegistry } from './adapter-registry';
+import { DestinationBudgets } from './destination-budgets';
 
 /** One event on its way to one destination: from a source topic (attempt 0) or a retry topic. */
 export interface WorkItem {
@@ -87,6 +89,7 @@ export class DeliveryEngine {
   private readonly maxAttempts: number;
   private readonly timeoutMs: number;
   private readonly keyConcurrency: number;
+  private readonly budgets = new DestinationBudgets();
 
   constructor(
     private readonly db: DataSource,
@@ -257,6 +260,14 @@ export class DeliveryEngine {
       Array.from({ length: Math.min(this.keyConcurrency, events.length) }, async () => {
         while (next < events.length) {
           const i = next++;
+          const waitMs = this.budgets.take(ctx.destinationId, ctx.config);
+          if (waitMs > 0) {
+            results[i] = new DestinationUnavailableError(
+              `the rate budget of destination ${ctx.name} is used up`,
+              waitMs,
+            );
+            continue;
+          }
           const [result] = await call([events[i] as SourceEvent]);
           results[i] = result ?? new Error('adapter returned no result');
         }
