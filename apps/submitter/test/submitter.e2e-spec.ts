@@ -58,6 +58,16 @@ describe('submitter as a process', () => {
     expect(app.logs()).toContainEqual(
       expect.objectContaining({ msg: 'dead-lettered undecodable message', customerId: 'cust-42' }),
     );
+    // Indexed in PostgreSQL with its payload, for the dead-letter admin API.
+    const indexed: Array<{ reason: string; message_key: string; payload: Buffer }> =
+      await stack.dataSource.query(
+        `SELECT reason, message_key, payload FROM dead_letters WHERE topic = $1`,
+        [`${prefix}.submitter.dead-letter`],
+      );
+    expect(indexed).toEqual([
+      expect.objectContaining({ reason: 'undecodable', message_key: 'cust-42:gift:1' }),
+    ]);
+    expect(indexed[0]?.payload.toString()).toBe('{"not":"avro"}');
   });
 
   it('exits 0 on SIGTERM after stopping the consumer and committing', async () => {

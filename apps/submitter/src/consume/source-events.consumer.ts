@@ -54,7 +54,7 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     private readonly readiness: ReadinessService,
     private readonly config: ConfigService<AppConfig, true>,
     private readonly log: PinoLogger,
-    db: DataSource,
+    private readonly db: DataSource,
   ) {
     this.log.setContext(SourceEventsConsumer.name);
     this.intents = new WriteIntentRepository(db);
@@ -181,25 +181,40 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
       throw decoded.error; // e.g. registry down: leave unresolved, try again
     }
     const customerId = customerIdFromKey(message.key) ?? 'unknown';
-    await this.producer.publishRaw(this.topics.deadLetters, [
-      {
-        key: message.key,
-        value: message.value,
-        headers: {
-          ...message.headers,
-          ...deadLetterHeaders({
-            reason: decoded.error.reason,
-            message: decoded.error.message,
-            attempts: 1,
-            originalTopic: message.topic,
-            originalPartition: message.partition,
-            originalOffset: message.offset,
-            firstFailedAt: new Date(),
-            customerId,
-          }),
-        },
-      },
+    const dlqHeaders = {
+      ...message.headers,
+      ...deadLetterHeaders({
+        reason: decoded.error.reason,
+        message: decoded.error.message,
+        attempts: 1,
+        originalTopic: message.topic,
+        originalPartition: message.partition,
+        originalOffset: message.offset,
+        firstFailedAt: new Date(),
+        customerId,
+      }),
+    };
+    const [written] = await this.producer.publishRaw(this.topics.deadLetters, [
+      { key: message.key, value: message.value, headers: dlqHeaders },
     ]);
+    // Indexed for the admin API too (the customer only when the key names a known one).
+    await this.db.query(
+      `INSERT INTO dead_letters (customer_id, topic, partition, "offset", reason, error_message, attempts,
+                                 first_failed_at, status, payload, message_key, headers)
+       VALUES ((SELECT id FROM customers WHERE id::text = $1), $2, $3, $4, $5, $6, 1, now(), 'open', $7, $8, $9)
+       ON CONFLICT (topic, partition, "offset") DO NOTHING`,
+      [
+        customerId,
+        this.topics.deadLetters,
+        written?.partition ?? 0,
+        written?.baseOffset ?? '0',
+        decoded.error.reason,
+        decoded.error.message.slice(0, 2000),
+        message.value,
+        message.key?.toString() ?? null,
+        JSON.stringify(dlqHeaders),
+      ],
+    );
     this.metrics.eventsConsumed.inc({
       customer_id: customerId,
       source: 'unknown',
