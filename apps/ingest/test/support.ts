@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { EventCodec, type SourceEvent } from '@raise-sync/shared/events';
 import { topicsFor } from '@raise-sync/shared/kafka';
-import { freePort, startApp, type RunningApp, type TestStack } from '@raise-sync/testing';
+import {
+  adminClient,
+  freePort,
+  startApp,
+  type AdminCall,
+  type RunningApp,
+  type TestStack,
+} from '@raise-sync/testing';
 import type { Simulator } from '@raise-sync/simulators';
 
 export const ADMIN_TOKEN = randomBytes(24).toString('hex');
@@ -9,11 +16,7 @@ export const ADMIN_TOKEN = randomBytes(24).toString('hex');
 export interface IngestUnderTest {
   app: RunningApp;
   topicPrefix: string;
-  admin<T = unknown>(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: T }>;
+  admin: AdminCall;
 }
 
 /** Starts the built ingest app against the test stack and the simulator. */
@@ -47,18 +50,7 @@ export async function startIngest(
   return {
     app,
     topicPrefix,
-    admin: async <T>(method: string, path: string, body?: unknown) => {
-      const response = await fetch(`${app.url}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${ADMIN_TOKEN}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-    },
+    admin: adminClient(app.url, ADMIN_TOKEN),
   };
 }
 

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import {
+  adminClient,
   expectEventually,
   freePort,
   scrapeMetric,
   startApp,
   useTestStack,
+  type AdminCall,
   type RunningApp,
 } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
@@ -17,19 +19,8 @@ describe('two-way sync: our own write to Raise comes back as a webhook and is no
   let submitter: SubmitterUnderTest;
   let ingest: RunningApp;
 
-  const admin = async <T>(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: T }> => {
-    const response = await fetch(`${ingest.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-  };
+  const admin: AdminCall = (method, path, body) =>
+    adminClient(ingest.url, ADMIN_TOKEN)(method, path, body);
 
   beforeAll(async () => {
     sim = await startSimulator({ seed: 21 });

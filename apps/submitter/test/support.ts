@@ -12,7 +12,14 @@ import {
   DestinationEntity,
   type DestinationKind,
 } from '@raise-sync/shared/state';
-import { freePort, startApp, type RunningApp, type TestStack } from '@raise-sync/testing';
+import {
+  adminClient,
+  freePort,
+  startApp,
+  type AdminCall,
+  type RunningApp,
+  type TestStack,
+} from '@raise-sync/testing';
 import type { Simulator } from '@raise-sync/simulators';
 
 export const ADMIN_TOKEN = randomBytes(24).toString('hex');
@@ -21,11 +28,7 @@ export const box = SecretBox.fromHex(SECRETS_KEY);
 
 export interface SubmitterUnderTest {
   app: RunningApp;
-  admin<T = unknown>(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: T }>;
+  admin: AdminCall;
 }
 
 export async function startSubmitter(
@@ -52,18 +55,7 @@ export async function startSubmitter(
   await app.waitUntilReady();
   return {
     app,
-    admin: async <T>(method: string, path: string, body?: unknown) => {
-      const response = await fetch(`${app.url}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${ADMIN_TOKEN}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-    },
+    admin: adminClient(app.url, ADMIN_TOKEN),
   };
 }
 

@@ -6,3 +6,4 @@ export * from './app-process';
 export * from './service-lifecycle';
 export * from './dedicated-kafka';
 export * from './metrics-scrape';
+export * from './admin-client';

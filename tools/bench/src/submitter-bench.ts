@@ -9,7 +9,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
@@ -34,6 +33,7 @@ import {
   dataSourceOptions,
   runMigrations,
 } from '@raise-sync/shared/state';
+import { env, freePort } from './util';
 
 const ROOT = resolve(__dirname, '../../../../../..');
 const arg = (name: string, fallback: number): number => {
@@ -41,25 +41,6 @@ const arg = (name: string, fallback: number): number => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const EVENTS = arg('events', 200_000);
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(`${name} is not set: run through 'npm run bench'`);
-  }
-  return value;
-};
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? done(address.port) : fail(new Error('no port')),
-      );
-    });
-  });
-}
 
 function events(customerId: string, n: number): SourceEvent[] {
   const base = Date.UTC(2025, 0, 1);

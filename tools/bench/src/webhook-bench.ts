@@ -9,12 +9,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { runMigrations } from '@raise-sync/shared/state';
 import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/shared/sources';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
+import { env, freePort } from './util';
 
 // Compiled to dist/tools/bench/tools/bench/src.
 const ROOT = resolve(__dirname, '../../../../../..');
@@ -27,26 +27,6 @@ const CONCURRENCY = arg('concurrency', 32);
 const WARMUP = Math.min(2000, Math.floor(REQUESTS / 5));
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
 const SECRET = `whsec_${randomBytes(16).toString('hex')}`;
-
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(`${name} is not set: run through 'npm run bench'`);
-  }
-  return value;
-};
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? done(address.port) : fail(new Error('no port')),
-      );
-    });
-  });
-}
 
 async function freshDatabase(): Promise<string> {
   const name = `bench_${randomBytes(4).toString('hex')}`;

@@ -1,5 +1,5 @@
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { ConsumedMessage } from './consumer-loop';
+import type { Consumer, Kafka } from 'kafkajs';
+import { connectAndSubscribe, toConsumedMessage, type ConsumedMessage } from './consumer-loop';
 
 /** What a batch handler may do while it works through one partition's batch. */
 export interface BatchControl {
@@ -29,28 +29,6 @@ export interface BatchConsumerOptions {
   /** Most bytes fetched per partition per request (bounds a batch). */
   maxBytesPerPartition?: number;
   onError?: (error: unknown) => void;
-}
-
-function toConsumed(
-  topic: string,
-  partition: number,
-  message: EachBatchPayload['batch']['messages'][number],
-): ConsumedMessage {
-  return {
-    topic,
-    partition,
-    offset: message.offset,
-    key: message.key,
-    value: message.value,
-    headers: Object.fromEntries(
-      Object.entries(message.headers ?? {}).flatMap(([name, value]) =>
-        value === undefined
-          ? []
-          : [[name, Array.isArray(value) ? value.join(',') : value.toString()]],
-      ),
-    ),
-    timestamp: message.timestamp,
-  };
 }
 
 /**
@@ -90,17 +68,7 @@ export class BatchConsumer {
       throw new Error(`batch consumer for group ${this.options.groupId} was already started`);
     }
     this.state = 'running';
-    const joined = new Promise<void>((resolve) => {
-      const off = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
-        off();
-        resolve();
-      });
-    });
-    await this.consumer.connect();
-    await this.consumer.subscribe({
-      topics: this.options.topics,
-      fromBeginning: this.options.fromBeginning ?? true,
-    });
+    const { joined } = await connectAndSubscribe(this.consumer, this.options);
     await this.consumer.run({
       autoCommit: true,
       autoCommitInterval: 1000,
@@ -108,7 +76,9 @@ export class BatchConsumer {
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
       eachBatch: async (payload) => {
         const { batch } = payload;
-        const messages = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));
+        const messages = batch.messages.map((m) =>
+          toConsumedMessage(batch.topic, batch.partition, m),
+        );
         try {
           await this.handler(
             { topic: batch.topic, partition: batch.partition, messages },

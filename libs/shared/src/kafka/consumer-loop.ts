@@ -1,4 +1,4 @@
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 
 /** One Kafka message as handlers see it: headers decoded to strings, offset as a string. */
 export interface ConsumedMessage {
@@ -64,37 +64,13 @@ export class ConsumerLoop {
       throw new Error(`consumer loop for group ${this.options.groupId} was already started`);
     }
     this.state = 'running';
-    const joined = new Promise<void>((resolve) => {
-      const off = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
-        off();
-        resolve();
-      });
-    });
-    await this.consumer.connect();
-    await this.consumer.subscribe({
-      topics: this.options.topics,
-      fromBeginning: this.options.fromBeginning ?? true,
-    });
+    const { joined } = await connectAndSubscribe(this.consumer, this.options);
     await this.consumer.run({
       autoCommit: true,
       autoCommitInterval: 1000,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
       eachMessage: async ({ topic, partition, message }) => {
-        const consumed: ConsumedMessage = {
-          topic,
-          partition,
-          offset: message.offset,
-          key: message.key,
-          value: message.value,
-          headers: Object.fromEntries(
-            Object.entries(message.headers ?? {}).flatMap(([name, value]) =>
-              value === undefined
-                ? []
-                : [[name, Array.isArray(value) ? value.join(',') : value.toString()]],
-            ),
-          ),
-          timestamp: message.timestamp,
-        };
+        const consumed = toConsumedMessage(topic, partition, message);
         this.inFlight += 1;
         try {
           await this.handler(consumed);
@@ -136,4 +112,46 @@ export class ConsumerLoop {
     await this.consumer.disconnect();
     this.state = 'stopped';
   }
+}
+
+/** A kafkajs message as handlers see it (headers as strings). */
+export function toConsumedMessage(
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+): ConsumedMessage {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key,
+    value: message.value,
+    headers: Object.fromEntries(
+      Object.entries(message.headers ?? {}).flatMap(([name, value]) =>
+        value === undefined
+          ? []
+          : [[name, Array.isArray(value) ? value.join(',') : value.toString()]],
+      ),
+    ),
+    timestamp: message.timestamp,
+  };
+}
+
+/** Connects and subscribes; the returned promise resolves once the consumer joined its group. */
+export async function connectAndSubscribe(
+  consumer: Consumer,
+  options: { topics: string[]; fromBeginning?: boolean },
+): Promise<{ joined: Promise<void> }> {
+  const joined = new Promise<void>((resolve) => {
+    const off = consumer.on(consumer.events.GROUP_JOIN, () => {
+      off();
+      resolve();
+    });
+  });
+  await consumer.connect();
+  await consumer.subscribe({
+    topics: options.topics,
+    fromBeginning: options.fromBeginning ?? true,
+  });
+  return { joined };
 }
