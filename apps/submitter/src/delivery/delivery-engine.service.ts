@@ -27,6 +27,7 @@ import { DataSource } from 'typeorm';
 import { DestinationUnavailableError } from '@raise-sync/shared';
 import { AdapterRegistry } from './adapter-registry';
 import { DestinationBudgets } from './destination-budgets';
+import { RecordWriteSerializer } from './record-write-serializer';
 
 /** One event on its way to one destination: from a source topic (attempt 0) or a retry topic. */
 export interface WorkItem {
@@ -90,6 +91,7 @@ export class DeliveryEngine {
   private readonly timeoutMs: number;
   private readonly keyConcurrency: number;
   private readonly budgets = new DestinationBudgets();
+  private readonly serializer = new RecordWriteSerializer();
 
   constructor(
     private readonly db: DataSource,
@@ -268,8 +270,11 @@ export class DeliveryEngine {
             );
             continue;
           }
-          const [result] = await call([events[i] as SourceEvent]);
-          results[i] = result ?? new Error('adapter returned no result');
+          const event = events[i] as SourceEvent;
+          results[i] = await this.serializer.run(ctx.destinationId, event, async () => {
+            const [result] = await call([event]);
+            return result ?? new Error('adapter returned no result');
+          });
         }
       }),
     );
