@@ -218,3 +218,23 @@ export async function deliverPerRecord(
     (result) => result ?? new Error('internal: no result computed for this event'),
   );
 }
+
+/**
+ * The HTTP adapters' `deliver`: read the destination's settings once for the batch (bad settings
+ * fail every event as retriable, the records are fine), then deliver record by record.
+ */
+export async function deliverWithSettings<S>(
+  events: readonly SourceEvent[],
+  readSettings: () => S,
+  options: PerRecordOptions,
+  deliverOne: (settings: S, event: SourceEvent) => Promise<DeliveryResult>,
+): Promise<Array<DeliveryResult | Error>> {
+  let settings: S;
+  try {
+    settings = readSettings();
+  } catch (error) {
+    const failure = asDeliveryError(error);
+    return events.map(() => failure);
+  }
+  return deliverPerRecord(events, options, (event) => deliverOne(settings, event));
+}

@@ -1,3 +1,4 @@
 // The root entry point is intentionally small; import from a named entry point
 // (@raise-sync/shared/config, /kafka, /events, /state, /observability, /crypto, /service).
 export * from './errors';
+export * from './http-util';

@@ -1,6 +1,6 @@
 import { DestinationUnavailableError, RecordRejectedError } from '@raise-sync/shared';
 import type { RaiseGift, Resource, SourceEvent } from '@raise-sync/shared/events';
-import { ConfigReader, asDeliveryError, deliverPerRecord } from '../adapter-support';
+import { ConfigReader, deliverWithSettings } from '../adapter-support';
 import { DestinationHttp, type DestinationHttpOptions } from '../http/destination-http';
 import { parseFieldMapConfig } from '../mapping/field-map';
 import type { DeliveryResult, DestinationAdapter, DestinationContext, LookupResult } from '../port';
@@ -114,15 +114,11 @@ export class AccountingAdapter implements DestinationAdapter {
     ctx: DestinationContext,
     events: SourceEvent[],
   ): Promise<Array<DeliveryResult | Error>> {
-    let settings: AccountingSettings;
-    try {
-      settings = accountingSettings(ctx);
-    } catch (error) {
-      const failure = asDeliveryError(error);
-      return events.map(() => failure);
-    }
-    return deliverPerRecord(events, { concurrency: this.concurrency, collapse: true }, (event) =>
-      this.deliverOne(ctx, settings, event),
+    return deliverWithSettings(
+      events,
+      () => accountingSettings(ctx),
+      { concurrency: this.concurrency, collapse: true },
+      (settings, event) => this.deliverOne(ctx, settings, event),
     );
   }
 

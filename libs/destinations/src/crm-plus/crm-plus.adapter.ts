@@ -1,6 +1,6 @@
 import { DestinationUnavailableError, RecordRejectedError } from '@raise-sync/shared';
 import type { RaiseGift, Resource, SourceEvent } from '@raise-sync/shared/events';
-import { ConfigReader, asDeliveryError, deliverPerRecord } from '../adapter-support';
+import { ConfigReader, deliverWithSettings } from '../adapter-support';
 import {
   DestinationHttp,
   type DestinationHttpMethod,
@@ -133,15 +133,11 @@ export class CrmPlusAdapter implements DestinationAdapter {
     ctx: DestinationContext,
     events: SourceEvent[],
   ): Promise<Array<DeliveryResult | Error>> {
-    let settings: CrmPlusSettings;
-    try {
-      settings = crmPlusSettings(ctx);
-    } catch (error) {
-      const failure = asDeliveryError(error);
-      return events.map(() => failure);
-    }
-    return deliverPerRecord(events, { concurrency: this.concurrency, collapse: true }, (event) =>
-      this.deliverOne(ctx, settings, event),
+    return deliverWithSettings(
+      events,
+      () => crmPlusSettings(ctx),
+      { concurrency: this.concurrency, collapse: true },
+      (settings, event) => this.deliverOne(ctx, settings, event),
     );
   }
 

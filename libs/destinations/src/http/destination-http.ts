@@ -1,4 +1,12 @@
-import { DestinationUnavailableError, RecordRejectedError } from '@raise-sync/shared';
+import {
+  DestinationUnavailableError,
+  networkErrorCode,
+  parseRetryAfterMs,
+  RecordRejectedError,
+} from '@raise-sync/shared';
+
+/** Re-exported: the adapters and tests import it from here. */
+export { parseRetryAfterMs };
 
 export type DestinationHttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -42,29 +50,6 @@ export interface DestinationResponse {
 }
 
 const MAX_DETAIL_CHARS = 500;
-
-/** Parses Retry-After (delta seconds or an HTTP date) into milliseconds from `nowMs`. */
-export function parseRetryAfterMs(value: string | null, nowMs: number): number | undefined {
-  if (value === null || value.trim() === '') {
-    return undefined;
-  }
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) {
-    return Math.round(Number(text) * 1000);
-  }
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
-
-function errorCode(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current && depth < 4; depth += 1) {
-    if (typeof current === 'object' && 'code' in current && typeof current.code === 'string') {
-      return current.code;
-    }
-    current = typeof current === 'object' && 'cause' in current ? current.cause : undefined;
-  }
-  return undefined;
-}
 
 const asRecord = (value: unknown): Record<string, unknown> | undefined =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -200,7 +185,7 @@ export class DestinationHttp {
           },
         );
       }
-      const code = errorCode(error);
+      const code = networkErrorCode(error);
       throw new DestinationUnavailableError(
         `${what} failed: network error${code ? ` ${code}` : ''}`,
         undefined,

@@ -1,10 +1,5 @@
 import type { Resource, SourceEvent } from '@raise-sync/shared/events';
-import {
-  ConfigReader,
-  LookupNotSupportedError,
-  asDeliveryError,
-  deliverPerRecord,
-} from '../adapter-support';
+import { ConfigReader, LookupNotSupportedError, deliverWithSettings } from '../adapter-support';
 import { DestinationHttp, type DestinationHttpOptions } from '../http/destination-http';
 import { parseFieldMapConfig } from '../mapping/field-map';
 import type { DeliveryResult, DestinationAdapter, DestinationContext, LookupResult } from '../port';
@@ -68,15 +63,11 @@ export class MarketingAdapter implements DestinationAdapter {
     ctx: DestinationContext,
     events: SourceEvent[],
   ): Promise<Array<DeliveryResult | Error>> {
-    let settings: MarketingSettings;
-    try {
-      settings = marketingSettings(ctx);
-    } catch (error) {
-      const failure = asDeliveryError(error);
-      return events.map(() => failure);
-    }
-    return deliverPerRecord(events, { concurrency: this.concurrency, collapse: true }, (event) =>
-      this.deliverOne(ctx, settings, event),
+    return deliverWithSettings(
+      events,
+      () => marketingSettings(ctx),
+      { concurrency: this.concurrency, collapse: true },
+      (settings, event) => this.deliverOne(ctx, settings, event),
     );
   }
 

@@ -1,11 +1,6 @@
 import type { Resource, SourceEvent } from '@raise-sync/shared/events';
 import { SOURCE_RESOURCES } from '@raise-sync/shared/events';
-import {
-  ConfigReader,
-  LookupNotSupportedError,
-  asDeliveryError,
-  deliverPerRecord,
-} from '../adapter-support';
+import { ConfigReader, LookupNotSupportedError, deliverWithSettings } from '../adapter-support';
 import { DestinationHttp, type DestinationHttpOptions } from '../http/destination-http';
 import {
   DestinationConfigError,
@@ -86,15 +81,11 @@ export class WebhookAdapter implements DestinationAdapter {
     ctx: DestinationContext,
     events: SourceEvent[],
   ): Promise<Array<DeliveryResult | Error>> {
-    let settings: WebhookSettings;
-    try {
-      settings = webhookSettings(ctx);
-    } catch (error) {
-      const failure = asDeliveryError(error);
-      return events.map(() => failure);
-    }
-    return deliverPerRecord(events, { concurrency: this.concurrency, collapse: false }, (event) =>
-      this.deliverOne(ctx, settings, event),
+    return deliverWithSettings(
+      events,
+      () => webhookSettings(ctx),
+      { concurrency: this.concurrency, collapse: false },
+      (settings, event) => this.deliverOne(ctx, settings, event),
     );
   }
 

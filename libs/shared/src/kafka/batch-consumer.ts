@@ -1,5 +1,6 @@
-import type { Consumer, Kafka } from 'kafkajs';
-import { connectAndSubscribe, toConsumedMessage, type ConsumedMessage } from './consumer-loop';
+import type { ConsumerRunConfig, Kafka } from 'kafkajs';
+import { toConsumedMessage, type ConsumedMessage } from './consumer-loop';
+import { GroupConsumer, type GroupConsumerOptions } from './group-consumer';
 
 /** What a batch handler may do while it works through one partition's batch. */
 export interface BatchControl {
@@ -19,16 +20,9 @@ export interface PartitionBatch {
 
 export type BatchHandler = (batch: PartitionBatch, control: BatchControl) => Promise<void>;
 
-export interface BatchConsumerOptions {
-  groupId: string;
-  topics: string[];
-  fromBeginning?: boolean;
-  /** Partitions worked at the same time (each partition's batches stay in order). */
-  partitionsConsumedConcurrently?: number;
-  sessionTimeoutMs?: number;
+export interface BatchConsumerOptions extends GroupConsumerOptions {
   /** Most bytes fetched per partition per request (bounds a batch). */
   maxBytesPerPartition?: number;
-  onError?: (error: unknown) => void;
 }
 
 /**
@@ -38,42 +32,26 @@ export interface BatchConsumerOptions {
  * A handler that throws leaves the unresolved rest of the batch for redelivery. `stop()` stops
  * fetching, lets running handlers finish, commits and leaves the group.
  */
-export class BatchConsumer {
-  private readonly consumer: Consumer;
-  private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
-  private crashed = false;
-  private stopping?: Promise<void>;
-
+export class BatchConsumer extends GroupConsumer {
   constructor(
     kafka: Kafka,
     private readonly options: BatchConsumerOptions,
     private readonly handler: BatchHandler,
   ) {
-    this.consumer = kafka.consumer({
-      groupId: options.groupId,
-      sessionTimeout: options.sessionTimeoutMs ?? 10000,
-      heartbeatInterval: 3000,
-      allowAutoTopicCreation: false,
-      maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
-      retry: { retries: 10, initialRetryTime: 300 },
-    });
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      this.crashed = !payload.restart;
-      this.options.onError?.(payload.error);
-    });
+    // A shorter session than the default: a killed replica's partitions move on within seconds.
+    super(
+      kafka,
+      { ...options, sessionTimeoutMs: options.sessionTimeoutMs ?? 10000 },
+      {
+        heartbeatInterval: 3000,
+        maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
+      },
+    );
   }
 
-  async start(): Promise<void> {
-    if (this.state !== 'idle') {
-      throw new Error(`batch consumer for group ${this.options.groupId} was already started`);
-    }
-    this.state = 'running';
-    const { joined } = await connectAndSubscribe(this.consumer, this.options);
-    await this.consumer.run({
-      autoCommit: true,
-      autoCommitInterval: 1000,
+  protected runConfig(): ConsumerRunConfig {
+    return {
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
       eachBatch: async (payload) => {
         const { batch } = payload;
         const messages = batch.messages.map((m) =>
@@ -93,25 +71,6 @@ export class BatchConsumer {
           throw error;
         }
       },
-    });
-    await joined;
-  }
-
-  isHealthy(): boolean {
-    return this.state === 'running' && !this.crashed;
-  }
-
-  stop(): Promise<void> {
-    if (this.state === 'idle') {
-      this.state = 'stopped';
-      return Promise.resolve();
-    }
-    this.stopping ??= (async () => {
-      this.state = 'stopping';
-      await this.consumer.stop();
-      await this.consumer.disconnect();
-      this.state = 'stopped';
-    })();
-    return this.stopping;
+    };
   }
 }

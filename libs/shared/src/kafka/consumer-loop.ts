@@ -1,4 +1,5 @@
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { ConsumerRunConfig, Kafka, KafkaMessage } from 'kafkajs';
+import { GroupConsumer, type GroupConsumerOptions } from './group-consumer';
 
 /** One Kafka message as handlers see it: headers decoded to strings, offset as a string. */
 export interface ConsumedMessage {
@@ -13,13 +14,7 @@ export interface ConsumedMessage {
 
 export type MessageHandler = (message: ConsumedMessage) => Promise<void>;
 
-export interface ConsumerLoopOptions {
-  groupId: string;
-  topics: string[];
-  fromBeginning?: boolean;
-  /** Partitions handled at the same time; messages of one partition are always handled in order. */
-  partitionsConsumedConcurrently?: number;
-  sessionTimeoutMs?: number;
+export interface ConsumerLoopOptions extends Omit<GroupConsumerOptions, 'onError'> {
   /** Called when the handler throws or the consumer crashes (for logs and metrics). */
   onError?: (error: unknown, message?: ConsumedMessage) => void;
 }
@@ -34,41 +29,19 @@ export interface ConsumerLoopOptions {
  * - `stop()` is graceful: no new fetches, the in-flight handler calls finish, their offsets are
  *   committed, then the consumer leaves the group and disconnects.
  */
-export class ConsumerLoop {
-  private readonly consumer: Consumer;
-  private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
-  private crashed = false;
+export class ConsumerLoop extends GroupConsumer {
   private inFlight = 0;
-  private stopping?: Promise<void>;
 
   constructor(
     kafka: Kafka,
     private readonly options: ConsumerLoopOptions,
     private readonly handler: MessageHandler,
   ) {
-    this.consumer = kafka.consumer({
-      groupId: options.groupId,
-      sessionTimeout: options.sessionTimeoutMs ?? 30000,
-      allowAutoTopicCreation: false,
-      retry: { retries: 10, initialRetryTime: 300 },
-    });
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      this.crashed = !payload.restart;
-      this.options.onError?.(payload.error);
-    });
+    super(kafka, { ...options, onError: (error) => options.onError?.(error) });
   }
 
-  /** Connects, subscribes and resolves once the consumer has joined its group. */
-  async start(): Promise<void> {
-    if (this.state !== 'idle') {
-      throw new Error(`consumer loop for group ${this.options.groupId} was already started`);
-    }
-    this.state = 'running';
-    const { joined } = await connectAndSubscribe(this.consumer, this.options);
-    await this.consumer.run({
-      autoCommit: true,
-      autoCommitInterval: 1000,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
+  protected runConfig(): ConsumerRunConfig {
+    return {
       eachMessage: async ({ topic, partition, message }) => {
         const consumed = toConsumedMessage(topic, partition, message);
         this.inFlight += 1;
@@ -81,36 +54,11 @@ export class ConsumerLoop {
           this.inFlight -= 1;
         }
       },
-    });
-    await joined;
-  }
-
-  /** False once the consumer crashed for good (kafkajs gave up restarting). */
-  isHealthy(): boolean {
-    return this.state === 'running' && !this.crashed;
+    };
   }
 
   inFlightCount(): number {
     return this.inFlight;
-  }
-
-  /** Graceful stop; safe to call more than once. */
-  stop(): Promise<void> {
-    if (this.state === 'idle') {
-      this.state = 'stopped';
-      return Promise.resolve();
-    }
-    this.stopping ??= this.stopGracefully();
-    return this.stopping;
-  }
-
-  private async stopGracefully(): Promise<void> {
-    this.state = 'stopping';
-    // kafkajs stop(): stops fetching, waits for the running eachMessage calls, commits the
-    // resolved offsets and leaves the group.
-    await this.consumer.stop();
-    await this.consumer.disconnect();
-    this.state = 'stopped';
   }
 }
 
@@ -135,23 +83,4 @@ export function toConsumedMessage(
     ),
     timestamp: message.timestamp,
   };
-}
-
-/** Connects and subscribes; the returned promise resolves once the consumer joined its group. */
-export async function connectAndSubscribe(
-  consumer: Consumer,
-  options: { topics: string[]; fromBeginning?: boolean },
-): Promise<{ joined: Promise<void> }> {
-  const joined = new Promise<void>((resolve) => {
-    const off = consumer.on(consumer.events.GROUP_JOIN, () => {
-      off();
-      resolve();
-    });
-  });
-  await consumer.connect();
-  await consumer.subscribe({
-    topics: options.topics,
-    fromBeginning: options.fromBeginning ?? true,
-  });
-  return { joined };
 }

@@ -9,3 +9,4 @@ export * from './batching-publisher';
 export * from './batch-consumer';
 export * from './retry-headers';
 export * from './lag-gate';
+export * from './group-consumer';

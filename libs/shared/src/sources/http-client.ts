@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { networkErrorCode, parseRetryAfterMs } from '../http-util';
 import type { RateBudgets } from './rate-budget';
 import {
   SourceAuthError,
@@ -111,31 +112,10 @@ type AttemptResult =
 
 /** Connection errors raised before any byte of the request could have been processed. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Re-exported: callers and tests import it from here. */
+export { parseRetryAfterMs };
+
 const MAX_DETAIL_CHARS = 500;
-
-/** Parses Retry-After (delta seconds or an HTTP date) into milliseconds from `nowMs`. */
-export function parseRetryAfterMs(value: string | null, nowMs: number): number | undefined {
-  if (value === null || value.trim() === '') {
-    return undefined;
-  }
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) {
-    return Math.round(Number(text) * 1000);
-  }
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
-
-function errorCode(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current && depth < 4; depth += 1) {
-    if (typeof current === 'object' && 'code' in current && typeof current.code === 'string') {
-      return current.code;
-    }
-    // Duck-typed: errors from fetch may come from another realm (instanceof Error fails).
-    current = typeof current === 'object' && 'cause' in current ? current.cause : undefined;
-  }
-  return undefined;
-}
 
 const asRecord = (value: unknown): Record<string, unknown> | undefined =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -298,7 +278,7 @@ export class SourceHttpClient {
         };
       }
       report(status, 'network_error');
-      const code = errorCode(error);
+      const code = networkErrorCode(error);
       return {
         kind: 'retry',
         description: `network error${code ? ` ${code}` : ''}`,
@@ -399,4 +379,41 @@ function scrub(text: string, token: string, truncate = true): string {
   return truncate && cleaned.length > MAX_DETAIL_CHARS
     ? `${cleaned.slice(0, MAX_DETAIL_CHARS)}…`
     : cleaned;
+}
+
+/** Credentials of one customer at one source API. */
+export interface SourceCredentials {
+  customerId: string;
+  token: string;
+}
+
+export interface SourceSendOptions {
+  body?: unknown;
+  acceptStatuses?: number[];
+  idempotent?: boolean;
+  signal?: AbortSignal;
+}
+
+/** One request to a source API on behalf of a customer: `send(creds, method, path, route, options)`. */
+export type SourceSend = (
+  creds: SourceCredentials,
+  method: SourceHttpMethod,
+  path: string,
+  route: string,
+  options?: SourceSendOptions,
+) => Promise<SourceResponse>;
+
+/** Binds the HTTP client to one API and base URL (what RaiseClient and VomoClient send through). */
+export function sourceSender(http: SourceHttpClient, api: SourceApi, baseUrl: string): SourceSend {
+  const base = baseUrl.replace(/\/+$/, '');
+  return (creds, method, path, route, options = {}) =>
+    http.request({
+      customerId: creds.customerId,
+      api,
+      token: creds.token,
+      method,
+      url: `${base}${path}`,
+      route,
+      ...options,
+    });
 }

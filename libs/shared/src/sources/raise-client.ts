@@ -1,4 +1,9 @@
-import type { SourceHttpClient, SourceHttpMethod, SourceResponse } from './http-client';
+import {
+  sourceSender,
+  type SourceHttpClient,
+  type SourceResponse,
+  type SourceSend,
+} from './http-client';
 import { compareSourceIds, parseSourceTime } from './mapping';
 import {
   RAISE_MAX_TAKE,
@@ -133,11 +138,11 @@ const isLastPage = (page: RaisePage<unknown>): boolean =>
  */
 export class RaiseClient {
   private readonly baseUrl: string;
-  private readonly http: SourceHttpClient;
+  private readonly send: SourceSend;
 
   constructor(options: RaiseClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.http = options.http;
+    this.send = sourceSender(options.http, 'raise', this.baseUrl);
   }
 
   /** `POST /api/<Segment>/query`: one page. `take` is clamped to RAISE_MAX_TAKE. */
@@ -455,29 +460,6 @@ export class RaiseClient {
    */
   async verifyToken(creds: RaiseCredentials): Promise<void> {
     await this.query(creds, 'gift', { skip: 0, take: 1 });
-  }
-
-  private send(
-    creds: RaiseCredentials,
-    method: SourceHttpMethod,
-    path: string,
-    route: string,
-    extra: {
-      body?: unknown;
-      acceptStatuses?: number[];
-      idempotent?: boolean;
-      signal?: AbortSignal;
-    } = {},
-  ): Promise<SourceResponse> {
-    return this.http.request({
-      customerId: creds.customerId,
-      api: 'raise',
-      token: creds.token,
-      method,
-      url: `${this.baseUrl}${path}`,
-      route,
-      ...extra,
-    });
   }
 
   private model<T>(response: SourceResponse, what: string): T {

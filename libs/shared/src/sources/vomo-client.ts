@@ -1,4 +1,9 @@
-import type { SourceHttpClient, SourceHttpMethod, SourceResponse } from './http-client';
+import {
+  sourceSender,
+  type SourceHttpClient,
+  type SourceResponse,
+  type SourceSend,
+} from './http-client';
 import { compareSourceIds, parseSourceTime } from './mapping';
 import { SourceContractError } from './source-errors';
 import type { VomoPage, VomoUserFilters, VomoUserResource } from './vomo-wire';
@@ -97,11 +102,11 @@ function maxKey(entries: Keyed[], floor: Key | null): Key | null {
  */
 export class VomoClient {
   private readonly baseUrl: string;
-  private readonly http: SourceHttpClient;
+  private readonly send: SourceSend;
 
   constructor(options: VomoClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.http = options.http;
+    this.send = sourceSender(options.http, 'vomo', this.baseUrl);
   }
 
   /** `GET /users` with filters (ANDed); the page size is VOMO's. */
@@ -351,28 +356,5 @@ export class VomoClient {
       throw new SourceContractError(`${what} did not answer with a user`);
     }
     return user as unknown as VomoUserDetail;
-  }
-
-  private send(
-    creds: VomoCredentials,
-    method: SourceHttpMethod,
-    path: string,
-    route: string,
-    extra: {
-      body?: unknown;
-      acceptStatuses?: number[];
-      idempotent?: boolean;
-      signal?: AbortSignal;
-    } = {},
-  ): Promise<SourceResponse> {
-    return this.http.request({
-      customerId: creds.customerId,
-      api: 'vomo',
-      token: creds.token,
-      method,
-      url: `${this.baseUrl}${path}`,
-      route,
-      ...extra,
-    });
   }
 }
