@@ -82,29 +82,8 @@ export class DeadLetterService {
       }
       const event = decoded.event;
       const now = new Date();
-      await this.producer.publishRaw(this.topics.submitRetry(RETRY_DELAYS[0]), [
-        {
-          key: row.messageKey,
-          value: row.payload,
-          headers: {
-            ...Object.fromEntries(
-              Object.entries(row.headers).filter(
-                ([k]) => !k.startsWith('x-error-') && !k.startsWith('x-retry-'),
-              ),
-            ),
-            ...retryHeaders({
-              destinationId: row.destinationId as string,
-              attempt: 0,
-              dueAt: now,
-              firstFailedAt: row.firstFailedAt,
-              lastError: `retried from dead letters: ${row.reason}`,
-              originalTopic: row.headers['x-original-topic'] ?? row.topic,
-              originalPartition: Number(row.headers['x-original-partition'] ?? row.partition),
-              originalOffset: row.headers['x-original-offset'] ?? String(row.offset),
-            }),
-          },
-        },
-      ]);
+      // The ledger moves first (dead-lettered -> in retry), then the message goes out: the retry
+      // consumer may deliver it at once and must find its retry entry to account for it.
       await this.db.transaction(async (tx) => {
         await tx.query(
           `UPDATE dead_letters SET status = 'retried', resolved_at = now() WHERE id = $1`,
@@ -128,6 +107,47 @@ export class DeadLetterService {
           [row.customerId, row.destinationId],
         );
       });
+      try {
+        await this.producer.publishRaw(this.topics.submitRetry(RETRY_DELAYS[0]), [
+          {
+            key: row.messageKey,
+            value: row.payload,
+            headers: {
+              ...Object.fromEntries(
+                Object.entries(row.headers).filter(
+                  ([k]) => !k.startsWith('x-error-') && !k.startsWith('x-retry-'),
+                ),
+              ),
+              ...retryHeaders({
+                destinationId: row.destinationId as string,
+                attempt: 0,
+                dueAt: now,
+                firstFailedAt: row.firstFailedAt,
+                lastError: `retried from dead letters: ${row.reason}`,
+                originalTopic: row.headers['x-original-topic'] ?? row.topic,
+                originalPartition: Number(row.headers['x-original-partition'] ?? row.partition),
+                originalOffset: row.headers['x-original-offset'] ?? String(row.offset),
+              }),
+            },
+          },
+        ]);
+      } catch (error) {
+        await this.db.transaction(async (tx) => {
+          await tx.query(
+            `UPDATE dead_letters SET status = 'open', resolved_at = NULL WHERE id = $1`,
+            [row.id],
+          );
+          await tx.query(`DELETE FROM retry_entries WHERE destination_id = $1 AND event_id = $2`, [
+            row.destinationId,
+            event.eventId,
+          ]);
+          await tx.query(
+            `UPDATE delivery_counts SET n = n + 1 WHERE customer_id = $1 AND destination_id = $2 AND outcome = 'dead_lettered'`,
+            [row.customerId, row.destinationId],
+          );
+        });
+        throw error;
+      }
       retried += 1;
       this.log.info(
         { customerId: row.customerId, deadLetterId: row.id, eventId: event.eventId },
