@@ -4,6 +4,7 @@
 #   npm run bench                       every benchmark
 #   npm run bench -- webhooks [--requests N --concurrency C]
 #   npm run bench -- submitter [--events N]
+#   npm run bench -- reconcile [--records N --page-size P]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -11,8 +12,9 @@ export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false TZ=UTC
 [ -d node_modules ] || bash tools/infra/npm-install.sh
 eval "$(bash tools/infra/infra.sh up)"
 export KAFKA_BROKERS SCHEMA_REGISTRY_URL DATABASE_URL
-npx --no-install nx run-many -t build -p ingest submitter simulators bench --outputStyle=stream >/dev/null
+npx --no-install nx run-many -t build -p ingest submitter reconciler simulators bench --outputStyle=stream >/dev/null
 which="${1:-all}"
 [ $# -gt 0 ] && shift
 if [ "$which" = all ] || [ "$which" = webhooks ]; then node dist/tools/bench/tools/bench/src/webhook-bench.js "$@"; fi
 if [ "$which" = all ] || [ "$which" = submitter ]; then node dist/tools/bench/tools/bench/src/submitter-bench.js "$@"; fi
+if [ "$which" = all ] || [ "$which" = reconcile ]; then node dist/tools/bench/tools/bench/src/reconcile-bench.js "$@"; fi

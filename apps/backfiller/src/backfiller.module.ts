@@ -1,8 +1,51 @@
 import { Module } from '@nestjs/common';
-import { DatabaseModule, KafkaPlumbingModule, ServiceModule } from '@raise-sync/shared/service';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '@raise-sync/shared/config';
+import { SecretBox } from '@raise-sync/shared/crypto';
+import {
+  AdminTokenGuard,
+  DatabaseModule,
+  KafkaPlumbingModule,
+  ServiceModule,
+  SourceClients,
+} from '@raise-sync/shared/service';
+import { BackfillAdminController } from './admin/backfill-admin.controller';
+import { BackfillAdminService } from './admin/backfill-admin.service';
+import { ProgressTracker } from './progress/progress-tracker.service';
+import { SourceReader } from './source/source-reader.service';
+import { BackfillStore } from './state/backfill-store.service';
+import { BackfillPublisher } from './work/backfill-publisher.service';
+import { BackfillScheduler } from './work/backfill-scheduler.service';
+import { CustomerCredentialsReader } from './work/credentials.service';
+import { RangeRunner } from './work/range-runner.service';
+import { RunPlanner } from './work/run-planner.service';
 
-/** Wires the backfiller service; behaviour lives in the imported modules and providers. */
+/**
+ * Resumable backfills into the live topics: runs requested through the admin API (or the CLI,
+ * or ingest's onboarding) are planned into ID ranges and worked under leases in PostgreSQL by
+ * any number of replicas, within the customer's shared source budget.
+ */
 @Module({
   imports: [ServiceModule.forRoot('backfiller'), KafkaPlumbingModule, DatabaseModule],
+  controllers: [BackfillAdminController],
+  providers: [
+    {
+      provide: SecretBox,
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AppConfig, true>) =>
+        SecretBox.fromHex(config.get('secretsKey', { infer: true })),
+    },
+    SourceClients,
+    SourceReader,
+    BackfillStore,
+    BackfillPublisher,
+    CustomerCredentialsReader,
+    RunPlanner,
+    RangeRunner,
+    BackfillScheduler,
+    ProgressTracker,
+    BackfillAdminService,
+    AdminTokenGuard,
+  ],
 })
 export class BackfillerModule {}

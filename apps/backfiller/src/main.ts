@@ -1,4 +1,11 @@
-import { bootstrapService } from '@raise-sync/shared/service';
+import { bootstrapService, configureAdminApi } from '@raise-sync/shared/service';
 import { BackfillerModule } from './backfiller.module';
 
-void bootstrapService(BackfillerModule, 'backfiller');
+void bootstrapService(BackfillerModule, 'backfiller', {
+  configure: (app) =>
+    configureAdminApi(app, {
+      title: 'raise-sync backfiller admin API',
+      description:
+        'Request, follow and cancel backfills: resumable history into the same topics as live events.',
+    }),
+});

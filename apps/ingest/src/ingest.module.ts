@@ -16,7 +16,11 @@ import { PollScheduler } from './polling/poll-scheduler.service';
 import { Poller } from './polling/poller.service';
 import { EventPublisher } from './publish/event-publisher.service';
 import { CredentialHealth } from './sources/credential-health.service';
-import { SourceClients } from './sources/source-clients.service';
+import { SourceClients } from '@raise-sync/shared/service';
+import { CrmPlusWebhookRegistration } from './admin/crm-plus-webhook-registration.service';
+import { CrmPlusWebhookController } from './webhooks/crm-plus-webhook.controller';
+import { CrmPlusWebhookIntake } from './webhooks/crm-plus-webhook.service';
+import { CrossProductArrivals } from './webhooks/cross-product-arrivals.service';
 import { WebhookIntake } from './webhooks/webhook-intake.service';
 import { WebhookController } from './webhooks/webhook.controller';
 
@@ -26,7 +30,8 @@ import { WebhookController } from './webhooks/webhook.controller';
  */
 @Module({
   imports: [ServiceModule.forRoot('ingest'), KafkaPlumbingModule, DatabaseModule],
-  controllers: [WebhookController, AdminController],
+  // CRM+ first: the Raise controller's `:source/:customerId` would also match its path.
+  controllers: [CrmPlusWebhookController, WebhookController, AdminController],
   providers: [
     {
       provide: SecretBox,
@@ -39,6 +44,9 @@ import { WebhookController } from './webhooks/webhook.controller';
     SourceClients,
     CredentialHealth,
     WebhookIntake,
+    CrossProductArrivals,
+    CrmPlusWebhookIntake,
+    CrmPlusWebhookRegistration,
     Poller,
     PollScheduler,
     OnboardingService,

@@ -8,6 +8,7 @@ import {
   type AdminCall,
   type RunningApp,
   type TestStack,
+  stackEnv,
 } from '@raise-sync/testing';
 import type { Simulator } from '@raise-sync/simulators';
 
@@ -30,11 +31,8 @@ export async function startIngest(
   const app = startApp(
     'ingest',
     {
-      KAFKA_BROKERS: stack.kafkaBrokers.join(','),
-      SCHEMA_REGISTRY_URL: stack.registryUrl,
-      DATABASE_URL: stack.databaseUrl,
+      ...stackEnv(stack, topicPrefix),
       SECRETS_KEY: SECRETS_KEY,
-      KAFKA_TOPIC_PREFIX: topicPrefix,
       ADMIN_TOKEN,
       RAISE_API_URL: sim.raiseUrl,
       VOMO_API_URL: sim.vomoUrl,

@@ -1,4 +1,11 @@
-import { bootstrapService } from '@raise-sync/shared/service';
+import { bootstrapService, configureAdminApi } from '@raise-sync/shared/service';
 import { ReconcilerModule } from './reconciler.module';
 
-void bootstrapService(ReconcilerModule, 'reconciler');
+void bootstrapService(ReconcilerModule, 'reconciler', {
+  configure: (app) =>
+    configureAdminApi(app, {
+      title: 'raise-sync reconciler admin API',
+      description:
+        'On-demand reconciliation runs for closed windows, run history with counts and trend, discrepancies, schedules.',
+    }),
+});

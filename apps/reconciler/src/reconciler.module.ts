@@ -1,8 +1,52 @@
 import { Module } from '@nestjs/common';
-import { DatabaseModule, KafkaPlumbingModule, ServiceModule } from '@raise-sync/shared/service';
+import {
+  AdminTokenGuard,
+  DatabaseModule,
+  KafkaPlumbingModule,
+  ServiceModule,
+} from '@raise-sync/shared/service';
+import { ReconcilerAdminController } from './admin/admin.controller';
+import { ReconciliationAdmin } from './admin/reconciliation-admin.service';
+import { DeletionCheck } from './checks/deletion.check';
+import { Republisher } from './checks/republisher';
+import { SourceReader } from './checks/source-reader';
+import { SyncStateStore } from './checks/sync-state';
+import { WindowCheck } from './checks/window.check';
+import { ReconcilerCoreModule } from './core/core.module';
+import { CrmModule } from './crm/crm.module';
+import { ReplicaIdentity } from './runs/replica-identity';
+import { RunRunner } from './runs/run-runner.service';
+import { RunStore } from './runs/run-store';
+import { ScheduleStore } from './schedule/schedule-store';
+import { SchedulerService } from './schedule/scheduler.service';
 
-/** Wires the reconciler service; behaviour lives in the imported modules and providers. */
+/**
+ * The reconciler: schedules per customer and kind, a runner that executes requested and
+ * scheduled runs under a lease, the window and deletion checks (and the CRM+ consistency check
+ * from CrmModule), and the admin API.
+ */
 @Module({
-  imports: [ServiceModule.forRoot('reconciler'), KafkaPlumbingModule, DatabaseModule],
+  imports: [
+    ServiceModule.forRoot('reconciler'),
+    KafkaPlumbingModule,
+    DatabaseModule,
+    ReconcilerCoreModule,
+    CrmModule,
+  ],
+  controllers: [ReconcilerAdminController],
+  providers: [
+    AdminTokenGuard,
+    ReplicaIdentity,
+    RunStore,
+    ScheduleStore,
+    SchedulerService,
+    RunRunner,
+    SourceReader,
+    SyncStateStore,
+    Republisher,
+    WindowCheck,
+    DeletionCheck,
+    ReconciliationAdmin,
+  ],
 })
 export class ReconcilerModule {}

@@ -3,29 +3,9 @@
  *   SUBMITTER_URL=http://127.0.0.1:3002 ADMIN_TOKEN=... node dead-letters.cli.js list [--customer ID] [--destination ID] [--status open]
  *   ... inspect <id> | retry <id> | retry --customer ID [--destination ID] | discard <id> | discard --customer ID
  */
-const base = (process.env['SUBMITTER_URL'] ?? 'http://127.0.0.1:3002').replace(/\/+$/, '');
-const token = process.env['ADMIN_TOKEN'] ?? '';
+import { adminApi, cliOption as option } from '@raise-sync/shared/cli';
 
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
-
-async function call(method: string, path: string, body?: unknown): Promise<unknown> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) {
-    throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
-  }
-  return text ? JSON.parse(text) : null;
-}
+const call = adminApi('SUBMITTER_URL', 'http://127.0.0.1:3002');
 
 async function main(): Promise<void> {
   const [command, id] = process.argv

@@ -8,6 +8,7 @@ import {
   useTestStack,
   type AdminCall,
   type RunningApp,
+  stackEnv,
 } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import { ADMIN_TOKEN, SECRETS_KEY, startSubmitter, type SubmitterUnderTest } from './support';
@@ -29,11 +30,8 @@ describe('two-way sync: our own write to Raise comes back as a webhook and is no
     ingest = startApp(
       'ingest',
       {
-        KAFKA_BROKERS: stack.kafkaBrokers.join(','),
-        SCHEMA_REGISTRY_URL: stack.registryUrl,
-        DATABASE_URL: stack.databaseUrl,
+        ...stackEnv(stack, prefix),
         SECRETS_KEY,
-        KAFKA_TOPIC_PREFIX: prefix,
         ADMIN_TOKEN,
         RAISE_API_URL: sim.raiseUrl,
         VOMO_API_URL: sim.vomoUrl,

@@ -5,6 +5,7 @@ import {
   startApp,
   useTestStack,
   type RunningApp,
+  stackEnv,
 } from '@raise-sync/testing';
 
 describe('submitter as a process', () => {
@@ -16,11 +17,8 @@ describe('submitter as a process', () => {
     app = startApp(
       'submitter',
       {
-        KAFKA_BROKERS: stack.kafkaBrokers.join(','),
-        SCHEMA_REGISTRY_URL: stack.registryUrl,
-        DATABASE_URL: stack.databaseUrl,
+        ...stackEnv(stack, prefix),
         SECRETS_KEY: randomBytes(32).toString('hex'),
-        KAFKA_TOPIC_PREFIX: prefix,
       },
       await freePort(),
     );

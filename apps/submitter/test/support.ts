@@ -19,6 +19,7 @@ import {
   type AdminCall,
   type RunningApp,
   type TestStack,
+  stackEnv,
 } from '@raise-sync/testing';
 import type { Simulator } from '@raise-sync/simulators';
 
@@ -39,11 +40,8 @@ export async function startSubmitter(
   const app = startApp(
     'submitter',
     {
-      KAFKA_BROKERS: stack.kafkaBrokers.join(','),
-      SCHEMA_REGISTRY_URL: stack.registryUrl,
-      DATABASE_URL: stack.databaseUrl,
+      ...stackEnv(stack, topicPrefix),
       SECRETS_KEY,
-      KAFKA_TOPIC_PREFIX: topicPrefix,
       ADMIN_TOKEN,
       SUBMITTER_RETRY_DELAYS_MS: '1000,2000,4000',
       SUBMITTER_DELIVERY_TIMEOUT_MS: '5000',

@@ -59,6 +59,12 @@ export interface DestinationAdapter {
    * returning fails the whole batch as retriable.
    */
   deliver(ctx: DestinationContext, events: SourceEvent[]): Promise<Array<DeliveryResult | Error>>;
+  /**
+   * Whether `deliver` would skip this upsert on purpose (test mode, no email, not invoiced, a
+   * resource this destination does not take): the reason, else null. The same rules as deliver,
+   * no I/O. Reconciliation uses it so a record a destination never takes is not a daily "gap".
+   */
+  intentionalSkip?(ctx: DestinationContext, event: SourceEvent): string | null;
   /** For reconciliation: does the destination hold this record? */
   lookup(ctx: DestinationContext, resource: Resource, sourceId: string): Promise<LookupResult>;
   /** Throws when the destination cannot be reached with this context's settings. */

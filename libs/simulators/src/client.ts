@@ -63,6 +63,11 @@ export function connectSimulator(url: string): RemoteSimulatorControl {
     hookDeliveries: (id) => call('GET', `${account(id)}/hook-deliveries`),
     hookDuplicates: (id) => call('GET', `${account(id)}/hook-duplicates`),
     destinationStats: (id) => call('GET', `${account(id)}/stats`),
+    crmWebhooks: (id) => call('GET', `${account(id)}/crm-webhooks`),
+    crmWebhookAttempts: (id) => call('GET', `${account(id)}/crm-webhook-attempts`),
+    crmDroppedWebhooks: (id) => call('GET', `${account(id)}/crm-webhooks-dropped`),
+    setCrmWebhookDrops: (id, drops) => call('PUT', `${account(id)}/crm-webhook-drops`, drops),
+    flushCrmWebhooks: () => call('POST', '/destinations/crm-webhooks/flush'),
   };
   return {
     destinations,

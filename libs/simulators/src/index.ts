@@ -48,5 +48,16 @@ export {
   type MarketingStatus,
 } from './destinations/types';
 export { CRM_DEFAULT_HOURLY_LIMIT } from './destinations/crm-plus-api';
+export {
+  CRM_WEBHOOK_SIGNATURE_HEADER,
+  CRM_WEBHOOK_TOGGLES,
+  signCrmWebhook,
+  type CrmWebhookAttempt,
+  type CrmWebhookDropped,
+  type CrmWebhookDrops,
+  type CrmWebhookEvent,
+  type CrmWebhookSubscription,
+  type CrmWebhookToggle,
+} from './destinations/crm-plus-webhooks';
 export { subscriberHash } from './destinations/marketing-api';
 export { HOOK_SIGNATURE_HEADER, HOOK_TIMESTAMP_HEADER, signHook } from './destinations/hooks-api';

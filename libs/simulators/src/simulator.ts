@@ -131,6 +131,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     stop: () => {
       stopping ??= new Promise<void>((resolve) => {
         core.webhooks.stop();
+        registry.stop();
         server.close(() => resolve());
         server.closeAllConnections();
       });

@@ -7,3 +7,4 @@ export * from './service-lifecycle';
 export * from './dedicated-kafka';
 export * from './metrics-scrape';
 export * from './admin-client';
+export * from './stack-env';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { freePort, runAppToExit, startApp, type AppName, type RunningApp } from './app-process';
+import { stackEnv } from './stack-env';
 import { useTestStack } from './test-stack';
 
 /**
@@ -12,11 +13,8 @@ export function describeServiceLifecycle(app: AppName): void {
     const stack = useTestStack();
     let running: RunningApp;
     const env = (): Record<string, string> => ({
-      KAFKA_BROKERS: stack.kafkaBrokers.join(','),
-      SCHEMA_REGISTRY_URL: stack.registryUrl,
-      DATABASE_URL: stack.databaseUrl,
+      ...stackEnv(stack, `${stack.prefix}-${app}`),
       SECRETS_KEY: randomBytes(32).toString('hex'),
-      KAFKA_TOPIC_PREFIX: `${stack.prefix}-${app}`,
     });
 
     beforeAll(async () => {
@@ -47,6 +45,19 @@ export function describeServiceLifecycle(app: AppName): void {
       const text = await response.text();
       expect(text).toContain(`raise_sync_service_info{service="${app}",version="0.1.0"} 1`);
       expect(text).toMatch(/raise_sync_process_resident_memory_bytes\{service="[a-z]+"\} \d+/);
+    });
+
+    it('publishes its admin API description (OpenAPI, bearer auth) at /admin/docs', async () => {
+      const response = await fetch(`${running.url}/admin/docs/openapi.json`);
+      expect(response.status).toBe(200);
+      const doc = (await response.json()) as {
+        info: { title: string };
+        paths: Record<string, unknown>;
+        components: { securitySchemes?: Record<string, unknown> };
+      };
+      expect(doc.info.title).toContain('admin API');
+      expect(Object.keys(doc.paths).some((path) => path.startsWith('/admin/'))).toBe(true);
+      expect(Object.keys(doc.components.securitySchemes ?? {})).toContain('bearer');
     });
 
     it('logs structured JSON with its service name', () => {

@@ -14,6 +14,7 @@ const arg = (name: string, fallback: string): string => {
 const SIM = arg('sim', 'http://127.0.0.1:4010');
 const INGEST = arg('ingest', 'http://127.0.0.1:3001');
 const SUBMITTER = arg('submitter', 'http://127.0.0.1:3002');
+const BACKFILLER = arg('backfiller', 'http://127.0.0.1:3004');
 const ADMIN_TOKEN = process.env['ADMIN_TOKEN'] ?? '';
 const ORG = 'demo';
 const NAME = 'Demo Nonprofit';
@@ -34,8 +35,10 @@ async function admin<T>(method: string, path: string, body?: unknown): Promise<T
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
-async function metric(name: string, match: string): Promise<number> {
-  const text = await (await fetch(`${INGEST}/metrics`)).text();
+async function metric(name: string, match: string, service = INGEST): Promise<number> {
+  const text = await fetch(`${service}/metrics`)
+    .then((r) => r.text())
+    .catch(() => '');
   return text
     .split('\n')
     .filter((l) => l.startsWith(name) && l.includes(match))
@@ -63,6 +66,9 @@ async function main(): Promise<void> {
     raise: { apiToken: raiseToken },
     vomo: { apiToken: vomoToken },
     polling: { enabled: true, intervalSeconds: 60 },
+    // The org's existing history arrives through the backfiller (same topics as live events);
+    // it starts once the destinations below exist, and polling takes over from its high-water mark.
+    backfill: {},
   });
   await admin('POST', `/admin/customers/${customer.id}/sources/raise/webhook`, {});
   // One simulated account per HTTP destination (CRM+, accounting, marketing, a partner webhook).
@@ -124,7 +130,7 @@ async function main(): Promise<void> {
     ],
   });
   process.stdout.write(
-    `demo customer ${customer.id} onboarded: webhooks registered with the Raise simulator, polling every 60 s as a backstop\n`,
+    `demo customer ${customer.id} onboarded: history backfilling, webhooks registered with the Raise simulator, polling every 60 s as a backstop\n`,
   );
   let tick = 0;
   const timer = setInterval(() => {
@@ -143,7 +149,8 @@ async function main(): Promise<void> {
       }
       if (tick % 5 === 0) {
         const match = `customer_id="${customer.id}"`;
-        const published = await metric('raise_sync_events_published_total', match);
+        const backfilled = await metric('raise_sync_events_published_total', match, BACKFILLER);
+        const published = (await metric('raise_sync_events_published_total', match)) + backfilled;
         const byWebhook = await metric(
           'raise_sync_webhooks_total',
           `${match},source="raise",outcome="accepted"`,
@@ -171,8 +178,26 @@ async function main(): Promise<void> {
               `${l.destination} ${l.delivered}${l.inRetry ? ` (+${l.inRetry} retrying)` : ''}${l.deadLettered ? ` (${l.deadLettered} dead)` : ''}`,
           )
           .join(', ');
+        const backfills = await fetch(`${BACKFILLER}/admin/customers/${customer.id}/backfills`, {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        })
+          .then(
+            (r) =>
+              r.json() as Promise<
+                Array<{ resource: string; status: string; progress?: { percent: number } }>
+              >,
+          )
+          .catch(() => []);
+        const history = Array.isArray(backfills)
+          ? backfills
+              .map(
+                (b) =>
+                  `${b.resource} ${b.status === 'done' ? 'done' : `${Math.floor(b.progress?.percent ?? 0)}%`}`,
+              )
+              .join(', ')
+          : '';
         process.stdout.write(
-          `[demo] in Kafka: ${published} (webhooks ${byWebhook}, polled ${polled}) | delivered: ${perDestination}\n`,
+          `[demo] in Kafka: ${published} (webhooks ${byWebhook}, polled ${polled}, backfilled ${backfilled}) | backfill: ${history} | delivered: ${perDestination}\n`,
         );
       }
     })().catch((error: unknown) => process.stderr.write(`[demo] ${String(error)}\n`));

@@ -10,8 +10,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Client } from 'pg';
-import { DataSource } from 'typeorm';
 import { WarehouseAdapter, type DestinationContext } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import {
@@ -27,13 +25,8 @@ import {
   pipelineTopicSpecs,
   topicsFor,
 } from '@raise-sync/shared/kafka';
-import {
-  CustomerRepository,
-  DestinationEntity,
-  dataSourceOptions,
-  runMigrations,
-} from '@raise-sync/shared/state';
-import { env, freePort } from './util';
+import { CustomerRepository, DestinationEntity } from '@raise-sync/shared/state';
+import { benchDatabase, env, freePort } from './util';
 
 const ROOT = resolve(__dirname, '../../../../../..');
 const arg = (name: string, fallback: number): number => {
@@ -66,18 +59,8 @@ function events(customerId: string, n: number): SourceEvent[] {
 }
 
 async function main(): Promise<void> {
-  const name = `benchsub_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: env('DATABASE_URL') });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(env('DATABASE_URL'));
-  url.pathname = `/${name}`;
-  const databaseUrl = url.toString();
-  await runMigrations(databaseUrl);
-  const db = await new DataSource(
-    dataSourceOptions(databaseUrl, { extra: { max: 4 } }),
-  ).initialize();
+  const database = await benchDatabase('benchsub');
+  const { db, url: databaseUrl } = database;
   const secretsKey = randomBytes(32).toString('hex');
   const customers = new CustomerRepository(db, SecretBox.fromHex(secretsKey));
   const brokers = env('KAFKA_BROKERS').split(',');

@@ -21,6 +21,10 @@ import {
   WriteBackDonorDto,
 } from './admin.dto';
 import { AdminTokenGuard } from '@raise-sync/shared/service';
+import {
+  CrmPlusWebhookRegistration,
+  type CrmPlusWebhookView,
+} from './crm-plus-webhook-registration.service';
 import { OnboardingService, type CustomerView } from './onboarding.service';
 
 enum SourceParam {
@@ -34,7 +38,10 @@ enum SourceParam {
 @UseGuards(AdminTokenGuard)
 @Controller('admin/customers')
 export class AdminController {
-  constructor(private readonly onboarding: OnboardingService) {}
+  constructor(
+    private readonly onboarding: OnboardingService,
+    private readonly crmPlusWebhooks: CrmPlusWebhookRegistration,
+  ) {}
 
   @Post()
   @ApiOperation({
@@ -72,6 +79,18 @@ export class AdminController {
   @ApiOperation({ summary: 'Register our webhook URL for this customer with Raise' })
   registerWebhook(@Param('id') id: string, @Body() dto: RegisterWebhookDto): Promise<CustomerView> {
     return this.onboarding.registerWebhook(id, dto);
+  }
+
+  @Post(':id/sources/crm-plus/webhook')
+  @ApiOperation({
+    summary:
+      "Register our CRM+ webhook URL at the customer's CRM+ (dual-webhook one-sided arrival check)",
+  })
+  registerCrmPlusWebhook(
+    @Param('id') id: string,
+    @Body() dto: RegisterWebhookDto,
+  ): Promise<CrmPlusWebhookView> {
+    return this.crmPlusWebhooks.register(id, dto.publicUrl);
   }
 
   @Patch(':id/raise/donors/:donorId')

@@ -1,8 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
+  ArrayNotEmpty,
+  IsArray,
   IsBoolean,
   IsIn,
+  IsISO8601,
   IsInt,
   IsNotEmpty,
   IsObject,
@@ -14,6 +17,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { SOURCE_RESOURCES } from '@raise-sync/shared/events';
 import { DESTINATION_KINDS, type DestinationKind } from '@raise-sync/shared/state';
 
 export class RaiseSourceDto {
@@ -63,6 +67,36 @@ export class PollingDto {
   intervalSeconds?: number;
 }
 
+const BACKFILL_RESOURCES = [...new Set(Object.values(SOURCE_RESOURCES).flat())] as string[];
+
+/** Backfill the customer's history at onboarding (the backfiller plans and works the runs). */
+export class OnboardingBackfillDto {
+  @ApiPropertyOptional({
+    type: [String],
+    enum: BACKFILL_RESOURCES,
+    description: 'Resources to backfill; default: every resource of the sources given.',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayNotEmpty()
+  @IsIn(BACKFILL_RESOURCES, { each: true })
+  resources?: string[];
+
+  @ApiPropertyOptional({
+    description: 'Partial history: only records modified at or after this time (ISO 8601).',
+  })
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'backfill.modifiedFrom must be an ISO 8601 date-time' })
+  modifiedFrom?: string;
+
+  @ApiPropertyOptional({
+    description: 'Partial history: only records modified before this time (ISO 8601).',
+  })
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'backfill.modifiedTo must be an ISO 8601 date-time' })
+  modifiedTo?: string;
+}
+
 export class CreateCustomerDto {
   @ApiProperty({ example: 'Hope Shelter' })
   @IsString()
@@ -87,6 +121,16 @@ export class CreateCustomerDto {
   @ValidateNested()
   @Type(() => PollingDto)
   polling?: PollingDto;
+
+  @ApiPropertyOptional({
+    type: OnboardingBackfillDto,
+    description:
+      'Backfill history: the customer starts as backfilling, polling of those resources waits for the backfill to hand over, and the backfiller marks the customer live when done.',
+  })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => OnboardingBackfillDto)
+  backfill?: OnboardingBackfillDto;
 }
 
 export class UpdateSourceDto {

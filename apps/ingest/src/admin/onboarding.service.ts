@@ -26,9 +26,10 @@ import {
 import { DataSource, type EntityManager } from 'typeorm';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import { CredentialHealth } from '../sources/credential-health.service';
-import { SourceClients } from '../sources/source-clients.service';
+import { SourceClients } from '@raise-sync/shared/service';
 import type {
   CreateCustomerDto,
+  OnboardingBackfillDto,
   PollingDto,
   RegisterWebhookDto,
   SetDestinationsDto,
@@ -111,12 +112,13 @@ export class OnboardingService {
     if (dto.vomo) {
       credentials.vomo = { apiToken: dto.vomo.apiToken };
     }
+    const backfill = dto.backfill ? this.backfillTargets(dto, dto.backfill) : [];
     const id = await this.db.transaction(async (tx) => {
       const repo = tx.getRepository(CustomerEntity);
       const customer = await repo.save(
         repo.create({
           name: dto.name,
-          status: 'onboarding',
+          status: dto.backfill ? 'backfilling' : 'onboarding',
           credentials: this.box.sealJson(credentials),
         }),
       );
@@ -125,10 +127,72 @@ export class OnboardingService {
           await this.addSource(tx, customer.id, source, dto.polling);
         }
       }
+      if (dto.backfill) {
+        await this.requestBackfill(tx, customer.id, dto.backfill, backfill);
+      }
       return customer.id;
     });
-    this.log.info({ customerId: id, sources: Object.keys(credentials) }, 'customer created');
+    this.log.info(
+      {
+        customerId: id,
+        sources: Object.keys(credentials),
+        backfill: backfill.map((t) => `${t.source}.${t.resource}`),
+      },
+      'customer created',
+    );
     return this.view(id);
+  }
+
+  /** The (source, resource) pairs an onboarding backfill covers; 400 when one has no source. */
+  private backfillTargets(
+    dto: CreateCustomerDto,
+    backfill: OnboardingBackfillDto,
+  ): Array<{ source: SourceName; resource: string }> {
+    const given = (['raise', 'vomo'] as const).filter((source) => dto[source]);
+    const resources =
+      backfill.resources ?? given.flatMap((source) => [...SOURCE_RESOURCES[source]]);
+    const from = backfill.modifiedFrom ? Date.parse(backfill.modifiedFrom) : null;
+    const to = backfill.modifiedTo ? Date.parse(backfill.modifiedTo) : null;
+    if (from !== null && to !== null && to <= from) {
+      throw new BadRequestException('backfill.modifiedTo must be after backfill.modifiedFrom');
+    }
+    return [...new Set(resources)].map((resource) => {
+      const source = given.find((s) =>
+        (SOURCE_RESOURCES[s] as readonly string[]).includes(resource),
+      );
+      if (!source) {
+        throw new BadRequestException(
+          `backfill resource '${resource}' needs its source (${resource === 'user' ? 'vomo' : 'raise'}) in this request`,
+        );
+      }
+      return { source, resource };
+    });
+  }
+
+  /**
+   * One pending backfill run per resource (trigger 'onboarding'), for the backfiller to plan.
+   * Polling of those resources is deferred (next_poll_at = infinity) until the backfiller hands
+   * over: with no checkpoint yet, a poll would otherwise read the whole history a second time.
+   * Webhooks are accepted throughout and flow into the same topics.
+   */
+  private async requestBackfill(
+    tx: EntityManager,
+    customerId: string,
+    backfill: OnboardingBackfillDto,
+    targets: Array<{ source: SourceName; resource: string }>,
+  ): Promise<void> {
+    for (const { source, resource } of targets) {
+      await tx.query(
+        `INSERT INTO backfill_runs (customer_id, source, resource, modified_from, modified_to, trigger, status)
+         VALUES ($1, $2, $3, $4, $5, 'onboarding', 'pending')`,
+        [customerId, source, resource, backfill.modifiedFrom ?? null, backfill.modifiedTo ?? null],
+      );
+      await tx.query(
+        `UPDATE poll_schedule SET next_poll_at = 'infinity'
+          WHERE customer_id = $1 AND source = $2 AND resource = $3`,
+        [customerId, source, resource],
+      );
+    }
   }
 
   async list(): Promise<CustomerView[]> {

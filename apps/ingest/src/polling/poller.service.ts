@@ -18,7 +18,7 @@ import { DataSource } from 'typeorm';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import { EventPublisher } from '../publish/event-publisher.service';
 import { CredentialHealth } from '../sources/credential-health.service';
-import { SourceClients } from '../sources/source-clients.service';
+import { SourceClients } from '@raise-sync/shared/service';
 
 export interface PollTarget {
   customerId: string;

@@ -21,6 +21,7 @@ import {
 import { DataSource } from 'typeorm';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import { EventPublisher } from '../publish/event-publisher.service';
+import { CrossProductArrivals } from './cross-product-arrivals.service';
 import { BodyTooLargeError, readRawBody } from './raw-body';
 
 /** What the controller answers; `reason` is also the metric label and the log field. */
@@ -57,6 +58,7 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly db: DataSource,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
+    private readonly arrivals: CrossProductArrivals,
   ) {
     const ingest = config.get('ingest', { infer: true });
     this.maxBody = ingest.webhookMaxBodyBytes;
@@ -100,7 +102,13 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
         outcome = reject(404, 'unknown_customer', 'unknown customer');
       } else {
         label = customer.id;
-        outcome = await this.accept(customer.id, customer.credentials.raise?.webhookSecret, req);
+        outcome = await this.accept(
+          customer.id,
+          customer.credentials.raise?.webhookSecret,
+          req,
+          // Dual-webhook check: only customers with a CRM+ webhook registered need the Raise side.
+          Boolean(customer.credentials.crmPlus?.subscriptionId),
+        );
       }
     } catch (error) {
       req.resume();
@@ -134,6 +142,7 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
     customerId: string,
     secret: string | undefined,
     req: IncomingMessage,
+    trackArrival = false,
   ): Promise<WebhookOutcome> {
     let body: Buffer;
     try {
@@ -196,6 +205,10 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
         ...reject(503, 'kafka_unavailable', 'event store unavailable; retry later'),
         retryAfterSeconds: 10,
       };
+    }
+    if (trackArrival) {
+      // Not awaited: the arrival row is bookkeeping for the reconciler, not part of the answer.
+      void this.arrivals.raiseGiftSeen(parsed);
     }
     return { status: 202, reason: 'accepted', message: 'accepted', eventId: parsed.eventId };
   }

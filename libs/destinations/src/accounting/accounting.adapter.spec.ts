@@ -203,6 +203,21 @@ describe(AccountingAdapter.name, () => {
     expect(server.requests.filter((r) => r.method === 'POST')).toHaveLength(0);
   });
 
+  it('names in advance exactly the upserts deliver skips on purpose (what reconciliation asks)', async () => {
+    const events = [
+      upsertEvent('gift', { id: '1', isTestMode: true }),
+      upsertEvent('gift', { id: '2', statusText: 'Failed' }),
+      upsertEvent('gift', { id: '3' }),
+      upsertEvent('donor'),
+    ];
+    const predicted = events.map((e) => adapter.intentionalSkip(ctx(), e));
+    const results = await adapter.deliver(ctx(), events);
+    expect(predicted).toEqual(
+      results.map((r) => (!(r instanceof Error) && r.outcome === 'skipped' ? r.reason : null)),
+    );
+    expect(predicted[2]).toBeNull();
+  });
+
   it('reports a validation error with the destination detail, and 503 as unavailable', async () => {
     server.respond(() => ({
       status: 422,

@@ -122,6 +122,16 @@ export class AccountingAdapter implements DestinationAdapter {
     );
   }
 
+  intentionalSkip(ctx: DestinationContext, event: SourceEvent): string | null {
+    if (event.resource !== 'gift') {
+      return `accounting does not take ${event.resource} records`;
+    }
+    if (event.operation === 'delete' || !event.record) {
+      return null;
+    }
+    return upsertSkipReason(event.record, accountingSettings(ctx));
+  }
+
   private async deliverOne(
     ctx: DestinationContext,
     settings: AccountingSettings,
@@ -134,14 +144,9 @@ export class AccountingAdapter implements DestinationAdapter {
       return this.voidInvoice(ctx, settings, event.recordId);
     }
     const gift = event.record;
-    if (gift.isTestMode) {
-      return { outcome: 'skipped', reason: 'test-mode gift' };
-    }
-    if (!isInvoiceable(gift, settings)) {
-      return {
-        outcome: 'skipped',
-        reason: `gift status "${gift.statusText ?? 'none'}" is not invoiced`,
-      };
+    const skip = upsertSkipReason(gift, settings);
+    if (skip) {
+      return { outcome: 'skipped', reason: skip };
     }
     const invoice = await this.ensureInvoice(ctx, settings, gift, event.sourceModifiedAt);
     if (isRefundedGift(gift, settings) && invoice.status !== 'VOIDED') {
@@ -303,4 +308,15 @@ export class AccountingAdapter implements DestinationAdapter {
   async health(ctx: DestinationContext): Promise<void> {
     await this.findInvoice(ctx, accountingSettings(ctx), 'raise-sync-health-check');
   }
+}
+
+/** Why an accounting destination never invoices this gift version (null: it does). */
+function upsertSkipReason(gift: RaiseGift, settings: AccountingSettings): string | null {
+  if (gift.isTestMode) {
+    return 'test-mode gift';
+  }
+  if (!isInvoiceable(gift, settings)) {
+    return `gift status "${gift.statusText ?? 'none'}" is not invoiced`;
+  }
+  return null;
 }

@@ -141,6 +141,25 @@ export class CrmPlusAdapter implements DestinationAdapter {
     );
   }
 
+  intentionalSkip(ctx: DestinationContext, event: SourceEvent): string | null {
+    if (!this.accepts(event.resource, ctx)) {
+      return `CRM+ does not take ${event.resource} records`;
+    }
+    if (event.resource === 'recurring_gift' || event.resource === 'campaign') {
+      return `CRM+ does not take ${event.resource} records`;
+    }
+    if (event.operation === 'delete' || !event.record) {
+      return null;
+    }
+    const testMode =
+      (event.resource === 'donor' || event.resource === 'gift') &&
+      (event.record as { isTestMode?: boolean | null }).isTestMode === true;
+    if (testMode && !crmPlusSettings(ctx).includeTestMode) {
+      return `test-mode ${event.resource}`;
+    }
+    return null;
+  }
+
   private async deliverOne(
     ctx: DestinationContext,
     settings: CrmPlusSettings,

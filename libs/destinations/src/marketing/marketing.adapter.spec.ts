@@ -67,6 +67,22 @@ describe(MarketingAdapter.name, () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it('names in advance exactly the upserts deliver skips on purpose (what reconciliation asks)', async () => {
+    const events = [
+      upsertEvent('donor', { id: '1', isTestMode: true }),
+      upsertEvent('donor', { id: '2', email: null }),
+      upsertEvent('donor', { id: '3' }),
+      upsertEvent('gift'),
+      upsertEvent('user'),
+    ];
+    const predicted = events.map((e) => adapter.intentionalSkip(ctx(), e));
+    const results = await adapter.deliver(ctx(), events);
+    expect(predicted).toEqual(
+      results.map((r) => (!(r instanceof Error) && r.outcome === 'skipped' ? r.reason : null)),
+    );
+    expect(predicted.filter((p) => p === null)).toHaveLength(1);
+  });
+
   it('syncs volunteers when asked to', async () => {
     await adapter.deliver(ctx({ includeVolunteers: true }), [upsertEvent('user')]);
     expect(server.requests[0]?.url).toBe(

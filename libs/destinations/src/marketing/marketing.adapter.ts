@@ -75,6 +75,27 @@ export class MarketingAdapter implements DestinationAdapter {
     return `${settings.baseUrl}/lists/${encodeURIComponent(settings.listId)}/members/${hash}`;
   }
 
+  intentionalSkip(ctx: DestinationContext, event: SourceEvent): string | null {
+    if (
+      !this.accepts(event.resource, ctx) ||
+      !(event.resource === 'donor' || event.resource === 'user')
+    ) {
+      return `marketing does not take ${event.resource} records`;
+    }
+    if (event.operation === 'delete') {
+      return null;
+    }
+    if (!event.record) {
+      return 'upsert event without a record';
+    }
+    const settings = marketingSettings(ctx);
+    const mapping =
+      event.resource === 'donor'
+        ? donorToMember(event.record, settings)
+        : userToMember(event.record, settings);
+    return mapping.kind === 'skip' ? mapping.reason : null;
+  }
+
   private async deliverOne(
     ctx: DestinationContext,
     settings: MarketingSettings,

@@ -265,6 +265,14 @@ describe(WarehouseAdapter.name, () => {
     }
   });
 
+  it('looks many rows of one resource up in one query (reconciliation)', async () => {
+    const found = await warehouse.lookupMany(ctx, 'gift', ['g2', 'g4', 'nobody']);
+    expect([...found.keys()].sort()).toEqual(['g2', 'g4']);
+    expect(found.get('g2')).toEqual(await warehouse.lookup(ctx, 'gift', 'g2'));
+    expect(found.get('g4')).toMatchObject({ exists: true, deleted: true });
+    await expect(warehouse.lookupMany(ctx, 'gift', [])).resolves.toEqual(new Map());
+  });
+
   it('has a migration that reverts and re-applies cleanly', async () => {
     const runner = stack.dataSource.createQueryRunner();
     await runner.startTransaction();

@@ -290,6 +290,39 @@ export class WarehouseAdapter implements DestinationAdapter {
     };
   }
 
+  /**
+   * For reconciliation: the warehouse's own state of many records of one resource in ONE query
+   * (one round trip per page of source records instead of one per record). IDs the warehouse does
+   * not hold are absent from the map.
+   */
+  async lookupMany(
+    ctx: DestinationContext,
+    resource: Resource,
+    sourceIds: readonly string[],
+  ): Promise<Map<string, LookupResult>> {
+    const found = new Map<string, LookupResult>();
+    if (sourceIds.length === 0) {
+      return found;
+    }
+    const table = WAREHOUSE_TABLES[resource].name;
+    const rows = await this.query(
+      `SELECT source_id, source_modified_at, deleted_at FROM ${WAREHOUSE_SCHEMA}.${table}
+        WHERE customer_id = $1 AND source_id = ANY($2::text[])`,
+      [ctx.customerId, [...sourceIds]],
+    );
+    for (const row of rows) {
+      const sourceId = String(row.source_id);
+      const modified = row.source_modified_at;
+      found.set(sourceId, {
+        exists: true,
+        deleted: row.deleted_at !== null && row.deleted_at !== undefined,
+        destinationRecordId: `${table}/${sourceId}`,
+        sourceModifiedAt: modified instanceof Date ? modified : new Date(String(modified)),
+      });
+    }
+    return found;
+  }
+
   async health(_ctx: DestinationContext): Promise<void> {
     const rows = await this.query(`SELECT to_regclass($1) IS NOT NULL AS ready`, [
       `${WAREHOUSE_SCHEMA}.${WAREHOUSE_TABLES.gift.name}`,

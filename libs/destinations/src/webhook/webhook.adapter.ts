@@ -89,6 +89,12 @@ export class WebhookAdapter implements DestinationAdapter {
     );
   }
 
+  intentionalSkip(ctx: DestinationContext, event: SourceEvent): string | null {
+    return webhookSettings(ctx).resources.includes(event.resource)
+      ? null
+      : `this webhook does not take ${event.resource} records`;
+  }
+
   private async deliverOne(
     ctx: DestinationContext,
     settings: WebhookSettings,

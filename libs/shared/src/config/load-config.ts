@@ -176,6 +176,108 @@ class SharedEnv {
   @Min(1)
   @Max(256)
   SUBMITTER_KEY_CONCURRENCY = 16;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(10)
+  @Max(1000)
+  BACKFILL_PAGE_SIZE = 500;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  @Max(10_000_000)
+  BACKFILL_RANGE_RECORDS = 50_000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  BACKFILL_MAX_RANGES = 16;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  BACKFILL_WORKERS = 4;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(5)
+  @Max(3600)
+  BACKFILL_LEASE_SECONDS = 60;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(50)
+  @Max(60_000)
+  BACKFILL_TICK_MS = 1000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  BACKFILL_LOG_EVERY_PAGES = 50;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(100_000_000)
+  BACKFILL_MAX_LAG = 20_000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  RECONCILER_TICK_MS = 5000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(10)
+  @Max(86_400)
+  RECONCILER_LEASE_SECONDS = 120;
+
+  @Matches(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$|^UTC$/, {
+    message: 'an IANA time zone, e.g. Europe/Berlin',
+  })
+  RECONCILER_DEFAULT_TIMEZONE = 'UTC';
+
+  @IsIn(['hourly', 'daily'])
+  RECONCILER_DEFAULT_CADENCE: 'hourly' | 'daily' = 'daily';
+
+  @Matches(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'a local time HH:MM' })
+  RECONCILER_RUN_AT = '06:00';
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(72)
+  RECONCILER_HOURLY_LAG_HOURS = 4;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(10)
+  @Max(1000)
+  RECONCILER_PAGE_SIZE = 500;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  RECONCILER_LOOKUP_CONCURRENCY = 8;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(10_080)
+  RECONCILER_CRM_LAG_MINUTES = 60;
+
+  @IsOptional()
+  @IsUrl(
+    { require_tld: false, protocols: ['http', 'https'], require_protocol: true },
+    { message: 'an http(s) URL' },
+  )
+  RECONCILER_OPS_WEBHOOK_URL?: string;
 }
 
 /** Every variable, whether it must be set, and its default: README table and docker-compose test use this. */
@@ -351,6 +453,115 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
     default: '16',
     description: 'records (keys) of one partition delivered at the same time',
   },
+  {
+    name: 'BACKFILL_PAGE_SIZE',
+    required: false,
+    default: '500',
+    description: 'records per source page in a backfill (Raise allows up to 1000)',
+  },
+  {
+    name: 'BACKFILL_RANGE_RECORDS',
+    required: false,
+    default: '50000',
+    description: 'a backfill is split into ID ranges of about this many records',
+  },
+  {
+    name: 'BACKFILL_MAX_RANGES',
+    required: false,
+    default: '16',
+    description: 'most ID ranges one backfill is split into',
+  },
+  {
+    name: 'BACKFILL_WORKERS',
+    required: false,
+    default: '4',
+    description: 'ranges one backfiller replica works on at once',
+  },
+  {
+    name: 'BACKFILL_LEASE_SECONDS',
+    required: false,
+    default: '60',
+    description:
+      "lease on a range while worked (renewed); a dead worker's range is resumed after it",
+  },
+  {
+    name: 'BACKFILL_TICK_MS',
+    required: false,
+    default: '1000',
+    description: 'backfill claim tick',
+  },
+  {
+    name: 'BACKFILL_LOG_EVERY_PAGES',
+    required: false,
+    default: '50',
+    description: 'a progress log line every N pages of a range',
+  },
+  {
+    name: 'BACKFILL_MAX_LAG',
+    required: false,
+    default: '20000',
+    description:
+      'backfill pages and reconciliation republishes wait while the submitter lags more than this (0 = no wait)',
+  },
+  {
+    name: 'RECONCILER_TICK_MS',
+    required: false,
+    default: '5000',
+    description: 'how often the reconciler looks for due schedules and requested runs',
+  },
+  {
+    name: 'RECONCILER_LEASE_SECONDS',
+    required: false,
+    default: '120',
+    description: 'lease on a running reconciliation (renewed while it runs)',
+  },
+  {
+    name: 'RECONCILER_DEFAULT_TIMEZONE',
+    required: false,
+    default: 'UTC',
+    description: "time zone of new customers' reconciliation days (IANA name)",
+  },
+  {
+    name: 'RECONCILER_DEFAULT_CADENCE',
+    required: false,
+    default: 'daily',
+    description: 'window reconciliation cadence of new customers: daily or hourly',
+  },
+  {
+    name: 'RECONCILER_RUN_AT',
+    required: false,
+    default: '06:00',
+    description: 'local time daily runs start (they reconcile the previous local day)',
+  },
+  {
+    name: 'RECONCILER_HOURLY_LAG_HOURS',
+    required: false,
+    default: '4',
+    description: 'hourly runs reconcile the clock hour that ended this many hours ago',
+  },
+  {
+    name: 'RECONCILER_PAGE_SIZE',
+    required: false,
+    default: '500',
+    description: 'source records read and compared per step (bounds memory)',
+  },
+  {
+    name: 'RECONCILER_LOOKUP_CONCURRENCY',
+    required: false,
+    default: '8',
+    description: 'destination lookups in flight per run',
+  },
+  {
+    name: 'RECONCILER_CRM_LAG_MINUTES',
+    required: false,
+    default: '60',
+    description: 'a Raise record not in CRM+ counts as missing only once it is older than this',
+  },
+  {
+    name: 'RECONCILER_OPS_WEBHOOK_URL',
+    required: false,
+    description: 'actionable reconciliation alerts are POSTed here as JSON (stored either way)',
+  },
 ];
 
 export interface AppConfig {
@@ -392,6 +603,29 @@ export interface AppConfig {
     sourceRates: Record<'raise' | 'vomo', { requestsPerSecond: number; burst: number }>;
     /** Benchmark baseline: acknowledge without writing. Never set in production. */
     benchDiscardEvents: boolean;
+  };
+  backfill: {
+    pageSize: number;
+    rangeRecords: number;
+    maxRanges: number;
+    workers: number;
+    leaseSeconds: number;
+    tickMs: number;
+    logEveryPages: number;
+    maxLag: number;
+  };
+  reconciler: {
+    tickMs: number;
+    leaseSeconds: number;
+    defaultTimezone: string;
+    defaultCadence: 'hourly' | 'daily';
+    /** Minutes after local midnight. */
+    runAtMinute: number;
+    hourlyLagHours: number;
+    pageSize: number;
+    lookupConcurrency: number;
+    crmLagMinutes: number;
+    opsWebhookUrl: string | null;
   };
 }
 
@@ -464,6 +698,28 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
       sourceRates: parseRates(raw.SOURCE_RATE_LIMITS),
       benchDiscardEvents: raw.BENCH_DISCARD_EVENTS === '1',
     },
+    backfill: {
+      pageSize: raw.BACKFILL_PAGE_SIZE,
+      rangeRecords: raw.BACKFILL_RANGE_RECORDS,
+      maxRanges: raw.BACKFILL_MAX_RANGES,
+      workers: raw.BACKFILL_WORKERS,
+      leaseSeconds: raw.BACKFILL_LEASE_SECONDS,
+      tickMs: raw.BACKFILL_TICK_MS,
+      logEveryPages: raw.BACKFILL_LOG_EVERY_PAGES,
+      maxLag: raw.BACKFILL_MAX_LAG,
+    },
+    reconciler: {
+      tickMs: raw.RECONCILER_TICK_MS,
+      leaseSeconds: raw.RECONCILER_LEASE_SECONDS,
+      defaultTimezone: validTimeZone(raw.RECONCILER_DEFAULT_TIMEZONE),
+      defaultCadence: raw.RECONCILER_DEFAULT_CADENCE,
+      runAtMinute: minutesOf(raw.RECONCILER_RUN_AT),
+      hourlyLagHours: raw.RECONCILER_HOURLY_LAG_HOURS,
+      pageSize: raw.RECONCILER_PAGE_SIZE,
+      lookupConcurrency: raw.RECONCILER_LOOKUP_CONCURRENCY,
+      crmLagMinutes: raw.RECONCILER_CRM_LAG_MINUTES,
+      opsWebhookUrl: raw.RECONCILER_OPS_WEBHOOK_URL?.replace(/\/+$/, '') ?? null,
+    },
   };
 }
 
@@ -480,4 +736,19 @@ function parseRates(
     rates[api] = { requestsPerSecond: rate, burst };
   }
   return rates;
+}
+
+function minutesOf(hhmm: string): number {
+  const [h, m] = hhmm.split(':').map(Number) as [number, number];
+  return h * 60 + m;
+}
+
+/** Throws a ConfigError naming the variable when the runtime does not know the zone. */
+function validTimeZone(zone: string): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return zone;
+  } catch {
+    throw new ConfigError([`RECONCILER_DEFAULT_TIMEZONE must be a known IANA time zone`]);
+  }
 }

@@ -60,15 +60,21 @@ export class EventCodec {
         { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
         { subject: subjectFor(topic), compatibility: COMPATIBILITY.BACKWARD },
       );
-    try {
-      return (await register()).id;
-    } catch (error) {
-      // Two processes registering a new subject at once both try to create its compatibility
-      // rule; the loser sees "already exists". Registering again finds the rule and the schema.
-      if (error instanceof Error && /already exists/i.test(error.message)) {
+    // Two processes registering a new subject at once race on its compatibility rule: the loser
+    // sees "already exists", or reads the subject before the winner has set the rule ("does not
+    // match the configuration (BACKWARD != NONE)"). Both settle within moments; register again.
+    const racing = (error: unknown): boolean =>
+      error instanceof Error &&
+      /already exists|does not match the configuration/i.test(error.message);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
         return (await register()).id;
+      } catch (error) {
+        if (!racing(error) || attempt >= 5) {
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 150 * attempt));
       }
-      throw error;
     }
   }
 

@@ -62,3 +62,23 @@ export class LagGate {
     await this.admin?.disconnect();
   }
 }
+
+/**
+ * The gate bulk publishers (backfill pages, reconciliation republishes) wait behind: the
+ * submitter group's backlog on every source topic of `topics`, against `maxLag` messages; null
+ * when `maxLag` is 0 (no backpressure).
+ */
+export function submitterLagGate(
+  kafka: Kafka,
+  topics: { prefix: string; allSourceEvents(): string[] },
+  maxLag: number,
+): LagGate | null {
+  return maxLag > 0
+    ? new LagGate(kafka, {
+        groupId: `${topics.prefix}.submitter`,
+        topics: topics.allSourceEvents(),
+        maxLag,
+        pollMs: 250,
+      })
+    : null;
+}

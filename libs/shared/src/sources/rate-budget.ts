@@ -22,7 +22,23 @@ export interface RateWait {
   waitedMs: number;
 }
 
+/**
+ * A budget every process calling a customer's source draws from (PostgreSQL-backed in the apps),
+ * so the poller in ingest and any number of backfiller or reconciler replicas together stay
+ * within the customer's rate. `reserve` takes one request's token now and says how long to wait
+ * before sending it (a debt model: the token is reserved even when the wait is long).
+ */
+export interface SharedBudgetStore {
+  reserve(customerId: string, api: SourceApi, spec: RateSpec): Promise<number>;
+  /** After a 429: nobody sends to this customer's API before `untilMs`. */
+  pause(customerId: string, api: SourceApi, spec: RateSpec, untilMs: number): Promise<void>;
+}
+
 export interface RateBudgetsOptions {
+  /** Shared with other processes; without it the budget is per process. */
+  shared?: SharedBudgetStore;
+  /** Called when the shared store fails (requests then go on the local budget only). */
+  onSharedError?: (error: unknown) => void;
   /** Per-API rates replacing the defaults (every customer of that API). */
   rates?: Partial<Record<SourceApi, RateSpec>>;
   /** A bucket unused this long (and full, not paused, nobody waiting) is dropped. Default 10 min. */
@@ -110,6 +126,8 @@ export class RateBudgets {
   private readonly now: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly onWait?: (wait: RateWait) => void;
+  private readonly shared?: SharedBudgetStore;
+  private readonly onSharedError?: (error: unknown) => void;
   private readonly totals: RateBudgetSnapshot['totals'] = {
     raise: { waits: 0, waitedMs: 0, pauses: 0 },
     vomo: { waits: 0, waitedMs: 0, pauses: 0 },
@@ -123,6 +141,8 @@ export class RateBudgets {
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? defaultSleep;
     this.onWait = options.onWait;
+    this.shared = options.shared;
+    this.onSharedError = options.onSharedError;
     this.lastSweepMs = this.now();
   }
 
@@ -140,6 +160,7 @@ export class RateBudgets {
       await abortable(ahead, signal);
       myTurn = true;
       await this.takeToken(bucket, signal);
+      await this.takeShared(customerId, api, signal);
     } finally {
       // A caller that gave up before its turn still keeps the line: the next one waits for ours.
       if (myTurn) {
@@ -174,6 +195,9 @@ export class RateBudgets {
     bucket.pausedUntilMs = untilMs;
     bucket.tokens = 1;
     bucket.refilledAtMs = untilMs;
+    this.shared
+      ?.pause(customerId, api, this.rateFor(customerId, api), untilMs)
+      .catch((error: unknown) => this.onSharedError?.(error));
   }
 
   /** The end of this key's current pause, or null when it is not paused. */
@@ -288,6 +312,27 @@ export class RateBudgets {
         bucket.tokens + (elapsedMs * spec.requestsPerSecond) / 1000,
       );
       bucket.refilledAtMs = now;
+    }
+  }
+
+  /** The cross-process reservation; a failing store never blocks requests (local budget holds). */
+  private async takeShared(
+    customerId: string,
+    api: SourceApi,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if (!this.shared) {
+      return;
+    }
+    let waitMs = 0;
+    try {
+      waitMs = await this.shared.reserve(customerId, api, this.rateFor(customerId, api));
+    } catch (error) {
+      this.onSharedError?.(error);
+      return;
+    }
+    if (waitMs > 0) {
+      await this.sleep(waitMs, signal);
     }
   }
 

@@ -13,6 +13,10 @@ import {
   CustomerSourceEntity,
   PollScheduleEntity,
   WebhookDeliveryEntity,
+  BackfillRunEntity,
+  ReconciliationScheduleEntity,
+  ReconciliationDiscrepancyEntity,
+  ReconciliationAlertEntity,
 } from './entities';
 import { MIGRATIONS } from './migrations';
 
@@ -29,6 +33,10 @@ export const ENTITIES = [
   CustomerSourceEntity,
   PollScheduleEntity,
   WebhookDeliveryEntity,
+  BackfillRunEntity,
+  ReconciliationScheduleEntity,
+  ReconciliationDiscrepancyEntity,
+  ReconciliationAlertEntity,
 ];
 
 export { MIGRATIONS };

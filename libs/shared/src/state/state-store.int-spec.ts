@@ -16,15 +16,21 @@ import { CheckpointRepository, CustomerRepository, SyncRecordRepository } from '
 const TABLES = [
   'audit_log',
   'backfill_jobs',
+  'backfill_runs',
   'checkpoints',
+  'cross_product_arrivals',
   'customer_sources',
   'customers',
   'dead_letters',
   'delivery_counts',
   'destinations',
   'poll_schedule',
+  'reconciliation_alerts',
+  'reconciliation_discrepancies',
   'reconciliation_runs',
+  'reconciliation_schedules',
   'retry_entries',
+  'source_rate_buckets',
   'sync_records',
   'webhook_deliveries',
   'write_intents',
@@ -69,6 +75,35 @@ describe('state store on real PostgreSQL', () => {
 
       await runMigrations(url());
       expect(await tablesIn(url())).toEqual(TABLES);
+    });
+
+    it('every mapped entity column exists in the migrated schema with the same nullability', async () => {
+      const source = new DataSource(dataSourceOptions(url()));
+      await source.initialize();
+      const client = new Client({ connectionString: url() });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ t: string; c: string; nullable: string }>(
+          `SELECT table_name AS t, column_name AS c, is_nullable AS nullable
+             FROM information_schema.columns WHERE table_schema = 'public'`,
+        );
+        const actual = new Map(rows.map((r) => [`${r.t}.${r.c}`, r.nullable === 'YES']));
+        const problems: string[] = [];
+        for (const meta of source.entityMetadatas) {
+          for (const column of meta.columns) {
+            const key = `${meta.tableName}.${column.databaseName}`;
+            if (!actual.has(key)) {
+              problems.push(`${key} is mapped but missing`);
+            } else if (actual.get(key) !== column.isNullable && !column.isPrimary) {
+              problems.push(`${key} nullability differs`);
+            }
+          }
+        }
+        expect(problems).toEqual([]);
+      } finally {
+        await client.end();
+        await source.destroy();
+      }
     });
   });
 

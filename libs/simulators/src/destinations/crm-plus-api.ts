@@ -7,6 +7,7 @@ import {
   type DestinationStyle,
   type FieldError,
 } from './gate';
+import { CRM_WEBHOOK_TOGGLES, CrmWebhookOutbox, type CrmWebhookToggle } from './crm-plus-webhooks';
 import type { CrmContact, CrmGift } from './types';
 
 /** Requests per hour per organization, as documented (`crm/rate-limits`). */
@@ -27,6 +28,8 @@ export class CrmPlusAccount extends AccountBase {
   private gifts = new Map<string, CrmGift>();
   private windowStart = Number.NEGATIVE_INFINITY;
   private used = 0;
+  /** Webhook subscriptions, the drop switch and the delivery outbox. */
+  readonly webhooks: CrmWebhookOutbox;
 
   constructor(
     id: string,
@@ -34,9 +37,11 @@ export class CrmPlusAccount extends AccountBase {
     readonly hourlyLimit: number,
   ) {
     super(id, token);
+    this.webhooks = new CrmWebhookOutbox(id);
   }
 
   reset(): void {
+    this.webhooks.reset();
     this.contacts = new Map();
     this.byEmail = new Map();
     this.byReference = new Map();
@@ -188,6 +193,23 @@ export class CrmPlusAccount extends AccountBase {
     return { gift, created: true };
   }
 
+  /** Tells the webhook subscribers a gift was created or updated. */
+  announceGift(gift: CrmGift, created: boolean): void {
+    this.webhooks.emit(created ? 'GiftCreate' : 'GiftUpdate', giftPayload(gift), [
+      gift.transactionId,
+      String(gift.id),
+    ]);
+  }
+
+  /** Tells the webhook subscribers a contact was created or updated. */
+  announceContact(contact: CrmContact, created: boolean): void {
+    this.webhooks.emit(created ? 'ContactCreate' : 'ContactUpdate', { ...contact }, [
+      contact.referenceId,
+      String(contact.id),
+      contact.email,
+    ]);
+  }
+
   contactList(): CrmContact[] {
     return structuredClone([...this.contacts.values()]);
   }
@@ -195,6 +217,25 @@ export class CrmPlusAccount extends AccountBase {
   giftList(): CrmGift[] {
     return structuredClone([...this.gifts.values()]);
   }
+}
+
+/**
+ * A gift as a webhook carries it: our stored fields plus the names seen in observed payloads
+ * (`giftDateFormatted` as M/D/YYYY, `segmentCode`, `giftDesignations`, `customFields`).
+ */
+function giftPayload(gift: CrmGift): { id: number } & Record<string, unknown> {
+  const date = new Date(gift.giftDate);
+  const formatted = Number.isNaN(date.getTime())
+    ? null
+    : `${date.getUTCMonth() + 1}/${date.getUTCDate()}/${date.getUTCFullYear()}`;
+  const { writes: _writes, ...fields } = gift;
+  return {
+    ...structuredClone(fields),
+    giftDateFormatted: formatted,
+    segmentCode: gift.segment,
+    giftDesignations: [],
+    customFields: {},
+  };
 }
 
 const CODES: Record<number, string> = {
@@ -382,6 +423,7 @@ function contactTransaction(context: Request): RouteResult {
   }
   context.account.attachReference(contact, referenceSource!, referenceId!);
   contact.updatedAt = isoNow();
+  context.account.announceContact(contact, created);
   return { status: 200, body: { contactId: contact.id, created } };
 }
 
@@ -467,6 +509,10 @@ function giftTransaction(context: Request): RouteResult {
     isPrivate: typeof input.isPrivate === 'boolean' ? input.isPrivate : undefined,
     cancelDate,
   });
+  if (newContact) {
+    account.announceContact(contact, true);
+  }
+  account.announceGift(gift, created);
   return { status: 200, body: { giftId: gift.id, contactId: contact.id, created } };
 }
 
@@ -528,6 +574,47 @@ function findGift(context: Request): RouteResult {
   return { status: 200, body: structuredClone(gift) };
 }
 
+/** `POST /api/Webhook`: {payloadUrl, secret?, one boolean per event} → the subscription. */
+function createWebhook(context: Request): RouteResult {
+  const input = body(context);
+  const check = new Validation();
+  const payloadUrl = check.required(input.payloadUrl, 'payloadUrl');
+  if (payloadUrl !== undefined && !/^https?:\/\/\S+$/i.test(payloadUrl)) {
+    check.add('payloadUrl', 'INVALID_FORMAT', 'payloadUrl must be an http(s) URL.');
+  }
+  const secret = check.optionalText(input.secret, 'secret');
+  const toggles: Partial<Record<CrmWebhookToggle, boolean>> = {};
+  for (const toggle of CRM_WEBHOOK_TOGGLES) {
+    const value = input[toggle];
+    if (value === undefined || value === null) {
+      continue;
+    }
+    if (typeof value !== 'boolean') {
+      check.add(toggle, 'INVALID_TYPE', `${toggle} must be a boolean.`);
+    } else {
+      toggles[toggle] = value;
+    }
+  }
+  check.check();
+  const created = context.account.webhooks.subscribe({
+    payloadUrl: payloadUrl!,
+    secret: secret ?? null,
+    toggles,
+  });
+  return { status: 200, body: created };
+}
+
+function listWebhooks(context: Request): RouteResult {
+  return { status: 200, body: context.account.webhooks.list() };
+}
+
+function deleteWebhook(context: Request, [id]: string[]): RouteResult {
+  if (!context.account.webhooks.unsubscribe(Number(id))) {
+    throw crmPlusStyle.error(404, `Webhook ${id} not found.`);
+  }
+  return { status: 204 };
+}
+
 function currentOrganization(context: Request): RouteResult {
   return {
     status: 200,
@@ -566,6 +653,24 @@ const routes: Array<Route<Request>> = [
     pattern: /^\/api\/v2\/Gift\/Transaction\/?$/i,
     template: 'GET /api/v2/Gift/Transaction',
     handler: findGift,
+  },
+  {
+    method: 'POST',
+    pattern: /^\/api\/Webhook\/?$/i,
+    template: 'POST /api/Webhook',
+    handler: createWebhook,
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/Webhook\/?$/i,
+    template: 'GET /api/Webhook',
+    handler: listWebhooks,
+  },
+  {
+    method: 'DELETE',
+    pattern: /^\/api\/Webhook\/(\d+)\/?$/i,
+    template: 'DELETE /api/Webhook/{id}',
+    handler: deleteWebhook,
   },
   {
     method: 'GET',

@@ -3,6 +3,7 @@ import { FaultRegistry } from '../faults';
 import { StatsRecorder } from '../stats';
 import { AccountingAccount } from './accounting-api';
 import { CrmPlusAccount, CRM_DEFAULT_HOURLY_LIMIT } from './crm-plus-api';
+import type { CrmWebhookDrops } from './crm-plus-webhooks';
 import { validateDestinationFaults } from './faults';
 import { MarketingAccount } from './marketing-api';
 import {
@@ -135,6 +136,9 @@ export class DestinationRegistry {
 
   removeAccount(id: string): void {
     const account = this.account(id);
+    if (account.kind === 'crm-plus') {
+      account.webhooks.stop();
+    }
     this.accounts.delete(id);
     if (account.token !== null) {
       this.byToken.delete(account.token);
@@ -187,6 +191,42 @@ export class DestinationRegistry {
     return { requests, rateLimited };
   }
 
+  setCrmWebhookDrops(id: string, drops: CrmWebhookDrops): void {
+    const account = this.accountOf(id, 'crm-plus');
+    if (typeof drops !== 'object' || drops === null) {
+      throw new SimulatorError(400, 'drops must be an object');
+    }
+    const { rate, keys } = drops;
+    if (rate !== undefined && (typeof rate !== 'number' || !(rate >= 0 && rate <= 1))) {
+      throw new SimulatorError(400, 'rate must be a number between 0 and 1');
+    }
+    if (
+      keys !== undefined &&
+      !(Array.isArray(keys) && keys.every((k) => typeof k === 'string' && k !== ''))
+    ) {
+      throw new SimulatorError(400, 'keys must be an array of non-empty strings');
+    }
+    account.webhooks.setDrops({ rate, keys });
+  }
+
+  /** Resolves when no CRM+ account has a webhook delivery pending. */
+  async flushCrmWebhooks(): Promise<void> {
+    for (const account of this.accounts.values()) {
+      if (account.kind === 'crm-plus') {
+        await account.webhooks.flush();
+      }
+    }
+  }
+
+  /** Stops every outbox (timers cleared, pending deliveries forgotten). */
+  stop(): void {
+    for (const account of this.accounts.values()) {
+      if (account.kind === 'crm-plus') {
+        account.webhooks.stop();
+      }
+    }
+  }
+
   control(): DestinationControl {
     return {
       createAccount: (options) => this.createAccount(options),
@@ -205,6 +245,11 @@ export class DestinationRegistry {
       hookDeliveries: (id) => this.accountOf(id, 'webhook').deliveryList(),
       hookDuplicates: (id) => this.accountOf(id, 'webhook').duplicateList(),
       destinationStats: (id) => this.accountStats(id),
+      crmWebhooks: (id) => this.accountOf(id, 'crm-plus').webhooks.list(),
+      crmWebhookAttempts: (id) => this.accountOf(id, 'crm-plus').webhooks.attempts(),
+      crmDroppedWebhooks: (id) => this.accountOf(id, 'crm-plus').webhooks.droppedList(),
+      setCrmWebhookDrops: (id, drops) => this.setCrmWebhookDrops(id, drops),
+      flushCrmWebhooks: () => this.flushCrmWebhooks(),
     };
   }
 }

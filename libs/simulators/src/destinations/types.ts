@@ -1,4 +1,10 @@
 import type { RateLimitConfig } from '../faults';
+import type {
+  CrmWebhookAttempt,
+  CrmWebhookDropped,
+  CrmWebhookDrops,
+  CrmWebhookSubscription,
+} from './crm-plus-webhooks';
 
 /** The destination systems the simulator plays (the warehouse is a real database instead). */
 export const DESTINATION_ACCOUNT_KINDS = [
@@ -242,4 +248,15 @@ export interface DestinationControl {
   /** Deliveries that repeated an Idempotency-Key already stored (answered 200, not stored). */
   hookDuplicates(accountId: string): HookDelivery[];
   destinationStats(accountId: string): DestinationStats;
+
+  /** The CRM+ account's webhook subscriptions (made with `POST /api/Webhook`; no secrets). */
+  crmWebhooks(accountId: string): CrmWebhookSubscription[];
+  /** Every CRM+ webhook delivery attempt, retries included, in order. */
+  crmWebhookAttempts(accountId: string): CrmWebhookAttempt[];
+  /** CRM+ webhook deliveries withheld by the drop switch. */
+  crmDroppedWebhooks(accountId: string): CrmWebhookDropped[];
+  /** Replaces the CRM+ account's drop switch (a share, and/or record keys); `{}` turns it off. */
+  setCrmWebhookDrops(accountId: string, drops: CrmWebhookDrops): void;
+  /** Resolves once no CRM+ webhook of any account is queued, in flight or awaiting a retry. */
+  flushCrmWebhooks(): Promise<void>;
 }

@@ -215,6 +215,9 @@ const DESTINATION_INSPECTIONS = {
   'hook-deliveries': 'hookDeliveries',
   'hook-duplicates': 'hookDuplicates',
   stats: 'destinationStats',
+  'crm-webhooks': 'crmWebhooks',
+  'crm-webhook-attempts': 'crmWebhookAttempts',
+  'crm-webhooks-dropped': 'crmDroppedWebhooks',
 } as const satisfies Record<string, keyof DestinationControl>;
 
 const inspection = (
@@ -270,6 +273,24 @@ const destinationRoutes: Array<Route<ControlRequest>> = [
     pattern: /^\/destinations\/accounts\/([^/]+)\/([a-z-]+)$/,
     template: 'inspectAccount',
     handler: ({ destinations }, [id, name]) => ok(destinations[inspection(name!)](id!)),
+  },
+  {
+    method: 'PUT',
+    pattern: /^\/destinations\/accounts\/([^/]+)\/crm-webhook-drops$/,
+    template: 'setCrmWebhookDrops',
+    handler: ({ destinations, body }, [id]) => {
+      destinations.setCrmWebhookDrops(id!, object(body));
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'POST',
+    pattern: /^\/destinations\/crm-webhooks\/flush$/,
+    template: 'flushCrmWebhooks',
+    handler: async ({ destinations }) => {
+      await destinations.flushCrmWebhooks();
+      return { status: 204 };
+    },
   },
   {
     method: 'GET',

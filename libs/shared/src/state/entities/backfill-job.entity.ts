@@ -11,6 +11,8 @@ import type { BackfillStatus } from './statuses';
 @Entity({ name: 'backfill_jobs' })
 export class BackfillJobEntity {
   @PrimaryGeneratedColumn('uuid') id!: string;
+  /** The backfill request this range belongs to (backfill_runs.id). */
+  @Column({ name: 'run_id', type: 'uuid', nullable: true }) runId!: string | null;
   @Column({ name: 'customer_id', type: 'uuid' }) customerId!: string;
   @Column({ type: 'text' }) source!: string;
   @Column({ type: 'text' }) resource!: string;
@@ -27,6 +29,13 @@ export class BackfillJobEntity {
   leaseExpiresAt!: Date | null;
   @Column({ name: 'records_done', type: 'bigint', default: 0 }) recordsDone!: string;
   @Column({ name: 'records_total', type: 'bigint', nullable: true }) recordsTotal!: string | null;
+  @Column({ name: 'pages_done', type: 'bigint', default: 0 }) pagesDone!: string;
+  /** Newest (modified time, ID) among the records this range published. */
+  @Column({ name: 'high_water_at', type: 'timestamptz', nullable: true }) highWaterAt!: Date | null;
+  @Column({ name: 'high_water_id', type: 'bigint', nullable: true }) highWaterId!: string | null;
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
+  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true }) finishedAt!: Date | null;
+  @Column({ name: 'last_error', type: 'text', nullable: true }) lastError!: string | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
 }

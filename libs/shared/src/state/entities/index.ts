@@ -11,3 +11,6 @@ export * from './write-intent.entity';
 export * from './customer-source.entity';
 export * from './poll-schedule.entity';
 export * from './webhook-delivery.entity';
+export * from './backfill-run.entity';
+export * from './reconciliation-schedule.entity';
+export * from './reconciliation-finding.entity';

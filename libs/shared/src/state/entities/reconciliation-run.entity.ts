@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import type { ReconciliationKind, ReconciliationStatus } from './statuses';
+import type { ReconciliationKind, ReconciliationStatus, ReconciliationTrigger } from './statuses';
 
 /** One reconciliation of one customer over one closed window, with its counts. */
 @Entity({ name: 'reconciliation_runs' })
@@ -11,6 +11,15 @@ export class ReconciliationRunEntity {
   @Column({ name: 'window_end', type: 'timestamptz' }) windowEnd!: Date;
   @Column({ type: 'text' }) status!: ReconciliationStatus;
   @Column({ type: 'jsonb', default: () => "'{}'" }) counts!: Record<string, number>;
-  @Column({ name: 'started_at', type: 'timestamptz' }) startedAt!: Date;
+  @Column({ type: 'text', default: 'schedule' }) trigger!: ReconciliationTrigger;
+  /** Resources compared; null = every resource of the customer's sources. */
+  @Column({ type: 'text', array: true, nullable: true }) resources!: string[] | null;
+  @Column({ name: 'lease_owner', type: 'text', nullable: true }) leaseOwner!: string | null;
+  @Column({ name: 'lease_expires_at', type: 'timestamptz', nullable: true })
+  leaseExpiresAt!: Date | null;
+  @Column({ name: 'requested_at', type: 'timestamptz' }) requestedAt!: Date;
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
   @Column({ name: 'finished_at', type: 'timestamptz', nullable: true }) finishedAt!: Date | null;
+  @Column({ name: 'duration_ms', type: 'bigint', nullable: true }) durationMs!: string | null;
+  @Column({ type: 'text', nullable: true }) error!: string | null;
 }

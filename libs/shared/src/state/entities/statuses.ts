@@ -25,13 +25,59 @@ export type CheckpointDirection = (typeof CHECKPOINT_DIRECTIONS)[number];
 export const BACKFILL_STATUSES = ['pending', 'running', 'done', 'failed'] as const;
 export type BackfillStatus = (typeof BACKFILL_STATUSES)[number];
 
+/** A backfill request as a whole; its ID ranges (backfill_jobs) use BACKFILL_STATUSES. */
+export const BACKFILL_RUN_STATUSES = ['pending', 'running', 'done', 'failed', 'cancelled'] as const;
+export type BackfillRunStatus = (typeof BACKFILL_RUN_STATUSES)[number];
+
+export const BACKFILL_TRIGGERS = ['onboarding', 'admin', 'cli'] as const;
+export type BackfillTrigger = (typeof BACKFILL_TRIGGERS)[number];
+
+export const RECONCILIATION_TRIGGERS = ['schedule', 'admin', 'cli'] as const;
+export type ReconciliationTrigger = (typeof RECONCILIATION_TRIGGERS)[number];
+
+export const RECONCILIATION_CADENCES = ['hourly', 'daily', 'weekly'] as const;
+export type ReconciliationCadence = (typeof RECONCILIATION_CADENCES)[number];
+
+export const ALERT_SEVERITIES = ['info', 'warning', 'critical'] as const;
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+
+export const ALERT_DELIVERY_STATUSES = [
+  'pending',
+  'delivered',
+  'failed',
+  'not_configured',
+] as const;
+export type AlertDeliveryStatus = (typeof ALERT_DELIVERY_STATUSES)[number];
+
+/**
+ * What a reconciliation found about one record. Window/deletion kinds: missing_in_destination,
+ * stale_in_destination, deleted_in_source, dead_lettered (an open dead letter holds the version,
+ * so it is reported, not republished). crmKey consistency (seed 001): consistent,
+ * not_yet_synced, orphaned_crm_key, crm_unreachable, plus missing_in_crm (gift not found in CRM+
+ * after the lag window) and one_sided (a dual-webhook arrival never confirmed by the other side).
+ */
+export const DISCREPANCY_STATES = [
+  'missing_in_destination',
+  'stale_in_destination',
+  'deleted_in_source',
+  'dead_lettered',
+  'consistent',
+  'not_yet_synced',
+  'orphaned_crm_key',
+  'crm_unreachable',
+  'missing_in_crm',
+  'one_sided',
+] as const;
+export type DiscrepancyState = (typeof DISCREPANCY_STATES)[number];
+
 export const DEAD_LETTER_STATUSES = ['open', 'retried', 'discarded'] as const;
 export type DeadLetterStatus = (typeof DEAD_LETTER_STATUSES)[number];
 
 export const RECONCILIATION_KINDS = ['window', 'deletion', 'crm-consistency'] as const;
 export type ReconciliationKind = (typeof RECONCILIATION_KINDS)[number];
 
-export const RECONCILIATION_STATUSES = ['running', 'done', 'failed'] as const;
+/** pending = requested on demand and not yet claimed; skipped = nothing to compare (e.g. single-product). */
+export const RECONCILIATION_STATUSES = ['pending', 'running', 'done', 'failed', 'skipped'] as const;
 export type ReconciliationStatus = (typeof RECONCILIATION_STATUSES)[number];
 
 /** SQL list for CHECK constraints, from the same arrays the code validates with. */

@@ -3,6 +3,8 @@ import { CreateSyncState1763800001000 } from './1763800001000-create-sync-state'
 import { CreateIngestState1763800002000 } from './1763800002000-create-ingest-state';
 import { CreateWarehouse1763800003000 } from './1763800003000-create-warehouse';
 import { CreateDeliveryLedger1763800004000 } from './1763800004000-create-delivery-ledger';
+import { CreateBackfillAndReconciliation1763800005000 } from './1763800005000-create-backfill-and-reconciliation';
+import { CreateCrossProductArrivals1763800006000 } from './1763800006000-create-cross-product-arrivals';
 
 /** Every migration, oldest first. New ones are appended here. */
 export const MIGRATIONS = [
@@ -11,4 +13,6 @@ export const MIGRATIONS = [
   CreateIngestState1763800002000,
   CreateWarehouse1763800003000,
   CreateDeliveryLedger1763800004000,
+  CreateBackfillAndReconciliation1763800005000,
+  CreateCrossProductArrivals1763800006000,
 ];

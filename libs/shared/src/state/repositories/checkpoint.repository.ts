@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { CheckpointEntity } from '../entities/checkpoint.entity';
 import type { CheckpointDirection } from '../entities/statuses';
 
@@ -9,9 +9,12 @@ export interface CheckpointPosition {
   id: string;
 }
 
-/** Checkpoints per (customer, resource, direction). They only move forward. */
+/**
+ * Checkpoints per (customer, resource, direction). They only move forward. Works on a DataSource
+ * or inside a transaction (an EntityManager).
+ */
 export class CheckpointRepository {
-  constructor(private readonly db: DataSource) {}
+  constructor(private readonly db: Pick<EntityManager, 'query' | 'getRepository'>) {}
 
   async get(
     customerId: string,

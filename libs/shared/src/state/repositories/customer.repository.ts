@@ -7,6 +7,18 @@ import type { CustomerStatus } from '../entities/statuses';
 export interface CustomerCredentials {
   raise?: { apiToken?: string; webhookSecret?: string };
   vomo?: { apiToken?: string; webhookSecret?: string };
+  /**
+   * The CRM+ webhook subscription ingest registered for the dual-webhook check: its signing
+   * secret, the subscription ID at CRM+, and the source names that mark a CRM+ record as coming
+   * from Raise (copied from the CRM+ destination when registering).
+   */
+  crmPlus?: {
+    webhookSecret?: string;
+    subscriptionId?: string;
+    destinationId?: string;
+    transactionSource?: string;
+    referenceSource?: string;
+  };
 }
 
 /** Customers and their sealed credentials. Plaintext secrets exist only in memory, briefly. */

@@ -2,3 +2,4 @@ export * from './customer.repository';
 export * from './sync-record.repository';
 export * from './checkpoint.repository';
 export * from './write-intent.repository';
+export * from './source-budget.repository';

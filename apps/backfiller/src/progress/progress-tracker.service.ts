@@ -1,0 +1,137 @@
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import type { PipelineMetrics } from '@raise-sync/shared/observability';
+import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { DataSource } from 'typeorm';
+import { averageRate, etaSeconds, RateWindow } from './progress-math';
+import { RANGE_STATUSES } from './run-view';
+
+const REFRESH_MS = 2000;
+
+interface NewestRunRow {
+  id: string;
+  customer_id: string;
+  resource: string;
+  status: string;
+  records_total: string | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  records_done: string;
+  pending: string;
+  running: string;
+  done: string;
+  failed: string;
+}
+
+/**
+ * Backfill progress as metrics, refreshed from the state store every 2 s so that every replica
+ * exports the whole picture (not only its own ranges): per customer and resource, for the newest
+ * run, records done and total, ranges by status, the rate over the last ~30 s and the ETA.
+ * The same rate windows serve the admin API.
+ */
+@Injectable()
+export class ProgressTracker implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly windows = new Map<string, RateWindow>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: DataSource,
+    @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
+    private readonly log: PinoLogger,
+  ) {
+    this.log.setContext('backfill-progress');
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => {
+      this.refresh().catch((error: unknown) =>
+        this.log.warn(
+          { err: error instanceof Error ? error.message : String(error) },
+          'backfill progress refresh failed',
+        ),
+      );
+    }, REFRESH_MS);
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  /**
+   * Records per second of a run: over the sliding window while it runs (sampled by this
+   * process), else the average from its start to now or to its end; null when unknown.
+   */
+  rateOf(run: {
+    id: string;
+    status: string;
+    recordsDone: number;
+    startedAt: Date | null;
+    finishedAt: Date | null;
+  }): number | null {
+    if (run.status === 'running') {
+      const windowed = this.windows.get(run.id)?.rate();
+      if (windowed !== undefined && windowed !== null) {
+        return windowed;
+      }
+    }
+    const endMs = run.finishedAt?.getTime() ?? Date.now();
+    return averageRate(run.recordsDone, run.startedAt?.getTime() ?? null, endMs);
+  }
+
+  async refresh(): Promise<void> {
+    const rows = await this.db.query<NewestRunRow[]>(
+      `SELECT DISTINCT ON (r.customer_id, r.resource)
+              r.id, r.customer_id, r.resource, r.status, r.records_total, r.started_at, r.finished_at,
+              COALESCE(sum(j.records_done), 0) AS records_done,
+              count(j.id) FILTER (WHERE j.status = 'pending') AS pending,
+              count(j.id) FILTER (WHERE j.status = 'running') AS running,
+              count(j.id) FILTER (WHERE j.status = 'done') AS done,
+              count(j.id) FILTER (WHERE j.status = 'failed') AS failed
+         FROM backfill_runs r
+         LEFT JOIN backfill_jobs j ON j.run_id = r.id
+        GROUP BY r.id
+        ORDER BY r.customer_id, r.resource, r.requested_at DESC`,
+    );
+    const now = Date.now();
+    const seen = new Set<string>();
+    for (const row of rows) {
+      seen.add(row.id);
+      const labels = { customer_id: row.customer_id, resource: row.resource };
+      const done = Number(row.records_done);
+      const total = row.records_total === null ? null : Number(row.records_total);
+      let window = this.windows.get(row.id);
+      if (!window) {
+        window = new RateWindow();
+        this.windows.set(row.id, window);
+      }
+      window.add({ atMs: now, recordsDone: done });
+      const rate = this.rateOf({
+        id: row.id,
+        status: row.status,
+        recordsDone: done,
+        startedAt: row.started_at,
+        finishedAt: row.finished_at,
+      });
+      const active = row.status === 'running' || row.status === 'pending';
+      this.metrics.backfillProgress.set({ ...labels, measure: 'done' }, done);
+      this.metrics.backfillProgress.set({ ...labels, measure: 'total' }, total ?? 0);
+      this.metrics.backfillRate.set(labels, active ? (rate ?? 0) : 0);
+      this.metrics.backfillEta.set(
+        labels,
+        active ? etaSeconds(done, total, rate) : row.status === 'done' ? 0 : -1,
+      );
+      for (const status of RANGE_STATUSES) {
+        this.metrics.backfillRanges.set({ ...labels, status }, Number(row[status]));
+      }
+    }
+    for (const id of this.windows.keys()) {
+      if (!seen.has(id)) {
+        this.windows.delete(id);
+      }
+    }
+  }
+}

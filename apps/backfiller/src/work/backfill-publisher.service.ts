@@ -1,0 +1,57 @@
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '@raise-sync/shared/config';
+import type { SourceEvent } from '@raise-sync/shared/events';
+import { submitterLagGate, type LagGate, type Topics } from '@raise-sync/shared/kafka';
+import type { PipelineMetrics } from '@raise-sync/shared/observability';
+import { EventProducer, KAFKA, PIPELINE_METRICS, TOPICS } from '@raise-sync/shared/service';
+
+/**
+ * Publishes backfill pages to the same topics as live events (origin = backfill), acks=all
+ * through the idempotent producer, behind the submitter-lag gate: before a page goes out, the
+ * submitter's backlog on the source topics must be below BACKFILL_MAX_LAG (0 turns the gate off),
+ * so a large backfill never buries other customers' live events in a long queue.
+ */
+@Injectable()
+export class BackfillPublisher implements BeforeApplicationShutdown {
+  private readonly gate: LagGate | null;
+
+  constructor(
+    private readonly producer: EventProducer,
+    @Inject(TOPICS) private readonly topics: Topics,
+    @Inject(KAFKA) kafka: ConstructorParameters<typeof LagGate>[0],
+    @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    const maxLag = config.get('backfill', { infer: true }).maxLag;
+    this.gate = submitterLagGate(kafka, topics, maxLag);
+  }
+
+  /** Waits while the submitter lags too far behind; resolves with the time waited (ms). */
+  async waitForRoom(signal: AbortSignal): Promise<number> {
+    return this.gate ? this.gate.waitBelowLimit(signal) : 0;
+  }
+
+  /** Resolves once the broker acknowledged every event of the page (one topic per page). */
+  async publish(events: SourceEvent[]): Promise<void> {
+    const first = events[0];
+    if (!first) {
+      return;
+    }
+    await this.producer.publish(this.topics.sourceEvents(first.source, first.resource), events);
+    this.metrics.eventsPublished.inc(
+      {
+        customer_id: first.customerId,
+        source: first.source,
+        resource: first.resource,
+        origin: 'backfill',
+      },
+      events.length,
+    );
+  }
+
+  /** After the range workers stopped (onModuleDestroy), before Kafka disconnects. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.gate?.close();
+  }
+}

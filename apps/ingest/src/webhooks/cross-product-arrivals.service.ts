@@ -1,0 +1,95 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { SourceEvent } from '@raise-sync/shared/events';
+import type { PipelineMetrics } from '@raise-sync/shared/observability';
+import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { DataSource } from 'typeorm';
+import type { CrmArrival } from './crm-plus-delivery';
+
+/**
+ * Writes the two sides of the dual-webhook check into `cross_product_arrivals` (seed 001,
+ * pattern 2): a Raise gift webhook fills the Raise side, a CRM+ gift or contact webhook that points
+ * back to a Raise record fills the CRM+ side of the same row, whichever comes first. The first
+ * arrival time of each side is kept; later deliveries (updates, redeliveries) only refresh the
+ * details, so replays are harmless.
+ */
+@Injectable()
+export class CrossProductArrivals {
+  constructor(
+    private readonly db: DataSource,
+    @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
+    private readonly log: PinoLogger,
+  ) {
+    this.log.setContext('cross-product-arrivals');
+  }
+
+  /** The CRM+ side. Throws on a database failure: the caller answers 503 so CRM+ retries. */
+  async crmSeen(customerId: string, arrival: CrmArrival & { raiseId: string }): Promise<void> {
+    try {
+      await this.db.query(
+        `INSERT INTO cross_product_arrivals
+           (customer_id, resource, raise_id, crm_id, crm_seen_at, crm_event, details)
+         VALUES ($1, $2, $3, $4, now(), $5, $6::jsonb)
+         ON CONFLICT (customer_id, resource, raise_id) WHERE raise_id IS NOT NULL DO UPDATE
+           SET crm_id = EXCLUDED.crm_id,
+               crm_seen_at = coalesce(cross_product_arrivals.crm_seen_at, EXCLUDED.crm_seen_at),
+               crm_event = EXCLUDED.crm_event,
+               details = cross_product_arrivals.details || EXCLUDED.details,
+               updated_at = now()`,
+        [
+          customerId,
+          arrival.resource,
+          arrival.raiseId,
+          arrival.crmId,
+          arrival.event,
+          JSON.stringify(arrival.details),
+        ],
+      );
+    } catch (error) {
+      this.count(customerId, 'crm-plus', 'failed');
+      throw error;
+    }
+    this.count(customerId, 'crm-plus', 'recorded');
+  }
+
+  /**
+   * The Raise side of a gift, after its webhook was accepted and published. Called without
+   * awaiting from the Raise webhook path, so it never delays or fails that answer: a failure is
+   * logged with the customer and counted (outcome failed), and the reconciler then sees the gift
+   * as CRM+-only at worst, which it double-checks against Raise before reporting.
+   */
+  async raiseGiftSeen(event: SourceEvent): Promise<void> {
+    if (event.resource !== 'gift' || event.operation !== 'upsert' || event.record === null) {
+      return;
+    }
+    const gift = event.record as unknown as Record<string, unknown>;
+    const details = {
+      raiseAmount: gift.amount ?? null,
+      raiseCurrency: gift.currency ?? null,
+      isTestMode: gift.isTestMode === true,
+      campaignName: gift.campaignName ?? null,
+      donorId: gift.donorId ?? null,
+    };
+    try {
+      await this.db.query(
+        `INSERT INTO cross_product_arrivals (customer_id, resource, raise_id, raise_seen_at, details)
+         VALUES ($1, 'gift', $2, now(), $3::jsonb)
+         ON CONFLICT (customer_id, resource, raise_id) WHERE raise_id IS NOT NULL DO UPDATE
+           SET raise_seen_at = coalesce(cross_product_arrivals.raise_seen_at, EXCLUDED.raise_seen_at),
+               details = cross_product_arrivals.details || EXCLUDED.details,
+               updated_at = now()`,
+        [event.customerId, event.recordId, JSON.stringify(details)],
+      );
+      this.count(event.customerId, 'raise', 'recorded');
+    } catch (error) {
+      this.count(event.customerId, 'raise', 'failed');
+      this.log.error(
+        { customerId: event.customerId, recordId: event.recordId, err: error },
+        'could not record the Raise side of a gift arrival',
+      );
+    }
+  }
+
+  private count(customerId: string, side: string, outcome: 'recorded' | 'failed'): void {
+    this.metrics.crossProductArrivals.inc({ customer_id: customerId, side, outcome });
+  }
+}

@@ -1,0 +1,229 @@
+import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { SecretBox } from '@raise-sync/shared/crypto';
+import {
+  CustomerRepository,
+  DISCREPANCY_STATES,
+  RECONCILIATION_KINDS,
+  type ReconciliationKind,
+} from '@raise-sync/shared/state';
+import { DataSource } from 'typeorm';
+import { planResources } from '../checks/run-support';
+import { RunStore, type DiscrepancyView, type RunView } from '../runs/run-store';
+import { ScheduleStore, type ScheduleView } from '../schedule/schedule-store';
+import {
+  historyBefore,
+  isValidTimeZone,
+  localDayWindow,
+  parseRunAt,
+  previousLocalDay,
+  type TimeWindow,
+} from '../schedule/windows';
+import type { RequestReconciliationDto, UpdateScheduleDto } from './admin.dto';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** How the counts of the last N finished runs move, measure by measure (oldest first). */
+export interface Trend {
+  runs: number;
+  measures: Record<string, { values: number[]; last: number; mean: number; max: number }>;
+}
+
+function intParam(
+  value: string | undefined,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined || value === '') {
+    return fallback;
+  }
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new BadRequestException(`${name} must be an integer between ${min} and ${max}`);
+  }
+  return n;
+}
+
+/**
+ * The reconciler's admin API logic: on-demand runs for closed windows, run history with counts
+ * and their trend, one run's discrepancies, and the schedules.
+ */
+@Injectable()
+export class ReconciliationAdmin {
+  private readonly customers: CustomerRepository;
+
+  constructor(
+    db: DataSource,
+    @Inject(SecretBox) box: SecretBox,
+    private readonly runs: RunStore,
+    private readonly schedules: ScheduleStore,
+  ) {
+    this.customers = new CustomerRepository(db, box);
+  }
+
+  async request(customerId: string, dto: RequestReconciliationDto): Promise<RunView> {
+    await this.requireCustomer(customerId);
+    const kind = dto.kind ?? 'window';
+    const window = await this.windowFor(customerId, kind, dto);
+    const resources = dto.resources ? [...new Set(dto.resources)] : null;
+    if (resources) {
+      try {
+        planResources(await this.customers.credentials(customerId), resources);
+      } catch (error) {
+        throw new BadRequestException(error instanceof Error ? error.message : String(error));
+      }
+    }
+    return this.runs.request({
+      customerId,
+      kind,
+      windowStart: window.start,
+      windowEnd: window.end,
+      resources,
+      trigger: dto.trigger ?? 'admin',
+    });
+  }
+
+  async list(
+    customerId: string,
+    query: { kind?: string; limit?: string },
+  ): Promise<{ runs: RunView[]; trend: Trend }> {
+    await this.requireCustomer(customerId);
+    const kind = query.kind === undefined || query.kind === '' ? null : query.kind;
+    if (kind !== null && !(RECONCILIATION_KINDS as readonly string[]).includes(kind)) {
+      throw new BadRequestException(`kind must be one of ${RECONCILIATION_KINDS.join(', ')}`);
+    }
+    const limit = intParam(query.limit, 'limit', 20, 1, 500);
+    const runs = await this.runs.list(customerId, kind as ReconciliationKind | null, limit);
+    return { runs, trend: trendOf(runs) };
+  }
+
+  async run(
+    runId: string,
+    query: { offset?: string; limit?: string; state?: string },
+  ): Promise<
+    RunView & {
+      discrepancies: { total: number; offset: number; limit: number; items: DiscrepancyView[] };
+    }
+  > {
+    if (!UUID.test(runId)) {
+      throw new NotFoundException('unknown reconciliation run');
+    }
+    const state = query.state === undefined || query.state === '' ? null : query.state;
+    if (state !== null && !(DISCREPANCY_STATES as readonly string[]).includes(state)) {
+      throw new BadRequestException(`state must be one of ${DISCREPANCY_STATES.join(', ')}`);
+    }
+    const offset = intParam(query.offset, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(query.limit, 'limit', 100, 1, 1000);
+    const run = await this.runs.get(runId);
+    if (!run) {
+      throw new NotFoundException('unknown reconciliation run');
+    }
+    const page = await this.runs.discrepancies(runId, { offset, limit, state });
+    return { ...run, discrepancies: { total: page.total, offset, limit, items: page.items } };
+  }
+
+  async schedulesOf(customerId: string): Promise<ScheduleView[]> {
+    await this.requireCustomer(customerId);
+    await this.schedules.ensure(customerId);
+    return this.schedules.list(customerId);
+  }
+
+  async updateSchedule(customerId: string, dto: UpdateScheduleDto): Promise<ScheduleView> {
+    await this.requireCustomer(customerId);
+    if (dto.timezone !== undefined && !isValidTimeZone(dto.timezone)) {
+      throw new BadRequestException(`timezone '${dto.timezone}' is not a known IANA time zone`);
+    }
+    await this.schedules.ensure(customerId);
+    const updated = await this.schedules.update(customerId, dto.kind, {
+      cadence: dto.cadence,
+      timezone: dto.timezone,
+      runAtMinute: dto.runAt === undefined ? undefined : (parseRunAt(dto.runAt) ?? undefined),
+      lagHours: dto.lagHours,
+      enabled: dto.enabled,
+      settings: dto.settings,
+      nextRunAt: dto.nextRunAt === undefined ? undefined : new Date(dto.nextRunAt),
+    });
+    if (!updated) {
+      throw new NotFoundException(`the customer has no ${dto.kind} schedule`);
+    }
+    return updated;
+  }
+
+  /** The closed window a request names; every problem is a 400 with the reason. */
+  private async windowFor(
+    customerId: string,
+    kind: ReconciliationKind,
+    dto: RequestReconciliationDto,
+  ): Promise<TimeWindow> {
+    const now = new Date();
+    const zone = await this.schedules.timezone(customerId);
+    if (dto.date !== undefined && (dto.windowStart !== undefined || dto.windowEnd !== undefined)) {
+      throw new BadRequestException('give either date or windowStart/windowEnd, not both');
+    }
+    let window: TimeWindow;
+    if (kind === 'deletion') {
+      if (dto.windowStart !== undefined) {
+        throw new BadRequestException(
+          'deletion runs cover the whole history: give windowEnd (or date) only',
+        );
+      }
+      if (dto.windowEnd !== undefined) {
+        window = { start: new Date(0), end: new Date(dto.windowEnd) };
+      } else if (dto.date !== undefined) {
+        window = { start: new Date(0), end: this.day(dto.date, zone).end };
+      } else {
+        window = historyBefore(now, zone);
+      }
+    } else if (dto.date !== undefined) {
+      window = this.day(dto.date, zone);
+    } else if (dto.windowStart !== undefined || dto.windowEnd !== undefined) {
+      if (dto.windowStart === undefined || dto.windowEnd === undefined) {
+        throw new BadRequestException('windowStart and windowEnd go together');
+      }
+      window = { start: new Date(dto.windowStart), end: new Date(dto.windowEnd) };
+    } else {
+      window = previousLocalDay(now, zone);
+    }
+    if (window.end.getTime() <= window.start.getTime()) {
+      throw new BadRequestException('the window must end after it starts');
+    }
+    if (window.end.getTime() > now.getTime()) {
+      throw new BadRequestException(
+        `the window ends in the future (${window.end.toISOString()}); only closed windows are reconciled`,
+      );
+    }
+    return window;
+  }
+
+  private day(date: string, zone: string): TimeWindow {
+    try {
+      return localDayWindow(date, zone);
+    } catch (error) {
+      throw new BadRequestException(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  private async requireCustomer(customerId: string): Promise<void> {
+    const customer = UUID.test(customerId) ? await this.customers.get(customerId) : null;
+    if (!customer) {
+      throw new NotFoundException('unknown customer');
+    }
+  }
+}
+
+function trendOf(runs: RunView[]): Trend {
+  const finished = runs.filter((r) => r.status === 'done').reverse();
+  const measures: Trend['measures'] = {};
+  const keys = new Set(finished.flatMap((r) => Object.keys(r.counts)));
+  for (const key of [...keys].sort()) {
+    const values = finished.map((r) => r.counts[key] ?? 0);
+    measures[key] = {
+      values,
+      last: values[values.length - 1] ?? 0,
+      mean: values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length,
+      max: values.reduce((a, b) => Math.max(a, b), 0),
+    };
+  }
+  return { runs: finished.length, measures };
+}

@@ -1,0 +1,118 @@
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '@raise-sync/shared/config';
+import {
+  newSourceEvent,
+  type Resource,
+  type Source,
+  type SourceEvent,
+} from '@raise-sync/shared/events';
+import { submitterLagGate, type LagGate, type Topics } from '@raise-sync/shared/kafka';
+import type { PipelineMetrics } from '@raise-sync/shared/observability';
+import { EventProducer, KAFKA, PIPELINE_METRICS, TOPICS } from '@raise-sync/shared/service';
+import type { ReconciliationKind } from '@raise-sync/shared/state';
+import type { SourceRecord } from './source-reader';
+
+/**
+ * Puts records back on the LIVE source topics with origin 'reconcile', in the same shape the
+ * poller publishes (full record, deterministic event ID), so they take the one processing path
+ * every event takes. Resolves only after the broker acknowledged (acks=all). Like a backfill, a
+ * large republish waits while the submitter's backlog is above BACKFILL_MAX_LAG (0: no wait), so
+ * a day of gaps never buries other customers' live events.
+ */
+@Injectable()
+export class Republisher implements BeforeApplicationShutdown {
+  private readonly gate: LagGate | null;
+
+  constructor(
+    private readonly producer: EventProducer,
+    @Inject(TOPICS) private readonly topics: Topics,
+    @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
+    @Inject(KAFKA) kafka: ConstructorParameters<typeof LagGate>[0],
+    config: ConfigService<AppConfig, true>,
+  ) {
+    const maxLag = config.get('backfill', { infer: true }).maxLag;
+    this.gate = submitterLagGate(kafka, topics, maxLag);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.gate?.close();
+  }
+
+  async upserts(
+    kind: ReconciliationKind,
+    customerId: string,
+    source: Source,
+    resource: Resource,
+    records: readonly SourceRecord[],
+    signal?: AbortSignal,
+  ): Promise<SourceEvent[]> {
+    const events = records.map((r) =>
+      newSourceEvent({
+        customerId,
+        source,
+        resource,
+        operation: 'upsert',
+        origin: 'reconcile',
+        recordId: r.recordId,
+        sourceModifiedAt: r.sourceModifiedAt,
+        record: r.record,
+      } as never),
+    );
+    await this.send(kind, source, resource, events, signal);
+    return events;
+  }
+
+  /**
+   * Delete events for records gone from the source, with the shape ingest gives a Raise
+   * "deleted" webhook (no record). `deletedAt` must be newer than every version the destinations
+   * hold, or the submitter would skip the delete as stale.
+   */
+  async deletes(
+    kind: ReconciliationKind,
+    customerId: string,
+    source: Source,
+    resource: Resource,
+    records: ReadonlyArray<{ recordId: string; deletedAt: Date }>,
+    signal?: AbortSignal,
+  ): Promise<SourceEvent[]> {
+    const events = records.map((r) =>
+      newSourceEvent({
+        customerId,
+        source,
+        resource,
+        operation: 'delete',
+        origin: 'reconcile',
+        recordId: r.recordId,
+        sourceModifiedAt: r.deletedAt,
+        record: null,
+      } as never),
+    );
+    await this.send(kind, source, resource, events, signal);
+    return events;
+  }
+
+  private async send(
+    kind: ReconciliationKind,
+    source: Source,
+    resource: Resource,
+    events: SourceEvent[],
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const first = events[0];
+    if (!first) {
+      return;
+    }
+    await this.gate?.waitBelowLimit(signal);
+    signal?.throwIfAborted();
+    await this.producer.publish(this.topics.sourceEvents(source, resource), events);
+    this.metrics.eventsPublished.inc(
+      { customer_id: first.customerId, source, resource, origin: 'reconcile' },
+      events.length,
+    );
+    this.metrics.reconciliationRepublished.inc(
+      { customer_id: first.customerId, resource, kind },
+      events.length,
+    );
+  }
+}

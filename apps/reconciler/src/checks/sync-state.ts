@@ -1,0 +1,130 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { SyncState } from './gap-classifier';
+
+interface SyncRow {
+  source_id: string;
+  status: SyncState['status'];
+  source_modified_at: Date | string;
+}
+
+/** A record whose sync row would make the submitter skip its republished event. */
+export interface Invalidation {
+  sourceId: string;
+  sourceModifiedAt: Date;
+}
+
+/**
+ * The reconciler's reads and the one write it makes to the submitter's sync state
+ * (sync_records), always one statement per page of records, never one per record.
+ */
+@Injectable()
+export class SyncStateStore {
+  constructor(private readonly db: DataSource) {}
+
+  /** The sync rows of these records at one destination, by source ID. */
+  async read(
+    customerId: string,
+    resource: string,
+    destinationId: string,
+    sourceIds: readonly string[],
+  ): Promise<Map<string, SyncState>> {
+    const rows: SyncRow[] = await this.db.query(
+      `SELECT source_id, status, source_modified_at FROM sync_records
+        WHERE customer_id = $1 AND resource = $2 AND destination_id = $3 AND source_id = ANY($4::text[])`,
+      [customerId, resource, destinationId, [...sourceIds]],
+    );
+    return new Map(
+      rows.map((row) => [
+        row.source_id,
+        { status: row.status, sourceModifiedAt: new Date(row.source_modified_at) },
+      ]),
+    );
+  }
+
+  /**
+   * Records of this page the submitter has parked at this destination: an open dead letter (a
+   * permanent refusal waiting for a human) or a retry still in flight. Republishing those would
+   * only add another dead letter or race the retry, so the window check reports them instead.
+   */
+  async parked(
+    customerId: string,
+    resource: string,
+    destinationId: string,
+    sourceIds: readonly string[],
+  ): Promise<Map<string, 'dead_lettered' | 'in_retry'>> {
+    const rows: Array<{ source_id: string; kind: 'dead_lettered' | 'in_retry' }> =
+      await this.db.query(
+        `SELECT source_id, 'dead_lettered' AS kind FROM dead_letters
+          WHERE customer_id = $1 AND resource = $2 AND destination_id = $3
+            AND source_id = ANY($4::text[]) AND status = 'open'
+         UNION ALL
+         SELECT source_id, 'in_retry' AS kind FROM retry_entries
+          WHERE customer_id = $1 AND resource = $2 AND destination_id = $3
+            AND source_id = ANY($4::text[])`,
+        [customerId, resource, destinationId, [...sourceIds]],
+      );
+    const parked = new Map<string, 'dead_lettered' | 'in_retry'>();
+    for (const row of rows) {
+      if (parked.get(row.source_id) !== 'dead_lettered') {
+        parked.set(row.source_id, row.kind);
+      }
+    }
+    return parked;
+  }
+
+  /**
+   * The submitter skips an event older than (stale) or equal to (duplicate) the version its sync
+   * row records. When a destination lost a record the sync state still calls delivered, a
+   * republished event would be skipped and the gap would never close. So, before republishing,
+   * the row is moved back to just below the source's version with status 'pending': the
+   * republished event is then newer and delivered, while any older event still waiting in a
+   * retry topic stays stale. Only rows at or above the source's version are touched (a newer
+   * delivery that raced the run is left alone by the submitter's own upsert guard). Every change
+   * is written to the audit log in the same statement.
+   */
+  async invalidate(
+    customerId: string,
+    resource: string,
+    destinationId: string,
+    records: readonly Invalidation[],
+    runId: string,
+  ): Promise<number> {
+    if (records.length === 0) {
+      return 0;
+    }
+    const rows: Array<{ source_id: string }> = await this.db.query(
+      `WITH v AS (
+         SELECT * FROM unnest($4::text[], $5::timestamptz[]) AS v(source_id, modified)
+       ), prev AS (
+         SELECT s.source_id, s.status, s.source_modified_at FROM sync_records s JOIN v USING (source_id)
+          WHERE s.customer_id = $1 AND s.resource = $2 AND s.destination_id = $3
+       ), up AS (
+         UPDATE sync_records s
+            SET status = 'pending',
+                source_modified_at = v.modified - interval '1 millisecond',
+                last_error = 'reconciliation: the destination does not hold this version; republished',
+                updated_at = now()
+           FROM v
+          WHERE s.customer_id = $1 AND s.resource = $2 AND s.destination_id = $3
+            AND s.source_id = v.source_id AND s.source_modified_at >= v.modified
+         RETURNING s.source_id
+       ), audit AS (
+         INSERT INTO audit_log (customer_id, resource, source_id, destination_id, action, from_status, to_status, detail)
+         SELECT $1, $2, up.source_id, $3, 'reconcile-invalidate', prev.status, 'pending',
+                jsonb_build_object('runId', $6::text, 'previousSourceModifiedAt', prev.source_modified_at)
+           FROM up JOIN prev USING (source_id)
+       )
+       SELECT source_id FROM up`,
+      [
+        customerId,
+        resource,
+        destinationId,
+        records.map((r) => r.sourceId),
+        records.map((r) => r.sourceModifiedAt.toISOString()),
+        runId,
+      ],
+    );
+    return rows.length;
+  }
+}

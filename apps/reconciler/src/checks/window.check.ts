@@ -1,0 +1,353 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { LookupNotSupportedError, type LookupResult } from '@raise-sync/destinations';
+import type { AppConfig } from '@raise-sync/shared/config';
+import { SecretBox } from '@raise-sync/shared/crypto';
+import { newSourceEvent, type Resource, type Source } from '@raise-sync/shared/events';
+import type { PipelineMetrics } from '@raise-sync/shared/observability';
+import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { CustomerRepository } from '@raise-sync/shared/state';
+import { DataSource } from 'typeorm';
+import { DestinationDirectory, type ReconcileTarget } from '../core/destination-directory';
+import { DiscrepancyRecorder, type Discrepancy } from '../runs/discrepancy-recorder';
+import type { ReconciliationCheck, RunContext, RunOutcome } from '../runs/run-types';
+import {
+  blocksRepublish,
+  classifyBySync,
+  classifyHeld,
+  destinationHolds,
+  syncShowsDelivered,
+  type SyncState,
+  type Verdict,
+} from './gap-classifier';
+import { Republisher } from './republisher';
+import { Counter, mapLimit, planResources, throwIfAborted } from './run-support';
+import { SourceReader, type SourcePage, type SourceRecord } from './source-reader';
+import { SyncStateStore, type Invalidation } from './sync-state';
+
+interface PageScope {
+  ctx: RunContext;
+  source: Source;
+  resource: Resource;
+  targets: ReconcileTarget[];
+  counter: Counter;
+  /** Destinations whose adapter said it cannot look records up: not asked again this run. */
+  noLookup: Set<string>;
+}
+
+const asIso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+
+/**
+ * Window reconciliation (kind 'window'): for every resource of the customer's sources, streams
+ * the records whose modified time lies in the run's closed window, a page at a time, and checks
+ * each enabled destination that takes the resource:
+ * - the warehouse by its own rows (one batched query per page);
+ * - HTTP destinations by the sync state (one query per page), asking the destination itself
+ *   (adapter.lookup, bounded concurrency) only for records the sync state does not show as
+ *   delivered at the source's version; a destination that cannot be asked is judged by the sync
+ *   state.
+ * A record is a gap where the destination does not hold it at the source's version. Gaps are
+ * republished once per record (origin 'reconcile') after invalidating sync rows that would make
+ * the submitter skip them, and recorded as discrepancies. Memory: one page.
+ */
+@Injectable()
+export class WindowCheck implements ReconciliationCheck {
+  readonly kind = 'window' as const;
+  private readonly customers: CustomerRepository;
+  private readonly pageSize: number;
+  private readonly lookupConcurrency: number;
+
+  constructor(
+    db: DataSource,
+    @Inject(SecretBox) box: SecretBox,
+    config: ConfigService<AppConfig, true>,
+    private readonly directory: DestinationDirectory,
+    private readonly reader: SourceReader,
+    private readonly syncState: SyncStateStore,
+    private readonly republisher: Republisher,
+    private readonly recorder: DiscrepancyRecorder,
+    @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
+    private readonly log: PinoLogger,
+  ) {
+    this.customers = new CustomerRepository(db, box);
+    const reconciler = config.get('reconciler', { infer: true });
+    this.pageSize = reconciler.pageSize;
+    this.lookupConcurrency = reconciler.lookupConcurrency;
+    this.log.setContext('window-check');
+  }
+
+  async run(ctx: RunContext): Promise<RunOutcome> {
+    const plan = planResources(await this.customers.credentials(ctx.customerId), ctx.resources);
+    if (plan.length === 0) {
+      return { status: 'skipped', counts: {}, note: 'the customer has no source token' };
+    }
+    const targets = await this.directory.enabled(ctx.customerId);
+    if (targets.length === 0) {
+      return { status: 'skipped', counts: {}, note: 'the customer has no enabled destination' };
+    }
+    const counter = new Counter();
+    counter.ensure(
+      'source_total',
+      'destination_total',
+      'missing_in_destination',
+      'stale',
+      'republished',
+      'actionable',
+      'unreadable',
+      'dead_lettered',
+      'in_retry',
+    );
+    for (const target of targets) {
+      counter.ensure(`missing_in_destination:${target.ctx.name}`, `stale:${target.ctx.name}`);
+    }
+    const noLookup = new Set<string>();
+    for (const { source, resource, token } of plan) {
+      const accepting = targets.filter((t) => t.adapter.accepts(resource, t.ctx));
+      if (accepting.length === 0) {
+        continue;
+      }
+      const pages = this.reader.window({
+        customerId: ctx.customerId,
+        token,
+        source,
+        resource,
+        start: ctx.windowStart,
+        end: ctx.windowEnd,
+        pageSize: this.pageSize,
+        signal: ctx.signal,
+      });
+      for await (const page of pages) {
+        throwIfAborted(ctx.signal);
+        await this.page({ ctx, source, resource, targets: accepting, counter, noLookup }, page);
+      }
+    }
+    return { status: 'done', counts: counter.counts };
+  }
+
+  private async page(scope: PageScope, page: SourcePage): Promise<void> {
+    const { ctx, resource, counter } = scope;
+    counter.add('source_total', page.records.length);
+    if (page.unreadable.length > 0) {
+      counter.add('unreadable', page.unreadable.length);
+      for (const bad of page.unreadable) {
+        this.metrics.sourceRecordsMalformed.inc({
+          customer_id: ctx.customerId,
+          source: scope.source,
+          resource,
+        });
+        this.log.error(
+          {
+            customerId: ctx.customerId,
+            runId: ctx.runId,
+            resource,
+            recordId: bad.id,
+            err: bad.error,
+          },
+          'source record in the window could not be read; not compared',
+        );
+      }
+    }
+    if (page.records.length === 0) {
+      return;
+    }
+    const gaps = new Map<string, SourceRecord>();
+    const found: Discrepancy[] = [];
+    for (const target of scope.targets) {
+      const { ctx: dest } = target;
+      const ids = page.records.map((r) => r.recordId);
+      const sync = await this.syncState.read(ctx.customerId, resource, dest.destinationId, ids);
+      const verdicts = await this.judge(scope, target, page.records, sync);
+      const parked = verdicts.some((v) => v.verdict.gap)
+        ? await this.syncState.parked(ctx.customerId, resource, dest.destinationId, ids)
+        : new Map<string, 'dead_lettered' | 'in_retry'>();
+      const invalidate: Invalidation[] = [];
+      page.records.forEach((record, i) => {
+        const { verdict, had } = verdicts[i] as { verdict: Verdict; had: unknown };
+        if (destinationHolds(verdict)) {
+          counter.add('destination_total');
+        }
+        if (!verdict.gap) {
+          return;
+        }
+        const row = sync.get(record.recordId);
+        const parking = parked.get(record.recordId);
+        if (
+          parking &&
+          row?.status === 'failed' &&
+          row.sourceModifiedAt >= record.sourceModifiedAt
+        ) {
+          // The submitter already holds this version: a retry in flight (not a gap yet) or an open
+          // dead letter (a refusal a human must look at: reported, not republished again).
+          counter.add(parking);
+          counter.add(`${parking}:${dest.name}`);
+          if (parking === 'dead_lettered') {
+            counter.add('actionable');
+            found.push({
+              resource,
+              sourceId: record.recordId,
+              destinationId: dest.destinationId,
+              state: 'dead_lettered',
+              actionable: true,
+              republished: false,
+              details: {
+                destination: dest.name,
+                reason: 'an open dead letter holds this version; retry or discard it (admin API)',
+                sourceModifiedAt: record.sourceModifiedAt.toISOString(),
+              },
+            });
+          }
+          return;
+        }
+        const state = verdict.state;
+        const measure = state === 'missing_in_destination' ? 'missing_in_destination' : 'stale';
+        counter.add(measure);
+        counter.add(`${measure}:${dest.name}`);
+        counter.add('actionable');
+        gaps.set(record.recordId, record);
+        if (blocksRepublish(row, record.sourceModifiedAt)) {
+          invalidate.push({ sourceId: record.recordId, sourceModifiedAt: record.sourceModifiedAt });
+        }
+        found.push({
+          resource,
+          sourceId: record.recordId,
+          destinationId: dest.destinationId,
+          state,
+          actionable: true,
+          republished: true,
+          details: {
+            destination: dest.name,
+            reason: verdict.reason,
+            sourceModifiedAt: record.sourceModifiedAt.toISOString(),
+            had,
+            syncState: row
+              ? { status: row.status, sourceModifiedAt: asIso(row.sourceModifiedAt) }
+              : null,
+          },
+        });
+      });
+      const invalidated = await this.syncState.invalidate(
+        ctx.customerId,
+        resource,
+        dest.destinationId,
+        invalidate,
+        ctx.runId,
+      );
+      if (invalidated > 0) {
+        counter.add('sync_state_invalidated', invalidated);
+      }
+    }
+    if (gaps.size > 0) {
+      await this.republisher.upserts(
+        'window',
+        ctx.customerId,
+        scope.source,
+        resource,
+        [...gaps.values()],
+        ctx.signal,
+      );
+      counter.add('republished', gaps.size);
+    }
+    if (found.length > 0) {
+      await this.recorder.record(ctx.runId, ctx.customerId, found);
+    }
+  }
+
+  /** The adapter's own "never taken" rule for this record, when it has one (pure, no I/O). */
+  private intentionalSkip(
+    scope: PageScope,
+    target: ReconcileTarget,
+    record: SourceRecord,
+  ): string | null {
+    if (!target.adapter.intentionalSkip) {
+      return null;
+    }
+    const event = newSourceEvent({
+      customerId: scope.ctx.customerId,
+      source: scope.source,
+      resource: scope.resource,
+      operation: 'upsert',
+      origin: 'reconcile',
+      recordId: record.recordId,
+      sourceModifiedAt: record.sourceModifiedAt,
+      record: record.record,
+    } as never);
+    try {
+      return target.adapter.intentionalSkip(target.ctx, event);
+    } catch {
+      return null; // unreadable settings: let the lookup / sync state decide
+    }
+  }
+
+  /** One verdict per record (same order) and what the destination had, for the details. */
+  private async judge(
+    scope: PageScope,
+    target: ReconcileTarget,
+    records: SourceRecord[],
+    sync: Map<string, SyncState>,
+  ): Promise<Array<{ verdict: Verdict; had: unknown }>> {
+    const { ctx: dest } = target;
+    if (dest.kind === 'warehouse') {
+      const held = await this.directory.warehouse().lookupMany(
+        dest,
+        scope.resource,
+        records.map((r) => r.recordId),
+      );
+      return records.map((r) => {
+        const row = held.get(r.recordId);
+        return {
+          verdict: classifyHeld(r.sourceModifiedAt, row ?? { exists: false }),
+          had: describeHeld(row),
+        };
+      });
+    }
+    return mapLimit(records, this.lookupConcurrency, async (r) => {
+      const row = sync.get(r.recordId);
+      if (syncShowsDelivered(row, r.sourceModifiedAt)) {
+        return { verdict: { gap: false }, had: { source: 'sync_state' } };
+      }
+      const skip = this.intentionalSkip(scope, target, r);
+      if (skip !== null) {
+        // The destination never takes this record (test mode, no email, not invoiced...): the
+        // submitter skipped it on purpose, so it is not a gap, today or on any later run.
+        scope.counter.add(`not_taken:${dest.name}`);
+        return { verdict: { gap: false }, had: { source: 'adapter', notTaken: skip } };
+      }
+      if (scope.noLookup.has(dest.destinationId)) {
+        return { verdict: classifyBySync(r.sourceModifiedAt, row), had: { source: 'sync_state' } };
+      }
+      try {
+        const held = await target.adapter.lookup(dest, scope.resource, r.recordId);
+        return { verdict: classifyHeld(r.sourceModifiedAt, held), had: describeHeld(held) };
+      } catch (error) {
+        if (error instanceof LookupNotSupportedError) {
+          scope.noLookup.add(dest.destinationId);
+        } else {
+          // Not confirmed either way: trust the sync state (which does not show it delivered).
+          scope.counter.add(`lookup_failed:${dest.name}`);
+          this.log.warn(
+            {
+              customerId: scope.ctx.customerId,
+              runId: scope.ctx.runId,
+              destination: dest.name,
+              recordId: r.recordId,
+              err: error instanceof Error ? error.message : String(error),
+            },
+            'destination lookup failed; judging the record by the sync state',
+          );
+        }
+        return { verdict: classifyBySync(r.sourceModifiedAt, row), had: { source: 'sync_state' } };
+      }
+    });
+  }
+}
+
+function describeHeld(held: LookupResult | undefined): Record<string, unknown> {
+  if (!held?.exists) {
+    return { exists: false };
+  }
+  return {
+    exists: true,
+    deleted: held.deleted ?? false,
+    sourceModifiedAt: asIso(held.sourceModifiedAt ?? null),
+  };
+}

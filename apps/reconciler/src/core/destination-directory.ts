@@ -1,0 +1,62 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  createAdapters,
+  WarehouseAdapter,
+  type DestinationAdapter,
+  type DestinationContext,
+} from '@raise-sync/destinations';
+import { SecretBox } from '@raise-sync/shared/crypto';
+import { DestinationEntity, type DestinationKind } from '@raise-sync/shared/state';
+import { DataSource } from 'typeorm';
+
+/** One enabled destination of a customer with the adapter that reaches it. */
+export interface ReconcileTarget {
+  ctx: DestinationContext;
+  adapter: DestinationAdapter;
+}
+
+/**
+ * The customer's enabled destinations (decrypted adapter secrets in memory only), read fresh for
+ * every run, with one adapter instance per destination kind for the whole process.
+ */
+@Injectable()
+export class DestinationDirectory {
+  private readonly adapters: Map<DestinationKind, DestinationAdapter>;
+
+  constructor(
+    private readonly db: DataSource,
+    @Inject(SecretBox) private readonly box: SecretBox,
+  ) {
+    this.adapters = new Map(createAdapters({ dataSource: db }).map((a) => [a.kind, a]));
+  }
+
+  async enabled(customerId: string): Promise<ReconcileTarget[]> {
+    const rows = await this.db
+      .getRepository(DestinationEntity)
+      .find({ where: { customerId, enabled: true }, order: { name: 'ASC' } });
+    return rows.flatMap((row) => {
+      const adapter = this.adapters.get(row.kind);
+      if (!adapter) {
+        return [];
+      }
+      const ctx: DestinationContext = {
+        customerId: row.customerId,
+        destinationId: row.id,
+        name: row.name,
+        kind: row.kind,
+        config: row.config,
+        secrets: row.secrets ? this.box.openJson<Record<string, string>>(row.secrets) : {},
+      };
+      return [{ ctx, adapter }];
+    });
+  }
+
+  /** The warehouse adapter, for its batched lookups. */
+  warehouse(): WarehouseAdapter {
+    const adapter = this.adapters.get('warehouse');
+    if (!(adapter instanceof WarehouseAdapter)) {
+      throw new Error('no warehouse adapter in this process');
+    }
+    return adapter;
+  }
+}

@@ -1,0 +1,176 @@
+import type { RaiseClient, RaiseCredentials, RaiseGiftModel } from '@raise-sync/shared/sources';
+import type { DataSource } from 'typeorm';
+import type { Discrepancy, DiscrepancyRecorder } from '../runs/discrepancy-recorder';
+import type { RunContext } from '../runs/run-types';
+import type { CampaignDirectory } from './campaign-directory';
+import { crmLinks, raiseAdminLink, type CampaignInfo } from './crm-classify';
+import type { CrmDestination } from './crm-destination';
+import { judgeOneSided, ONE_SIDED_HORIZON_DAYS, OneSidedTally } from './one-sided-classify';
+import { mapPool } from './pool';
+
+interface ArrivalRow {
+  id: string;
+  raise_id: string;
+  crm_id: string | null;
+  raise_seen_at: Date | null;
+  crm_seen_at: Date | null;
+  crm_event: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface OneSidedScope {
+  ctx: RunContext;
+  creds: RaiseCredentials;
+  crm: CrmDestination;
+  campaigns: CampaignDirectory;
+  settings: Record<string, unknown>;
+  runStartedAt: Date;
+}
+
+export interface OneSidedOptions {
+  lagMinutes: number;
+  pageSize: number;
+  concurrency: number;
+}
+
+const RAISE_ID = /^\d{1,18}$/;
+
+/**
+ * Dual-webhook one-sided arrivals (seed 001, "Detecting one-sided arrivals") for one customer:
+ * gift rows of `cross_product_arrivals` that only one product's webhook reported, first seen
+ * before the run started minus RECONCILER_CRM_LAG_MINUTES (and within the last
+ * ONE_SIDED_HORIZON_DAYS). Each is checked against Raise by ID, a page at a time:
+ *
+ * - only Raise reported it: `one_sided` / only_in_raise, actionable unless test mode or canSync
+ *   false (a gift since deleted from Raise is only counted);
+ * - only CRM+ reported it and Raise has no such gift: `one_sided` / only_in_crm, actionable;
+ * - only CRM+ reported it but Raise has the gift: we missed Raise's webhook, the gift itself is
+ *   fine. The Raise side is filled in and the row is no longer one-sided.
+ *
+ * Nothing is remediated. Both-sided rows older than the horizon are pruned at the end.
+ */
+export class OneSidedArrivalCheck {
+  constructor(
+    private readonly db: DataSource,
+    private readonly raise: RaiseClient,
+    private readonly recorder: DiscrepancyRecorder,
+    private readonly options: OneSidedOptions,
+  ) {}
+
+  async run(scope: OneSidedScope): Promise<OneSidedTally> {
+    const { ctx } = scope;
+    const tally = new OneSidedTally();
+    const cutoff = new Date(scope.runStartedAt.getTime() - this.options.lagMinutes * 60_000);
+    const horizon = new Date(cutoff.getTime() - ONE_SIDED_HORIZON_DAYS * 86_400_000);
+    let afterId = '0';
+    for (;;) {
+      ctx.signal.throwIfAborted();
+      const rows = await this.db.query<ArrivalRow[]>(
+        `SELECT id::text AS id, raise_id, crm_id, raise_seen_at, crm_seen_at, crm_event, details
+           FROM cross_product_arrivals
+          WHERE customer_id = $1 AND resource = 'gift' AND raise_id IS NOT NULL
+            AND (raise_seen_at IS NULL OR crm_seen_at IS NULL)
+            AND coalesce(raise_seen_at, crm_seen_at) < $2
+            AND coalesce(raise_seen_at, crm_seen_at) >= $3
+            AND id > $4::bigint
+          ORDER BY id LIMIT $5`,
+        [ctx.customerId, cutoff, horizon, afterId, this.options.pageSize],
+      );
+      if (rows.length === 0) {
+        break;
+      }
+      afterId = rows[rows.length - 1]!.id;
+      await this.page(scope, rows, tally);
+    }
+    await this.db.query(
+      `DELETE FROM cross_product_arrivals
+        WHERE customer_id = $1 AND raise_seen_at IS NOT NULL AND crm_seen_at IS NOT NULL
+          AND updated_at < $2`,
+      [ctx.customerId, horizon],
+    );
+    return tally;
+  }
+
+  private async page(
+    scope: OneSidedScope,
+    rows: ArrivalRow[],
+    tally: OneSidedTally,
+  ): Promise<void> {
+    const gifts = await mapPool(rows, this.options.concurrency, (row) =>
+      RAISE_ID.test(row.raise_id)
+        ? this.raise.get(scope.creds, 'gift', row.raise_id, scope.ctx.signal)
+        : Promise.resolve(null),
+    );
+    const found: Discrepancy[] = [];
+    const confirmed: string[] = [];
+    for (const [i, row] of rows.entries()) {
+      const gift = gifts[i] ?? null;
+      // The campaign only matters for a gift CRM+ never confirmed.
+      const campaign =
+        gift !== null && row.crm_seen_at === null ? await scope.campaigns.of(gift) : null;
+      const verdict = judgeOneSided(
+        { raiseSeen: row.raise_seen_at !== null, crmSeen: row.crm_seen_at !== null },
+        gift === null ? null : { isTestMode: gift.isTestMode === true, campaign },
+      );
+      tally.add(verdict);
+      if (verdict.kind === 'confirmed_in_raise') {
+        confirmed.push(row.id);
+      } else if (verdict.kind === 'report') {
+        found.push({
+          resource: 'gift',
+          sourceId: row.raise_id,
+          destinationId: scope.crm.destinationId,
+          state: 'one_sided',
+          actionable: verdict.actionable,
+          details: {
+            likelyCause: verdict.cause,
+            side: verdict.side,
+            ...arrivalDetails(row, gift, campaign),
+            raiseAdminUrl:
+              gift === null
+                ? null
+                : raiseAdminLink(scope.settings.raiseAdminUrl, 'gift', row.raise_id),
+          },
+        });
+      }
+    }
+    if (confirmed.length > 0) {
+      await this.db.query(
+        `UPDATE cross_product_arrivals
+            SET raise_seen_at = now(), updated_at = now(),
+                details = details || '{"raiseSideFrom":"reconciler lookup"}'::jsonb
+          WHERE id = ANY($1::bigint[]) AND raise_seen_at IS NULL`,
+        [confirmed],
+      );
+    }
+    await this.recorder.record(scope.ctx.runId, scope.ctx.customerId, found);
+  }
+}
+
+/** What ops needs to find both records: IDs, arrival times, amounts as each side reported them. */
+function arrivalDetails(
+  row: ArrivalRow,
+  gift: RaiseGiftModel | null,
+  campaign: CampaignInfo | null,
+): Record<string, unknown> {
+  const seen = row.details;
+  return {
+    raiseGiftId: row.raise_id,
+    crmGiftId: row.crm_id,
+    raiseSeenAt: row.raise_seen_at?.toISOString() ?? null,
+    crmSeenAt: row.crm_seen_at?.toISOString() ?? null,
+    crmEvent: row.crm_event,
+    amount: gift?.amount ?? seen.raiseAmount ?? seen.crmAmount ?? null,
+    currency: gift?.currency ?? seen.raiseCurrency ?? seen.crmCurrency ?? null,
+    crmAmount: seen.crmAmount ?? null,
+    campaign: campaign
+      ? { id: campaign.id, name: campaign.name }
+      : gift?.campaignName
+        ? { id: null, name: gift.campaignName }
+        : null,
+    canSync: campaign?.canSync ?? null,
+    isTestMode: gift ? gift.isTestMode === true : null,
+    donorId: gift?.donorId ?? seen.donorId ?? null,
+    crmKeyUrls: crmLinks(gift?.crmKeyUrls),
+  };
+}

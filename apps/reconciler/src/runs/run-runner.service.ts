@@ -1,0 +1,278 @@
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '@raise-sync/shared/config';
+import type { PipelineMetrics } from '@raise-sync/shared/observability';
+import { PIPELINE_METRICS, PinoLogger, ReadinessService } from '@raise-sync/shared/service';
+import type { ReconciliationKind } from '@raise-sync/shared/state';
+import { DataSource } from 'typeorm';
+import { DeletionCheck } from '../checks/deletion.check';
+import { RunAbortedError } from '../checks/run-support';
+import { WindowCheck } from '../checks/window.check';
+import { CrmConsistencyCheck } from '../crm/crm-consistency.check';
+import { ScheduleStore } from '../schedule/schedule-store';
+import { ReplicaIdentity } from './replica-identity';
+import { RunStore, type RunResult, type RunView } from './run-store';
+import type { ReconciliationCheck, RunContext, RunOutcome } from './run-types';
+
+/** Runs one replica works on at once. */
+const CONCURRENCY = 2;
+
+const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);
+
+/**
+ * Executes reconciliation runs: each tick claims pending runs (and runs whose replica died, once
+ * their lease expired) with a lease renewed while the run works; the check for the run's kind
+ * gets an AbortSignal that fires when the lease is lost or the process shuts down. The outcome
+ * (counts, duration, status, error) is stored, exported as metrics and logged in one line with
+ * the customer ID. On shutdown unfinished runs are handed back as pending.
+ */
+@Injectable()
+export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private stopped = false;
+  private readonly running = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  private readonly checks: Map<ReconciliationKind, ReconciliationCheck>;
+  /** Measures exported per customer and kind, so one a later run lacks is reset to 0. */
+  private readonly exported = new Map<string, Set<string>>();
+  private readonly tickMs: number;
+  private readonly leaseSeconds: number;
+
+  constructor(
+    config: ConfigService<AppConfig, true>,
+    private readonly db: DataSource,
+    private readonly runs: RunStore,
+    private readonly schedules: ScheduleStore,
+    private readonly identity: ReplicaIdentity,
+    private readonly readiness: ReadinessService,
+    window: WindowCheck,
+    deletion: DeletionCheck,
+    crm: CrmConsistencyCheck,
+    @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
+    private readonly log: PinoLogger,
+  ) {
+    const reconciler = config.get('reconciler', { infer: true });
+    this.tickMs = reconciler.tickMs;
+    this.leaseSeconds = reconciler.leaseSeconds;
+    this.checks = new Map<ReconciliationKind, ReconciliationCheck>([
+      ['window', window],
+      ['deletion', deletion],
+      ['crm-consistency', crm],
+    ]);
+    this.log.setContext('runner');
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.tick(), this.tickMs);
+    this.log.info(
+      { owner: this.identity.owner, tickMs: this.tickMs, leaseSeconds: this.leaseSeconds },
+      'reconciliation runner started',
+    );
+  }
+
+  /** Stops claiming, aborts the runs in hand (between pages) and hands them back as pending. */
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const { abort } of this.running.values()) {
+      abort.abort(new Error('shutting down'));
+    }
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+  }
+
+  /** Runs in progress in this replica. */
+  activeRuns(): string[] {
+    return [...this.running.keys()];
+  }
+
+  async tick(): Promise<void> {
+    if (this.stopped || this.ticking || this.readiness.isShuttingDown()) {
+      return;
+    }
+    this.ticking = true;
+    try {
+      const claimed = await this.runs.claim(
+        this.identity.owner,
+        this.leaseSeconds,
+        CONCURRENCY - this.running.size,
+      );
+      for (const run of claimed) {
+        const abort = new AbortController();
+        const done = this.execute(run, abort).finally(() => this.running.delete(run.id));
+        this.running.set(run.id, { done, abort });
+      }
+    } catch (error) {
+      this.log.error({ err: messageOf(error) }, 'claiming reconciliation runs failed; will retry');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async execute(run: RunView, abort: AbortController): Promise<void> {
+    const started = process.hrtime.bigint();
+    const owner = this.identity.owner;
+    let leaseLost = false;
+    const renew = setInterval(
+      () => {
+        this.runs
+          .renew(run.id, owner, this.leaseSeconds)
+          .then((held) => {
+            if (!held && !leaseLost) {
+              leaseLost = true;
+              abort.abort(new Error('lease lost'));
+            }
+          })
+          .catch(() => undefined); // a failed renewal is no proof of loss; the lease has time left
+      },
+      Math.max(1000, (this.leaseSeconds * 1000) / 3),
+    );
+    this.log.info(
+      {
+        customerId: run.customerId,
+        runId: run.id,
+        kind: run.kind,
+        trigger: run.trigger,
+        windowStart: run.windowStart,
+        windowEnd: run.windowEnd,
+      },
+      'reconciliation run started',
+    );
+    let result: RunResult;
+    let note: string | undefined;
+    try {
+      const outcome = await this.runCheck(run, abort.signal);
+      note = outcome.note;
+      result = {
+        status: outcome.status,
+        counts: outcome.counts,
+        // A skipped run says why; a done run has no error.
+        error: outcome.status === 'skipped' ? (outcome.note ?? null) : null,
+        durationMs: elapsedMs(started),
+      };
+    } catch (error) {
+      result = {
+        status: 'failed',
+        counts: {},
+        error: messageOf(error).slice(0, 2000),
+        durationMs: elapsedMs(started),
+      };
+      if (abort.signal.aborted && (leaseLost || this.stopped)) {
+        clearInterval(renew);
+        if (this.stopped && !leaseLost) {
+          await this.runs.release(run.id, owner).catch(() => undefined);
+        }
+        this.log.warn(
+          {
+            customerId: run.customerId,
+            runId: run.id,
+            kind: run.kind,
+            reason: leaseLost ? 'lease lost' : 'shutting down',
+          },
+          leaseLost
+            ? 'reconciliation run stopped: another replica holds it now'
+            : 'reconciliation run handed back for another replica',
+        );
+        return;
+      }
+      if (!(error instanceof RunAbortedError)) {
+        this.log.error(
+          { customerId: run.customerId, runId: run.id, kind: run.kind, err: result.error },
+          'reconciliation run failed',
+        );
+      }
+    } finally {
+      clearInterval(renew);
+    }
+    const stored = await this.runs.finish(run.id, owner, result).catch((error: unknown) => {
+      this.log.error(
+        { customerId: run.customerId, runId: run.id, err: messageOf(error) },
+        'could not store the reconciliation outcome; the run will be retried after its lease',
+      );
+      return false;
+    });
+    if (!stored) {
+      this.log.warn(
+        { customerId: run.customerId, runId: run.id, kind: run.kind },
+        'reconciliation outcome not stored: the lease was lost meanwhile',
+      );
+      return;
+    }
+    this.export(run, result);
+    this.log.info(
+      {
+        customerId: run.customerId,
+        runId: run.id,
+        kind: run.kind,
+        trigger: run.trigger,
+        status: result.status,
+        windowStart: run.windowStart,
+        windowEnd: run.windowEnd,
+        durationMs: Math.round(result.durationMs),
+        counts: result.counts,
+        ...(note ? { note } : {}),
+        ...(result.error ? { error: result.error } : {}),
+      },
+      'reconciliation run finished',
+    );
+  }
+
+  private async runCheck(run: RunView, signal: AbortSignal): Promise<RunOutcome> {
+    const customers: Array<{ status: string }> = await this.db.query(
+      `SELECT status FROM customers WHERE id = $1`,
+      [run.customerId],
+    );
+    const status = customers[0]?.status;
+    if (!status || status === 'offboarded') {
+      return { status: 'skipped', counts: {}, note: `customer is ${status ?? 'gone'}` };
+    }
+    const check = this.checks.get(run.kind);
+    if (!check) {
+      throw new Error(`no check for reconciliation kind '${run.kind}'`);
+    }
+    const ctx: RunContext = {
+      runId: run.id,
+      customerId: run.customerId,
+      kind: run.kind,
+      windowStart: new Date(run.windowStart),
+      windowEnd: new Date(run.windowEnd),
+      resources: run.resources,
+      trigger: run.trigger,
+      settings: await this.schedules.settings(run.customerId, run.kind),
+      signal,
+    };
+    return check.run(ctx);
+  }
+
+  private export(run: RunView, result: RunResult): void {
+    const labels = { customer_id: run.customerId, kind: run.kind };
+    this.metrics.reconciliationRuns.inc({ ...labels, status: result.status });
+    this.metrics.reconciliationSeconds.observe({ kind: run.kind }, result.durationMs / 1000);
+    if (result.status === 'failed') {
+      return;
+    }
+    const key = `${run.customerId}\u0000${run.kind}`;
+    const before = this.exported.get(key) ?? new Set<string>();
+    for (const measure of before) {
+      if (!(measure in result.counts)) {
+        this.metrics.reconciliationLast.set({ ...labels, measure }, 0);
+      }
+    }
+    for (const [measure, value] of Object.entries(result.counts)) {
+      this.metrics.reconciliationLast.set({ ...labels, measure }, value);
+    }
+    this.exported.set(key, new Set([...before, ...Object.keys(result.counts)]));
+    if (result.status === 'done') {
+      this.metrics.reconciliationLastSuccess.set(labels, Date.now() / 1000);
+    }
+  }
+}
+
+function elapsedMs(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}

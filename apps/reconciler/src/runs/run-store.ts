@@ -1,0 +1,261 @@
+import { Injectable } from '@nestjs/common';
+import type {
+  DiscrepancyState,
+  ReconciliationKind,
+  ReconciliationStatus,
+  ReconciliationTrigger,
+} from '@raise-sync/shared/state';
+import { DataSource } from 'typeorm';
+import type { RunCounts } from './run-types';
+
+/** A reconciliation run as the API shows it. */
+export interface RunView {
+  id: string;
+  customerId: string;
+  kind: ReconciliationKind;
+  trigger: ReconciliationTrigger;
+  status: ReconciliationStatus;
+  windowStart: string;
+  windowEnd: string;
+  resources: string[] | null;
+  counts: RunCounts;
+  requestedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  error: string | null;
+  leaseOwner: string | null;
+}
+
+export interface DiscrepancyView {
+  id: string;
+  resource: string;
+  sourceId: string;
+  destinationId: string | null;
+  state: DiscrepancyState;
+  actionable: boolean;
+  republished: boolean;
+  details: Record<string, unknown>;
+  createdAt: string;
+}
+
+interface RunRow {
+  id: string;
+  customer_id: string;
+  kind: ReconciliationKind;
+  trigger: ReconciliationTrigger;
+  status: ReconciliationStatus;
+  window_start: Date;
+  window_end: Date;
+  resources: string[] | null;
+  counts: RunCounts;
+  requested_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  duration_ms: string | null;
+  error: string | null;
+  lease_owner: string | null;
+}
+
+const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : null);
+
+export function toRunView(row: RunRow): RunView {
+  return {
+    id: row.id,
+    customerId: row.customer_id,
+    kind: row.kind,
+    trigger: row.trigger,
+    status: row.status,
+    windowStart: new Date(row.window_start).toISOString(),
+    windowEnd: new Date(row.window_end).toISOString(),
+    resources: row.resources,
+    counts: row.counts ?? {},
+    requestedAt: new Date(row.requested_at).toISOString(),
+    startedAt: iso(row.started_at),
+    finishedAt: iso(row.finished_at),
+    durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
+    error: row.error,
+    leaseOwner: row.lease_owner,
+  };
+}
+
+const COLUMNS = `id, customer_id, kind, trigger, status, window_start, window_end, resources, counts,
+  requested_at, started_at, finished_at, duration_ms, error, lease_owner`;
+
+export interface RunRequest {
+  customerId: string;
+  kind: ReconciliationKind;
+  windowStart: Date;
+  windowEnd: Date;
+  resources: string[] | null;
+  trigger: ReconciliationTrigger;
+}
+
+/** What a finished attempt stores. */
+export interface RunResult {
+  status: 'done' | 'failed' | 'skipped';
+  counts: RunCounts;
+  error: string | null;
+  durationMs: number;
+}
+
+/**
+ * reconciliation_runs: requested runs wait as 'pending'; a runner claims one with a lease
+ * (owner + expiry, renewed while it runs). A run whose lease expired (its replica died) is
+ * claimable again and starts over from scratch: republishing is idempotent and the earlier
+ * attempt's discrepancies are dropped when it is claimed.
+ */
+@Injectable()
+export class RunStore {
+  constructor(private readonly db: DataSource) {}
+
+  async request(input: RunRequest): Promise<RunView> {
+    const rows: RunRow[] = await this.db.query(
+      `INSERT INTO reconciliation_runs (customer_id, kind, window_start, window_end, resources, trigger, status)
+       VALUES ($1, $2, $3, $4, $5, $6, 'pending') RETURNING ${COLUMNS}`,
+      [
+        input.customerId,
+        input.kind,
+        input.windowStart.toISOString(),
+        input.windowEnd.toISOString(),
+        input.resources,
+        input.trigger,
+      ],
+    );
+    return toRunView(rows[0] as RunRow);
+  }
+
+  /** Claims up to `limit` runs: pending ones, oldest first, and running ones whose lease expired. */
+  async claim(owner: string, leaseSeconds: number, limit: number): Promise<RunView[]> {
+    if (limit <= 0) {
+      return [];
+    }
+    const [rows] = await this.db.query<[RunRow[], number]>(
+      `UPDATE reconciliation_runs r
+          SET status = 'running', lease_owner = $1,
+              lease_expires_at = now() + make_interval(secs => $2),
+              started_at = now(), finished_at = NULL, duration_ms = NULL, error = NULL, counts = '{}'
+         FROM (SELECT id FROM reconciliation_runs
+                WHERE status = 'pending' OR (status = 'running' AND lease_expires_at < now())
+                ORDER BY requested_at
+                LIMIT $3
+                FOR UPDATE SKIP LOCKED) c
+        WHERE r.id = c.id
+      RETURNING ${COLUMNS.split(',')
+        .map((c) => `r.${c.trim()}`)
+        .join(', ')}`,
+      [owner, leaseSeconds, limit],
+    );
+    // A run restarted after its replica died begins from scratch.
+    if (rows.length > 0) {
+      await this.db.query(
+        `DELETE FROM reconciliation_discrepancies WHERE run_id = ANY($1::uuid[])`,
+        [rows.map((r) => r.id)],
+      );
+    }
+    return rows.map(toRunView);
+  }
+
+  /** Extends the lease; false when this owner no longer holds it. */
+  async renew(runId: string, owner: string, leaseSeconds: number): Promise<boolean> {
+    const [rows] = await this.db.query<[unknown[], number]>(
+      `UPDATE reconciliation_runs SET lease_expires_at = now() + make_interval(secs => $3)
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING 1`,
+      [runId, owner, leaseSeconds],
+    );
+    return rows.length > 0;
+  }
+
+  /** Stores the outcome; false when the lease was lost (another replica owns the run now). */
+  async finish(runId: string, owner: string, result: RunResult): Promise<boolean> {
+    const [rows] = await this.db.query<[unknown[], number]>(
+      `UPDATE reconciliation_runs
+          SET status = $3, counts = $4::jsonb, error = $5, duration_ms = $6, finished_at = now(),
+              lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING 1`,
+      [
+        runId,
+        owner,
+        result.status,
+        JSON.stringify(result.counts),
+        result.error,
+        Math.round(result.durationMs),
+      ],
+    );
+    return rows.length > 0;
+  }
+
+  /** Hands a run back (graceful shutdown): pending again, claimable at once by another replica. */
+  async release(runId: string, owner: string): Promise<void> {
+    await this.db.query(
+      `UPDATE reconciliation_runs SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
+              started_at = NULL
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
+      [runId, owner],
+    );
+  }
+
+  async get(runId: string): Promise<RunView | null> {
+    const rows: RunRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM reconciliation_runs WHERE id = $1`,
+      [runId],
+    );
+    return rows[0] ? toRunView(rows[0]) : null;
+  }
+
+  /** The customer's runs, newest first. */
+  async list(
+    customerId: string,
+    kind: ReconciliationKind | null,
+    limit: number,
+  ): Promise<RunView[]> {
+    const rows: RunRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM reconciliation_runs
+        WHERE customer_id = $1 AND ($2::text IS NULL OR kind = $2)
+        ORDER BY requested_at DESC LIMIT $3`,
+      [customerId, kind, limit],
+    );
+    return rows.map(toRunView);
+  }
+
+  async discrepancies(
+    runId: string,
+    options: { offset: number; limit: number; state: string | null },
+  ): Promise<{ total: number; items: DiscrepancyView[] }> {
+    const totals: Array<{ n: string }> = await this.db.query(
+      `SELECT count(*) AS n FROM reconciliation_discrepancies WHERE run_id = $1 AND ($2::text IS NULL OR state = $2)`,
+      [runId, options.state],
+    );
+    const rows: Array<{
+      id: string;
+      resource: string;
+      source_id: string;
+      destination_id: string | null;
+      state: DiscrepancyState;
+      actionable: boolean;
+      republished: boolean;
+      details: Record<string, unknown>;
+      created_at: Date;
+    }> = await this.db.query(
+      `SELECT id, resource, source_id, destination_id, state, actionable, republished, details, created_at
+         FROM reconciliation_discrepancies
+        WHERE run_id = $1 AND ($2::text IS NULL OR state = $2)
+        ORDER BY id OFFSET $3 LIMIT $4`,
+      [runId, options.state, options.offset, options.limit],
+    );
+    return {
+      total: Number(totals[0]?.n ?? 0),
+      items: rows.map((r) => ({
+        id: String(r.id),
+        resource: r.resource,
+        sourceId: r.source_id,
+        destinationId: r.destination_id,
+        state: r.state,
+        actionable: r.actionable,
+        republished: r.republished,
+        details: r.details,
+        createdAt: new Date(r.created_at).toISOString(),
+      })),
+    };
+  }
+}

@@ -1,0 +1,291 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '@raise-sync/shared/config';
+import type { ReconciliationCadence, ReconciliationKind } from '@raise-sync/shared/state';
+import { DataSource, type EntityManager } from 'typeorm';
+import { formatRunAt, nextRunAt, scheduledWindow, type ScheduleTiming } from './windows';
+
+export interface ScheduleView {
+  customerId: string;
+  kind: ReconciliationKind;
+  cadence: ReconciliationCadence;
+  timezone: string;
+  runAt: string;
+  lagHours: number;
+  enabled: boolean;
+  settings: Record<string, unknown>;
+  nextRunAt: string;
+  lastRunId: string | null;
+  updatedAt: string;
+}
+
+interface ScheduleRow {
+  customer_id: string;
+  kind: ReconciliationKind;
+  cadence: ReconciliationCadence;
+  timezone: string;
+  run_at_minute: number;
+  lag_hours: number;
+  enabled: boolean;
+  settings: Record<string, unknown>;
+  next_run_at: Date;
+  last_run_id: string | null;
+  updated_at: Date;
+}
+
+export interface ScheduleChange {
+  cadence?: ReconciliationCadence;
+  timezone?: string;
+  runAtMinute?: number;
+  lagHours?: number;
+  enabled?: boolean;
+  settings?: Record<string, unknown>;
+  nextRunAt?: Date;
+}
+
+/** A run the scheduler created for a due schedule. */
+export interface ScheduledRun {
+  runId: string;
+  customerId: string;
+  kind: ReconciliationKind;
+  due: Date;
+  windowStart: Date;
+  windowEnd: Date;
+  nextRunAt: Date;
+}
+
+const toView = (row: ScheduleRow): ScheduleView => ({
+  customerId: row.customer_id,
+  kind: row.kind,
+  cadence: row.cadence,
+  timezone: row.timezone,
+  runAt: formatRunAt(row.run_at_minute),
+  lagHours: row.lag_hours,
+  enabled: row.enabled,
+  settings: row.settings ?? {},
+  nextRunAt: new Date(row.next_run_at).toISOString(),
+  lastRunId: row.last_run_id,
+  updatedAt: new Date(row.updated_at).toISOString(),
+});
+
+export const timingOf = (row: {
+  kind: ReconciliationKind;
+  cadence: ReconciliationCadence;
+  timezone: string;
+  run_at_minute: number;
+  lag_hours: number;
+  settings: Record<string, unknown> | null;
+}): ScheduleTiming => {
+  const weekday = row.settings?.weekday;
+  return {
+    kind: row.kind,
+    cadence: row.cadence,
+    timezone: row.timezone,
+    runAtMinute: row.run_at_minute,
+    lagHours: row.lag_hours,
+    weekday: typeof weekday === 'number' && Number.isInteger(weekday) ? weekday : undefined,
+  };
+};
+
+const COLUMNS = `customer_id, kind, cadence, timezone, run_at_minute, lag_hours, enabled, settings,
+  next_run_at, last_run_id, updated_at`;
+
+/**
+ * reconciliation_schedules: one row per customer and kind. Rows are created with defaults from
+ * the configuration for every live or backfilling customer; the tick turns due rows into pending
+ * runs for their closed window and moves next_run_at on, in one transaction per tick.
+ */
+@Injectable()
+export class ScheduleStore {
+  private readonly defaults: AppConfig['reconciler'];
+
+  constructor(
+    private readonly db: DataSource,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.defaults = config.get('reconciler', { infer: true });
+  }
+
+  /** The default timing of each kind: window checks daily (or hourly), deletion weekly, crmKey daily. */
+  defaultTiming(kind: ReconciliationKind): ScheduleTiming {
+    const cadence: ReconciliationCadence =
+      kind === 'deletion' ? 'weekly' : kind === 'window' ? this.defaults.defaultCadence : 'daily';
+    return {
+      kind,
+      cadence,
+      timezone: this.defaults.defaultTimezone,
+      runAtMinute: this.defaults.runAtMinute,
+      lagHours: this.defaults.hourlyLagHours,
+    };
+  }
+
+  /**
+   * Creates the missing default schedules of live/backfilling customers (or of one customer,
+   * whatever its status, when given). Returns how many rows were created.
+   */
+  async ensure(customerId?: string): Promise<number> {
+    const now = new Date();
+    const kinds: ReconciliationKind[] = ['window', 'deletion', 'crm-consistency'];
+    const timings = kinds.map((k) => this.defaultTiming(k));
+    // INSERT … RETURNING comes back as the rows themselves (UPDATE would give [rows, count]).
+    const rows: unknown[] = await this.db.query(
+      `INSERT INTO reconciliation_schedules (customer_id, kind, cadence, timezone, run_at_minute, lag_hours, next_run_at)
+       SELECT c.id, k.kind, k.cadence, $1, $2, $3, k.next_run_at
+         FROM customers c
+         CROSS JOIN unnest($4::text[], $5::text[], $6::timestamptz[]) AS k(kind, cadence, next_run_at)
+        WHERE ${customerId ? `c.id = $7 AND c.status <> 'offboarded'` : `c.status IN ('live', 'backfilling')`}
+       ON CONFLICT (customer_id, kind) DO NOTHING
+       RETURNING 1`,
+      [
+        this.defaults.defaultTimezone,
+        this.defaults.runAtMinute,
+        this.defaults.hourlyLagHours,
+        kinds,
+        timings.map((t) => t.cadence),
+        timings.map((t) => nextRunAt(t, now).toISOString()),
+        ...(customerId ? [customerId] : []),
+      ],
+    );
+    return rows.length;
+  }
+
+  async list(customerId: string): Promise<ScheduleView[]> {
+    const rows: ScheduleRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM reconciliation_schedules WHERE customer_id = $1 ORDER BY kind`,
+      [customerId],
+    );
+    return rows.map(toView);
+  }
+
+  /** The schedule's settings for a run of this kind ({} when there is no schedule). */
+  async settings(customerId: string, kind: ReconciliationKind): Promise<Record<string, unknown>> {
+    const rows: Array<{ settings: Record<string, unknown> | null }> = await this.db.query(
+      `SELECT settings FROM reconciliation_schedules WHERE customer_id = $1 AND kind = $2`,
+      [customerId, kind],
+    );
+    return rows[0]?.settings ?? {};
+  }
+
+  /** The timezone the customer's dates are read in (its window schedule's, else the default). */
+  async timezone(customerId: string): Promise<string> {
+    const rows: Array<{ timezone: string }> = await this.db.query(
+      `SELECT timezone FROM reconciliation_schedules WHERE customer_id = $1 AND kind = 'window'`,
+      [customerId],
+    );
+    return rows[0]?.timezone ?? this.defaults.defaultTimezone;
+  }
+
+  /**
+   * Applies a change; a new cadence, zone or run time moves next_run_at to the next run after
+   * now unless the change sets next_run_at itself.
+   */
+  async update(
+    customerId: string,
+    kind: ReconciliationKind,
+    change: ScheduleChange,
+  ): Promise<ScheduleView | null> {
+    return this.db.transaction(async (tx) => {
+      const rows: ScheduleRow[] = await tx.query(
+        `SELECT ${COLUMNS} FROM reconciliation_schedules WHERE customer_id = $1 AND kind = $2 FOR UPDATE`,
+        [customerId, kind],
+      );
+      const row = rows[0];
+      if (!row) {
+        return null;
+      }
+      const next: ScheduleRow = {
+        ...row,
+        cadence: change.cadence ?? row.cadence,
+        timezone: change.timezone ?? row.timezone,
+        run_at_minute: change.runAtMinute ?? row.run_at_minute,
+        lag_hours: change.lagHours ?? row.lag_hours,
+        enabled: change.enabled ?? row.enabled,
+        settings: change.settings ?? row.settings,
+      };
+      const timingChanged =
+        next.cadence !== row.cadence ||
+        next.timezone !== row.timezone ||
+        next.run_at_minute !== row.run_at_minute ||
+        next.settings?.weekday !== row.settings?.weekday;
+      const nextRun =
+        change.nextRunAt ??
+        (timingChanged ? nextRunAt(timingOf(next), new Date()) : new Date(row.next_run_at));
+      const [updated] = await tx.query<[ScheduleRow[], number]>(
+        `UPDATE reconciliation_schedules
+            SET cadence = $3, timezone = $4, run_at_minute = $5, lag_hours = $6, enabled = $7,
+                settings = $8::jsonb, next_run_at = $9, updated_at = now()
+          WHERE customer_id = $1 AND kind = $2
+        RETURNING ${COLUMNS}`,
+        [
+          customerId,
+          kind,
+          next.cadence,
+          next.timezone,
+          next.run_at_minute,
+          next.lag_hours,
+          next.enabled,
+          JSON.stringify(next.settings ?? {}),
+          nextRun.toISOString(),
+        ],
+      );
+      return updated[0] ? toView(updated[0]) : null;
+    });
+  }
+
+  /**
+   * Turns due schedules into pending runs, at most `limit` per call. The due rows are locked
+   * (FOR UPDATE SKIP LOCKED) for the transaction that inserts each run and moves next_run_at, so
+   * two replicas never create a run for the same due time. Missed window runs are caught up one
+   * after another (each run covers the window of its own due time); a missed deletion or crmKey
+   * run is not repeated, its next time is after now.
+   */
+  async createDueRuns(owner: string, limit: number): Promise<ScheduledRun[]> {
+    return this.db.transaction(async (tx: EntityManager) => {
+      const due: ScheduleRow[] = await tx.query(
+        `SELECT ${COLUMNS.split(',')
+          .map((c) => `s.${c.trim()}`)
+          .join(', ')}
+           FROM reconciliation_schedules s
+           JOIN customers c ON c.id = s.customer_id
+          WHERE s.enabled AND s.next_run_at <= now() AND c.status IN ('live', 'backfilling')
+          ORDER BY s.next_run_at
+          LIMIT $1
+          FOR UPDATE OF s SKIP LOCKED`,
+        [limit],
+      );
+      const now = new Date();
+      const created: ScheduledRun[] = [];
+      for (const row of due) {
+        const timing = timingOf(row);
+        const dueAt = new Date(row.next_run_at);
+        const window = scheduledWindow(timing, dueAt);
+        let next = nextRunAt(timing, dueAt);
+        if (row.kind !== 'window' && next.getTime() <= now.getTime()) {
+          next = nextRunAt(timing, now);
+        }
+        const inserted: Array<{ id: string }> = await tx.query(
+          `INSERT INTO reconciliation_runs (customer_id, kind, window_start, window_end, trigger, status)
+           VALUES ($1, $2, $3, $4, 'schedule', 'pending') RETURNING id`,
+          [row.customer_id, row.kind, window.start.toISOString(), window.end.toISOString()],
+        );
+        const runId = (inserted[0] as { id: string }).id;
+        await tx.query(
+          `UPDATE reconciliation_schedules
+              SET next_run_at = $3, last_run_id = $4, lease_owner = $5, lease_expires_at = NULL, updated_at = now()
+            WHERE customer_id = $1 AND kind = $2`,
+          [row.customer_id, row.kind, next.toISOString(), runId, owner],
+        );
+        created.push({
+          runId,
+          customerId: row.customer_id,
+          kind: row.kind,
+          due: dueAt,
+          windowStart: window.start,
+          windowEnd: window.end,
+          nextRunAt: next,
+        });
+      }
+      return created;
+    });
+  }
+}
