@@ -7,7 +7,14 @@ import {
   DatabaseModule,
   KafkaPlumbingModule,
   ServiceModule,
+  SourceClients,
 } from '@raise-sync/shared/service';
+import { ConsoleAuthGuard } from './console/console-auth.guard';
+import { ConsoleController } from './console/console.controller';
+import { ConsoleQueries } from './console/console-query.service';
+import { ConsoleTokens } from './console/console-tokens.service';
+import { ConsoleTokensController } from './console/console-tokens.controller';
+import { RecordLinksService } from './console/record-links.service';
 import { RetryConsumer } from './consume/retry.consumer';
 import { SourceEventsConsumer } from './consume/source-events.consumer';
 import { SubmitterAdminController } from './dead-letters/admin.controller';
@@ -17,10 +24,13 @@ import { DeliveryEngine } from './delivery/delivery-engine.service';
 import { DestinationDirectory } from './delivery/destination-directory.service';
 import { LedgerMonitor } from './ledger/ledger-monitor.service';
 
-/** The delivery side: source and retry topics → destination adapters, dead letters, ledger. */
+/**
+ * The delivery side: source and retry topics → destination adapters, dead letters, ledger; and the
+ * sync-health console that reads the same state.
+ */
 @Module({
   imports: [ServiceModule.forRoot('submitter'), KafkaPlumbingModule, DatabaseModule],
-  controllers: [SubmitterAdminController],
+  controllers: [SubmitterAdminController, ConsoleController, ConsoleTokensController],
   providers: [
     {
       provide: SecretBox,
@@ -36,6 +46,11 @@ import { LedgerMonitor } from './ledger/ledger-monitor.service';
     LedgerMonitor,
     DeadLetterService,
     AdminTokenGuard,
+    ConsoleTokens,
+    ConsoleAuthGuard,
+    ConsoleQueries,
+    SourceClients,
+    RecordLinksService,
   ],
 })
 export class SubmitterModule {}

@@ -8,3 +8,4 @@ export * from './dedicated-kafka';
 export * from './metrics-scrape';
 export * from './admin-client';
 export * from './stack-env';
+export * from './browser';

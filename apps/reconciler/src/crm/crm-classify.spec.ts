@@ -4,7 +4,6 @@ import {
   classifyDonor,
   classifyGift,
   classifyRecurringGift,
-  crmLinks,
   CrmTally,
   looksSingleProduct,
   raiseAdminLink,
@@ -251,20 +250,6 @@ describe('helpers', () => {
     expect(looksSingleProduct(20, 0)).toBe(true);
     expect(looksSingleProduct(19, 0)).toBe(false);
     expect(looksSingleProduct(500, 1)).toBe(false);
-  });
-
-  it('flattens crmKeyUrls into links and ignores junk', () => {
-    expect(
-      crmLinks({
-        CRMPlus: { url: 'https://app.example/Contact/View/7', name: 'Virtuous CRM+' },
-        Other: { url: '' },
-        Broken: null,
-      }),
-    ).toEqual([
-      { integration: 'CRMPlus', url: 'https://app.example/Contact/View/7', name: 'Virtuous CRM+' },
-    ]);
-    expect(crmLinks(null)).toEqual([]);
-    expect(crmLinks([{ url: 'x' }])).toEqual([]);
   });
 
   it('forms a Raise admin link only from an operator template', () => {

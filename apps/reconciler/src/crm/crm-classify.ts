@@ -236,26 +236,6 @@ export function looksSingleProduct(donors: number, donorsWithKey: number): boole
   return donors >= SINGLE_PRODUCT_MIN_DONORS && donorsWithKey === 0;
 }
 
-/** crmKeyUrls (integration type → {url, name}) as a flat list of links for ops. */
-export function crmLinks(
-  crmKeyUrls: unknown,
-): Array<{ integration: string; url: string; name: string | null }> {
-  if (typeof crmKeyUrls !== 'object' || crmKeyUrls === null || Array.isArray(crmKeyUrls)) {
-    return [];
-  }
-  const links: Array<{ integration: string; url: string; name: string | null }> = [];
-  for (const [integration, info] of Object.entries(crmKeyUrls as Record<string, unknown>)) {
-    if (typeof info !== 'object' || info === null) {
-      continue;
-    }
-    const { url, name } = info as { url?: unknown; name?: unknown };
-    if (typeof url === 'string' && url !== '') {
-      links.push({ integration, url, name: typeof name === 'string' ? name : null });
-    }
-  }
-  return links;
-}
-
 /**
  * A Raise admin link from an operator-given template (`settings.raiseAdminUrl`, e.g.
  * `https://admin.example.org/{resource}/{id}`); null without a template. We do not guess Raise's

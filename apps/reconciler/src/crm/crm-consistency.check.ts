@@ -4,6 +4,7 @@ import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { PinoLogger, SourceClients } from '@raise-sync/shared/service';
 import {
+  crmLinks,
   RAISE_OPERATORS,
   RAISE_PARAMETERS,
   type RaiseCondition,
@@ -23,7 +24,6 @@ import {
   classifyDonor,
   classifyGift,
   classifyRecurringGift,
-  crmLinks,
   CrmTally,
   looksSingleProduct,
   raiseAdminLink,

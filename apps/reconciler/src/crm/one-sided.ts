@@ -1,9 +1,14 @@
-import type { RaiseClient, RaiseCredentials, RaiseGiftModel } from '@raise-sync/shared/sources';
+import {
+  crmLinks,
+  type RaiseClient,
+  type RaiseCredentials,
+  type RaiseGiftModel,
+} from '@raise-sync/shared/sources';
 import type { DataSource } from 'typeorm';
 import type { Discrepancy, DiscrepancyRecorder } from '../runs/discrepancy-recorder';
 import type { RunContext } from '../runs/run-types';
 import type { CampaignDirectory } from './campaign-directory';
-import { crmLinks, raiseAdminLink, type CampaignInfo } from './crm-classify';
+import { raiseAdminLink, type CampaignInfo } from './crm-classify';
 import type { CrmDestination } from './crm-destination';
 import { judgeOneSided, ONE_SIDED_HORIZON_DAYS, OneSidedTally } from './one-sided-classify';
 import { mapPool } from './pool';

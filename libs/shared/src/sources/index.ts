@@ -6,3 +6,4 @@ export * from './http-client';
 export * from './raise-client';
 export * from './vomo-client';
 export * from './mapping';
+export * from './crm-links';
