@@ -55,6 +55,7 @@ raise-sync is running:
   submitter   http://127.0.0.1:3002/health/ready   http://127.0.0.1:3002/metrics
   reconciler  http://127.0.0.1:3003/health/ready   http://127.0.0.1:3003/metrics
   backfiller  http://127.0.0.1:3004/health/ready   http://127.0.0.1:3004/metrics
+  console     http://127.0.0.1:3002/console   (sync health, audit trail, dead letters; sign in with a token below)
   admin API   http://127.0.0.1:3001/admin/docs (customers)   http://127.0.0.1:3002/admin/docs (dead letters, ledger)
               http://127.0.0.1:3004/admin/docs (backfills)   http://127.0.0.1:3003/admin/docs (reconciliations)
   (token)       (Authorization: Bearer \$(cat .infra/demo/admin.token))

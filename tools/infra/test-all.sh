@@ -19,6 +19,18 @@ if [ ! -d node_modules ]; then
   bash tools/infra/npm-install.sh || { log "npm could not install the dependencies"; exit 2; }
 fi
 
+# The console's browser test drives Debian's Chromium (headless, through playwright-core).
+if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian's chromium for the browser tests"
+    { apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null 2>&1 \
+      || { log "missing prerequisite: chromium (apt-get install chromium failed; install it or set CHROMIUM_PATH)"; exit 2; }
+  else
+    log "missing prerequisite: chromium for the browser tests (apt-get install chromium, or set CHROMIUM_PATH)"
+    exit 2
+  fi
+fi
+
 started_stack=0
 if [ -n "${KAFKA_BROKERS:-}" ] && [ -n "${SCHEMA_REGISTRY_URL:-}" ] && [ -n "${DATABASE_URL:-}" ]; then
   log "reusing services from the environment: KAFKA_BROKERS=$KAFKA_BROKERS SCHEMA_REGISTRY_URL=$SCHEMA_REGISTRY_URL"

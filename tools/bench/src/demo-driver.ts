@@ -132,6 +132,20 @@ async function main(): Promise<void> {
   process.stdout.write(
     `demo customer ${customer.id} onboarded: history backfilling, webhooks registered with the Raise simulator, polling every 60 s as a backstop\n`,
   );
+  // A read-only console token for the customer's own view (the admin token sees every customer).
+  const issued = await fetch(`${SUBMITTER}/admin/customers/${customer.id}/console-tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ label: 'demo customer' }),
+  });
+  if (issued.ok) {
+    const { token } = (await issued.json()) as { token: string };
+    process.stdout.write(
+      `sync-health console: ${SUBMITTER}/console  (operators: the admin token; the demo customer's read-only token: ${token})\n`,
+    );
+  } else {
+    process.stdout.write(`could not issue a console token: HTTP ${issued.status}\n`);
+  }
   let tick = 0;
   const timer = setInterval(() => {
     tick += 1;
