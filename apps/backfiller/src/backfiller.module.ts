@@ -12,6 +12,11 @@ import {
 import { BackfillAdminController } from './admin/backfill-admin.controller';
 import { BackfillAdminService } from './admin/backfill-admin.service';
 import { ProgressTracker } from './progress/progress-tracker.service';
+import { ReplayAdminController } from './replay/replay-admin.controller';
+import { ReplayAdminService } from './replay/replay-admin.service';
+import { ReplayRunner } from './replay/replay-runner.service';
+import { ReplayScheduler } from './replay/replay-scheduler.service';
+import { ReplayStore } from './replay/replay-store.service';
 import { SourceReader } from './source/source-reader.service';
 import { BackfillStore } from './state/backfill-store.service';
 import { BackfillPublisher } from './work/backfill-publisher.service';
@@ -23,11 +28,13 @@ import { RunPlanner } from './work/run-planner.service';
 /**
  * Resumable backfills into the live topics: runs requested through the admin API (or the CLI,
  * or ingest's onboarding) are planned into ID ranges and worked under leases in PostgreSQL by
- * any number of replicas, within the customer's shared source budget.
+ * any number of replicas, within the customer's shared source budget. Topic replays (recovery)
+ * read a customer's events back out of a source topic and republish them (origin replay), leased
+ * the same way.
  */
 @Module({
   imports: [ServiceModule.forRoot('backfiller'), KafkaPlumbingModule, DatabaseModule],
-  controllers: [BackfillAdminController],
+  controllers: [BackfillAdminController, ReplayAdminController],
   providers: [
     {
       provide: SecretBox,
@@ -45,6 +52,10 @@ import { RunPlanner } from './work/run-planner.service';
     BackfillScheduler,
     ProgressTracker,
     BackfillAdminService,
+    ReplayStore,
+    ReplayRunner,
+    ReplayScheduler,
+    ReplayAdminService,
     AdminTokenGuard,
   ],
 })

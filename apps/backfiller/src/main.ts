@@ -6,6 +6,6 @@ void bootstrapService(BackfillerModule, 'backfiller', {
     configureAdminApi(app, {
       title: 'raise-sync backfiller admin API',
       description:
-        'Request, follow and cancel backfills: resumable history into the same topics as live events.',
+        "Request, follow and cancel backfills (resumable history into the same topics as live events) and topic replays (recovery: a customer's events republished from a topic with origin replay).",
     }),
 });

@@ -22,7 +22,7 @@ import {
   type ConsumedMessage,
   type PartitionBatch,
 } from '@raise-sync/shared/service';
-import { WriteIntentRepository } from '@raise-sync/shared/state';
+import { REPLAY_DESTINATION_HEADER, WriteIntentRepository } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
@@ -126,7 +126,17 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
         outcome: 'decoded',
       });
       const list = byCustomer.get(event.customerId) ?? [];
-      list.push({ event, message, attemptsMade: 0, firstFailedAt: null, fromRetry: false });
+      // A replay may name the one destination it is for (see DeliveryEngine.decide).
+      const target =
+        event.origin === 'replay' ? message.headers[REPLAY_DESTINATION_HEADER] : undefined;
+      list.push({
+        event,
+        message,
+        attemptsMade: 0,
+        firstFailedAt: null,
+        fromRetry: false,
+        ...(target ? { targetDestinationId: target } : {}),
+      });
       byCustomer.set(event.customerId, list);
     }
     await this.markEchoes(byCustomer);

@@ -28,6 +28,7 @@ import { DestinationUnavailableError } from '@raise-sync/shared';
 import { AdapterRegistry } from './adapter-registry';
 import { DestinationBudgets } from './destination-budgets';
 import { RecordWriteSerializer } from './record-write-serializer';
+import { decideAgainstSyncState, targetedElsewhere, type Decision } from './sync-state-decision';
 
 /** One event on its way to one destination: from a source topic (attempt 0) or a retry topic. */
 export interface WorkItem {
@@ -39,9 +40,9 @@ export interface WorkItem {
   fromRetry: boolean;
   /** The echo of our own write to the source (two-way sync): not synced out again. */
   echo?: boolean;
+  /** A replay aimed at one destination (its header): the others skip it as not_targeted. */
+  targetDestinationId?: string;
 }
-
-type Decision = { kind: 'deliver' } | { kind: 'skip'; reason: string };
 
 interface Outcome {
   item: WorkItem;
@@ -155,7 +156,10 @@ export class DeliveryEngine {
     });
   }
 
-  /** Stale/duplicate checks against the sync state, and newest-per-record within the batch. */
+  /**
+   * Stale/duplicate checks against the sync state (sync-state-decision.ts), newest-per-record
+   * within the batch, and replays aimed at another destination (not_targeted).
+   */
   private async decide(
     ctx: DestinationContext,
     adapter: DestinationAdapter,
@@ -188,6 +192,15 @@ export class DeliveryEngine {
       if (item.echo) {
         return { kind: 'skip', reason: 'echo' };
       }
+      const candidate = {
+        origin: event.origin,
+        sourceModifiedAt: event.sourceModifiedAt,
+        fromRetry: item.fromRetry,
+        targetDestinationId: item.targetDestinationId,
+      };
+      if (targetedElsewhere(candidate, ctx.destinationId)) {
+        return { kind: 'skip', reason: 'not_targeted' };
+      }
       if (!adapter.accepts(event.resource, ctx)) {
         return { kind: 'skip', reason: 'not_applicable' };
       }
@@ -195,22 +208,10 @@ export class DeliveryEngine {
         return { kind: 'skip', reason: 'stale' };
       }
       const row = known.get(keyOf(event));
-      if (!row) {
-        return { kind: 'deliver' };
-      }
-      const have = new Date(row.source_modified_at).getTime();
-      const mine = event.sourceModifiedAt.getTime();
-      if (have > mine) {
-        return { kind: 'skip', reason: 'stale' };
-      }
-      if (have === mine) {
-        if (row.status === 'confirmed') {
-          return { kind: 'skip', reason: 'duplicate' };
-        }
-        // The same version failed before: its retry delivers it; a live copy is a duplicate.
-        return item.fromRetry ? { kind: 'deliver' } : { kind: 'skip', reason: 'duplicate' };
-      }
-      return { kind: 'deliver' };
+      return decideAgainstSyncState(
+        candidate,
+        row && { status: row.status, sourceModifiedAt: new Date(row.source_modified_at) },
+      );
     });
   }
 
@@ -437,8 +438,10 @@ export class DeliveryEngine {
       if (changes.length > 0) {
         await tx.query(
           `WITH v AS (
-             SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[])
-               AS v(resource, source_id, status, source_modified_at, event_id, destination_record_id, last_error)
+             SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[],
+                                  $10::text[], $11::text[], $12::int[], $13::text[], $14::timestamptz[])
+               AS v(resource, source_id, status, source_modified_at, event_id, destination_record_id, last_error,
+                    origin, topic, topic_partition, topic_offset, captured_at)
            ), prev AS (
              SELECT s.resource, s.source_id, s.status FROM sync_records s JOIN v USING (resource, source_id)
               WHERE s.customer_id = $1 AND s.destination_id = $2
@@ -459,20 +462,33 @@ export class DeliveryEngine {
            )
            INSERT INTO audit_log (customer_id, resource, source_id, destination_id, event_id, action, from_status, to_status, detail)
            SELECT $1, up.resource, up.source_id, $2, up.last_event_id, 'sync-state', prev.status, up.status,
-                  jsonb_strip_nulls(jsonb_build_object('attempts', up.attempts, 'destinationRecordId', up.destination_record_id))
-             FROM up LEFT JOIN prev USING (resource, source_id)`,
+                  jsonb_strip_nulls(jsonb_build_object(
+                    'attempts', up.attempts, 'destinationRecordId', up.destination_record_id, 'error', v.last_error,
+                    'origin', v.origin, 'topic', v.topic, 'partition', v.topic_partition, 'offset', v.topic_offset,
+                    'capturedAt', v.captured_at))
+             FROM up JOIN v USING (resource, source_id) LEFT JOIN prev USING (resource, source_id)`,
           [
             ctx.customerId,
             ctx.destinationId,
-            ...columns(changes, 7, (o) => [
-              o.item.event.resource,
-              o.item.event.recordId,
-              o.status === 'delivered' ? 'confirmed' : 'failed',
-              o.item.event.sourceModifiedAt,
-              o.item.event.eventId,
-              o.destinationRecordId ?? null,
-              o.status === 'delivered' ? null : `${o.reason}: ${o.error ?? ''}`.slice(0, 2000),
-            ]),
+            ...columns(changes, 12, (o) => {
+              // The audit row says how the record was captured and where it sits in Kafka (the
+              // source topic position, also for a delivery made from a retry topic).
+              const position = originOf(o.item.message);
+              return [
+                o.item.event.resource,
+                o.item.event.recordId,
+                o.status === 'delivered' ? 'confirmed' : 'failed',
+                o.item.event.sourceModifiedAt,
+                o.item.event.eventId,
+                o.destinationRecordId ?? null,
+                o.status === 'delivered' ? null : `${o.reason}: ${o.error ?? ''}`.slice(0, 2000),
+                o.item.event.origin,
+                position.originalTopic,
+                position.originalPartition,
+                position.originalOffset,
+                o.item.event.capturedAt,
+              ];
+            }),
           ],
         );
       }

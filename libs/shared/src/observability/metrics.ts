@@ -217,6 +217,18 @@ export function createPipelineMetrics(registry: Registry, service: string) {
       labelNames: ['customer_id', 'resource', 'reason'] as const,
       registers: [registry],
     }),
+    replayMessages: new Counter({
+      name: `${PREFIX}replay_messages_total`,
+      help: "Topic replays: messages scanned, matched (the customer's), published again (origin=replay) and undecodable (skipped).",
+      labelNames: ['customer_id', 'resource', 'outcome'] as const,
+      registers: [registry],
+    }),
+    replayRuns: new Gauge({
+      name: `${PREFIX}replay_runs`,
+      help: 'Topic replay runs by status (pending, running, done, failed, cancelled), from the state store.',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
     sourceBudgetWaitSeconds: new Counter({
       name: `${PREFIX}source_budget_wait_seconds_total`,
       help: 'Time spent waiting for the customer-wide (shared) source request budget.',
@@ -258,6 +270,12 @@ export function createPipelineMetrics(registry: Registry, service: string) {
       name: `${PREFIX}reconciliation_alerts_total`,
       help: 'Actionable-discrepancy alerts raised, by delivery outcome to the ops URL.',
       labelNames: ['customer_id', 'delivery'] as const,
+      registers: [registry],
+    }),
+    consoleAccessDenied: new Counter({
+      name: `${PREFIX}console_access_denied_total`,
+      help: 'Sync-health console requests refused, by reason (missing_token, unknown_token, other_customer, read_only); customer_id is the token owner.',
+      labelNames: ['customer_id', 'reason'] as const,
       registers: [registry],
     }),
     shuttingDown: new Gauge({

@@ -17,6 +17,8 @@ import {
   ReconciliationScheduleEntity,
   ReconciliationDiscrepancyEntity,
   ReconciliationAlertEntity,
+  ConsoleTokenEntity,
+  ReplayRunEntity,
 } from './entities';
 import { MIGRATIONS } from './migrations';
 
@@ -37,6 +39,8 @@ export const ENTITIES = [
   ReconciliationScheduleEntity,
   ReconciliationDiscrepancyEntity,
   ReconciliationAlertEntity,
+  ConsoleTokenEntity,
+  ReplayRunEntity,
 ];
 
 export { MIGRATIONS };

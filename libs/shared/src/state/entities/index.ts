@@ -14,3 +14,5 @@ export * from './webhook-delivery.entity';
 export * from './backfill-run.entity';
 export * from './reconciliation-schedule.entity';
 export * from './reconciliation-finding.entity';
+export * from './console-token.entity';
+export * from './replay-run.entity';

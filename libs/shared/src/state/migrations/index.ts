@@ -5,6 +5,8 @@ import { CreateWarehouse1763800003000 } from './1763800003000-create-warehouse';
 import { CreateDeliveryLedger1763800004000 } from './1763800004000-create-delivery-ledger';
 import { CreateBackfillAndReconciliation1763800005000 } from './1763800005000-create-backfill-and-reconciliation';
 import { CreateCrossProductArrivals1763800006000 } from './1763800006000-create-cross-product-arrivals';
+import { CreateConsoleTokens1763800007000 } from './1763800007000-create-console-tokens';
+import { CreateReplayRuns1763800008000 } from './1763800008000-create-replay-runs';
 
 /** Every migration, oldest first. New ones are appended here. */
 export const MIGRATIONS = [
@@ -15,4 +17,6 @@ export const MIGRATIONS = [
   CreateDeliveryLedger1763800004000,
   CreateBackfillAndReconciliation1763800005000,
   CreateCrossProductArrivals1763800006000,
+  CreateConsoleTokens1763800007000,
+  CreateReplayRuns1763800008000,
 ];

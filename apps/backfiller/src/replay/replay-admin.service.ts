@@ -1,0 +1,224 @@
+import {
+  BadRequestException,
+  ConflictException,
+  Inject,
+  Injectable,
+  NotFoundException,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { allSourceResources, SOURCE_RESOURCES } from '@raise-sync/shared/events';
+import type { Admin, Kafka, Topics } from '@raise-sync/shared/kafka';
+import { KAFKA, PinoLogger, TOPICS } from '@raise-sync/shared/service';
+import { CustomerEntity, DestinationEntity } from '@raise-sync/shared/state';
+import { DataSource } from 'typeorm';
+import { BoundsError, resolveBounds, type OffsetSide } from './replay-bounds';
+import type { StartReplayDto } from './replay-admin.dto';
+import { ReplayStore } from './replay-store.service';
+import { toReplayView, type ReplayView } from './replay-view';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const sourceOf = (resource: string): 'raise' | 'vomo' =>
+  (SOURCE_RESOURCES.vomo as readonly string[]).includes(resource) ? 'vomo' : 'raise';
+
+/** Requests, lists, shows and cancels topic replays for the admin API (and the CLI). */
+@Injectable()
+export class ReplayAdminService implements OnModuleDestroy {
+  private admin?: Promise<Admin>;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly store: ReplayStore,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(TOPICS) private readonly topics: Topics,
+    private readonly log: PinoLogger,
+  ) {
+    this.log.setContext('replay-admin');
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    const admin = await this.admin?.catch(() => undefined);
+    await admin?.disconnect();
+  }
+
+  /**
+   * Resolves the bounds to offsets now (times through the broker's time index; the end defaults
+   * to the high-water marks) and stores a pending run. 400 for bad or contradictory bounds or an
+   * unknown topic, 404 for an unknown customer or a destination that is not the customer's, 409
+   * for an offboarded customer.
+   */
+  async start(customerId: string, dto: StartReplayDto): Promise<ReplayView> {
+    const customer = await this.requireCustomer(customerId);
+    if (customer.status === 'offboarded') {
+      throw new ConflictException(`customer ${customerId} is offboarded`);
+    }
+    if (dto.destinationId !== undefined) {
+      const destination = await this.db
+        .getRepository(DestinationEntity)
+        .findOneBy({ id: dto.destinationId, customerId });
+      if (!destination) {
+        throw new NotFoundException(
+          `destination ${dto.destinationId} does not exist for customer ${customerId}`,
+        );
+      }
+    }
+    const { topic, source, resource } = this.topicOf(dto);
+    if (dto.from !== undefined && (dto.fromOffset !== undefined || dto.fromOffsets !== undefined)) {
+      throw new BadRequestException('give the start as a time (from) or as offsets, not both');
+    }
+    if (dto.to !== undefined && (dto.toOffset !== undefined || dto.toOffsets !== undefined)) {
+      throw new BadRequestException('give the end as a time (to) or as offsets, not both');
+    }
+    const fromTime = dto.from !== undefined ? new Date(dto.from) : null;
+    const toTime = dto.to !== undefined ? new Date(dto.to) : null;
+    if (fromTime && toTime && toTime.getTime() <= fromTime.getTime()) {
+      throw new BadRequestException('to must be after from');
+    }
+    const admin = await this.connectedAdmin();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const byTime = async (at: Date | null): Promise<Record<string, number> | undefined> =>
+      at
+        ? Object.fromEntries(
+            (await admin.fetchTopicOffsetsByTimestamp(topic, at.getTime())).map((p) => [
+              String(p.partition),
+              Number(p.offset),
+            ]),
+          )
+        : undefined;
+    const side = (
+      all: number | undefined,
+      byPartition: Record<string, number> | undefined,
+      fromTimestamp: Record<string, number> | undefined,
+    ): OffsetSide => ({
+      ...(all !== undefined ? { all } : {}),
+      ...(byPartition !== undefined ? { byPartition } : {}),
+      ...(fromTimestamp !== undefined ? { fromTimestamp } : {}),
+    });
+    let resolved: ReturnType<typeof resolveBounds>;
+    try {
+      resolved = resolveBounds(
+        offsets.map((p) => ({ partition: p.partition, low: Number(p.low), high: Number(p.high) })),
+        side(dto.fromOffset, dto.fromOffsets, await byTime(fromTime)),
+        side(dto.toOffset, dto.toOffsets, await byTime(toTime)),
+      );
+    } catch (error) {
+      if (error instanceof BoundsError) {
+        throw new BadRequestException(error.message);
+      }
+      throw error;
+    }
+    const id = await this.store.create({
+      customerId,
+      topic,
+      source,
+      resource,
+      destinationId: dto.destinationId ?? null,
+      fromTime,
+      toTime,
+      bounds: resolved.bounds,
+      total: resolved.total,
+      trigger: dto.trigger ?? 'admin',
+      requestedBy: dto.requestedBy ?? null,
+    });
+    this.log.info(
+      {
+        customerId,
+        runId: id,
+        topic,
+        resource,
+        destinationId: dto.destinationId ?? null,
+        from: fromTime?.toISOString() ?? null,
+        to: toTime?.toISOString() ?? null,
+        bounds: resolved.bounds,
+        offsetsTotal: resolved.total,
+        trigger: dto.trigger ?? 'admin',
+        requestedBy: dto.requestedBy ?? null,
+      },
+      'replay requested',
+    );
+    return this.get(id);
+  }
+
+  async list(customerId: string): Promise<ReplayView[]> {
+    await this.requireCustomer(customerId);
+    return (await this.store.list(customerId)).map(toReplayView);
+  }
+
+  async get(runId: string): Promise<ReplayView> {
+    const row = UUID.test(runId) ? await this.store.get(runId) : null;
+    if (!row) {
+      throw new NotFoundException(`replay run ${runId} does not exist`);
+    }
+    return toReplayView(row);
+  }
+
+  async cancel(runId: string): Promise<ReplayView> {
+    const current = await this.get(runId);
+    if (!(await this.store.cancel(runId))) {
+      throw new ConflictException(`replay run ${runId} is already ${current.status}`);
+    }
+    this.log.info(
+      { customerId: current.customerId, runId, topic: current.topic },
+      'replay run cancelled',
+    );
+    return this.get(runId);
+  }
+
+  /** The topic to read and its source and resource, from `topic` or `resource` (+ `source`). */
+  private topicOf(dto: StartReplayDto): { topic: string; source: string; resource: string } {
+    const known = allSourceResources().map((s) => ({
+      ...s,
+      topic: this.topics.sourceEvents(s.source, s.resource),
+    }));
+    if (dto.topic !== undefined) {
+      const match = known.find((k) => k.topic === dto.topic);
+      if (!match) {
+        throw new BadRequestException(
+          `topic '${dto.topic}' is not a source topic of this deployment (${known.map((k) => k.topic).join(', ')})`,
+        );
+      }
+      if (
+        (dto.resource !== undefined && dto.resource !== match.resource) ||
+        (dto.source !== undefined && dto.source !== match.source)
+      ) {
+        throw new BadRequestException(
+          `topic '${dto.topic}' carries ${match.source}.${match.resource}, not what source/resource say`,
+        );
+      }
+      return match;
+    }
+    if (dto.resource === undefined) {
+      throw new BadRequestException('give the topic, or the resource (and source) it carries');
+    }
+    const source = dto.source ?? sourceOf(dto.resource);
+    const match = known.find((k) => k.source === source && k.resource === dto.resource);
+    if (!match) {
+      throw new BadRequestException(
+        `resource '${dto.resource}' does not come from source '${source}'`,
+      );
+    }
+    return match;
+  }
+
+  private connectedAdmin(): Promise<Admin> {
+    this.admin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })();
+    this.admin.catch(() => {
+      this.admin = undefined;
+    });
+    return this.admin;
+  }
+
+  private async requireCustomer(customerId: string): Promise<CustomerEntity> {
+    const customer = UUID.test(customerId)
+      ? await this.db.getRepository(CustomerEntity).findOneBy({ id: customerId })
+      : null;
+    if (!customer) {
+      throw new NotFoundException(`customer ${customerId} does not exist`);
+    }
+    return customer;
+  }
+}

@@ -1,0 +1,251 @@
+import { randomBytes } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '@raise-sync/shared/config';
+import type { SourceEvent } from '@raise-sync/shared/events';
+import type { Kafka, Message, Topics } from '@raise-sync/shared/kafka';
+import type { PipelineMetrics } from '@raise-sync/shared/observability';
+import {
+  EventCodec,
+  EventProducer,
+  KAFKA,
+  PIPELINE_METRICS,
+  PinoLogger,
+  TOPICS,
+} from '@raise-sync/shared/service';
+import { DataSource } from 'typeorm';
+import { BackfillPublisher } from '../work/backfill-publisher.service';
+import { backoffMs } from '../work/failure';
+import { remainingPartitions } from './replay-bounds';
+import { eventMatches, keyBelongsTo, replayCopy, replayHeaders } from './replay-filter';
+import { ReplayStore, type ReplayRunRow } from './replay-store.service';
+import { TopicRangeReader, type RangePage } from './topic-range-reader';
+
+/** How a replay attempt ended. */
+export type ReplayOutcome = 'done' | 'lease_lost' | 'stopped' | 'retry' | 'failed';
+
+/** Largest produce request of replayed copies. */
+const PUBLISH_CHUNK = 1000;
+
+/**
+ * Works one leased replay run: reads the topic between the run's bounds from the checkpointed
+ * positions, keeps the customer's events (key first, then the decoded event), publishes copies
+ * with origin replay (and the destination header when the run names one) to the same topic,
+ * acks=all and behind the submitter-lag gate, and only then checkpoints the page's partition
+ * position in one UPDATE guarded by the lease. A crash republishes at most the page in flight;
+ * destinations write idempotently, so that is harmless.
+ */
+@Injectable()
+export class ReplayRunner {
+  private readonly settings: AppConfig['backfill'];
+  /** Consecutive failed attempts per run in this process, for the backoff. */
+  private readonly failures = new Map<string, number>();
+
+  constructor(
+    config: ConfigService<AppConfig, true>,
+    private readonly store: ReplayStore,
+    private readonly gate: BackfillPublisher,
+    private readonly producer: EventProducer,
+    private readonly codec: EventCodec,
+    private readonly db: DataSource,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(TOPICS) private readonly topics: Topics,
+    @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
+    private readonly log: PinoLogger,
+  ) {
+    this.settings = config.get('backfill', { infer: true });
+    this.log.setContext('replay');
+  }
+
+  async run(
+    run: ReplayRunRow,
+    owner: string,
+    stopping: () => boolean,
+    signal: AbortSignal,
+  ): Promise<ReplayOutcome> {
+    const context = {
+      customerId: run.customer_id,
+      runId: run.id,
+      topic: run.topic,
+      resource: run.resource,
+      destinationId: run.destination_id,
+    };
+    const labels = { customer_id: run.customer_id, resource: run.resource };
+    let leased = true;
+    let pages = 0;
+    let interrupted = false;
+    const renew = setInterval(
+      () => {
+        this.store
+          .renew(run.id, owner, this.settings.leaseSeconds)
+          .then((ok) => {
+            leased &&= ok;
+          })
+          .catch(() => undefined); // a failed renewal proves nothing; the lease still runs
+      },
+      Math.max(500, (this.settings.leaseSeconds * 1000) / 3),
+    );
+    try {
+      if (run.destination_id !== null && !(await this.destinationExists(run))) {
+        const message = `destination ${run.destination_id} no longer exists`;
+        await this.store.fail(run.id, message);
+        this.log.error({ ...context, err: message }, 'replay run failed');
+        return 'failed';
+      }
+      const left = remainingPartitions(run.bounds, run.positions);
+      this.log.info(
+        {
+          ...context,
+          owner,
+          attempt: run.attempts,
+          partitions: left.map((p) => `${p.partition}:${p.position}-${p.to}`),
+        },
+        'replay run started',
+      );
+      const scope = { customerId: run.customer_id, resource: run.resource };
+      const extraHeaders = replayHeaders(run.destination_id);
+      const onPage = async (page: RangePage): Promise<boolean> => {
+        if (!leased) {
+          return false;
+        }
+        const copies: SourceEvent[] = [];
+        let undecodable = 0;
+        for (const message of page.messages) {
+          if (!keyBelongsTo(message.key, scope)) {
+            continue;
+          }
+          const decoded = await this.codec.decode(message.value);
+          if (!decoded.ok) {
+            if (decoded.error.retriable) {
+              throw decoded.error; // registry unreachable: try the page again later
+            }
+            undecodable += 1;
+            continue;
+          }
+          if (eventMatches(decoded.event, scope)) {
+            copies.push(replayCopy(decoded.event));
+          }
+        }
+        if (copies.length > 0) {
+          await this.gate.waitForRoom(signal);
+          if (signal.aborted) {
+            interrupted = true;
+            return false; // not published, not checkpointed: the next attempt reads it again
+          }
+          await this.publish(run.topic, copies, extraHeaders);
+        }
+        const kept = await this.store.checkpoint(run.id, owner, this.settings.leaseSeconds, {
+          partition: page.partition,
+          position: page.position,
+          scanned: page.messages.length,
+          matched: copies.length,
+          published: copies.length,
+          undecodable,
+        });
+        this.metrics.replayMessages.inc({ ...labels, outcome: 'scanned' }, page.messages.length);
+        this.metrics.replayMessages.inc({ ...labels, outcome: 'matched' }, copies.length);
+        this.metrics.replayMessages.inc({ ...labels, outcome: 'published' }, copies.length);
+        this.metrics.replayMessages.inc({ ...labels, outcome: 'undecodable' }, undecodable);
+        if (!kept) {
+          leased = false;
+          return false;
+        }
+        this.failures.delete(run.id);
+        pages += 1;
+        if (pages % this.settings.logEveryPages === 0) {
+          this.log.info(
+            { ...context, partition: page.partition, position: page.position, pages },
+            'replay progress',
+          );
+        }
+        return !stopping();
+      };
+      const groupId = `${this.topics.prefix}.replay.${run.id}.${randomBytes(3).toString('hex')}`;
+      const outcome = await new TopicRangeReader(this.kafka, groupId, run.topic, left).read(
+        onPage,
+        signal,
+      );
+      if (!leased) {
+        this.log.warn(context, 'replay lease lost or run cancelled; stopped');
+        return 'lease_lost';
+      }
+      if (outcome === 'stopped' || interrupted) {
+        await this.store.release(run.id, owner, 0, null);
+        this.log.info(context, 'replay run handed back (shutdown); it resumes from its checkpoint');
+        return 'stopped';
+      }
+      if (!(await this.store.finish(run.id, owner))) {
+        this.log.warn(context, 'replay finished but its lease was lost or it was cancelled');
+        return 'lease_lost';
+      }
+      const row = await this.store.get(run.id);
+      this.log.info(
+        {
+          ...context,
+          scanned: Number(row?.messages_scanned ?? 0),
+          matched: Number(row?.messages_matched ?? 0),
+          published: Number(row?.messages_published ?? 0),
+          undecodable: Number(row?.messages_undecodable ?? 0),
+        },
+        'replay run done',
+      );
+      return 'done';
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (signal.aborted || stopping()) {
+        await this.store.release(run.id, owner, 0, null).catch(() => undefined);
+        this.log.info(context, 'replay run interrupted by shutdown; handed back');
+        return 'stopped';
+      }
+      const attempts = (this.failures.get(run.id) ?? 0) + 1;
+      this.failures.set(run.id, attempts);
+      const wait = backoffMs(attempts);
+      await this.store
+        .release(run.id, owner, wait / 1000, message.slice(0, 2000))
+        .catch(() => undefined);
+      this.log.error(
+        { ...context, err: message, attempts, retryInMs: wait },
+        'replay attempt failed; the run resumes from its checkpoint later',
+      );
+      return 'retry';
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  private async destinationExists(run: ReplayRunRow): Promise<boolean> {
+    const rows = await this.db.query<unknown[]>(
+      `SELECT 1 FROM destinations WHERE id = $1 AND customer_id = $2`,
+      [run.destination_id, run.customer_id],
+    );
+    return rows.length > 0;
+  }
+
+  /** Copies as Kafka messages (same key, Avro value, the usual headers plus the target). */
+  private async publish(
+    topic: string,
+    events: SourceEvent[],
+    extraHeaders: Record<string, string>,
+  ): Promise<void> {
+    for (let i = 0; i < events.length; i += PUBLISH_CHUNK) {
+      const chunk = events.slice(i, i + PUBLISH_CHUNK);
+      const messages: Message[] = await Promise.all(
+        chunk.map(async (event) => {
+          const message = await this.producer.toMessage(topic, event);
+          return { ...message, headers: { ...message.headers, ...extraHeaders } };
+        }),
+      );
+      await this.producer.publishRaw(topic, messages);
+      const first = chunk[0] as SourceEvent;
+      this.metrics.eventsPublished.inc(
+        {
+          customer_id: first.customerId,
+          source: first.source,
+          resource: first.resource,
+          origin: 'replay',
+        },
+        chunk.length,
+      );
+    }
+  }
+}

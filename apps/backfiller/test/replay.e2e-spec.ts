@@ -1,0 +1,417 @@
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { SecretBox } from '@raise-sync/shared/crypto';
+import { EventCodec } from '@raise-sync/shared/events';
+import { createKafka, EVENT_HEADERS, topicsFor } from '@raise-sync/shared/kafka';
+import { DestinationEntity, REPLAY_DESTINATION_HEADER } from '@raise-sync/shared/state';
+import { startSimulator, type Simulator } from '@raise-sync/simulators';
+import { expectEventually, scrapeMetric, useTestStack, type RunningApp } from '@raise-sync/testing';
+import {
+  ADMIN_TOKEN,
+  SECRETS_KEY,
+  createRaiseCustomer,
+  startBackfiller,
+  startSubmitter,
+  waitForRunStatus,
+  warehouseGiftCount,
+  type BackfillerUnderTest,
+  type RaiseCustomer,
+} from './support';
+
+jest.setTimeout(120_000);
+
+const GIFTS = 1200;
+const CLI = resolve(__dirname, '../../../dist/apps/backfiller/apps/backfiller/src/replay.cli.js');
+const run = promisify(execFile);
+
+interface ReplayBody {
+  id: string;
+  status: string;
+  topic: string;
+  destinationId: string | null;
+  trigger: string;
+  partitions: Array<{ partition: number; from: number; to: number; position: number }>;
+  progress: {
+    offsetsTotal: number;
+    offsetsDone: number;
+    percent: number;
+    scanned: number;
+    matched: number;
+    published: number;
+    undecodable: number;
+  };
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * Every column of a customer's warehouse gifts, ordered by source ID. `synced_at` (the time the
+ * warehouse wrote the row, set by the database on every write) is left out unless asked for: a
+ * restore-and-replay writes the rows again, so only that column may differ.
+ */
+async function warehouseGifts(
+  stack: ReturnType<typeof useTestStack>,
+  customerId: string,
+  withWriteTime: boolean,
+): Promise<Row[]> {
+  const rows = await stack.dataSource.query<Row[]>(
+    `SELECT * FROM warehouse.raise_gift WHERE customer_id = $1 ORDER BY source_id`,
+    [customerId],
+  );
+  return rows.map((row) => {
+    const { synced_at: syncedAt, ...data } = row;
+    // JSON round trip: dates become ISO strings, numerics stay their exact text.
+    return JSON.parse(
+      JSON.stringify(withWriteTime ? { ...data, synced_at: syncedAt } : data),
+    ) as Row;
+  });
+}
+
+describe('backfiller: topic replay restores a wiped destination exactly', () => {
+  const stack = useTestStack();
+  const prefix = `${stack.prefix}-rpl`;
+  const topic = topicsFor(prefix).sourceEvents('raise', 'gift');
+  let sim: Simulator;
+  let submitter: RunningApp;
+  let backfiller: BackfillerUnderTest;
+  let a: RaiseCustomer;
+  let b: RaiseCustomer;
+  let aWarehouse = '';
+  let aWebhook = '';
+  const hookAccount = `hook-${stack.prefix}`;
+  let windowFrom: Date;
+  let windowTo: Date;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ seed: 23 });
+    submitter = await startSubmitter(stack, prefix);
+    backfiller = await startBackfiller(stack, sim, prefix, {
+      SOURCE_RATE_LIMITS: 'raise=20:10,vomo=10:5',
+      BACKFILL_PAGE_SIZE: '400',
+      BACKFILL_LEASE_SECONDS: '10',
+    });
+    const data = { gifts: GIFTS, donors: 200, campaigns: 2, recurringGifts: 5, users: 0 };
+    a = await createRaiseCustomer(stack, sim, `rpl-a-${stack.prefix}`, data);
+    b = await createRaiseCustomer(stack, sim, `rpl-b-${stack.prefix}`, data);
+    const destinations = stack.dataSource.getRepository(DestinationEntity);
+    aWarehouse =
+      (await destinations.findOneByOrFail({ customerId: a.id, kind: 'warehouse' })).id ?? '';
+    // A second destination of A: a partner webhook (the simulator's receiver counts requests).
+    const secret = `sec-${hookAccount}-0123456789`;
+    sim.destinations.createAccount({ kind: 'webhook', id: hookAccount, secret });
+    aWebhook = (
+      await destinations.save(
+        destinations.create({
+          customerId: a.id,
+          kind: 'webhook',
+          name: 'partner-webhook',
+          config: { url: `${sim.hooksUrl}/${hookAccount}` },
+          secrets: SecretBox.fromHex(SECRETS_KEY).sealJson({ secret }),
+          enabled: true,
+        }),
+      )
+    ).id;
+  });
+
+  afterAll(async () => {
+    await backfiller?.app.stop('SIGTERM');
+    await submitter?.stop('SIGTERM');
+    await sim?.stop();
+  });
+
+  it('history of two customers reaches their destinations (through backfills on the live topics)', async () => {
+    windowFrom = new Date(Date.now() - 1000);
+    const runs = await Promise.all(
+      [a, b].map((c) =>
+        backfiller.admin<{ id: string }>('POST', `/admin/customers/${c.id}/backfills`, {
+          resource: 'gift',
+        }),
+      ),
+    );
+    for (const r of runs) {
+      await waitForRunStatus(stack, r.body.id, 'done', 60_000);
+    }
+    await expectEventually(
+      async () => {
+        expect(await warehouseGiftCount(stack, a.id)).toBe(GIFTS);
+        expect(await warehouseGiftCount(stack, b.id)).toBe(GIFTS);
+        expect(sim.destinations.hookDeliveries(hookAccount)).toHaveLength(GIFTS);
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    windowTo = new Date(Date.now() + 1000);
+  });
+
+  it('the admin API refuses bad requests', async () => {
+    const path = `/admin/customers/${a.id}/replays`;
+    const noToken = await fetch(`${backfiller.app.url}${path}`, { method: 'POST' });
+    expect(noToken.status).toBe(401);
+    expect(
+      (
+        await backfiller.admin('POST', path, {
+          resource: 'gift',
+          from: windowTo.toISOString(),
+          to: windowFrom.toISOString(),
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (await backfiller.admin('POST', path, { resource: 'gift', toOffset: 10_000_000 })).status,
+    ).toBe(400);
+    expect(
+      (await backfiller.admin('POST', path, { topic: `${prefix}.source.raise.nothing` })).status,
+    ).toBe(400);
+    expect(
+      (
+        await backfiller.admin('POST', path, {
+          resource: 'gift',
+          from: windowFrom.toISOString(),
+          fromOffset: 0,
+        })
+      ).status,
+    ).toBe(400);
+    expect((await backfiller.admin('POST', path, {})).status).toBe(400);
+    // B's warehouse is not A's destination.
+    const bWarehouse = await stack.dataSource
+      .getRepository(DestinationEntity)
+      .findOneByOrFail({ customerId: b.id, kind: 'warehouse' });
+    expect(
+      (await backfiller.admin('POST', path, { resource: 'gift', destinationId: bWarehouse.id }))
+        .status,
+    ).toBe(404);
+    expect(
+      (
+        await backfiller.admin(
+          'POST',
+          '/admin/customers/00000000-0000-4000-8000-000000000000/replays',
+          { resource: 'gift' },
+        )
+      ).status,
+    ).toBe(404);
+    expect((await backfiller.admin('GET', '/admin/replays/not-a-run')).status).toBe(404);
+    expect((await backfiller.admin<unknown[]>('GET', path)).body).toEqual([]);
+  });
+
+  it('wipe A in the warehouse, replay by time for the warehouse only (CLI): the same rows come back', async () => {
+    const aBefore = await warehouseGifts(stack, a.id, false);
+    const bBefore = await warehouseGifts(stack, b.id, true);
+    expect(aBefore).toHaveLength(GIFTS);
+    expect(bBefore).toHaveLength(GIFTS);
+    const hooksBefore = sim.destinations.hookDeliveries(hookAccount).length;
+    const hookDuplicatesBefore = sim.destinations.hookDuplicates(hookAccount).length;
+
+    // The destination is "restored from an empty backup".
+    await stack.dataSource.query(`DELETE FROM warehouse.raise_gift WHERE customer_id = $1`, [a.id]);
+    expect(await warehouseGiftCount(stack, a.id)).toBe(0);
+
+    const env = {
+      ...process.env,
+      BACKFILLER_URL: backfiller.app.url,
+      ADMIN_TOKEN,
+      REPLAY_CLI_REFRESH_MS: '200',
+    };
+    const started = await run(
+      process.execPath,
+      [
+        CLI,
+        'start',
+        '--customer',
+        a.id,
+        '--resource',
+        'gift',
+        '--from',
+        windowFrom.toISOString(),
+        '--to',
+        windowTo.toISOString(),
+        '--destination',
+        aWarehouse,
+        '--requested-by',
+        'e2e',
+        '--wait',
+      ],
+      { env },
+    );
+    const runId = /replay run ([0-9a-f-]{36}) requested/.exec(started.stdout)?.[1] ?? '';
+    expect(runId).not.toBe('');
+    // Not a terminal: plain lines, the last one the finished run.
+    const lines = started.stdout.trim().split('\n');
+    expect(lines[lines.length - 1]).toMatch(/^replay [0-9a-f]{8} gift → [0-9a-f]{8} done 100\.0%/);
+
+    const view = (await backfiller.admin<ReplayBody>('GET', `/admin/replays/${runId}`)).body;
+    expect(view).toMatchObject({
+      status: 'done',
+      topic,
+      destinationId: aWarehouse,
+      trigger: 'cli',
+    });
+    // Both customers' messages were in the window; only A's were republished.
+    expect(view.progress.scanned).toBe(2 * GIFTS);
+    expect(view.progress.offsetsTotal).toBe(2 * GIFTS);
+    expect(view.progress.matched).toBe(GIFTS);
+    expect(view.progress.published).toBe(GIFTS);
+    expect(view.progress.undecodable).toBe(0);
+    expect(view.partitions.every((p) => p.position === p.to)).toBe(true);
+
+    // The warehouse holds exactly what it held before the wipe.
+    await expectEventually(async () => expect(await warehouseGiftCount(stack, a.id)).toBe(GIFTS), {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
+    expect(await warehouseGifts(stack, a.id, false)).toEqual(aBefore);
+
+    // The webhook destination of A skipped every replayed event, and its receiver got nothing new.
+    await expectEventually(
+      async () =>
+        expect(
+          await scrapeMetric(submitter.url, 'raise_sync_deliveries_total', {
+            customer_id: a.id,
+            destination: 'partner-webhook',
+            outcome: 'skipped',
+            reason: 'not_targeted',
+          }),
+        ).toBe(GIFTS),
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    expect(sim.destinations.hookDeliveries(hookAccount)).toHaveLength(hooksBefore);
+    // ...and its ledger stays balanced: every event received, the replayed ones counted as skipped.
+    const ledger = await stack.dataSource.query<Array<{ outcome: string; n: string }>>(
+      `SELECT outcome, n FROM delivery_counts WHERE destination_id = $1`,
+      [aWebhook],
+    );
+    expect(Object.fromEntries(ledger.map((r) => [r.outcome, Number(r.n)]))).toEqual({
+      received: 2 * GIFTS,
+      delivered: GIFTS,
+      skipped: GIFTS,
+    });
+    expect(sim.destinations.hookDuplicates(hookAccount)).toHaveLength(hookDuplicatesBefore);
+    // B's rows were not written again: same data and the same write times.
+    expect(await warehouseGifts(stack, b.id, true)).toEqual(bBefore);
+
+    // The republished messages (after the replayed range) are A's, origin replay, aimed at the warehouse.
+    const republished = await readAfter(
+      view.partitions.map((p) => ({ partition: p.partition, from: p.to })),
+      GIFTS,
+    );
+    expect(republished).toHaveLength(GIFTS);
+    expect(new Set(republished.map((m) => m.origin))).toEqual(new Set(['replay']));
+    expect(new Set(republished.map((m) => m.headerOrigin))).toEqual(new Set(['replay']));
+    expect(new Set(republished.map((m) => m.customerId))).toEqual(new Set([a.id]));
+    expect(new Set(republished.map((m) => m.target))).toEqual(new Set([aWarehouse]));
+    expect(new Set(republished.map((m) => m.recordId))).toEqual(
+      new Set(aBefore.map((r) => r['source_id'])),
+    );
+
+    // status through the CLI, and the progress metrics of the backfiller.
+    const status = await run(process.execPath, [CLI, 'status', runId], { env });
+    expect(status.stdout).toMatch(
+      / done 100\.0%: 2,400\/2,400 offsets scanned, 1,200 matched, 1,200 published, 0 undecodable/,
+    );
+    expect(
+      await scrapeMetric(backfiller.app.url, 'raise_sync_replay_messages_total', {
+        customer_id: a.id,
+        outcome: 'published',
+      }),
+    ).toBe(GIFTS);
+    await expectEventually(
+      async () =>
+        expect(
+          await scrapeMetric(backfiller.app.url, 'raise_sync_replay_runs', { status: 'done' }),
+        ).toBe(1),
+      { timeoutMs: 10_000, intervalMs: 250 },
+    );
+    const logs = backfiller.app.logs();
+    expect(
+      logs.some(
+        (l) => l['msg'] === 'replay run done' && l['customerId'] === a.id && l['runId'] === runId,
+      ),
+    ).toBe(true);
+  });
+
+  it('a finished replay cannot be cancelled; a waiting one can', async () => {
+    const list = (await backfiller.admin<ReplayBody[]>('GET', `/admin/customers/${a.id}/replays`))
+      .body;
+    expect(list).toHaveLength(1);
+    const done = list[0] as ReplayBody;
+    expect((await backfiller.admin('POST', `/admin/replays/${done.id}/cancel`)).status).toBe(409);
+
+    // Runs of a paused customer wait (pending) until it is live again.
+    await stack.dataSource.query(`UPDATE customers SET status = 'paused' WHERE id = $1`, [a.id]);
+    try {
+      const waiting = await backfiller.admin<ReplayBody>(
+        'POST',
+        `/admin/customers/${a.id}/replays`,
+        {
+          topic,
+          toOffset: 0,
+        },
+      );
+      expect(waiting.status).toBe(202);
+      expect(waiting.body).toMatchObject({ status: 'pending', trigger: 'admin' });
+      expect(waiting.body.progress.offsetsTotal).toBe(0);
+      const cancelled = await backfiller.admin<ReplayBody>(
+        'POST',
+        `/admin/replays/${waiting.body.id}/cancel`,
+      );
+      expect(cancelled.status).toBe(200);
+      expect(cancelled.body.status).toBe('cancelled');
+    } finally {
+      await stack.dataSource.query(`UPDATE customers SET status = 'live' WHERE id = $1`, [a.id]);
+    }
+  });
+
+  /** Decoded messages of the gift topic from the given offsets on, until `count` were read. */
+  async function readAfter(
+    starts: Array<{ partition: number; from: number }>,
+    count: number,
+  ): Promise<
+    Array<{
+      origin: string;
+      headerOrigin: string;
+      customerId: string;
+      recordId: string;
+      target: string;
+    }>
+  > {
+    const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: 'replay-e2e-reader' });
+    const codec = new EventCodec(stack.registryUrl);
+    const consumer = kafka.consumer({ groupId: `${prefix}.e2e-reader` });
+    const found: Array<{
+      origin: string;
+      headerOrigin: string;
+      customerId: string;
+      recordId: string;
+      target: string;
+    }> = [];
+    const from = new Map(starts.map((s) => [s.partition, s.from]));
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        if (Number(message.offset) < (from.get(partition) ?? 0)) {
+          return;
+        }
+        const decoded = await codec.decode(message.value);
+        if (!decoded.ok) {
+          throw decoded.error;
+        }
+        found.push({
+          origin: decoded.event.origin,
+          headerOrigin: message.headers?.[EVENT_HEADERS.origin]?.toString() ?? '',
+          customerId: decoded.event.customerId,
+          recordId: decoded.event.recordId,
+          target: message.headers?.[REPLAY_DESTINATION_HEADER]?.toString() ?? '',
+        });
+      },
+    });
+    try {
+      await expectEventually(() => expect(found.length).toBeGreaterThanOrEqual(count), {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+      });
+    } finally {
+      await consumer.disconnect();
+    }
+    return found;
+  }
+});
