@@ -54,6 +54,7 @@ const STAGES: Array<[string, RegExp]> = [
   ],
   ['backfill progress', /raise_sync_backfill_progress_records\{[^}]*measure="done"/],
   ['backfill rate and ETA', /raise_sync_backfill_eta_seconds/],
+  ['topic replay', /raise_sync_replay_messages_total/],
   ['reconciliation gaps', /raise_sync_reconciliation_last_run\{[^}]*measure="actionable"/],
   ['credential failures', /raise_sync_source_credential_failing/],
 ];
