@@ -47,15 +47,13 @@ describe('docker-compose.yml', () => {
 
   it.each(services.filter(([, s]) => s.build))(
     '%s builds a real project with an existing Dockerfile',
-    (_name, service) => {
+    (name, service) => {
       const build = service.build ?? { context: '', dockerfile: '' };
-      const app = build.args?.['APP'] ?? '';
+      // One Dockerfile per project, next to its project.json (migrate: libs/shared).
+      const project = name === 'migrate' ? 'libs/shared' : `apps/${name}`;
+      expect(build.dockerfile).toBe(`${project}/Dockerfile`);
       expect(existsSync(join(ROOT, build.context, build.dockerfile))).toBe(true);
-      expect(
-        existsSync(
-          join(ROOT, app === 'shared' ? 'libs/shared/project.json' : `apps/${app}/project.json`),
-        ),
-      ).toBe(true);
+      expect(existsSync(join(ROOT, build.context, project, 'project.json'))).toBe(true);
     },
   );
 
