@@ -264,6 +264,8 @@ describe.each(RENDERS)('deploy/k8s %s', (which, objects) => {
     it('runs as non-root, without privilege escalation or capabilities, read-only root', () => {
       expect(pod.securityContext?.runAsNonRoot).toBe(true);
       expect(pod.securityContext?.runAsUser).toBeGreaterThan(0);
+      // With the above, what the "restricted" Pod Security Standard asks of a pod.
+      expect(pod.securityContext?.seccompProfile?.type).toBe('RuntimeDefault');
       expect(container.securityContext?.allowPrivilegeEscalation).toBe(false);
       expect(container.securityContext?.readOnlyRootFilesystem).toBe(true);
       expect(container.securityContext?.capabilities?.drop).toEqual(['ALL']);
@@ -403,6 +405,8 @@ describe.each(RENDERS)('deploy/k8s %s', (which, objects) => {
       ['DATABASE_URL', 'secret'],
     ]);
     expect(job.spec.template.spec.securityContext?.runAsNonRoot).toBe(true);
+    expect(job.spec.template.spec.securityContext?.seccompProfile?.type).toBe('RuntimeDefault');
+    expect(container.securityContext?.capabilities?.drop).toEqual(['ALL']);
     expect(container.securityContext?.readOnlyRootFilesystem).toBe(true);
     expect(quantity(container.resources?.requests?.['memory'])).toBeLessThanOrEqual(
       quantity(container.resources?.limits?.['memory']),
