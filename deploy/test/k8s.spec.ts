@@ -413,6 +413,33 @@ describe.each(RENDERS)('deploy/k8s %s', (which, objects) => {
     );
   });
 
+  it('selects, with raise-sync/apply=before-rollout, the migrate Job and everything it needs', () => {
+    const first = objects.filter(
+      (o) => o.metadata.labels?.['raise-sync/apply'] === 'before-rollout',
+    );
+    const job = named(ofKind<Workload>(objects, 'Job'), 'raise-sync-migrate');
+    expect(first).toContain(job);
+    const container = containerOf(job);
+    const refs = [
+      ...(container.env ?? []).flatMap((e) => {
+        const ref = e.valueFrom?.secretKeyRef ?? e.valueFrom?.configMapKeyRef;
+        return ref ? [ref.name] : [];
+      }),
+      ...(container.envFrom ?? []).flatMap((e) => [
+        ...(e.configMapRef ? [e.configMapRef.name] : []),
+        ...(e.secretRef ? [e.secretRef.name] : []),
+      ]),
+    ];
+    expect(refs.length).toBeGreaterThan(0);
+    for (const name of refs) {
+      expect(first.map((o) => o.metadata.name)).toContain(name);
+    }
+    // Only the Job, the config, the secret (and the namespace): no service rolls in the first step.
+    expect(first.map((o) => o.kind).sort()).toEqual(
+      [...(which === 'production' ? ['Namespace'] : []), 'ConfigMap', 'Job', 'Secret'].sort(),
+    );
+  });
+
   it('never runs more submitters than the source topics have partitions', () => {
     const partitions = Number(configValue(objects, 'submitter', 'KAFKA_SOURCE_PARTITIONS'));
     expect(deploymentOf(objects, 'submitter').spec.replicas).toBeLessThanOrEqual(partitions);

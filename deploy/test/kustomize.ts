@@ -2,8 +2,8 @@
  * A small kustomize renderer for the tests (no kustomize binary runs on the CI machines). It knows
  * only the features deploy/k8s uses, and throws on anything else so a new feature cannot slip in
  * unchecked: resources (files and directories), namespace, images, replicas, configMapGenerator
- * and secretGenerator (env files; behaviors create, merge, replace; content-hash name suffixes and
- * the references to them), and strategic-merge patches matched by kind and name.
+ * and secretGenerator (env files and labels; behaviors create, merge, replace; content-hash name
+ * suffixes and the references to them), and strategic-merge patches matched by kind and name.
  * k8s.spec.ts compares its output with `kubectl kustomize` where kubectl is installed.
  */
 import { createHash } from 'node:crypto';
@@ -43,6 +43,7 @@ interface Generator {
   behavior?: 'create' | 'merge' | 'replace';
   envs?: string[];
   type?: string;
+  options?: { labels?: Record<string, string> };
 }
 
 const SUPPORTED_FIELDS = new Set([
@@ -229,9 +230,12 @@ function generate(
   resources: Resource[],
   options: RenderOptions,
 ): Resource[] {
-  const unknownKeys = Object.keys(generator).filter(
-    (key) => !['name', 'behavior', 'envs', 'type'].includes(key),
-  );
+  const unknownKeys = [
+    ...Object.keys(generator).filter(
+      (key) => !['name', 'behavior', 'envs', 'type', 'options'].includes(key),
+    ),
+    ...Object.keys(generator.options ?? {}).filter((key) => key !== 'labels'),
+  ];
   if (unknownKeys.length > 0) {
     throw new Error(
       `${kind} generator fields the test renderer does not implement: ${unknownKeys.join(', ')}`,
@@ -254,10 +258,11 @@ function generate(
     if (existing) {
       throw new Error(`${kind} ${generator.name} is generated twice (use behavior merge/replace)`);
     }
+    const labels = generator.options?.labels;
     const object: K8sObject = {
       apiVersion: 'v1',
       kind,
-      metadata: { name: generator.name },
+      metadata: { name: generator.name, ...(labels ? { labels: { ...labels } } : {}) },
       data: sortKeys(data),
       ...(kind === 'Secret' ? { type: generator.type ?? 'Opaque' } : {}),
     };
@@ -268,6 +273,13 @@ function generate(
   }
   const before = (existing.object['data'] ?? {}) as Record<string, string>;
   existing.object['data'] = sortKeys(behavior === 'merge' ? { ...before, ...data } : data);
+  // Labels stay (kustomize keeps the base generator's labels with either behavior).
+  if (generator.options?.labels) {
+    existing.object.metadata.labels = {
+      ...existing.object.metadata.labels,
+      ...generator.options.labels,
+    };
+  }
   return resources;
 }
 
