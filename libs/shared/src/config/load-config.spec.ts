@@ -19,6 +19,12 @@ describe(loadConfig.name, () => {
     expect(config.registry.url).toBe('http://127.0.0.1:8081/apis/ccompat/v7');
     expect(config.http).toEqual({ port: 3005, host: '0.0.0.0' });
     expect(config.logLevel).toBe('info');
+    expect(config.database).toEqual({ url: valid.DATABASE_URL, poolMax: 10 });
+  });
+
+  it('sizes the PostgreSQL pool from DATABASE_POOL_MAX and refuses nonsense', () => {
+    expect(loadConfig({ ...valid, DATABASE_POOL_MAX: '4' }).database.poolMax).toBe(4);
+    expect(() => loadConfig({ ...valid, DATABASE_POOL_MAX: '0' })).toThrow(/DATABASE_POOL_MAX/);
   });
 
   it('lists every bad variable by name in one error, without echoing values', () => {

@@ -44,6 +44,12 @@ class SharedEnv {
   @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'a postgres:// connection URL' })
   DATABASE_URL!: string;
 
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  DATABASE_POOL_MAX = 10;
+
   @Matches(/^[0-9a-fA-F]{64}$/, { message: '64 hexadecimal characters (an AES-256 key)' })
   SECRETS_KEY!: string;
 
@@ -317,6 +323,11 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
   },
   { name: 'DATABASE_URL', required: true, description: 'PostgreSQL state store, postgres://...' },
   {
+    name: 'DATABASE_POOL_MAX',
+    required: false,
+    description: 'PostgreSQL connections one process may open (default 10)',
+  },
+  {
     name: 'SECRETS_KEY',
     required: true,
     description: 'AES-256 key (64 hex) sealing customer credentials at rest',
@@ -572,7 +583,7 @@ export interface AppConfig {
     replicationFactor: number;
   };
   registry: { url: string };
-  database: { url: string };
+  database: { url: string; poolMax: number };
   /** Hex AES-256 key; turned into a SecretBox where credentials are read. */
   secretsKey: string;
   http: { port: number; host: string };
@@ -665,7 +676,7 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
       replicationFactor: raw.KAFKA_REPLICATION_FACTOR,
     },
     registry: { url: raw.SCHEMA_REGISTRY_URL.replace(/\/+$/, '') },
-    database: { url: raw.DATABASE_URL },
+    database: { url: raw.DATABASE_URL, poolMax: raw.DATABASE_POOL_MAX },
     secretsKey: raw.SECRETS_KEY,
     http: { port: raw.HTTP_PORT, host: raw.HTTP_HOST },
     logLevel: raw.LOG_LEVEL,

@@ -25,8 +25,12 @@ class DatabaseReadiness implements OnModuleInit {
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) =>
-        dataSourceOptions(config.get('database', { infer: true }).url),
+      useFactory: (config: ConfigService<AppConfig, true>) => {
+        const database = config.get('database', { infer: true });
+        return dataSourceOptions(database.url, {
+          extra: { max: database.poolMax, connectionTimeoutMillis: 5000 },
+        });
+      },
     }),
   ],
   providers: [DatabaseReadiness],
