@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import {
   adminClient,
+  artifactPath,
   expectEventually,
   freePort,
   startApp,
@@ -210,9 +210,7 @@ describe('dashboards and alert rules against the services /metrics', () => {
         });
       }
     }
-    const dir = resolve(process.env['RAISE_SYNC_TEST_RESULTS_DIR'] ?? 'tmp/test-results');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'dashboard-metrics.json'), JSON.stringify(report, null, 2));
+    writeFileSync(artifactPath('dashboard-metrics.json'), JSON.stringify(report, null, 2));
     expect(report.filter((r) => r.exportedBy.length === 0)).toEqual([]);
   });
 

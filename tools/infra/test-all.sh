@@ -75,7 +75,8 @@ node - "$RESULTS" "$(( $(date +%s) - suite_t0 ))" <<'JS' || status=1
 const fs = require('node:fs');
 const path = require('node:path');
 const [dir, seconds] = process.argv.slice(2);
-const runs = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
+// Only the summary reporter's files (tests may leave other artifacts in the folder).
+const runs = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'))).filter((r) => r && typeof r.name === 'string' && typeof r.passed === 'number');
 const sum = (k) => runs.reduce((n, r) => n + r[k], 0);
 for (const r of runs.sort((a, b) => a.name.localeCompare(b.name))) {
   console.log(`  ${r.name.padEnd(32)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed ${String(r.skipped).padStart(3)} skipped  ${(r.durationMs / 1000).toFixed(1)}s`);

@@ -4,17 +4,14 @@ import {
   adminClient,
   artifactPath,
   expectEventually,
-  freePort,
   launchBrowser,
   scrapeMetric,
-  stackEnv,
-  startApp,
   useTestStack,
   type AdminCall,
   type RunningApp,
 } from '@raise-sync/testing';
 import type { Browser, Page } from 'playwright-core';
-import { ADMIN_TOKEN, SECRETS_KEY, startSubmitter, type SubmitterUnderTest } from './support';
+import { ADMIN_TOKEN, startIngest, startSubmitter, type SubmitterUnderTest } from './support';
 
 interface Customer {
   id: string;
@@ -145,21 +142,7 @@ describe('submitter: sync-health console in a browser', () => {
 
   beforeAll(async () => {
     sim = await startSimulator({});
-    const ingestPort = await freePort();
-    ingest = startApp(
-      'ingest',
-      {
-        ...stackEnv(stack, prefix),
-        SECRETS_KEY,
-        ADMIN_TOKEN,
-        RAISE_API_URL: sim.raiseUrl,
-        VOMO_API_URL: sim.vomoUrl,
-        WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${ingestPort}`,
-        SOURCE_RATE_LIMITS: 'raise=200:200,vomo=200:200',
-      },
-      ingestPort,
-    );
-    await ingest.waitUntilReady();
+    ingest = await startIngest(stack, prefix, sim, 'raise=200:200,vomo=200:200');
     ingestAdmin = adminClient(ingest.url, ADMIN_TOKEN);
     submitter = await startSubmitter(stack, prefix, {
       RAISE_API_URL: sim.raiseUrl,

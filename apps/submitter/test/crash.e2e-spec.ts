@@ -124,19 +124,30 @@ describe('submitter: kill -9 repeatedly during a 50,000-event run', () => {
     process.stdout.write(
       `crash test: webhook duplicates absorbed by the idempotency key: ${sim.destinations.hookDuplicates(hookAccount).length}\n`,
     );
-    await expectEventually(async () => {
-      for (const row of await ledgerOf(submitter as SubmitterUnderTest, c.id)) {
-        expect({
-          destination: row.destination,
-          imbalance: row.imbalance,
-          inRetry: row.inRetry,
-        }).toEqual({
-          destination: row.destination,
-          imbalance: 0,
-          inRetry: 0,
-        });
-        expect(row.delivered).toBeGreaterThanOrEqual(EVENTS);
-      }
-    });
+    // A retry scheduled just before a kill waits for its retry group to rebalance (the killed
+    // member's session must expire first), so it can settle after the last record has arrived.
+    try {
+      await expectEventually(
+        async () => {
+          for (const row of await ledgerOf(submitter as SubmitterUnderTest, c.id)) {
+            expect({
+              destination: row.destination,
+              imbalance: row.imbalance,
+              inRetry: row.inRetry,
+            }).toEqual({ destination: row.destination, imbalance: 0, inRetry: 0 });
+            expect(row.delivered).toBeGreaterThanOrEqual(EVENTS);
+          }
+        },
+        { timeoutMs: 90_000, intervalMs: 1000 },
+      );
+    } catch (error) {
+      const pending: unknown[] = await stack.dataSource.query(
+        `SELECT destination_id, event_id, attempt, due_at, last_error, first_failed_at, updated_at
+           FROM retry_entries WHERE customer_id = $1`,
+        [c.id],
+      );
+      process.stdout.write(`crash test: retry entries left: ${JSON.stringify(pending)}\n`);
+      throw error;
+    }
   });
 });

@@ -2,16 +2,13 @@ import { randomBytes } from 'node:crypto';
 import {
   adminClient,
   expectEventually,
-  freePort,
   scrapeMetric,
-  startApp,
   useTestStack,
   type AdminCall,
   type RunningApp,
-  stackEnv,
 } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
-import { ADMIN_TOKEN, SECRETS_KEY, startSubmitter, type SubmitterUnderTest } from './support';
+import { ADMIN_TOKEN, startIngest, startSubmitter, type SubmitterUnderTest } from './support';
 
 describe('two-way sync: our own write to Raise comes back as a webhook and is not synced out again', () => {
   const stack = useTestStack();
@@ -26,21 +23,7 @@ describe('two-way sync: our own write to Raise comes back as a webhook and is no
   beforeAll(async () => {
     sim = await startSimulator({ seed: 21 });
     submitter = await startSubmitter(stack, prefix);
-    const port = await freePort();
-    ingest = startApp(
-      'ingest',
-      {
-        ...stackEnv(stack, prefix),
-        SECRETS_KEY,
-        ADMIN_TOKEN,
-        RAISE_API_URL: sim.raiseUrl,
-        VOMO_API_URL: sim.vomoUrl,
-        WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${port}`,
-        SOURCE_RATE_LIMITS: 'raise=50:50,vomo=50:50',
-      },
-      port,
-    );
-    await ingest.waitUntilReady();
+    ingest = await startIngest(stack, prefix, sim);
   });
 
   afterAll(async () => {

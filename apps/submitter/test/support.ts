@@ -57,6 +57,34 @@ export async function startSubmitter(
   };
 }
 
+/**
+ * The built ingest next to the submitter under test (same topics, keys and admin token), for tests
+ * that need records to arrive the real way: signed webhooks from the simulated Raise.
+ */
+export async function startIngest(
+  stack: TestStack,
+  topicPrefix: string,
+  sim: Simulator,
+  sourceRateLimits = 'raise=50:50,vomo=50:50',
+): Promise<RunningApp> {
+  const port = await freePort();
+  const ingest = startApp(
+    'ingest',
+    {
+      ...stackEnv(stack, topicPrefix),
+      SECRETS_KEY,
+      ADMIN_TOKEN,
+      RAISE_API_URL: sim.raiseUrl,
+      VOMO_API_URL: sim.vomoUrl,
+      WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      SOURCE_RATE_LIMITS: sourceRateLimits,
+    },
+    port,
+  );
+  await ingest.waitUntilReady();
+  return ingest;
+}
+
 export interface TestCustomer {
   id: string;
   destinations: Record<string, { id: string; kind: DestinationKind; account: string }>;
