@@ -426,7 +426,8 @@
         return;
       try {
         await api(`/customers/${customerId}/dead-letters/${id}/${action}`, { method: 'POST' });
-        await deadLetters(customerId, names, box);
+        // Everything on the page may have changed (counts, verdict, the list): draw it again.
+        await route();
       } catch (error) {
         box.prepend(
           h(
