@@ -11,6 +11,7 @@ import {
   type RunningApp,
   type TestStack,
   stackEnv,
+  startIngestApp,
 } from '@raise-sync/testing';
 
 /** One admin token and one sealing key for every app a test file starts. */
@@ -207,22 +208,12 @@ export async function startIngest(
   topicPrefix: string,
   env: Record<string, string> = {},
 ): Promise<{ app: RunningApp; admin: AdminCall }> {
-  const port = await freePort();
-  const app = startApp(
-    'ingest',
-    {
-      ...stackEnv(stack, topicPrefix),
-      SECRETS_KEY,
-      ADMIN_TOKEN,
-      RAISE_API_URL: sim.raiseUrl,
-      VOMO_API_URL: sim.vomoUrl,
-      WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${port}`,
-      POLL_TICK_MS: '200',
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    port,
-  );
-  await app.waitUntilReady();
+  const app = await startIngestApp(stack, topicPrefix, sim, {
+    SECRETS_KEY,
+    ADMIN_TOKEN,
+    POLL_TICK_MS: '200',
+    LOG_LEVEL: 'info',
+    ...env,
+  });
   return { app, admin: adminClient(app.url, ADMIN_TOKEN) };
 }

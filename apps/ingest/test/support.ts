@@ -3,12 +3,10 @@ import { EventCodec, type SourceEvent } from '@raise-sync/shared/events';
 import { topicsFor } from '@raise-sync/shared/kafka';
 import {
   adminClient,
-  freePort,
-  startApp,
+  startIngestApp,
   type AdminCall,
   type RunningApp,
   type TestStack,
-  stackEnv,
 } from '@raise-sync/testing';
 import type { Simulator } from '@raise-sync/simulators';
 
@@ -27,24 +25,14 @@ export async function startIngest(
   env: Record<string, string> = {},
   topicPrefix = `${stack.prefix}-ingest`,
 ): Promise<IngestUnderTest> {
-  const port = await freePort();
-  const app = startApp(
-    'ingest',
-    {
-      ...stackEnv(stack, topicPrefix),
-      SECRETS_KEY: SECRETS_KEY,
-      ADMIN_TOKEN,
-      RAISE_API_URL: sim.raiseUrl,
-      VOMO_API_URL: sim.vomoUrl,
-      WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${port}`,
-      POLL_TICK_MS: '200',
-      SOURCE_RATE_LIMITS: 'raise=50:50,vomo=50:50',
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    port,
-  );
-  await app.waitUntilReady();
+  const app = await startIngestApp(stack, topicPrefix, sim, {
+    SECRETS_KEY: SECRETS_KEY,
+    ADMIN_TOKEN,
+    POLL_TICK_MS: '200',
+    SOURCE_RATE_LIMITS: 'raise=50:50,vomo=50:50',
+    LOG_LEVEL: 'info',
+    ...env,
+  });
   return {
     app,
     topicPrefix,

@@ -16,6 +16,7 @@ import {
   type RunningApp,
   type TestStack,
   stackEnv,
+  startIngestApp,
 } from '@raise-sync/testing';
 
 /**
@@ -76,19 +77,14 @@ export async function startIngest(
   sim: Simulator,
   env: Record<string, string> = {},
 ): Promise<AppUnderTest> {
-  const port = await freePort();
-  return start(
-    'ingest',
-    {
-      ...baseEnv(stack, topicPrefix),
-      RAISE_API_URL: sim.raiseUrl,
-      VOMO_API_URL: sim.vomoUrl,
-      WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${port}`,
-      SOURCE_RATE_LIMITS: 'raise=200:200,vomo=200:200',
-      ...env,
-    },
-    port,
-  );
+  const app = await startIngestApp(stack, topicPrefix, sim, {
+    SECRETS_KEY,
+    ADMIN_TOKEN,
+    LOG_LEVEL: 'info',
+    SOURCE_RATE_LIMITS: 'raise=200:200,vomo=200:200',
+    ...env,
+  });
+  return { app, admin: adminClient(app.url, ADMIN_TOKEN) };
 }
 
 /** The built submitter (fast retries, so a test never waits minutes). */

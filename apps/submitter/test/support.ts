@@ -20,6 +20,7 @@ import {
   type RunningApp,
   type TestStack,
   stackEnv,
+  startIngestApp,
 } from '@raise-sync/testing';
 import type { Simulator } from '@raise-sync/simulators';
 
@@ -61,28 +62,17 @@ export async function startSubmitter(
  * The built ingest next to the submitter under test (same topics, keys and admin token), for tests
  * that need records to arrive the real way: signed webhooks from the simulated Raise.
  */
-export async function startIngest(
+export function startIngest(
   stack: TestStack,
   topicPrefix: string,
   sim: Simulator,
   sourceRateLimits = 'raise=50:50,vomo=50:50',
 ): Promise<RunningApp> {
-  const port = await freePort();
-  const ingest = startApp(
-    'ingest',
-    {
-      ...stackEnv(stack, topicPrefix),
-      SECRETS_KEY,
-      ADMIN_TOKEN,
-      RAISE_API_URL: sim.raiseUrl,
-      VOMO_API_URL: sim.vomoUrl,
-      WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${port}`,
-      SOURCE_RATE_LIMITS: sourceRateLimits,
-    },
-    port,
-  );
-  await ingest.waitUntilReady();
-  return ingest;
+  return startIngestApp(stack, topicPrefix, sim, {
+    SECRETS_KEY,
+    ADMIN_TOKEN,
+    SOURCE_RATE_LIMITS: sourceRateLimits,
+  });
 }
 
 export interface TestCustomer {

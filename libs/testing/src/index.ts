@@ -9,3 +9,4 @@ export * from './metrics-scrape';
 export * from './admin-client';
 export * from './stack-env';
 export * from './browser';
+export * from './ingest-app';
