@@ -12,6 +12,7 @@ import {
   type TestStack,
   stackEnv,
   startIngestApp,
+  startStackApp,
 } from '@raise-sync/testing';
 
 /** One admin token and one sealing key for every app a test file starts. */
@@ -30,20 +31,13 @@ export async function startSubmitter(
   topicPrefix: string,
   env: Record<string, string> = {},
 ): Promise<RunningApp> {
-  const app = startApp(
-    'submitter',
-    {
-      ...stackEnv(stack, topicPrefix),
-      SECRETS_KEY,
-      ADMIN_TOKEN,
-      SUBMITTER_RETRY_DELAYS_MS: '1000,2000,4000',
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    await freePort(),
-  );
-  await app.waitUntilReady();
-  return app;
+  return startStackApp('submitter', stack, topicPrefix, {
+    SECRETS_KEY,
+    ADMIN_TOKEN,
+    SUBMITTER_RETRY_DELAYS_MS: '1000,2000,4000',
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
 }
 
 /** Starts the built backfiller against the test stack and the simulator's Raise and VOMO. */

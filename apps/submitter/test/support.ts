@@ -14,13 +14,11 @@ import {
 } from '@raise-sync/shared/state';
 import {
   adminClient,
-  freePort,
-  startApp,
   type AdminCall,
   type RunningApp,
   type TestStack,
-  stackEnv,
   startIngestApp,
+  startStackApp,
 } from '@raise-sync/testing';
 import type { Simulator } from '@raise-sync/simulators';
 
@@ -38,20 +36,14 @@ export async function startSubmitter(
   topicPrefix: string,
   env: Record<string, string> = {},
 ): Promise<SubmitterUnderTest> {
-  const app = startApp(
-    'submitter',
-    {
-      ...stackEnv(stack, topicPrefix),
-      SECRETS_KEY,
-      ADMIN_TOKEN,
-      SUBMITTER_RETRY_DELAYS_MS: '1000,2000,4000',
-      SUBMITTER_DELIVERY_TIMEOUT_MS: '5000',
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    await freePort(),
-  );
-  await app.waitUntilReady();
+  const app = await startStackApp('submitter', stack, topicPrefix, {
+    SECRETS_KEY,
+    ADMIN_TOKEN,
+    SUBMITTER_RETRY_DELAYS_MS: '1000,2000,4000',
+    SUBMITTER_DELIVERY_TIMEOUT_MS: '5000',
+    LOG_LEVEL: 'info',
+    ...env,
+  });
   return {
     app,
     admin: adminClient(app.url, ADMIN_TOKEN),

@@ -1,6 +1,26 @@
-import { freePort, startApp, type RunningApp } from './app-process';
+import { freePort, startApp, type AppName, type RunningApp } from './app-process';
 import { stackEnv } from './stack-env';
 import type { TestStack } from './test-stack';
+
+/**
+ * A built app on a free port against the test stack (brokers, registry, database, topic prefix),
+ * with `env` on top; resolves once /health/ready answers.
+ */
+export async function startStackApp(
+  app: AppName,
+  stack: TestStack,
+  topicPrefix: string,
+  env: Record<string, string>,
+  port?: number,
+): Promise<RunningApp> {
+  const running = startApp(
+    app,
+    { ...stackEnv(stack, topicPrefix), ...env },
+    port ?? (await freePort()),
+  );
+  await running.waitUntilReady();
+  return running;
+}
 
 /**
  * The built ingest on a free port of its own, against the test stack, with its source APIs at the
@@ -14,10 +34,11 @@ export async function startIngestApp(
   env: Record<string, string>,
 ): Promise<RunningApp> {
   const port = await freePort();
-  const app = startApp(
+  return startStackApp(
     'ingest',
+    stack,
+    topicPrefix,
     {
-      ...stackEnv(stack, topicPrefix),
       RAISE_API_URL: sources.raiseUrl,
       VOMO_API_URL: sources.vomoUrl,
       WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${port}`,
@@ -25,6 +46,4 @@ export async function startIngestApp(
     },
     port,
   );
-  await app.waitUntilReady();
-  return app;
 }
