@@ -259,6 +259,8 @@ describe('Prometheus alert rules (deploy/prometheus/alerts.yml)', () => {
     'resource',
     'reason',
     'status',
+    // the registry's default label: one of the four service names
+    'service',
   ]);
 
   const AGGREGATIONS = new Set(['sum', 'min', 'max', 'avg', 'count', 'group', 'topk', 'bottomk']);

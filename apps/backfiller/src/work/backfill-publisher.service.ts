@@ -4,11 +4,18 @@ import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import { submitterLagGate, type LagGate, type Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { EventProducer, KAFKA, PIPELINE_METRICS, TOPICS } from '@raise-sync/shared/service';
+import {
+  countRefusedEvent,
+  EventProducer,
+  KAFKA,
+  PIPELINE_METRICS,
+  PinoLogger,
+  TOPICS,
+} from '@raise-sync/shared/service';
 
 /**
  * Publishes backfill pages to the same topics as live events (origin = backfill), acks=all
- * through the idempotent producer, behind the submitter-lag gate: before a page goes out, the
+ * (see EventProducer on why not idempotent), behind the submitter-lag gate: before a page goes out, the
  * submitter's backlog on the source topics must be below BACKFILL_MAX_LAG (0 turns the gate off),
  * so a large backfill never buries other customers' live events in a long queue.
  */
@@ -22,6 +29,7 @@ export class BackfillPublisher implements BeforeApplicationShutdown {
     @Inject(KAFKA) kafka: ConstructorParameters<typeof LagGate>[0],
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     config: ConfigService<AppConfig, true>,
+    private readonly log: PinoLogger,
   ) {
     const maxLag = config.get('backfill', { infer: true }).maxLag;
     this.gate = submitterLagGate(kafka, topics, maxLag);
@@ -32,13 +40,24 @@ export class BackfillPublisher implements BeforeApplicationShutdown {
     return this.gate ? this.gate.waitBelowLimit(signal) : 0;
   }
 
-  /** Resolves once the broker acknowledged every event of the page (one topic per page). */
+  /**
+   * Resolves once the broker acknowledged every event of the page (one topic per page). A record
+   * too large for Kafka is counted and left out, so the range goes on past it.
+   */
   async publish(events: SourceEvent[]): Promise<void> {
     const first = events[0];
     if (!first) {
       return;
     }
-    await this.producer.publish(this.topics.sourceEvents(first.source, first.resource), events);
+    let refused = 0;
+    await this.producer.publish(
+      this.topics.sourceEvents(first.source, first.resource),
+      events,
+      (error, event) => {
+        refused++;
+        countRefusedEvent(this.metrics, this.log, error, event);
+      },
+    );
     this.metrics.eventsPublished.inc(
       {
         customer_id: first.customerId,
@@ -46,7 +65,7 @@ export class BackfillPublisher implements BeforeApplicationShutdown {
         resource: first.resource,
         origin: 'backfill',
       },
-      events.length,
+      events.length - refused,
     );
   }
 

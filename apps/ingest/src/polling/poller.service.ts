@@ -80,7 +80,8 @@ export class Poller {
       for await (const { events, cursor } of pages) {
         // The cursor is the newest (modified time, ID) of the page, including any record that
         // could not be read (logged and counted in toEvents).
-        await this.publisher.publish(events);
+        // A record too large for Kafka is counted and left out, never a stuck checkpoint.
+        await this.publisher.publish(events, { skipTooLarge: true });
         checkpoint = await this.checkpoints.advance(
           customerId,
           source,

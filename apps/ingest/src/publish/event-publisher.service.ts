@@ -4,7 +4,14 @@ import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import { BatchingPublisher, type Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { EventProducer, PIPELINE_METRICS, PinoLogger, TOPICS } from '@raise-sync/shared/service';
+import {
+  countRefusedEvent,
+  EventProducer,
+  EventTooLargeError,
+  PIPELINE_METRICS,
+  PinoLogger,
+  TOPICS,
+} from '@raise-sync/shared/service';
 
 /** Raised when Kafka did not acknowledge in time: the caller must not acknowledge its input. */
 export class PublishTimeoutError extends Error {
@@ -15,9 +22,11 @@ export class PublishTimeoutError extends Error {
 }
 
 /**
- * Writes source events to their topic through one batching publisher per process (acks=all,
- * idempotent producer), and counts what was written. Resolves only after the broker
- * acknowledged; rejects on failure or after PUBLISH_TIMEOUT_MS.
+ * Writes source events to their topic through one batching publisher per process (acks=all, one
+ * lane per topic partition), and counts what was written. Resolves only after the broker
+ * acknowledged; rejects on failure or after PUBLISH_TIMEOUT_MS. An event that cannot fit the
+ * Kafka event limit is refused alone before it joins a batch (EventTooLargeError, counted per
+ * customer); with `skipTooLarge` (poll pages) it is left out and the rest are written.
  */
 @Injectable()
 export class EventPublisher implements BeforeApplicationShutdown {
@@ -30,7 +39,7 @@ export class EventPublisher implements BeforeApplicationShutdown {
     config: ConfigService<AppConfig, true>,
     @Inject(TOPICS) private readonly topics: Topics,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
-    log: PinoLogger,
+    private readonly log: PinoLogger,
   ) {
     const ingest = config.get('ingest', { infer: true });
     this.timeoutMs = ingest.publishTimeoutMs;
@@ -51,7 +60,7 @@ export class EventPublisher implements BeforeApplicationShutdown {
   }
 
   /** Publishes events of one source and resource (one topic). */
-  async publish(events: SourceEvent[]): Promise<void> {
+  async publish(events: SourceEvent[], options: { skipTooLarge?: boolean } = {}): Promise<void> {
     const first = events[0];
     if (!first) {
       return;
@@ -61,9 +70,27 @@ export class EventPublisher implements BeforeApplicationShutdown {
       return; // benchmark baseline: the same request path without the Kafka write
     }
     let timer: NodeJS.Timeout | undefined;
+    const refused = new Set<SourceEvent>();
+    const sent = this.batcher
+      .publish(
+        topic,
+        events,
+        options.skipTooLarge
+          ? (error, event) => {
+              countRefusedEvent(this.metrics, this.log, error, event);
+              refused.add(event);
+            }
+          : undefined,
+      )
+      .catch((error: unknown) => {
+        if (error instanceof EventTooLargeError && error.event) {
+          countRefusedEvent(this.metrics, this.log, error, error.event);
+        }
+        throw error;
+      });
     try {
       await Promise.race([
-        this.batcher.publish(topic, events),
+        sent,
         new Promise<never>((_resolve, reject) => {
           timer = setTimeout(() => reject(new PublishTimeoutError(this.timeoutMs)), this.timeoutMs);
         }),
@@ -71,7 +98,7 @@ export class EventPublisher implements BeforeApplicationShutdown {
     } finally {
       clearTimeout(timer);
     }
-    for (const event of events) {
+    for (const event of events.filter((e) => !refused.has(e))) {
       this.metrics.eventsPublished.inc({
         customer_id: event.customerId,
         source: event.source,

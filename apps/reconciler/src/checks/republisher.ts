@@ -9,7 +9,14 @@ import {
 } from '@raise-sync/shared/events';
 import { submitterLagGate, type LagGate, type Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { EventProducer, KAFKA, PIPELINE_METRICS, TOPICS } from '@raise-sync/shared/service';
+import {
+  countRefusedEvent,
+  EventProducer,
+  KAFKA,
+  PIPELINE_METRICS,
+  PinoLogger,
+  TOPICS,
+} from '@raise-sync/shared/service';
 import type { ReconciliationKind } from '@raise-sync/shared/state';
 import type { SourceRecord } from './source-reader';
 
@@ -30,6 +37,7 @@ export class Republisher implements BeforeApplicationShutdown {
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     @Inject(KAFKA) kafka: ConstructorParameters<typeof LagGate>[0],
     config: ConfigService<AppConfig, true>,
+    private readonly log: PinoLogger,
   ) {
     const maxLag = config.get('backfill', { infer: true }).maxLag;
     this.gate = submitterLagGate(kafka, topics, maxLag);
@@ -105,14 +113,18 @@ export class Republisher implements BeforeApplicationShutdown {
     }
     await this.gate?.waitBelowLimit(signal);
     signal?.throwIfAborted();
-    await this.producer.publish(this.topics.sourceEvents(source, resource), events);
+    let refused = 0;
+    await this.producer.publish(this.topics.sourceEvents(source, resource), events, (error, e) => {
+      refused++;
+      countRefusedEvent(this.metrics, this.log, error, e);
+    });
     this.metrics.eventsPublished.inc(
       { customer_id: first.customerId, source, resource, origin: 'reconcile' },
-      events.length,
+      events.length - refused,
     );
     this.metrics.reconciliationRepublished.inc(
       { customer_id: first.customerId, resource, kind },
-      events.length,
+      events.length - refused,
     );
   }
 }

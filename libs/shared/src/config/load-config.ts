@@ -35,6 +35,12 @@ class SharedEnv {
   @Max(10)
   KAFKA_REPLICATION_FACTOR = 1;
 
+  @Type(() => Number)
+  @IsInt()
+  @Min(65_536)
+  @Max(100_000_000)
+  KAFKA_MAX_MESSAGE_BYTES = 1_048_588;
+
   @IsUrl(
     { require_tld: false, protocols: ['http', 'https'], require_protocol: true },
     { message: 'an http(s) URL' },
@@ -62,6 +68,18 @@ class SharedEnv {
   @IsString()
   @IsNotEmpty()
   HTTP_HOST = '0.0.0.0';
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
+  HTTP_HEADERS_TIMEOUT_MS = 20_000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  HTTP_REQUEST_TIMEOUT_MS = 60_000;
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
@@ -116,6 +134,18 @@ class SharedEnv {
   @Min(10)
   @Max(3600)
   WEBHOOK_TOLERANCE_SECONDS = 300;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  @Max(4 * 1024 * 1024 * 1024)
+  WEBHOOK_UNVERIFIED_BYTES_MAX = 64 * 1024 * 1024;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(300_000)
+  WEBHOOK_BODY_TIMEOUT_MS = 10_000;
 
   @Type(() => Number)
   @IsInt()
@@ -317,6 +347,13 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
     description: 'replication factor of created topics (3 in production)',
   },
   {
+    name: 'KAFKA_MAX_MESSAGE_BYTES',
+    required: false,
+    default: '1048588',
+    description:
+      "the broker's message.max.bytes (record-batch limit); events that cannot fit with 16 KiB to spare are refused alone",
+  },
+  {
     name: 'SCHEMA_REGISTRY_URL',
     required: true,
     description: 'Confluent-API schema registry base URL',
@@ -339,6 +376,19 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
     description: 'port of /health/*, /metrics and APIs',
   },
   { name: 'HTTP_HOST', required: false, default: '0.0.0.0', description: 'interface to listen on' },
+  {
+    name: 'HTTP_HEADERS_TIMEOUT_MS',
+    required: false,
+    default: '20000',
+    description: "the HTTP server's headersTimeout: longest time to receive a request's headers",
+  },
+  {
+    name: 'HTTP_REQUEST_TIMEOUT_MS',
+    required: false,
+    default: '60000',
+    description:
+      "the HTTP server's requestTimeout: longest time to receive a whole request (at least HTTP_HEADERS_TIMEOUT_MS)",
+  },
   {
     name: 'LOG_LEVEL',
     required: false,
@@ -396,6 +446,20 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
     required: false,
     default: '300',
     description: 'signed timestamps older or newer than this are refused as stale',
+  },
+  {
+    name: 'WEBHOOK_UNVERIFIED_BYTES_MAX',
+    required: false,
+    default: '67108864',
+    description:
+      'bytes of webhook bodies one ingest process holds before their signature is checked (503 busy above; at least WEBHOOK_MAX_BODY_BYTES)',
+  },
+  {
+    name: 'WEBHOOK_BODY_TIMEOUT_MS',
+    required: false,
+    default: '10000',
+    description:
+      'longest time to receive a webhook body once its headers passed the checks (408 after)',
   },
   {
     name: 'PUBLISH_LINGER_MS',
@@ -581,12 +645,13 @@ export interface AppConfig {
     topicPrefix: string;
     sourcePartitions: number;
     replicationFactor: number;
+    maxMessageBytes: number;
   };
   registry: { url: string };
   database: { url: string; poolMax: number };
   /** Hex AES-256 key; turned into a SecretBox where credentials are read. */
   secretsKey: string;
-  http: { port: number; host: string };
+  http: { port: number; host: string; headersTimeoutMs: number; requestTimeoutMs: number };
   logLevel: (typeof LOG_LEVELS)[number];
   serviceName: string | null;
   shutdownTimeoutMs: number;
@@ -604,6 +669,9 @@ export interface AppConfig {
     webhookPublicUrl: string | null;
     webhookMaxBodyBytes: number;
     webhookToleranceSeconds: number;
+    /** Bytes of not-yet-verified webhook bodies one process may hold at once. */
+    webhookUnverifiedBytesMax: number;
+    webhookBodyTimeoutMs: number;
     publishLingerMs: number;
     publishTimeoutMs: number;
     pollTickMs: number;
@@ -665,6 +733,9 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
       ? `${error.property} is required (${expected})`
       : `${error.property} must be ${expected}`;
   });
+  if (problems.length === 0) {
+    problems.push(...crossChecks(raw));
+  }
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -674,11 +745,17 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
       topicPrefix: raw.KAFKA_TOPIC_PREFIX,
       sourcePartitions: raw.KAFKA_SOURCE_PARTITIONS,
       replicationFactor: raw.KAFKA_REPLICATION_FACTOR,
+      maxMessageBytes: raw.KAFKA_MAX_MESSAGE_BYTES,
     },
     registry: { url: raw.SCHEMA_REGISTRY_URL.replace(/\/+$/, '') },
     database: { url: raw.DATABASE_URL, poolMax: raw.DATABASE_POOL_MAX },
     secretsKey: raw.SECRETS_KEY,
-    http: { port: raw.HTTP_PORT, host: raw.HTTP_HOST },
+    http: {
+      port: raw.HTTP_PORT,
+      host: raw.HTTP_HOST,
+      headersTimeoutMs: raw.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: raw.HTTP_REQUEST_TIMEOUT_MS,
+    },
     logLevel: raw.LOG_LEVEL,
     serviceName: raw.SERVICE_NAME ?? null,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
@@ -700,6 +777,8 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
       webhookPublicUrl: raw.WEBHOOK_PUBLIC_URL?.replace(/\/+$/, '') ?? null,
       webhookMaxBodyBytes: raw.WEBHOOK_MAX_BODY_BYTES,
       webhookToleranceSeconds: raw.WEBHOOK_TOLERANCE_SECONDS,
+      webhookUnverifiedBytesMax: raw.WEBHOOK_UNVERIFIED_BYTES_MAX,
+      webhookBodyTimeoutMs: raw.WEBHOOK_BODY_TIMEOUT_MS,
       publishLingerMs: raw.PUBLISH_LINGER_MS,
       publishTimeoutMs: raw.PUBLISH_TIMEOUT_MS,
       pollTickMs: raw.POLL_TICK_MS,
@@ -732,6 +811,20 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
       opsWebhookUrl: raw.RECONCILER_OPS_WEBHOOK_URL?.replace(/\/+$/, '') ?? null,
     },
   };
+}
+
+/** Rules between variables, checked once each one is valid on its own. */
+function crossChecks(raw: SharedEnv): string[] {
+  const problems: string[] = [];
+  if (raw.WEBHOOK_UNVERIFIED_BYTES_MAX < raw.WEBHOOK_MAX_BODY_BYTES) {
+    problems.push(
+      'WEBHOOK_UNVERIFIED_BYTES_MAX must be at least WEBHOOK_MAX_BODY_BYTES (else a body of the allowed size is always refused)',
+    );
+  }
+  if (raw.HTTP_REQUEST_TIMEOUT_MS < raw.HTTP_HEADERS_TIMEOUT_MS) {
+    problems.push('HTTP_REQUEST_TIMEOUT_MS must be at least HTTP_HEADERS_TIMEOUT_MS');
+  }
+  return problems;
 }
 
 function parseRates(

@@ -2,6 +2,7 @@ import type { Message } from 'kafkajs';
 import { SAMPLE_RECORDS } from '../events/samples';
 import { newSourceEvent, type SourceEvent } from '../events/source-event';
 import { BatchingPublisher, type BatchSink } from './batching-publisher';
+import { EventTooLargeError } from './producer';
 
 const event = (id: string): SourceEvent =>
   newSourceEvent({
@@ -17,25 +18,40 @@ const event = (id: string): SourceEvent =>
 
 class RecordingSink implements BatchSink {
   batches: Array<Array<{ topic: string; messages: Message[] }>> = [];
+  acknowledged: string[] = [];
   fail = false;
   release?: () => void;
   hold = false;
+  holdKey?: string;
+  poisonKey?: string;
+  tooLargeKey?: string;
+  valueBytes?: number;
+  partitionOf?: (topic: string, key: Message['key']) => Promise<number>;
   toMessage(_topic: string, e: SourceEvent): Promise<Message> {
-    return Promise.resolve({ key: e.recordId, value: Buffer.from(e.eventId) });
+    if (e.recordId === this.tooLargeKey) {
+      return Promise.reject(new EventTooLargeError(2_000_000, 1_000_000));
+    }
+    const value = this.valueBytes ? Buffer.alloc(this.valueBytes) : Buffer.from(e.eventId);
+    return Promise.resolve({ key: e.recordId, value });
   }
   async sendBatch(topicMessages: Array<{ topic: string; messages: Message[] }>): Promise<void> {
     this.batches.push(topicMessages);
-    if (this.hold) {
+    const keys = topicMessages.flatMap((t) => t.messages.map((m) => String(m.key)));
+    if (this.hold || (this.holdKey && keys.includes(this.holdKey))) {
       await new Promise<void>((resolve) => (this.release = resolve));
     }
     if (this.fail) {
       throw new Error('broker down');
     }
+    if (this.poisonKey && keys.includes(this.poisonKey)) {
+      throw Object.assign(new Error('invalid record'), { type: 'INVALID_RECORD' });
+    }
+    this.acknowledged.push(...keys);
   }
 }
 
 describe('BatchingPublisher', () => {
-  it('gathers concurrent publishes into one produce request per linger window', async () => {
+  it('gathers concurrent publishes into one produce request per topic partition and linger window', async () => {
     const sink = new RecordingSink();
     const publisher = new BatchingPublisher(sink, { lingerMs: 20 });
     await Promise.all([
@@ -43,11 +59,76 @@ describe('BatchingPublisher', () => {
       publisher.publish('b', [event('2')]),
       publisher.publish('a', [event('3'), event('4')]),
     ]);
-    expect(sink.batches).toHaveLength(1);
-    const [batch] = sink.batches;
-    expect(batch?.map((t) => [t.topic, t.messages.map((m) => m.key)])).toEqual([
-      ['a', ['1', '3', '4']],
-      ['b', ['2']],
+    expect(sink.batches).toHaveLength(2);
+    expect(
+      sink.batches.map((batch) => batch.map((t) => [t.topic, t.messages.map((m) => m.key)])),
+    ).toEqual([[['a', ['1', '3', '4']]], [['b', ['2']]]]);
+  });
+
+  it('never puts messages of two partitions in one request', async () => {
+    const sink = new RecordingSink();
+    sink.partitionOf = (_topic, key) => Promise.resolve(Number(String(key)) % 2);
+    const publisher = new BatchingPublisher(sink, { lingerMs: 10 });
+    await publisher.publish('a', ['1', '2', '3', '4'].map(event));
+    const keys = sink.batches.map((b) => b[0]?.messages.map((m) => String(m.key)));
+    expect(keys).toEqual([
+      ['1', '3'],
+      ['2', '4'],
+    ]);
+  });
+
+  it('keeps each request within the byte limit, in order', async () => {
+    const sink = new RecordingSink();
+    sink.valueBytes = 400;
+    const publisher = new BatchingPublisher(sink, { lingerMs: 5, maxBatchBytes: 1000 });
+    await publisher.publish('a', ['1', '2', '3', '4', '5'].map(event));
+    expect(sink.batches.map((b) => b[0]?.messages.map((m) => String(m.key)))).toEqual([
+      ['1', '2'],
+      ['3', '4'],
+      ['5'],
+    ]);
+  });
+
+  it('a partition whose sends hang does not hold back another partition', async () => {
+    const sink = new RecordingSink();
+    sink.partitionOf = (_topic, key) => Promise.resolve(String(key) === 'slow' ? 1 : 0);
+    sink.holdKey = 'slow';
+    const publisher = new BatchingPublisher(sink, { lingerMs: 1 });
+    const slow = publisher.publish('a', [event('slow')]);
+    await expect(publisher.publish('a', [event('fast')])).resolves.toBeUndefined();
+    sink.release?.();
+    await expect(slow).resolves.toBeUndefined();
+  });
+
+  it("a message's own error fails only that message: the request is split until it is alone", async () => {
+    const sink = new RecordingSink();
+    sink.poisonKey = '3';
+    const publisher = new BatchingPublisher(sink, { lingerMs: 10 });
+    const results = await Promise.allSettled(
+      ['1', '2', '3', '4', '5'].map((id) => publisher.publish('a', [event(id)])),
+    );
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect(sink.acknowledged.sort()).toEqual(['1', '2', '4', '5']);
+  });
+
+  it('refuses an event the sink cannot fit before it joins any request', async () => {
+    const sink = new RecordingSink();
+    sink.tooLargeKey = 'big';
+    const publisher = new BatchingPublisher(sink, { lingerMs: 10 });
+    const [big, small] = await Promise.allSettled([
+      publisher.publish('a', [event('big')]),
+      publisher.publish('a', [event('small')]),
+    ]);
+    expect(big?.status).toBe('rejected');
+    expect(small?.status).toBe('fulfilled');
+    expect(sink.batches.flat().flatMap((t) => t.messages.map((m) => String(m.key)))).toEqual([
+      'small',
     ]);
   });
 

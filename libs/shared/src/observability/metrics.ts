@@ -40,6 +40,22 @@ export function createPipelineMetrics(registry: Registry, service: string) {
       buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    eventsRefused: new Counter({
+      name: `${PREFIX}events_refused_total`,
+      help: 'Source events not written because they cannot fit the Kafka event limit (reason too_large), by customer.',
+      labelNames: ['customer_id', 'source', 'resource', 'origin', 'reason'] as const,
+      registers: [registry],
+    }),
+    producerHealthy: new Gauge({
+      name: `${PREFIX}producer_healthy`,
+      help: '1 while the Kafka producer writes; 0 after consecutive failed sends (readiness is down too).',
+      registers: [registry],
+    }),
+    producerRecreated: new Counter({
+      name: `${PREFIX}producer_recreated_total`,
+      help: 'Times a failing Kafka producer was replaced by a fresh one.',
+      registers: [registry],
+    }),
     consumerRunning: new Gauge({
       name: `${PREFIX}consumer_running`,
       help: '1 while the service consumer loop is running and healthy, else 0.',

@@ -27,7 +27,8 @@ import {
 import { EventProducer } from '../kafka/producer';
 import { topicsFor, type Topics } from '../kafka/topics';
 import { ReadinessService, within } from './readiness.service';
-import { KAFKA, SERVICE_NAME, TOPICS } from './tokens';
+import type { PipelineMetrics } from '../observability/metrics';
+import { KAFKA, PIPELINE_METRICS, SERVICE_NAME, TOPICS } from './tokens';
 
 /**
  * Connects this service to Kafka and the schema registry at startup: creates the pipeline's
@@ -82,6 +83,18 @@ export class KafkaLifecycle implements OnModuleInit, OnApplicationShutdown {
       if (!this.producer.isConnected()) {
         throw new Error('producer is not connected');
       }
+    });
+    // A producer whose sends keep failing takes the service out of rotation until a send
+    // succeeds again (it is recreated meanwhile; see EventProducer).
+    this.readiness.register('kafka-producer', () => {
+      const health = this.producer.health();
+      return health.healthy
+        ? Promise.resolve()
+        : Promise.reject(
+            new Error(
+              `producer failed ${health.consecutiveFailures} sends in a row: ${health.lastError ?? 'unknown'}`,
+            ),
+          );
     });
     this.readiness.register('schema-registry', async () => {
       const response = await within(3000, 'schema registry', fetch(`${registry.url}/subjects`));
@@ -139,8 +152,33 @@ export class ConsumerLoopFactory {
     },
     {
       provide: EventProducer,
-      inject: [KAFKA, EventCodec],
-      useFactory: (kafka: Kafka, codec: EventCodec) => new EventProducer(kafka, codec),
+      inject: [KAFKA, EventCodec, ConfigService, PIPELINE_METRICS, PinoLogger],
+      useFactory: (
+        kafka: Kafka,
+        codec: EventCodec,
+        config: ConfigService<AppConfig, true>,
+        metrics: PipelineMetrics,
+        log: PinoLogger,
+      ) => {
+        metrics.producerHealthy.set(1);
+        return new EventProducer(kafka, codec, {
+          maxMessageBytes: config.get('kafka', { infer: true }).maxMessageBytes,
+          onHealth: ({ healthy, recreated, error }) => {
+            metrics.producerHealthy.set(healthy ? 1 : 0);
+            if (recreated) {
+              metrics.producerRecreated.inc();
+              log.logger.warn({ component: 'kafka' }, 'replaced the failing Kafka producer');
+            } else if (healthy) {
+              log.logger.info({ component: 'kafka' }, 'Kafka producer writes again');
+            } else {
+              log.logger.error(
+                { component: 'kafka', err: error instanceof Error ? error.message : String(error) },
+                'Kafka producer keeps failing: not ready, recreating it',
+              );
+            }
+          },
+        });
+      },
     },
     KafkaLifecycle,
     ConsumerLoopFactory,
