@@ -27,6 +27,14 @@ class RecordingSink implements BatchSink {
   tooLargeKey?: string;
   valueBytes?: number;
   partitionOf?: (topic: string, key: Message['key']) => Promise<number>;
+  failKeyPrefix?: string;
+  holdPatientFailures = false;
+  private held: Array<() => void> = [];
+  releaseAll(): void {
+    for (const release of this.held.splice(0)) {
+      release();
+    }
+  }
   toMessage(_topic: string, e: SourceEvent): Promise<Message> {
     if (e.recordId === this.tooLargeKey) {
       return Promise.reject(new EventTooLargeError(2_000_000, 1_000_000));
@@ -34,9 +42,18 @@ class RecordingSink implements BatchSink {
     const value = this.valueBytes ? Buffer.alloc(this.valueBytes) : Buffer.from(e.eventId);
     return Promise.resolve({ key: e.recordId, value });
   }
-  async sendBatch(topicMessages: Array<{ topic: string; messages: Message[] }>): Promise<void> {
+  async sendBatch(
+    topicMessages: Array<{ topic: string; messages: Message[] }>,
+    options: { once?: boolean } = {},
+  ): Promise<void> {
     this.batches.push(topicMessages);
     const keys = topicMessages.flatMap((t) => t.messages.map((m) => String(m.key)));
+    if (this.failKeyPrefix && keys.some((k) => k.startsWith(this.failKeyPrefix ?? ''))) {
+      if (!options.once && this.holdPatientFailures) {
+        await new Promise<void>((resolve) => this.held.push(resolve));
+      }
+      throw new Error('partition down');
+    }
     if (this.hold || (this.holdKey && keys.includes(this.holdKey))) {
       await new Promise<void>((resolve) => (this.release = resolve));
     }
@@ -51,7 +68,7 @@ class RecordingSink implements BatchSink {
 }
 
 describe('BatchingPublisher', () => {
-  it('gathers concurrent publishes into one produce request per topic partition and linger window', async () => {
+  it('gathers concurrent publishes into one produce request per linger window', async () => {
     const sink = new RecordingSink();
     const publisher = new BatchingPublisher(sink, { lingerMs: 20 });
     await Promise.all([
@@ -59,21 +76,11 @@ describe('BatchingPublisher', () => {
       publisher.publish('b', [event('2')]),
       publisher.publish('a', [event('3'), event('4')]),
     ]);
-    expect(sink.batches).toHaveLength(2);
-    expect(
-      sink.batches.map((batch) => batch.map((t) => [t.topic, t.messages.map((m) => m.key)])),
-    ).toEqual([[['a', ['1', '3', '4']]], [['b', ['2']]]]);
-  });
-
-  it('never puts messages of two partitions in one request', async () => {
-    const sink = new RecordingSink();
-    sink.partitionOf = (_topic, key) => Promise.resolve(Number(String(key)) % 2);
-    const publisher = new BatchingPublisher(sink, { lingerMs: 10 });
-    await publisher.publish('a', ['1', '2', '3', '4'].map(event));
-    const keys = sink.batches.map((b) => b[0]?.messages.map((m) => String(m.key)));
-    expect(keys).toEqual([
-      ['1', '3'],
-      ['2', '4'],
+    expect(sink.batches).toHaveLength(1);
+    const [batch] = sink.batches;
+    expect(batch?.map((t) => [t.topic, t.messages.map((m) => m.key)])).toEqual([
+      ['a', ['1', '3', '4']],
+      ['b', ['2']],
     ]);
   });
 
@@ -89,15 +96,29 @@ describe('BatchingPublisher', () => {
     ]);
   });
 
-  it('a partition whose sends hang does not hold back another partition', async () => {
+  it('a failing partition fails only its own callers and never holds back the others', async () => {
     const sink = new RecordingSink();
-    sink.partitionOf = (_topic, key) => Promise.resolve(String(key) === 'slow' ? 1 : 0);
-    sink.holdKey = 'slow';
-    const publisher = new BatchingPublisher(sink, { lingerMs: 1 });
-    const slow = publisher.publish('a', [event('slow')]);
-    await expect(publisher.publish('a', [event('fast')])).resolves.toBeUndefined();
-    sink.release?.();
-    await expect(slow).resolves.toBeUndefined();
+    sink.partitionOf = (_topic, key) => Promise.resolve(String(key).startsWith('bad') ? 1 : 0);
+    sink.failKeyPrefix = 'bad';
+    sink.holdPatientFailures = true; // the client's resends of the failing partition take long
+    const publisher = new BatchingPublisher(sink, { lingerMs: 5 });
+    const bad = publisher.publish('a', [event('bad-1')]);
+    const good = publisher.publish('a', [event('good-1')]);
+    // The shared request failed fast; the good partition's part went again alone and succeeded
+    // while the bad one is still being resent.
+    await expect(good).resolves.toBeUndefined();
+    // Later traffic of the good partition does not wait either; the bad one stays isolated.
+    await expect(publisher.publish('a', [event('good-2')])).resolves.toBeUndefined();
+    const later = publisher.publish('a', [event('bad-2')]);
+    sink.holdPatientFailures = false;
+    sink.releaseAll();
+    await expect(bad).rejects.toThrow('partition down');
+    await expect(later).rejects.toThrow('partition down');
+    const shared = sink.batches.filter((b) => b.flatMap((t) => t.messages).length > 1);
+    expect(
+      shared.flatMap((b) => b.flatMap((t) => t.messages.map((m) => String(m.key)))).sort(),
+    ).toEqual(['bad-1', 'good-1']);
+    expect(sink.acknowledged).toEqual(['good-1', 'good-2']);
   });
 
   it("a message's own error fails only that message: the request is split until it is alone", async () => {

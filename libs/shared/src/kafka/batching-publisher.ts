@@ -6,10 +6,14 @@ import { EventTooLargeError, isMessageError, messageBytes } from './producer';
 export interface BatchSink {
   /** Encodes one event; throws (EventTooLargeError) when it cannot fit a request. */
   toMessage(topic: string, event: SourceEvent): Promise<Message>;
-  sendBatch(topicMessages: Array<{ topic: string; messages: Message[] }>): Promise<void>;
-  /** The partition a key lands on; messages of different partitions never share a request. */
+  /** One produce request; `once`: no client-side resend (a shared request fails fast). */
+  sendBatch(
+    topicMessages: Array<{ topic: string; messages: Message[] }>,
+    options?: { once?: boolean },
+  ): Promise<void>;
+  /** The partition a key lands on; each partition is a lane with its own byte budget. */
   partitionOf?(topic: string, key: Message['key']): Promise<number>;
-  /** Most message bytes one request may carry. */
+  /** Most message bytes one request may carry for one partition. */
   readonly maxRequestBytes?: number;
 }
 
@@ -18,8 +22,10 @@ export interface BatchingPublisherOptions {
   lingerMs: number;
   /** Most messages in one produce request. */
   maxBatchMessages?: number;
-  /** Most message bytes in one produce request (defaults to the sink's limit, else 900 KiB). */
+  /** Most message bytes of one partition in one request (defaults to the sink's limit). */
   maxBatchBytes?: number;
+  /** How long a partition whose writes failed is sent on its own, out of shared requests. */
+  isolateMs?: number;
   /** Called after every send, for metrics. */
   onSend?: (info: { messages: number; durationMs: number; ok: boolean }) => void;
 }
@@ -30,12 +36,13 @@ interface Pending {
   settle: (error?: unknown) => void;
 }
 
-/** One topic partition's queue: its own linger timer and at most one send in flight. */
+/** One topic partition's queue; `sending` while any of its messages is in flight. */
 interface Lane {
   topic: string;
   queue: Pending[];
-  timer: NodeJS.Timeout | undefined;
   sending: boolean;
+  /** Until then the lane sends on its own (its last write failed). */
+  isolatedUntil: number;
 }
 
 /**
@@ -44,18 +51,24 @@ interface Lane {
  * messages with acks=all, and rejects if its send failed, so a webhook is answered 2xx only for
  * what is durably written.
  *
- * Isolation: every topic partition is its own lane with its own queue and at most one request
- * in flight (which also keeps the partition's order). A partition that fails, or is slow while
- * the client retries, holds back only callers whose keys land there; the other lanes keep
- * sending. A request never holds more than `maxBatchBytes`, so co-batched messages can never
- * together pass the broker's record-batch limit, and an event that alone cannot fit is refused
- * by `toMessage` before it joins any lane. Should a request still fail with an error that
- * belongs to its messages, it is split in halves and resent, so only the guilty message fails.
+ * Every topic partition is a lane: its messages leave in order, at most one request of a lane
+ * is in flight, and a lane's part of a request never passes the broker's record-batch limit (so
+ * co-batched messages can never together be too large; an event too large alone is refused by
+ * `toMessage` before it joins anything). Healthy lanes share one request per linger window.
+ *
+ * Isolation: a shared request is sent without client-side resends. If it fails, each lane's part
+ * is resent on its own with the client's full retries, and the shared requests go on for every
+ * other lane meanwhile. A lane that still fails is isolated for `isolateMs`: it sends alone, so
+ * a failing or slow partition holds back only the callers whose keys land there. A request that
+ * fails with a message's own error is halved until only that message fails.
  */
 export class BatchingPublisher {
   private readonly lanes = new Map<string, Lane>();
   private readonly maxBatch: number;
   private readonly maxBytes: number;
+  private readonly isolateMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private pumping = false;
 
   constructor(
     private readonly sink: BatchSink,
@@ -63,6 +76,7 @@ export class BatchingPublisher {
   ) {
     this.maxBatch = options.maxBatchMessages ?? 1000;
     this.maxBytes = options.maxBatchBytes ?? sink.maxRequestBytes ?? 900 * 1024;
+    this.isolateMs = options.isolateMs ?? 30_000;
   }
 
   /**
@@ -91,14 +105,14 @@ export class BatchingPublisher {
     );
     const messages = encoded.filter((m): m is Message => m !== undefined);
     const partitionOf = this.sink.partitionOf?.bind(this.sink);
-    const lanes = partitionOf
+    const partitions = partitionOf
       ? await Promise.all(messages.map((message) => partitionOf(topic, message.key)))
       : messages.map(() => 0);
     const touched = new Set<Lane>();
     const acknowledged = messages.map(
       (message, i) =>
         new Promise<void>((resolve, reject) => {
-          const lane = this.lane(topic, lanes[i] ?? 0);
+          const lane = this.lane(topic, partitions[i] ?? 0);
           touched.add(lane);
           lane.queue.push({
             message,
@@ -111,8 +125,11 @@ export class BatchingPublisher {
         }),
     );
     for (const lane of touched) {
-      this.schedule(lane);
+      if (this.isolated(lane) && !lane.sending) {
+        void this.drainAlone(lane);
+      }
     }
+    this.schedule();
     await Promise.all(acknowledged);
   }
 
@@ -128,14 +145,12 @@ export class BatchingPublisher {
   /** Sends everything still queued; used on shutdown. */
   async flush(): Promise<void> {
     for (;;) {
-      const busy = [...this.lanes.values()].filter((l) => l.queue.length > 0 || l.sending);
-      if (busy.length === 0) {
+      const lanes = [...this.lanes.values()];
+      if (!this.pumping && lanes.every((l) => l.queue.length === 0 && !l.sending)) {
         return;
       }
-      for (const lane of busy) {
-        if (!lane.sending) {
-          void this.drain(lane);
-        }
+      if (!this.pumping) {
+        void this.pump();
       }
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -145,31 +160,47 @@ export class BatchingPublisher {
     const key = `${topic}\u0000${partition}`;
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = { topic, queue: [], timer: undefined, sending: false };
+      lane = { topic, queue: [], sending: false, isolatedUntil: 0 };
       this.lanes.set(key, lane);
     }
     return lane;
   }
 
-  private schedule(lane: Lane): void {
-    if (lane.sending || lane.timer) {
+  private isolated(lane: Lane): boolean {
+    return lane.isolatedUntil > Date.now();
+  }
+
+  /** Lanes that may join the next shared request. */
+  private ready(): Lane[] {
+    return [...this.lanes.values()].filter(
+      (l) => l.queue.length > 0 && !l.sending && !this.isolated(l),
+    );
+  }
+
+  private schedule(): void {
+    if (this.pumping || this.timer) {
       return;
     }
-    if (lane.queue.length >= this.maxBatch || this.options.lingerMs === 0) {
-      void this.drain(lane);
+    const ready = this.ready();
+    if (ready.length === 0) {
       return;
     }
-    lane.timer = setTimeout(() => {
-      lane.timer = undefined;
-      void this.drain(lane);
+    const queued = ready.reduce((n, l) => n + l.queue.length, 0);
+    if (queued >= this.maxBatch || this.options.lingerMs === 0) {
+      void this.pump();
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.pump();
     }, this.options.lingerMs);
   }
 
-  /** The next request's worth of a lane's queue: in order, within the message and byte bounds. */
-  private take(lane: Lane): Pending[] {
+  /** The next part of a lane's queue: in order, within the message and byte bounds. */
+  private take(lane: Lane, maxMessages: number): Pending[] {
     let bytes = 0;
     let n = 0;
-    while (n < lane.queue.length && n < this.maxBatch) {
+    while (n < lane.queue.length && n < maxMessages) {
       const next = lane.queue[n] as Pending;
       if (n > 0 && bytes + next.bytes > this.maxBytes) {
         break;
@@ -180,24 +211,116 @@ export class BatchingPublisher {
     return lane.queue.splice(0, n);
   }
 
-  private async drain(lane: Lane): Promise<void> {
+  /** Sends shared requests while lanes are ready; one shared request in flight at a time. */
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pumping = true;
+    try {
+      for (;;) {
+        const parts: Array<{ lane: Lane; items: Pending[] }> = [];
+        let room = this.maxBatch;
+        for (const lane of this.ready()) {
+          if (room <= 0) {
+            break;
+          }
+          const items = this.take(lane, room);
+          room -= items.length;
+          lane.sending = true;
+          parts.push({ lane, items });
+        }
+        if (parts.length === 0) {
+          return;
+        }
+        await this.sendShared(parts);
+      }
+    } finally {
+      this.pumping = false;
+      this.schedule();
+    }
+  }
+
+  /**
+   * One request for several lanes, without resends. On failure every lane's part is resent on
+   * its own, not awaited here, so the next shared request does not wait for a failing lane.
+   */
+  private async sendShared(parts: Array<{ lane: Lane; items: Pending[] }>): Promise<void> {
+    const only = parts.length === 1 ? parts[0] : undefined;
+    if (only) {
+      void this.sendLane(only.lane, only.items);
+      await Promise.resolve();
+      return;
+    }
+    const byTopic = new Map<string, Message[]>();
+    for (const { lane, items } of parts) {
+      const list = byTopic.get(lane.topic) ?? [];
+      list.push(...items.map((item) => item.message));
+      byTopic.set(lane.topic, list);
+    }
+    const count = parts.reduce((n, p) => n + p.items.length, 0);
+    const started = Date.now();
+    try {
+      await this.sink.sendBatch(
+        [...byTopic.entries()].map(([topic, messages]) => ({ topic, messages })),
+        { once: true },
+      );
+    } catch {
+      this.options.onSend?.({ messages: count, durationMs: Date.now() - started, ok: false });
+      for (const { lane, items } of parts) {
+        void this.sendLane(lane, items);
+      }
+      return;
+    }
+    this.options.onSend?.({ messages: count, durationMs: Date.now() - started, ok: true });
+    for (const { lane, items } of parts) {
+      lane.sending = false;
+      for (const item of items) {
+        item.settle();
+      }
+    }
+  }
+
+  /** A lane's part on its own, with the client's retries; isolates the lane if it fails. */
+  private async sendLane(lane: Lane, items: Pending[]): Promise<void> {
+    lane.sending = true;
+    const ok = await this.send(lane.topic, items);
+    lane.isolatedUntil = ok ? 0 : Date.now() + this.isolateMs;
+    lane.sending = false;
+    if (this.isolated(lane)) {
+      void this.drainAlone(lane);
+    } else {
+      this.schedule();
+    }
+  }
+
+  /** An isolated lane sends its queue alone until a send succeeds or the isolation ends. */
+  private async drainAlone(lane: Lane): Promise<void> {
     if (lane.sending) {
       return;
     }
-    clearTimeout(lane.timer);
-    lane.timer = undefined;
     lane.sending = true;
     try {
-      while (lane.queue.length > 0) {
-        await this.send(lane.topic, this.take(lane));
+      while (lane.queue.length > 0 && this.isolated(lane)) {
+        const ok = await this.send(lane.topic, this.take(lane, this.maxBatch));
+        lane.isolatedUntil = ok ? 0 : Date.now() + this.isolateMs;
       }
     } finally {
       lane.sending = false;
     }
+    this.schedule();
   }
 
-  /** Sends one request; on a message's own fault, halves it until only that message fails. */
-  private async send(topic: string, batch: Pending[]): Promise<void> {
+  /**
+   * Sends one lane's messages (client resends on); on a message's own fault, halves the request
+   * until only that message fails. Resolves false when the partition itself failed.
+   */
+  private async send(topic: string, batch: Pending[]): Promise<boolean> {
+    if (batch.length === 0) {
+      return true;
+    }
     const started = Date.now();
     try {
       await this.sink.sendBatch([{ topic, messages: batch.map((item) => item.message) }]);
@@ -205,21 +328,27 @@ export class BatchingPublisher {
       for (const item of batch) {
         item.settle();
       }
+      return true;
     } catch (error) {
       this.options.onSend?.({
         messages: batch.length,
         durationMs: Date.now() - started,
         ok: false,
       });
-      if (batch.length > 1 && isMessageError(error)) {
+      if (isMessageError(error)) {
+        if (batch.length === 1) {
+          batch[0]?.settle(error);
+          return true;
+        }
         const half = Math.ceil(batch.length / 2);
-        await this.send(topic, batch.slice(0, half));
-        await this.send(topic, batch.slice(half));
-        return;
+        const first = await this.send(topic, batch.slice(0, half));
+        const second = await this.send(topic, batch.slice(half));
+        return first && second;
       }
       for (const item of batch) {
         item.settle(error ?? new Error('send failed'));
       }
+      return false;
     }
   }
 }

@@ -136,6 +136,8 @@ export interface ProducerHealth {
  */
 export class EventProducer {
   private producer: Producer;
+  /** Same settings but no resends: shared requests learn of a failure in one round trip. */
+  private oneShot: Producer;
   private admin: Admin | undefined;
   private connected = false;
   private readonly partitioner = Partitioners.DefaultPartitioner();
@@ -157,24 +159,28 @@ export class EventProducer {
     const limit = options.maxMessageBytes ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
     this.maxRequestBytes = limit - BATCH_OVERHEAD_BYTES;
     this.maxEventBytes = this.maxRequestBytes - EVENT_HEADROOM_BYTES;
-    this.producer = this.newProducer();
+    this.producer = this.newProducer(5);
+    this.oneShot = this.newProducer(0);
   }
 
-  private newProducer(): Producer {
+  private newProducer(retries: number): Producer {
     return this.kafka.producer({
       idempotent: false,
-      // One request per broker connection at a time: with retries this keeps each partition's
-      // order even where a caller sends to one partition from several places.
-      maxInFlightRequests: 1,
+      // Several requests per connection, so lanes of different partitions do not queue behind
+      // each other. A partition's order does not depend on it: every writer above keeps at most
+      // one request per partition outstanding (the batching publisher's lanes; the page-by-page
+      // writers), and a request kafkajs resends is still outstanding until it settles.
+      maxInFlightRequests: 8,
       allowAutoTopicCreation: false,
       // murmur2 like the Java client: a key lands on the same partition whoever produced it
       createPartitioner: Partitioners.DefaultPartitioner,
-      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
+      retry: { retries, initialRetryTime: 200, maxRetryTime: 5000 },
     });
   }
 
   async connect(): Promise<void> {
     await this.producer.connect();
+    await this.oneShot.connect();
     this.admin = this.kafka.admin();
     await this.admin.connect();
     this.connected = true;
@@ -279,15 +285,26 @@ export class EventProducer {
     });
   }
 
-  /** One produce request (acks=all); the caller keeps it within `maxRequestBytes` per partition. */
-  async sendBatch(topicMessages: Array<{ topic: string; messages: Message[] }>): Promise<void> {
-    await this.tracked(() =>
-      this.producer.sendBatch({
-        acks: -1,
-        timeout: this.options.ackTimeoutMs ?? 30000,
-        topicMessages,
-      }),
-    );
+  /**
+   * One produce request (acks=all); the caller keeps it within `maxRequestBytes` per partition.
+   * With `once`, a failure is not resent by the client: callers that share a request among
+   * several partitions use it to learn quickly that something failed, then resend each
+   * partition's part on its own (and only those failures count against the producer's health).
+   */
+  async sendBatch(
+    topicMessages: Array<{ topic: string; messages: Message[] }>,
+    options: { once?: boolean } = {},
+  ): Promise<void> {
+    const request = {
+      acks: -1,
+      timeout: this.options.ackTimeoutMs ?? 30000,
+      topicMessages,
+    };
+    if (options.once) {
+      await this.oneShot.sendBatch(request);
+      return;
+    }
+    await this.tracked(() => this.producer.sendBatch(request));
   }
 
   /**
@@ -334,6 +351,7 @@ export class EventProducer {
     this.connected = false;
     await this.recreating?.catch(() => undefined);
     await this.producer.disconnect();
+    await this.oneShot.disconnect();
     await this.admin?.disconnect();
   }
 
@@ -378,19 +396,27 @@ export class EventProducer {
     }
     this.lastRecreateAt = Date.now();
     this.recreating = (async () => {
-      const fresh = this.newProducer();
+      const fresh = this.newProducer(5);
+      const freshOneShot = this.newProducer(0);
       try {
         await fresh.connect();
+        await freshOneShot.connect();
       } catch (error) {
         await fresh.disconnect().catch(() => undefined);
+        await freshOneShot.disconnect().catch(() => undefined);
         this.options.onHealth?.({ healthy: false, error });
         return;
       }
-      const old = this.producer;
+      const old = [this.producer, this.oneShot];
       this.producer = fresh;
+      this.oneShot = freshOneShot;
       this.partitionCounts.clear();
       this.options.onHealth?.({ healthy: false, recreated: true });
-      setTimeout(() => void old.disconnect().catch(() => undefined), 30_000).unref();
+      setTimeout(() => {
+        for (const producer of old) {
+          void producer.disconnect().catch(() => undefined);
+        }
+      }, 30_000).unref();
     })().finally(() => {
       this.recreating = undefined;
     });
