@@ -11,6 +11,8 @@ import {
   KAFKA,
   PIPELINE_METRICS,
   PinoLogger,
+  countRefusedEvent,
+  EventTooLargeError,
   TOPICS,
 } from '@raise-sync/shared/service';
 import { DataSource } from 'typeorm';
@@ -229,12 +231,23 @@ export class ReplayRunner {
   ): Promise<void> {
     for (let i = 0; i < events.length; i += PUBLISH_CHUNK) {
       const chunk = events.slice(i, i + PUBLISH_CHUNK);
-      const messages: Message[] = await Promise.all(
-        chunk.map(async (event) => {
-          const message = await this.producer.toMessage(topic, event);
-          return { ...message, headers: { ...message.headers, ...extraHeaders } };
+      // A copy too large for today's event limit (written before it existed) is counted and
+      // left out, so the run goes on past it.
+      const encoded = await Promise.all(
+        chunk.map(async (event): Promise<Message | undefined> => {
+          try {
+            const message = await this.producer.toMessage(topic, event);
+            return { ...message, headers: { ...message.headers, ...extraHeaders } };
+          } catch (error) {
+            if (error instanceof EventTooLargeError) {
+              countRefusedEvent(this.metrics, this.log, error, event);
+              return undefined;
+            }
+            throw error;
+          }
         }),
       );
+      const messages = encoded.filter((m): m is Message => m !== undefined);
       await this.producer.publishRaw(topic, messages);
       const first = chunk[0] as SourceEvent;
       this.metrics.eventsPublished.inc(
@@ -244,7 +257,7 @@ export class ReplayRunner {
           resource: first.resource,
           origin: 'replay',
         },
-        chunk.length,
+        messages.length,
       );
     }
   }
