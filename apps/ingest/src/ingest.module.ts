@@ -23,6 +23,7 @@ import { CrmPlusWebhookIntake } from './webhooks/crm-plus-webhook.service';
 import { CrossProductArrivals } from './webhooks/cross-product-arrivals.service';
 import { WebhookIntake } from './webhooks/webhook-intake.service';
 import { WebhookController } from './webhooks/webhook.controller';
+import { WebhookBodyReader } from './webhooks/raw-body';
 
 /**
  * The capture side: signed webhooks and checkpointed polling into the customer-keyed source
@@ -43,6 +44,7 @@ import { WebhookController } from './webhooks/webhook.controller';
     EventPublisher,
     SourceClients,
     CredentialHealth,
+    WebhookBodyReader,
     WebhookIntake,
     CrossProductArrivals,
     CrmPlusWebhookIntake,

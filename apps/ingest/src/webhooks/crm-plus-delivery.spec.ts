@@ -17,6 +17,22 @@ describe(verifyCrmPlusSignature.name, () => {
     expect(verifyCrmPlusSignature('secret', body, 'not base64 at all!')).toBe(false);
     expect(verifyCrmPlusSignature('secret', body, '')).toBe(false);
   });
+
+  it('decodes strictly: no other spelling of the same digest passes', () => {
+    const urlSafe = good.replace(/\+/g, '-').replace(/\//g, '_');
+    for (const variant of [
+      good.replace(/=$/, ''),
+      `${good}AAAA`,
+      ` ${good}`,
+      `${good} `,
+      `${good.slice(0, 8)} ${good.slice(8)}`,
+      `${good}, ${good}`,
+      ...(urlSafe === good ? [] : [urlSafe]),
+    ]) {
+      expect(Buffer.from(variant, 'base64').subarray(0, 32)).toEqual(Buffer.from(good, 'base64'));
+      expect(verifyCrmPlusSignature('secret', body, variant)).toBe(false);
+    }
+  });
 });
 
 describe(parseCrmPlusDelivery.name, () => {
@@ -87,5 +103,35 @@ describe(parseCrmPlusDelivery.name, () => {
     expect(
       parseCrmPlusDelivery(json({ event: 'ProjectCreate', project: { id: 1 } }), names),
     ).toBeNull();
+  });
+
+  it('holds every ID to the one record-ID rule', () => {
+    for (const id of ['', 'a:b', -5, 1.5, 2 ** 53 + 2, '007']) {
+      expect(
+        parseCrmPlusDelivery(
+          json({ event: 'GiftCreate', gift: { id, transactionSource: 'raise' } }),
+          names,
+        ),
+      ).toMatchObject({ status: 400, reason: 'malformed_record' });
+    }
+    // A pointer that is no Raise record ID (a refund's reversing transaction, a made-up key) is
+    // not a Raise record: nothing to confirm, so it is not stored under that ID.
+    for (const transactionId of ['1000007-refund', 'a:b', '-5', '9007199254740993']) {
+      expect(
+        parseCrmPlusDelivery(
+          json({ event: 'GiftCreate', gift: { id: 5, transactionSource: 'raise', transactionId } }),
+          names,
+        ),
+      ).toMatchObject({ crmId: '5', raiseId: null });
+    }
+    expect(
+      parseCrmPlusDelivery(
+        json({
+          event: 'ContactUpdate',
+          contact: { id: 7, referenceSource: 'raise', referenceId: '1:2' },
+        }),
+        names,
+      ),
+    ).toMatchObject({ raiseId: null });
   });
 });

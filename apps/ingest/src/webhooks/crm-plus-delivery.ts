@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { decodeSignatureDigest, parseRecordId } from '@raise-sync/shared/sources';
 
 /**
  * Pure rules for CRM+ webhook deliveries (no Nest, no I/O, so they are unit-tested directly).
@@ -9,16 +10,16 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  */
 export const CRM_PLUS_SIGNATURE_HEADER = 'x-virtuous-signature';
 
-/** True when `signature` is the base64 HMAC-SHA256 of `body` under `secret` (constant time). */
+/**
+ * True when `signature` is the canonical base64 of the HMAC-SHA256 of `body` under `secret`
+ * (constant time). Decoded strictly, like Raise's: one digest has exactly one accepted spelling.
+ */
 export function verifyCrmPlusSignature(secret: string, body: Buffer, signature: string): boolean {
-  const expected = createHmac('sha256', secret).update(body).digest();
-  let given: Buffer;
-  try {
-    given = Buffer.from(signature.trim(), 'base64');
-  } catch {
+  const given = decodeSignatureDigest(signature);
+  if (!given) {
     return false;
   }
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return timingSafeEqual(given, createHmac('sha256', secret).update(body).digest());
 }
 
 /** What one delivery says, reduced to the arrival it records. */
@@ -59,15 +60,26 @@ const idText = (value: unknown): string | null =>
       ? value.trim()
       : null;
 
+/** A Raise record ID by the one rule (parseRecordId), or null when the value is not one. */
+const raiseIdOrNull = (value: unknown): string | null => {
+  try {
+    return parseRecordId(value);
+  } catch {
+    return null;
+  }
+};
+
 const sameName = (a: unknown, b: string): boolean =>
   typeof a === 'string' && a.trim().toLowerCase() === b.trim().toLowerCase();
 
 /**
  * The arrival a delivery body describes, or why it is refused: not JSON (400 malformed_json), an
  * event we do not track (`null`: answered 200 and ignored, so CRM+ does not retry it), or a record
- * without an id (400 malformed_record). A gift points back to Raise through
- * transactionSource/transactionId, a contact through referenceSource/referenceId, when the source
- * name is the one the customer's CRM+ sync writes under.
+ * without an id or whose id is not a record ID (400 malformed_record). A gift points back to
+ * Raise through transactionSource/transactionId, a contact through referenceSource/referenceId,
+ * when the source name is the one the customer's CRM+ sync writes under and the ID is a Raise
+ * record ID by parseRecordId (a refund's `<gift id>-refund`, or anything else, points at no
+ * Raise record: raiseId null, answered 200 not_from_raise and not stored).
  */
 export function parseCrmPlusDelivery(
   body: Buffer,
@@ -92,9 +104,14 @@ export function parseCrmPlusDelivery(
     return { status: 400, reason: 'malformed_record', message: `${resource} is missing` };
   }
   const fields = record as Record<string, unknown>;
-  const crmId = idText(fields.id);
+  // CRM+ IDs are positive integers too; one rule for every record ID we store.
+  const crmId = raiseIdOrNull(fields.id);
   if (crmId === null) {
-    return { status: 400, reason: 'malformed_record', message: `${resource}.id is missing` };
+    return {
+      status: 400,
+      reason: 'malformed_record',
+      message: `${resource}.id is missing or not a record ID`,
+    };
   }
   if (resource === 'gift') {
     const fromRaise = sameName(fields.transactionSource, names.transactionSource);
@@ -102,7 +119,7 @@ export function parseCrmPlusDelivery(
       resource,
       event: event as string,
       crmId,
-      raiseId: fromRaise ? idText(fields.transactionId) : null,
+      raiseId: fromRaise ? raiseIdOrNull(fields.transactionId) : null,
       details: {
         crmAmount: typeof fields.amount === 'number' ? fields.amount : null,
         crmCurrency: typeof fields.currencyCode === 'string' ? fields.currencyCode : null,
@@ -124,7 +141,7 @@ export function parseCrmPlusDelivery(
     resource,
     event: event as string,
     crmId,
-    raiseId: fromRaise ? idText(fields.referenceId) : null,
+    raiseId: fromRaise ? raiseIdOrNull(fields.referenceId) : null,
     details: {
       referenceSource: typeof fields.referenceSource === 'string' ? fields.referenceSource : null,
       referenceId: idText(fields.referenceId),

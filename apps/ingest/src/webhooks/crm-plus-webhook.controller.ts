@@ -2,6 +2,7 @@ import { Controller, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { CrmPlusWebhookIntake } from './crm-plus-webhook.service';
+import { closeIfUnread } from './raw-body';
 
 /**
  * `POST /webhooks/:customerId/crm-plus`: the payload URL registered with the customer's CRM+ (see
@@ -21,6 +22,10 @@ export class CrmPlusWebhookController {
     @Res() res: Response,
   ): Promise<void> {
     const outcome = await this.intake.handle(customerId, req);
+    if (req.destroyed && !req.complete) {
+      return; // the client is gone (client_aborted): nobody to answer
+    }
+    closeIfUnread(req, res);
     if (outcome.retryAfterSeconds !== undefined) {
       res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
     }

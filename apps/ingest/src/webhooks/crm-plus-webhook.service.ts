@@ -1,9 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { isSignatureShaped } from '@raise-sync/shared/sources';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import {
   CRM_PLUS_SIGNATURE_HEADER,
@@ -11,7 +10,7 @@ import {
   verifyCrmPlusSignature,
 } from './crm-plus-delivery';
 import { CrossProductArrivals } from './cross-product-arrivals.service';
-import { BodyTooLargeError, readRawBody } from './raw-body';
+import { bodyReadRefusal, WebhookBodyReader, type HeldBody } from './raw-body';
 
 export interface CrmPlusOutcome {
   status: number;
@@ -29,26 +28,26 @@ const answer = (status: number, reason: string, message: string): CrmPlusOutcome
 });
 
 /**
- * One CRM+ webhook delivery for one customer: known customer, body within the limit, signature
- * over the raw bytes with the secret registered for that customer, JSON, then the CRM+ side of the
- * arrival row. Nothing goes to Kafka: CRM+ is a destination, and this feed only confirms that the
- * platform's own sync carried a Raise record across. CRM+ signs no timestamp, so there is no replay
- * window to check; a replayed delivery rewrites the same row and keeps the first arrival time.
+ * One CRM+ webhook delivery for one customer. Before the body is read: known customer, a CRM+
+ * webhook registered, exactly one signature header of the right shape. Then the body (size
+ * limit, read timeout and the budget of unverified bytes shared with the Raise receiver), the
+ * signature over the raw bytes with the secret registered for that customer, JSON, then the CRM+
+ * side of the arrival row. Nothing goes to Kafka: CRM+ is a destination, and this feed only
+ * confirms that the platform's own sync carried a Raise record across. CRM+ signs no timestamp, so
+ * there is no replay window to check; a replayed delivery rewrites the same row and keeps the
+ * first arrival time.
  * Every outcome is counted in raise_sync_webhooks_total{source="crm-plus"} and every refusal is
  * logged with the customer ID (never the secret or the body).
  */
 @Injectable()
 export class CrmPlusWebhookIntake {
-  private readonly maxBody: number;
-
   constructor(
-    config: ConfigService<AppConfig, true>,
     private readonly customers: CustomerDirectory,
     private readonly arrivals: CrossProductArrivals,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
+    private readonly bodies: WebhookBodyReader,
   ) {
-    this.maxBody = config.get('ingest', { infer: true }).webhookMaxBodyBytes;
     this.log.setContext('crm-plus-webhooks');
   }
 
@@ -59,7 +58,7 @@ export class CrmPlusWebhookIntake {
     try {
       const customer = await this.customers.get(customerId);
       if (!customer || customer.status === 'offboarded') {
-        req.resume();
+        // Left unread; the answer closes the connection.
         outcome = answer(404, 'unknown_customer', 'unknown customer');
       } else {
         label = customer.id;
@@ -71,7 +70,6 @@ export class CrmPlusWebhookIntake {
         });
       }
     } catch (error) {
-      req.resume();
       this.log.error({ customerId: label, err: error }, 'CRM+ webhook handling failed');
       outcome = {
         ...answer(503, 'internal_unavailable', 'temporarily unable to accept; retry later'),
@@ -89,7 +87,9 @@ export class CrmPlusWebhookIntake {
       { source: SOURCE, outcome: accepted ? 'accepted' : 'rejected' },
       Number(process.hrtime.bigint() - started) / 1e9,
     );
-    if (!accepted) {
+    if (outcome.reason === 'client_aborted') {
+      this.log.debug({ customerId: label, source: SOURCE }, 'CRM+ webhook client disconnected');
+    } else if (!accepted) {
       this.log.warn(
         { customerId: label, source: SOURCE, status: outcome.status, reason: outcome.reason },
         `CRM+ webhook rejected: ${outcome.message}`,
@@ -103,24 +103,38 @@ export class CrmPlusWebhookIntake {
     req: IncomingMessage,
     settings: { secret: string | undefined; transactionSource: string; referenceSource: string },
   ): Promise<CrmPlusOutcome> {
-    let body: Buffer;
-    try {
-      body = await readRawBody(req, this.maxBody);
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) {
-        return answer(413, 'too_large', `body exceeds ${this.maxBody} bytes`);
-      }
-      throw error;
-    }
     if (!settings.secret) {
       return answer(401, 'no_secret_configured', 'no CRM+ webhook is registered for this customer');
     }
-    const signature = req.headers[CRM_PLUS_SIGNATURE_HEADER];
-    const given = Array.isArray(signature) ? signature[0] : signature;
+    const signatures = req.headersDistinct[CRM_PLUS_SIGNATURE_HEADER] ?? [];
+    if (signatures.length > 1) {
+      return answer(
+        400,
+        'duplicate_header',
+        `send exactly one ${CRM_PLUS_SIGNATURE_HEADER} header`,
+      );
+    }
+    const [given] = signatures;
     if (!given) {
       return answer(401, 'missing_signature', `${CRM_PLUS_SIGNATURE_HEADER} header missing`);
     }
-    if (!verifyCrmPlusSignature(settings.secret, body, given)) {
+    if (!isSignatureShaped(given)) {
+      return answer(401, 'bad_signature', 'signature must be canonical base64 of an HMAC-SHA256');
+    }
+    let held: HeldBody;
+    try {
+      held = await this.bodies.read(req);
+    } catch (error) {
+      return bodyReadRefusal(error);
+    }
+    const body = held.bytes;
+    let verified: boolean;
+    try {
+      verified = verifyCrmPlusSignature(settings.secret, body, given);
+    } finally {
+      held.release();
+    }
+    if (!verified) {
       return answer(401, 'bad_signature', 'signature does not match');
     }
     const parsed = parseCrmPlusDelivery(body, settings);

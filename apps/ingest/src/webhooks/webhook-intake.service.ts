@@ -10,19 +10,22 @@ import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import { newSourceEvent, type SourceEvent } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { EventTooLargeError, PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
 import {
+  isSignatureShaped,
+  parseRaiseTimestamp,
+  parseRecordId,
   RAISE_EVENT_TYPES,
   RAISE_MODIFIED_FIELD,
   RAISE_WEBHOOK_HEADERS,
   raiseToRecord,
-  verifyRaiseSignature,
+  verifyRaiseSignatureDigest,
 } from '@raise-sync/shared/sources';
 import { DataSource } from 'typeorm';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import { EventPublisher } from '../publish/event-publisher.service';
 import { CrossProductArrivals } from './cross-product-arrivals.service';
-import { BodyTooLargeError, readRawBody } from './raw-body';
+import { bodyReadRefusal, WebhookBodyReader, type HeldBody } from './raw-body';
 
 /** What the controller answers; `reason` is also the metric label and the log field. */
 export interface WebhookOutcome {
@@ -39,15 +42,21 @@ const reject = (status: number, reason: string, message: string): WebhookOutcome
   message,
 });
 
+/** The only sources that send webhooks to this route; any other is labelled 'unknown'. */
+const WEBHOOK_SOURCES: ReadonlySet<string> = new Set(['raise']);
+
 /**
- * Turns one webhook delivery into one Kafka event, in this order: known customer, body within
- * the limit, signature and freshness, JSON and event type, replay check, then the acks=all write;
- * only a successful write is answered 2xx. Every outcome is counted by customer and reason and
- * logged with the customer ID (never the secret, never the body).
+ * Turns one webhook delivery into one Kafka event, in this order. Before the body is read:
+ * known source and customer, a secret configured, exactly one signature and one timestamp header
+ * of the right shape, a fresh timestamp. Then the body, within the size limit, the read timeout
+ * and the process's budget of unverified bytes; the signature over it; JSON and event type; the
+ * replay check; the acks=all write. Only a successful write is answered 2xx. Every outcome is
+ * counted by customer and reason and logged with the customer ID (never the secret, never the
+ * body); metric labels never carry a value the caller chose (unknown sources and customers are
+ * 'unknown').
  */
 @Injectable()
 export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly maxBody: number;
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly toleranceSeconds: number;
 
@@ -59,9 +68,9 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
     private readonly arrivals: CrossProductArrivals,
+    private readonly bodies: WebhookBodyReader,
   ) {
     const ingest = config.get('ingest', { infer: true });
-    this.maxBody = ingest.webhookMaxBodyBytes;
     this.toleranceSeconds = ingest.webhookToleranceSeconds;
     this.log.setContext('webhooks');
   }
@@ -91,14 +100,14 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
   async handle(source: string, customerId: string, req: IncomingMessage): Promise<WebhookOutcome> {
     const started = process.hrtime.bigint();
     let label = 'unknown';
+    const sourceLabel = WEBHOOK_SOURCES.has(source) ? source : 'unknown';
     let outcome: WebhookOutcome;
     try {
-      const customer = source === 'raise' ? await this.customers.get(customerId) : null;
-      if (source !== 'raise') {
-        req.resume();
-        outcome = reject(404, 'unknown_source', `source '${source}' does not send webhooks`);
+      // Refusals before the body is read leave it unread; the answer closes the connection.
+      const customer = sourceLabel === 'raise' ? await this.customers.get(customerId) : null;
+      if (sourceLabel !== 'raise') {
+        outcome = reject(404, 'unknown_source', 'this source does not send webhooks');
       } else if (!customer || customer.status === 'offboarded') {
-        req.resume();
         outcome = reject(404, 'unknown_customer', 'unknown customer');
       } else {
         label = customer.id;
@@ -111,7 +120,6 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
         );
       }
     } catch (error) {
-      req.resume();
       this.log.error({ customerId: label, err: error }, 'webhook handling failed');
       outcome = {
         ...reject(503, 'internal_unavailable', 'temporarily unable to accept; retry later'),
@@ -121,17 +129,25 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
     const accepted = outcome.status < 300;
     this.metrics.webhooks.inc({
       customer_id: label,
-      source,
+      source: sourceLabel,
       outcome: accepted ? 'accepted' : 'rejected',
       reason: outcome.reason,
     });
     this.metrics.webhookAckSeconds.observe(
-      { source, outcome: accepted ? 'accepted' : 'rejected' },
+      { source: sourceLabel, outcome: accepted ? 'accepted' : 'rejected' },
       Number(process.hrtime.bigint() - started) / 1e9,
     );
-    if (!accepted) {
+    if (outcome.reason === 'client_aborted') {
+      // The caller hung up mid-body: nothing failed on our side.
+      this.log.debug({ customerId: label, source: sourceLabel }, 'webhook client disconnected');
+    } else if (!accepted) {
       this.log.warn(
-        { customerId: label, source, status: outcome.status, reason: outcome.reason },
+        {
+          customerId: label,
+          source: sourceLabel,
+          status: outcome.status,
+          reason: outcome.reason,
+        },
         `webhook rejected: ${outcome.message}`,
       );
     }
@@ -144,17 +160,6 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
     req: IncomingMessage,
     trackArrival = false,
   ): Promise<WebhookOutcome> {
-    let body: Buffer;
-    try {
-      body = await readRawBody(req, this.maxBody);
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) {
-        return reject(413, 'too_large', `body exceeds ${this.maxBody} bytes`);
-      }
-      throw error;
-    }
-    const signature = header(req, RAISE_WEBHOOK_HEADERS.signature);
-    const timestampText = header(req, RAISE_WEBHOOK_HEADERS.timestamp);
     if (!secret) {
       return reject(
         401,
@@ -162,15 +167,48 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
         'no webhook secret is configured for this customer',
       );
     }
+    const signatures = headerValues(req, RAISE_WEBHOOK_HEADERS.signature);
+    const timestamps = headerValues(req, RAISE_WEBHOOK_HEADERS.timestamp);
+    if (signatures.length > 1 || timestamps.length > 1) {
+      return reject(
+        400,
+        'duplicate_header',
+        `send exactly one ${RAISE_WEBHOOK_HEADERS.signature} and one ${RAISE_WEBHOOK_HEADERS.timestamp} header`,
+      );
+    }
+    const [signature] = signatures;
+    const [timestampText] = timestamps;
     if (!signature || !timestampText) {
       return reject(401, 'missing_signature', 'signature or timestamp header missing');
     }
-    const timestamp = Number(timestampText);
-    if (!Number.isInteger(timestamp) || !verifyRaiseSignature(secret, timestamp, body, signature)) {
-      return reject(401, 'bad_signature', 'signature does not match');
+    const timestamp = parseRaiseTimestamp(timestampText);
+    if (timestamp === null || !isSignatureShaped(signature)) {
+      return reject(
+        401,
+        'bad_signature',
+        'signature must be canonical base64 of an HMAC-SHA256 and the timestamp Unix seconds',
+      );
     }
+    // The timestamp is not verified yet, but refusing a stale one early gives nothing away.
     if (Math.abs(Date.now() / 1000 - timestamp) > this.toleranceSeconds) {
       return reject(401, 'stale', `signed more than ${this.toleranceSeconds}s away from now`);
+    }
+
+    let held: HeldBody;
+    try {
+      held = await this.bodies.read(req);
+    } catch (error) {
+      return bodyReadRefusal(error);
+    }
+    const body = held.bytes;
+    let digest: Buffer | null;
+    try {
+      digest = verifyRaiseSignatureDigest(secret, timestamp, body, signature);
+    } finally {
+      held.release();
+    }
+    if (!digest) {
+      return reject(401, 'bad_signature', 'signature does not match');
     }
 
     const parsed = parseDelivery(customerId, body);
@@ -178,7 +216,9 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
       return parsed;
     }
 
-    const signatureHash = createHash('sha256').update(signature).digest('hex');
+    // Keyed on what was signed (the HMAC digest of timestamp and body), never on the header's
+    // text, so no other spelling of the same signature passes as a new delivery.
+    const signatureHash = createHash('sha256').update(digest).digest('hex');
     const claimed: unknown[] = await this.db.query(
       `INSERT INTO webhook_deliveries (customer_id, source, signature_hash, delivery_id)
        VALUES ($1, 'raise', $2, $3) ON CONFLICT DO NOTHING RETURNING 1`,
@@ -197,6 +237,17 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
           [customerId, signatureHash],
         )
         .catch(() => undefined);
+      if (error instanceof EventTooLargeError) {
+        // Refused alone, before it joined a batch (counted in raise_sync_events_refused_total).
+        // 413 says the condition is permanent. Raise's retry schedule is undocumented, so a
+        // redelivery is possible; each is refused the same way at no cost to anyone else. The
+        // record arrives by poll or reconciliation once it is small enough.
+        return reject(
+          413,
+          'event_too_large',
+          `the event is ${error.bytes} bytes, over the ${error.limit}-byte Kafka event limit; it was not stored and will not be accepted in this form`,
+        );
+      }
       this.log.warn(
         { customerId, err: error instanceof Error ? error.message : String(error) },
         'Kafka write failed; answering 503 so the source redelivers',
@@ -217,6 +268,11 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** Every value a header was sent with (Node would join repeated ones with ', '). */
+function headerValues(req: IncomingMessage, name: string): string[] {
+  return req.headersDistinct[name] ?? [];
 }
 
 /** The event a delivery body describes, or the 400 outcome explaining why it does not. */
@@ -241,10 +297,10 @@ function parseDelivery(customerId: string, body: Buffer): SourceEvent | WebhookO
   const record = data as Record<string, unknown>;
   try {
     if (kind.operation === 'delete') {
-      const id = record['id'];
+      const recordId = parseRecordId(record['id'], 'data.id');
       const modifiedValue = record[RAISE_MODIFIED_FIELD[kind.resource]];
       const modified = new Date(typeof modifiedValue === 'string' ? modifiedValue : Number.NaN);
-      if ((typeof id !== 'number' && typeof id !== 'string') || Number.isNaN(modified.getTime())) {
+      if (Number.isNaN(modified.getTime())) {
         return reject(400, 'malformed_record', 'delete event needs data.id and its modified time');
       }
       return newSourceEvent({
@@ -253,7 +309,7 @@ function parseDelivery(customerId: string, body: Buffer): SourceEvent | WebhookO
         resource: kind.resource,
         operation: 'delete',
         origin: 'webhook',
-        recordId: String(id),
+        recordId,
         sourceModifiedAt: modified,
         record: null,
       });

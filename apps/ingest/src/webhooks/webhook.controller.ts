@@ -2,11 +2,13 @@ import { Controller, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { WebhookIntake } from './webhook-intake.service';
+import { closeIfUnread } from './raw-body';
 
 /**
  * `POST /webhooks/:source/:customerId`: the URL registered with the source for one customer.
- * The body is read raw here (the app runs without a global body parser) so the signature is
- * checked over the exact bytes sent.
+ * The body is read raw by the intake (the app runs without a global body parser) so the
+ * signature is checked over the exact bytes sent, and only after the URL and headers passed their
+ * checks; an answer given without reading the whole body closes the connection.
  */
 @ApiExcludeController()
 @Controller('webhooks')
@@ -22,6 +24,10 @@ export class WebhookController {
     @Res() res: Response,
   ): Promise<void> {
     const outcome = await this.intake.handle(source, customerId, req);
+    if (req.destroyed && !req.complete) {
+      return; // the client is gone (client_aborted): nobody to answer
+    }
+    closeIfUnread(req, res);
     if (outcome.retryAfterSeconds !== undefined) {
       res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
     }

@@ -77,6 +77,11 @@ export async function bootstrapService(
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
   await options.configure?.(app);
+  // Bound slow clients: Node's defaults allow 60 s for headers and 300 s for a whole request.
+  const { headersTimeoutMs, requestTimeoutMs } = config.get('http', { infer: true });
+  const httpServer = app.getHttpServer() as { headersTimeout: number; requestTimeout: number };
+  httpServer.headersTimeout = headersTimeoutMs;
+  httpServer.requestTimeout = requestTimeoutMs;
   await app.listen(port, host);
   const server = app.getHttpServer() as { address(): { port: number } | string | null };
   const address = server.address();

@@ -1,6 +1,7 @@
 import { SAMPLE_RECORDS } from '../events/samples';
 import {
   compareSourceIds,
+  parseRecordId,
   parseSourceTime,
   raiseDeletedRecordId,
   raiseDeletedRecordTime,
@@ -279,5 +280,61 @@ describe(compareSourceIds.name, () => {
   it('orders integer ids numerically and others as strings', () => {
     expect(['10', '9', '100', '09'].sort(compareSourceIds)).toEqual(['9', '09', '10', '100']);
     expect(compareSourceIds('b', 'a')).toBeGreaterThan(0);
+  });
+});
+
+describe(parseRecordId.name, () => {
+  it.each([
+    [1, '1'],
+    [900113, '900113'],
+    [Number.MAX_SAFE_INTEGER, '9007199254740991'],
+    ['8205', '8205'],
+    ['9007199254740991', '9007199254740991'],
+  ])('accepts %p as %p', (value, expected) => {
+    expect(parseRecordId(value)).toBe(expected);
+  });
+
+  it.each([
+    ['a number JSON.parse rounded (2^53 + 1)', JSON.parse('9007199254740993') as number],
+    ['a number beyond MAX_SAFE_INTEGER', Number.MAX_SAFE_INTEGER + 1],
+    ['a string beyond MAX_SAFE_INTEGER', '9007199254740993'],
+    ['17 digits', '10000000000000000'],
+    ['an empty string', ''],
+    ['a negative number', -5],
+    ['a negative string', '-5'],
+    ['zero', 0],
+    ['the string zero', '0'],
+    ['a fraction', 1.5],
+    ['a fraction as text', '1.5'],
+    ['an exponent', '1e3'],
+    ['a leading zero', '0123'],
+    ['spaces', ' 123'],
+    ['the Kafka key separator', 'a:b'],
+    ['an ID with the separator', '12:34'],
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['a bigint', 12n],
+    ['a boolean', true],
+    ['null', null],
+    ['undefined', undefined],
+    ['an object', { id: 1 }],
+  ])('refuses %s', (_name, value) => {
+    let caught: unknown;
+    try {
+      parseRecordId(value, 'data.id');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(MalformedSourceRecordError);
+    expect(caught).toMatchObject({ field: 'data.id', reason: 'malformed_record' });
+  });
+
+  it('is the rule of every mapping path: upserts, VOMO users and delete payloads', () => {
+    expect(() => raiseToRecord('gift', { ...giftModel, id: 'a:b' })).toThrow(/id/);
+    expect(() => raiseToRecord('gift', { ...giftModel, id: 2 ** 53 + 2 })).toThrow(/id/);
+    expect(() => raiseToRecord('gift', { ...giftModel, donorId: -1 })).toThrow(/donorId/);
+    expect(() => vomoToRecord({ ...vomoUser, id: '82:05' })).toThrow(MalformedSourceRecordError);
+    expect(() => raiseDeletedRecordId({ contextId: 1, data: { id: -5 } })).toThrow(/data\.id/);
+    expect(() => raiseDeletedRecordId({ contextId: 0, data: null })).toThrow(/contextId/);
   });
 });

@@ -70,19 +70,38 @@ export function compareSourceIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** The source ID as a string; throws naming `field` when it is missing or not an ID. */
-export function sourceIdFrom(value: unknown, field: string): string {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
+const RECORD_ID_TEXT = /^[1-9][0-9]{0,15}$/;
+
+/**
+ * THE record-ID rule, for every path that turns source data into an event or an arrival
+ * (webhook upserts and deletes, polling, backfills, reconciliation, CRM+ webhooks pointing back
+ * at Raise): Raise and VOMO IDs are positive integers (VOMO documents `id` as an integer and
+ * sends it as a string, "8205"), so an ID is a JSON number that is a safe integer above 0, or
+ * its decimal text without sign, spaces or leading zeros, up to Number.MAX_SAFE_INTEGER.
+ * Numbers beyond 2^53 are refused because JSON.parse has already rounded them to another ID;
+ * "", "a:b" (`:` separates the parts of a Kafka key), -5 and 1.5 are refused too. Returns the
+ * canonical decimal text (the event's `recordId` and the last part of its key); throws
+ * MalformedSourceRecordError naming `field` otherwise.
+ */
+export function parseRecordId(value: unknown, field = 'id'): string {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) {
     return String(value);
   }
-  if (typeof value === 'string' && value.trim() !== '') {
-    return value.trim();
+  if (
+    typeof value === 'string' &&
+    RECORD_ID_TEXT.test(value) &&
+    Number(value) <= Number.MAX_SAFE_INTEGER
+  ) {
+    return value;
   }
-  throw new MalformedSourceRecordError(`${field} is missing or not an ID`, field);
+  throw new MalformedSourceRecordError(
+    `${field} is ${value === undefined || value === null ? 'missing' : 'not a record ID (a positive integer up to 2^53 - 1)'}`,
+    field,
+  );
 }
 
 function optionalId(value: unknown, field: string): string | null {
-  return value === null || value === undefined ? null : sourceIdFrom(value, field);
+  return value === null || value === undefined ? null : parseRecordId(value, field);
 }
 
 function requiredTime(value: unknown, field: string): Date {
@@ -186,7 +205,7 @@ function primaryEmailOf(donor: Fields): string | null {
 
 function mapDonor(m: Fields, modifiedDate: Date): RaiseDonor {
   return {
-    id: sourceIdFrom(m.id, 'id'),
+    id: parseRecordId(m.id, 'id'),
     name: text(m.name),
     firstName: text(m.firstName),
     lastName: text(m.lastName),
@@ -208,7 +227,7 @@ function mapDonor(m: Fields, modifiedDate: Date): RaiseDonor {
 function mapGift(m: Fields, modifiedDate: Date): RaiseGift {
   const donor = asFields(m.donor);
   return {
-    id: sourceIdFrom(m.id, 'id'),
+    id: parseRecordId(m.id, 'id'),
     donorId: optionalId(m.donorId ?? donor?.id, 'donorId'),
     recurringGiftId: optionalId(m.recurringGiftId, 'recurringGiftId'),
     campaignName: text(m.campaignName),
@@ -229,7 +248,7 @@ function mapGift(m: Fields, modifiedDate: Date): RaiseGift {
 
 function mapRecurringGift(m: Fields, modifiedDate: Date): RaiseRecurringGift {
   return {
-    id: sourceIdFrom(m.id, 'id'),
+    id: parseRecordId(m.id, 'id'),
     donorId: optionalId(m.donorId ?? asFields(m.donor)?.id, 'donorId'),
     amount: toDecimalAmount(m.amount, 'amount'),
     currency: requiredText(m.currencyCode, 'currencyCode'),
@@ -247,7 +266,7 @@ function mapRecurringGift(m: Fields, modifiedDate: Date): RaiseRecurringGift {
 
 function mapCampaign(m: Fields, modifiedDateTime: Date): RaiseCampaign {
   return {
-    id: sourceIdFrom(m.id, 'id'),
+    id: parseRecordId(m.id, 'id'),
     name: requiredText(m.name, 'name'),
     description: text(m.description),
     canSync: flag(m.canSync),
@@ -279,7 +298,7 @@ export function raiseToRecord<R extends RaiseResource>(
   if (!fields) {
     throw new MalformedSourceRecordError(`${resource} is not an object`, resource);
   }
-  const recordId = sourceIdFrom(fields.id, 'id');
+  const recordId = parseRecordId(fields.id, 'id');
   const sourceModifiedAt = raiseModifiedAt(resource, fields);
   const mapped: MappedSourceRecord<RaiseResource> = {
     recordId,
@@ -312,7 +331,7 @@ export function vomoToRecord(user: VomoUserResource | Fields): MappedSourceRecor
   if (!fields) {
     throw new MalformedSourceRecordError('user is not an object', 'user');
   }
-  const recordId = sourceIdFrom(fields.id, 'id');
+  const recordId = parseRecordId(fields.id, 'id');
   const updatedAt = requiredTime(fields.updated_at, 'updated_at');
   const record: VomoUser = {
     id: recordId,
@@ -336,8 +355,8 @@ export function raiseDeletedRecordId(
 ): string {
   const id = payload.data?.id;
   return id === undefined || id === null
-    ? sourceIdFrom(payload.contextId, 'contextId')
-    : sourceIdFrom(id, 'data.id');
+    ? parseRecordId(payload.contextId, 'contextId')
+    : parseRecordId(id, 'data.id');
 }
 
 /** The deletion time from a delete webhook: `data.modifiedDate` (`data.modifiedDateTime` for campaigns). */

@@ -271,16 +271,65 @@ export function signRaiseWebhook(
   return createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('base64');
 }
 
-/** Constant-time check of a delivery's signature. */
+/** The canonical base64 text of a 32-byte digest: 43 alphabet characters and one `=`. */
+const BASE64_SHA256 = /^[A-Za-z0-9+/]{43}=$/;
+
+/**
+ * The digest bytes of a base64 HMAC-SHA256 signature, decoded strictly: only the canonical base64
+ * text of exactly 32 bytes (standard alphabet, exact length, canonical padding and padding bits,
+ * no whitespace, no base64url) decodes; anything else gives null. Node's base64 decoder is
+ * lenient (it skips unknown characters and stops at the first `=`), so one digest has many
+ * spellings that decode to the same bytes; accepting only one spelling keeps a signature from
+ * being resent under another text.
+ */
+export function decodeSignatureDigest(signature: string): Buffer | null {
+  if (!BASE64_SHA256.test(signature)) {
+    return null;
+  }
+  const digest = Buffer.from(signature, 'base64');
+  return digest.length === 32 && digest.toString('base64') === signature ? digest : null;
+}
+
+/** True when `value` has the shape of a signature (checked before a body is read). */
+export const isSignatureShaped = (value: string): boolean => BASE64_SHA256.test(value);
+
+/**
+ * The signed Unix-seconds timestamp of `X-Raise-Timestamp`, or null unless it is plain decimal
+ * digits (no sign, spaces, fraction, exponent or hex that Number() would also read as the same
+ * number).
+ */
+export function parseRaiseTimestamp(text: string): number | null {
+  return /^[1-9][0-9]{0,11}$/.test(text) ? Number(text) : null;
+}
+
+/**
+ * Constant-time check of a delivery's signature. The header must be the canonical base64 of the
+ * HMAC (see decodeSignatureDigest); returns the verified digest bytes, or null when it does not
+ * match. The digest identifies what was signed (timestamp and body), whatever text carried it,
+ * so it is the key of the replay check.
+ */
+export function verifyRaiseSignatureDigest(
+  secret: string,
+  timestamp: number,
+  rawBody: Buffer,
+  signature: string,
+): Buffer | null {
+  const given = decodeSignatureDigest(signature);
+  if (!given) {
+    return null;
+  }
+  const expected = createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest();
+  return timingSafeEqual(given, expected) ? expected : null;
+}
+
+/** Constant-time check of a delivery's signature (strict base64; see verifyRaiseSignatureDigest). */
 export function verifyRaiseSignature(
   secret: string,
   timestamp: number,
   rawBody: Buffer,
   signature: string,
 ): boolean {
-  const expected = Buffer.from(signRaiseWebhook(secret, timestamp, rawBody), 'base64');
-  const given = Buffer.from(signature, 'base64');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return verifyRaiseSignatureDigest(secret, timestamp, rawBody, signature) !== null;
 }
 
 /** Narrowing helper for code that receives `Resource` but handles only Raise ones. */
