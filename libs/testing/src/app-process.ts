@@ -99,12 +99,17 @@ export function startApp(app: AppName, env: Record<string, string>, port: number
   };
 }
 
-/** Runs a built app to completion (for startup failures); resolves with exit code and output. */
+/**
+ * Runs a built app to completion (for startup failures); resolves with exit code, output and
+ * how long it ran. After `timeoutMs` (default 60 s) the app is killed (code null).
+ */
 export async function runAppToExit(
   app: AppName,
   env: Record<string, string>,
-): Promise<{ code: number | null; output: string }> {
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; output: string; elapsedMs: number }> {
   const entry = resolve(WORKSPACE, `dist/apps/${app}/apps/${app}/src/main.js`);
+  const started = Date.now();
   const child = spawn(process.execPath, [entry], {
     env: { PATH: process.env['PATH'], ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -112,6 +117,9 @@ export async function runAppToExit(
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
-  return { code, output };
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  // 'close', not 'exit': all of the output has been read by then.
+  const code = await new Promise<number | null>((done) => child.once('close', (c) => done(c)));
+  clearTimeout(timer);
+  return { code, output, elapsedMs: Date.now() - started };
 }

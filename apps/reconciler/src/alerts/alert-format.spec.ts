@@ -1,4 +1,4 @@
-import { alertItem, backoffMs, describeUrl, runAlertDetails, webhookBody } from './alert-format';
+import { alertItem, backoffMs, runAlertDetails, webhookBody } from './alert-format';
 
 describe('alert format', () => {
   const rows = [
@@ -63,13 +63,6 @@ describe('alert format', () => {
       createdAt: '2026-11-21T06:00:00.000Z',
       details: { x: 1 },
     });
-  });
-
-  it('logs the ops URL without credentials, path or query', () => {
-    expect(describeUrl('https://user:pw@ops.example.org:8443/hook/s3cret?key=k')).toBe(
-      'https://ops.example.org:8443',
-    );
-    expect(describeUrl('not a url')).toBe('(invalid URL)');
   });
 
   it('backs off base, then three times base', () => {

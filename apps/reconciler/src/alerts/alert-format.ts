@@ -86,16 +86,6 @@ export function webhookBody(alert: {
   };
 }
 
-/** The ops URL for logs: scheme and host only (a URL may carry credentials in its path or query). */
-export function describeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}`;
-  } catch {
-    return '(invalid URL)';
-  }
-}
-
 /** Backoff before attempt `attempt` (2, 3, …): base, 3 × base, 9 × base… */
 export const backoffMs = (attempt: number, baseMs: number): number =>
   baseMs * 3 ** Math.max(0, attempt - 2);

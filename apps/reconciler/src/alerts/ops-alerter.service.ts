@@ -2,17 +2,11 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { networkErrorCode } from '@raise-sync/shared';
 import type { AppConfig } from '@raise-sync/shared/config';
-import type { PipelineMetrics } from '@raise-sync/shared/observability';
+import { redactUrl, type PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
 import type { AlertDeliveryStatus, AlertSeverity } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
-import {
-  backoffMs,
-  describeUrl,
-  runAlertDetails,
-  webhookBody,
-  type AlertRecordRow,
-} from './alert-format';
+import { backoffMs, runAlertDetails, webhookBody, type AlertRecordRow } from './alert-format';
 
 /** Delivery tuning; tests and other checks may pass their own through OPS_ALERTER_OPTIONS. */
 export interface OpsAlerterOptions {
@@ -161,7 +155,11 @@ export class OpsAlerter {
     };
     if (outcome.deliveryStatus === 'failed') {
       this.log.error(
-        { ...fields, err: outcome.lastError, opsUrl: this.url ? describeUrl(this.url) : null },
+        {
+          ...fields,
+          err: outcome.lastError,
+          opsUrl: this.url ? redactUrl(this.url, { originOnly: true }) : null,
+        },
         `ops alert could not be delivered: ${input.title}`,
       );
     } else {

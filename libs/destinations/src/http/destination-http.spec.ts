@@ -122,6 +122,25 @@ describe(DestinationHttp.name, () => {
     expect((error as Error).message).toContain('[redacted]');
   });
 
+  it('scrubs the query values of the destination URL from an echoed error (partner webhook keys)', async () => {
+    server.respond((req) => ({
+      status: 404,
+      body: { message: `Cannot POST ${req.url ?? ''}` },
+    }));
+    const error = await http
+      .request({
+        destination: 'Webhook',
+        method: 'POST',
+        url: `${server.url}/hooks/in?api_key=partner-key-77&v=2`,
+        route: 'POST <webhook url>',
+        body: {},
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RecordRejectedError);
+    expect((error as Error).message).toContain('Cannot POST /hooks/in?api_key=[redacted]&v=2');
+    expect((error as Error).message).not.toContain('partner-key-77');
+  });
+
   it('hands back accepted non-2xx statuses and refuses redirects', async () => {
     server.respond(() => ({ status: 404, body: { error: 'not_found' } }));
     await expect(

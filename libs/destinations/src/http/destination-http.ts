@@ -4,6 +4,7 @@ import {
   parseRetryAfterMs,
   RecordRejectedError,
 } from '@raise-sync/shared';
+import { urlSecrets } from '@raise-sync/shared/observability';
 
 /** Re-exported: the adapters and tests import it from here. */
 export { parseRetryAfterMs };
@@ -144,7 +145,13 @@ export class DestinationHttp {
 
   async request(req: DestinationRequest): Promise<DestinationResponse> {
     const what = `${req.destination} ${req.route}`;
-    const secrets = [...(req.token ? [req.token] : []), ...(req.secrets ?? [])];
+    // A destination's error text may quote the request URL (a partner webhook URL can carry an
+    // API key in its query): the URL's query values and password are scrubbed like the token.
+    const secrets = [
+      ...(req.token ? [req.token] : []),
+      ...(req.secrets ?? []),
+      ...urlSecrets(req.url),
+    ];
     const headers: Record<string, string> = {
       accept: 'application/json',
       'user-agent': this.userAgent,

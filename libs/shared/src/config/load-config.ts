@@ -96,6 +96,12 @@ class SharedEnv {
 
   @Type(() => Number)
   @IsInt()
+  @Min(0)
+  @Max(600_000)
+  STARTUP_DEPENDENCY_TIMEOUT_MS = 5000;
+
+  @Type(() => Number)
+  @IsInt()
   @Min(1)
   @Max(64)
   SUBMITTER_PARTITIONS_CONCURRENCY = 3;
@@ -407,6 +413,13 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
     description: 'longest graceful shutdown before forcing exit',
   },
   {
+    name: 'STARTUP_DEPENDENCY_TIMEOUT_MS',
+    required: false,
+    default: '5000',
+    description:
+      'how long a starting service retries an unreachable PostgreSQL, Kafka or schema registry before exiting 1',
+  },
+  {
     name: 'SUBMITTER_PARTITIONS_CONCURRENCY',
     required: false,
     default: '3',
@@ -655,6 +668,7 @@ export interface AppConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   serviceName: string | null;
   shutdownTimeoutMs: number;
+  startupDependencyTimeoutMs: number;
   submitter: {
     partitionsConcurrency: number;
     retryDelaysMs: [number, number, number];
@@ -759,6 +773,7 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
     logLevel: raw.LOG_LEVEL,
     serviceName: raw.SERVICE_NAME ?? null,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    startupDependencyTimeoutMs: raw.STARTUP_DEPENDENCY_TIMEOUT_MS,
     submitter: {
       partitionsConcurrency: raw.SUBMITTER_PARTITIONS_CONCURRENCY,
       retryDelaysMs: raw.SUBMITTER_RETRY_DELAYS_MS.split(',').map(Number) as [

@@ -7,10 +7,12 @@ import type { AppConfig } from '../config/load-config';
 import { PIPELINE_METRICS } from './tokens';
 import type { PipelineMetrics } from '../observability/metrics';
 import { ReadinessService } from './readiness.service';
+import { startFailureLine } from './startup-dependencies';
 
 /**
- * Starts a service: builds the Nest app (config is validated here; a bad variable ends the
- * process with exit code 1 and a message naming it), listens on HTTP_PORT, and installs the
+ * Starts a service: builds the Nest app (config is validated here; a bad variable, or PostgreSQL,
+ * Kafka or the registry still unreachable after STARTUP_DEPENDENCY_TIMEOUT_MS, ends the process
+ * with exit code 1 and one JSON line naming the variable), listens on HTTP_PORT, and installs the
  * graceful shutdown: on SIGTERM/SIGINT report not-ready, run every module's shutdown hooks
  * (consumers stop fetching, finish in-flight messages and commit, then producers and the
  * database disconnect), log "shutdown complete" and exit 0; if that takes longer than
@@ -28,19 +30,22 @@ export async function bootstrapService(
   name: string,
   options: BootstrapOptions = {},
 ): Promise<void> {
+  // The logger module may not exist yet (bad config), so write one JSON line ourselves; Nest's
+  // buffered console lines (stack traces) are never flushed on failure (autoFlushLogs: false).
+  function failStart(error: unknown): never {
+    process.stderr.write(`${startFailureLine(name, error)}\n`);
+    process.exit(1);
+  }
   let app: INestApplication;
   try {
     app = await NestFactory.create(appModule as never, {
       bufferLogs: true,
+      autoFlushLogs: false,
       abortOnError: false,
       bodyParser: options.bodyParser ?? true,
     });
   } catch (error) {
-    // The logger module may not exist yet (bad config), so write one JSON line ourselves.
-    process.stderr.write(
-      `${JSON.stringify({ level: 'fatal', service: name, time: new Date().toISOString(), msg: 'service failed to start', error: error instanceof Error ? error.message : String(error) })}\n`,
-    );
-    process.exit(1);
+    failStart(error);
   }
   app.useLogger(app.get(Logger));
   app.flushLogs();
@@ -82,7 +87,11 @@ export async function bootstrapService(
   const httpServer = app.getHttpServer() as { headersTimeout: number; requestTimeout: number };
   httpServer.headersTimeout = headersTimeoutMs;
   httpServer.requestTimeout = requestTimeoutMs;
-  await app.listen(port, host);
+  try {
+    await app.listen(port, host); // runs the modules' init hooks: Kafka and the registry
+  } catch (error) {
+    failStart(error);
+  }
   const server = app.getHttpServer() as { address(): { port: number } | string | null };
   const address = server.address();
   log.info(

@@ -172,6 +172,22 @@ describe(SourceHttpClient.name, () => {
     expect(server.requests).toHaveLength(1);
   });
 
+  it('scrubs query values of the request URL from an echoed problem, errors included', async () => {
+    const { server, request } = await setUp((req) => ({
+      status: 400,
+      body: {
+        title: `Bad request ${req.path}`,
+        errors: { [`key-query-secret-5`]: [`unknown query ${req.path}`] },
+      },
+    }));
+    const error = await request({
+      url: `${server.url}/api/Gift/query?key=query-secret-5`,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SourceRequestError);
+    expect(JSON.stringify((error as SourceRequestError).problem)).not.toContain('query-secret-5');
+    expect((error as Error).message).toContain('Bad request /api/Gift/query?key=[redacted]');
+  });
+
   it('reads a Laravel-style {message} 4xx body as the problem title', async () => {
     const { request } = await setUp(() => ({ status: 404, body: { message: 'No such user.' } }));
     await expect(request()).rejects.toMatchObject({

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { networkErrorCode, parseRetryAfterMs } from '../http-util';
+import { urlSecrets } from '../observability/redact-url';
 import type { RateBudgets } from './rate-budget';
 import {
   SourceAuthError,
@@ -329,7 +330,8 @@ export class SourceHttpClient {
       );
     }
     report(status, 'rejected');
-    const problem = problemFrom(text, req.token);
+    // The source's own words may quote the request URL: its query values are scrubbed too.
+    const problem = problemFrom(text, [req.token, ...urlSecrets(req.url)]);
     const summary = [problem.title, problem.detail].filter(Boolean).join(': ');
     throw new SourceRequestError(
       status >= 300 && status < 400
@@ -341,20 +343,20 @@ export class SourceHttpClient {
   }
 }
 
-/** ProblemDetails `{title, detail, errors}` or Laravel `{message, errors}`, with the token scrubbed. */
-function problemFrom(text: string, token: string): SourceProblem {
+/** ProblemDetails `{title, detail, errors}` or Laravel `{message, errors}`, with secrets scrubbed. */
+function problemFrom(text: string, secrets: readonly string[]): SourceProblem {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    return text.trim() === '' ? {} : { detail: scrub(text, token) };
+    return text.trim() === '' ? {} : { detail: scrub(text, secrets) };
   }
   const record = asRecord(parsed);
   if (!record) {
     return {};
   }
   const pick = (value: unknown): string | undefined =>
-    typeof value === 'string' && value !== '' ? scrub(value, token) : undefined;
+    typeof value === 'string' && value !== '' ? scrub(value, secrets) : undefined;
   const problem: SourceProblem = {};
   const title = pick(record.title) ?? pick(record.message);
   const detail = pick(record.detail);
@@ -366,19 +368,40 @@ function problemFrom(text: string, token: string): SourceProblem {
     problem.detail = detail;
   }
   if (errors) {
-    problem.errors = JSON.parse(scrub(JSON.stringify(errors), token, false)) as Record<
-      string,
-      unknown
-    >;
+    problem.errors = scrubDeep(errors, secrets) as Record<string, unknown>;
   }
   return problem;
 }
 
-function scrub(text: string, token: string, truncate = true): string {
-  const cleaned = token.length >= 4 ? text.split(token).join('[redacted]') : text;
+function scrub(text: string, secrets: readonly string[], truncate = true): string {
+  let cleaned = text;
+  for (const secret of secrets) {
+    if (secret.length >= 4) {
+      cleaned = cleaned.split(secret).join('[redacted]');
+    }
+  }
   return truncate && cleaned.length > MAX_DETAIL_CHARS
     ? `${cleaned.slice(0, MAX_DETAIL_CHARS)}…`
     : cleaned;
+}
+
+/** Every string (keys too) of a parsed JSON value, scrubbed without truncation. */
+function scrubDeep(value: unknown, secrets: readonly string[]): unknown {
+  if (typeof value === 'string') {
+    return scrub(value, secrets, false);
+  }
+  if (Array.isArray(value)) {
+    return value.map((item) => scrubDeep(item, secrets));
+  }
+  const record = asRecord(value);
+  return record
+    ? Object.fromEntries(
+        Object.entries(record).map(([key, item]) => [
+          scrub(key, secrets, false),
+          scrubDeep(item, secrets),
+        ]),
+      )
+    : value;
 }
 
 /** Credentials of one customer at one source API. */
