@@ -2,6 +2,8 @@ import { bootstrapService, configureAdminApi } from '@raise-sync/shared/service'
 import { BackfillerModule } from './backfiller.module';
 
 void bootstrapService(BackfillerModule, 'backfiller', {
+  // No global body parser: admin bodies are read only after the token check (@AdminApi()).
+  bodyParser: false,
   configure: (app) =>
     configureAdminApi(app, {
       title: 'raise-sync backfiller admin API',

@@ -189,7 +189,7 @@ describe('backfiller: topic replay restores a wiped destination exactly', () => 
         )
       ).status,
     ).toBe(404);
-    expect((await backfiller.admin('GET', '/admin/replays/not-a-run')).status).toBe(404);
+    expect((await backfiller.admin('GET', '/admin/replays/not-a-run')).status).toBe(400);
     expect((await backfiller.admin<unknown[]>('GET', path)).body).toEqual([]);
   });
 

@@ -226,7 +226,7 @@ describe('backfiller: replicas share a run without overlap; date windows; admin 
     );
     expect(unknown.status).toBe(404);
     expect(unknown.body.message).toMatch(/does not exist/);
-    expect((await admin()('GET', '/admin/customers/not-a-uuid/backfills')).status).toBe(404);
+    expect((await admin()('GET', '/admin/customers/not-a-uuid/backfills')).status).toBe(400);
     expect((await admin()('GET', `/admin/backfills/${randomUUID()}`)).status).toBe(404);
 
     const bad = async (body: unknown): Promise<string> => {

@@ -1,4 +1,4 @@
-import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
@@ -9,7 +9,6 @@ import {
   ServiceModule,
 } from '@raise-sync/shared/service';
 import { AdminController } from './admin/admin.controller';
-import { JsonBodyMiddleware } from './admin/json-body.middleware';
 import { OnboardingService } from './admin/onboarding.service';
 import { CustomerDirectory } from './customers/customer-directory.service';
 import { PollScheduler } from './polling/poll-scheduler.service';
@@ -55,8 +54,4 @@ import { WebhookBodyReader } from './webhooks/raw-body';
     AdminTokenGuard,
   ],
 })
-export class IngestModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(JsonBodyMiddleware).forRoutes(AdminController);
-  }
-}
+export class IngestModule {}

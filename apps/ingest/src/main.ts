@@ -3,7 +3,7 @@ import { IngestModule } from './ingest.module';
 
 void bootstrapService(IngestModule, 'ingest', {
   // Webhook signatures are checked over the raw bytes, so no global body parser; the admin API
-  // parses its own JSON (JsonBodyMiddleware).
+  // reads its JSON only after the admin token is checked (@AdminApi(), JsonBodyInterceptor).
   bodyParser: false,
   configure: (app) =>
     configureAdminApi(app, {

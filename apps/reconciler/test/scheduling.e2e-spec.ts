@@ -322,7 +322,7 @@ describe('reconciler: schedules, leases and the admin API', () => {
       expect(JSON.stringify(response.body)).toMatch(message);
     }
     expect((await post({}, `/admin/customers/${randomUuid()}/reconciliations`)).status).toBe(404);
-    expect((await post({}, '/admin/customers/not-a-uuid/reconciliations')).status).toBe(404);
+    expect((await post({}, '/admin/customers/not-a-uuid/reconciliations')).status).toBe(400);
     expect((await a.admin('GET', `/admin/reconciliations/${randomUuid()}`)).status).toBe(404);
     expect((await a.admin('GET', `${base}/reconciliations?kind=nope`)).status).toBe(400);
     expect((await a.admin('GET', `${base}/reconciliations?limit=0`)).status).toBe(400);

@@ -10,3 +10,4 @@ export * from './admin-client';
 export * from './stack-env';
 export * from './browser';
 export * from './ingest-app';
+export * from './hostile-requests';

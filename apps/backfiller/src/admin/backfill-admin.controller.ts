@@ -1,14 +1,13 @@
-import { Body, Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AdminTokenGuard } from '@raise-sync/shared/service';
+import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AdminApi, UuidParam } from '@raise-sync/shared/service';
 import type { RunView } from '../progress/run-view';
 import { StartBackfillDto } from './backfill-admin.dto';
 import { BackfillAdminService } from './backfill-admin.service';
 
 /** Backfill runs of a customer. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`. */
 @ApiTags('backfills')
-@ApiBearerAuth()
-@UseGuards(AdminTokenGuard)
+@AdminApi()
 @Controller('admin')
 export class BackfillAdminController {
   constructor(private readonly backfills: BackfillAdminService) {}
@@ -20,7 +19,7 @@ export class BackfillAdminController {
       'Request a backfill: one resource (answers the run), several or all of the customer (answers { runs })',
   })
   async start(
-    @Param('id') customerId: string,
+    @UuidParam('id') customerId: string,
     @Body() dto: StartBackfillDto,
   ): Promise<RunView | { runs: RunView[] }> {
     const runs = await this.backfills.start(customerId, dto);
@@ -29,13 +28,13 @@ export class BackfillAdminController {
 
   @Get('customers/:id/backfills')
   @ApiOperation({ summary: "A customer's backfill runs, newest first, with progress" })
-  list(@Param('id') customerId: string): Promise<RunView[]> {
+  list(@UuidParam('id') customerId: string): Promise<RunView[]> {
     return this.backfills.list(customerId);
   }
 
   @Get('backfills/:runId')
   @ApiOperation({ summary: 'One run with progress and its ranges (cursor, lease, counts)' })
-  get(@Param('runId') runId: string): Promise<RunView> {
+  get(@UuidParam('runId') runId: string): Promise<RunView> {
     return this.backfills.get(runId);
   }
 
@@ -44,7 +43,7 @@ export class BackfillAdminController {
   @ApiOperation({
     summary: 'Cancel a pending or running run; workers stop at their next page (409 when finished)',
   })
-  cancel(@Param('runId') runId: string): Promise<RunView> {
+  cancel(@UuidParam('runId') runId: string): Promise<RunView> {
     return this.backfills.cancel(runId);
   }
 }

@@ -1,17 +1,6 @@
-import {
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Param,
-  ParseEnumPipe,
-  ParseIntPipe,
-  Patch,
-  Post,
-  Put,
-  UseGuards,
-} from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Patch, Post, Put } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AdminApi, IntParam, OneOfParam, UuidParam } from '@raise-sync/shared/service';
 import type { SourceName } from '@raise-sync/shared/state';
 import {
   CreateCustomerDto,
@@ -20,22 +9,20 @@ import {
   UpdateSourceDto,
   WriteBackDonorDto,
 } from './admin.dto';
-import { AdminTokenGuard } from '@raise-sync/shared/service';
 import {
   CrmPlusWebhookRegistration,
   type CrmPlusWebhookView,
 } from './crm-plus-webhook-registration.service';
 import { OnboardingService, type CustomerView } from './onboarding.service';
 
-enum SourceParam {
-  raise = 'raise',
-  vomo = 'vomo',
-}
+const SOURCES: readonly SourceName[] = ['raise', 'vomo'];
 
-/** Partner-facing customer administration. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`. */
+/**
+ * Partner-facing customer administration. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`,
+ * checked before the JSON body is read (`@AdminApi()`).
+ */
 @ApiTags('customers')
-@ApiBearerAuth()
-@UseGuards(AdminTokenGuard)
+@AdminApi()
 @Controller('admin/customers')
 export class AdminController {
   constructor(
@@ -59,7 +46,7 @@ export class AdminController {
 
   @Get(':id')
   @ApiOperation({ summary: 'One customer: status, sources, credential health, destinations' })
-  get(@Param('id') id: string): Promise<CustomerView> {
+  get(@UuidParam('id') id: string): Promise<CustomerView> {
     return this.onboarding.view(id);
   }
 
@@ -68,8 +55,8 @@ export class AdminController {
     summary: 'Set or rotate a source token or webhook secret; change polling cadence',
   })
   updateSource(
-    @Param('id') id: string,
-    @Param('source', new ParseEnumPipe(SourceParam)) source: SourceName,
+    @UuidParam('id') id: string,
+    @OneOfParam('source', SOURCES) source: SourceName,
     @Body() dto: UpdateSourceDto,
   ): Promise<CustomerView> {
     return this.onboarding.updateSource(id, source, dto);
@@ -77,7 +64,10 @@ export class AdminController {
 
   @Post(':id/sources/raise/webhook')
   @ApiOperation({ summary: 'Register our webhook URL for this customer with Raise' })
-  registerWebhook(@Param('id') id: string, @Body() dto: RegisterWebhookDto): Promise<CustomerView> {
+  registerWebhook(
+    @UuidParam('id') id: string,
+    @Body() dto: RegisterWebhookDto,
+  ): Promise<CustomerView> {
     return this.onboarding.registerWebhook(id, dto);
   }
 
@@ -87,7 +77,7 @@ export class AdminController {
       "Register our CRM+ webhook URL at the customer's CRM+ (dual-webhook one-sided arrival check)",
   })
   registerCrmPlusWebhook(
-    @Param('id') id: string,
+    @UuidParam('id') id: string,
     @Body() dto: RegisterWebhookDto,
   ): Promise<CrmPlusWebhookView> {
     return this.crmPlusWebhooks.register(id, dto.publicUrl);
@@ -99,8 +89,8 @@ export class AdminController {
       'Two-way sync: write donor fields back to Raise (the echo webhook is recognised, not re-synced)',
   })
   writeBackDonor(
-    @Param('id') id: string,
-    @Param('donorId', ParseIntPipe) donorId: number,
+    @UuidParam('id') id: string,
+    @IntParam('donorId', { min: 1, max: Number.MAX_SAFE_INTEGER }) donorId: number,
     @Body() dto: WriteBackDonorDto,
   ): Promise<unknown> {
     return this.onboarding.writeBackDonor(id, donorId, dto.fields);
@@ -108,27 +98,33 @@ export class AdminController {
 
   @Put(':id/destinations')
   @ApiOperation({ summary: 'Choose destinations (omitted ones are disabled, not deleted)' })
-  setDestinations(@Param('id') id: string, @Body() dto: SetDestinationsDto): Promise<CustomerView> {
+  setDestinations(
+    @UuidParam('id') id: string,
+    @Body() dto: SetDestinationsDto,
+  ): Promise<CustomerView> {
     return this.onboarding.setDestinations(id, dto);
   }
 
   @Post(':id/pause')
   @HttpCode(200)
   @ApiOperation({ summary: 'Stop polling (webhooks are still captured, nothing is lost)' })
-  pause(@Param('id') id: string): Promise<CustomerView> {
+  pause(@UuidParam('id') id: string): Promise<CustomerView> {
     return this.onboarding.setStatus(id, 'pause');
   }
 
   @Post(':id/resume')
   @HttpCode(200)
-  resume(@Param('id') id: string): Promise<CustomerView> {
+  resume(@UuidParam('id') id: string): Promise<CustomerView> {
     return this.onboarding.setStatus(id, 'resume');
   }
 
   @Post(':id/offboard')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Remove the webhook at the source, stop polling, erase credentials' })
-  offboard(@Param('id') id: string): Promise<CustomerView> {
+  @ApiOperation({
+    summary:
+      'Remove the webhook at the source, stop polling, erase credentials, revoke console tokens',
+  })
+  offboard(@UuidParam('id') id: string): Promise<CustomerView> {
     return this.onboarding.setStatus(id, 'offboard');
   }
 }

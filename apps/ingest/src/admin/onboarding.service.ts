@@ -14,6 +14,7 @@ import { SOURCE_RESOURCES } from '@raise-sync/shared/events';
 import { PinoLogger } from '@raise-sync/shared/service';
 import { RAISE_EVENT_TYPES, SourceAuthError, SourceRequestError } from '@raise-sync/shared/sources';
 import {
+  ConsoleTokenRepository,
   CustomerEntity,
   CustomerRepository,
   CustomerSourceEntity,
@@ -68,7 +69,8 @@ export interface CustomerView {
  * Onboarding and customer configuration behind the admin API: tokens are validated with a test
  * call to the source before they are stored (sealed with AES-256-GCM), webhooks are registered
  * with the source, polling is scheduled per resource, and customers are paused, resumed or
- * offboarded (offboarding removes the webhook at the source and erases the credentials).
+ * offboarded (offboarding removes the webhook at the source, erases the credentials and revokes
+ * the customer's console tokens).
  */
 @Injectable()
 export class OnboardingService {
@@ -444,6 +446,8 @@ export class OnboardingService {
       await tx
         .getRepository(DestinationEntity)
         .update({ customerId }, { enabled: false, secrets: null });
+      // The customer's sync-health console goes dark with it.
+      await new ConsoleTokenRepository(tx).revokeAllOf(customerId);
     });
   }
 

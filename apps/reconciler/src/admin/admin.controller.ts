@@ -1,16 +1,12 @@
+import { Body, Controller, Get, HttpCode, Post, Put } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AdminApi, IntQuery, OneOfQuery, UuidParam } from '@raise-sync/shared/service';
 import {
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Param,
-  Post,
-  Put,
-  Query,
-  UseGuards,
-} from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AdminTokenGuard } from '@raise-sync/shared/service';
+  DISCREPANCY_STATES,
+  RECONCILIATION_KINDS,
+  type DiscrepancyState,
+  type ReconciliationKind,
+} from '@raise-sync/shared/state';
 import type { RunView } from '../runs/run-store';
 import type { ScheduleView } from '../schedule/schedule-store';
 import { RequestReconciliationDto, UpdateScheduleDto } from './admin.dto';
@@ -18,8 +14,7 @@ import { ReconciliationAdmin, type Trend } from './reconciliation-admin.service'
 
 /** Reconciliation runs and schedules. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`. */
 @ApiTags('reconciliation')
-@ApiBearerAuth()
-@UseGuards(AdminTokenGuard)
+@AdminApi()
 @Controller('admin')
 export class ReconcilerAdminController {
   constructor(private readonly admin: ReconciliationAdmin) {}
@@ -30,16 +25,16 @@ export class ReconcilerAdminController {
     summary:
       'Request a run for a closed window (default: yesterday in the customer timezone); a runner picks it up',
   })
-  request(@Param('id') id: string, @Body() dto: RequestReconciliationDto): Promise<RunView> {
+  request(@UuidParam('id') id: string, @Body() dto: RequestReconciliationDto): Promise<RunView> {
     return this.admin.request(id, dto);
   }
 
   @Get('customers/:id/reconciliations')
   @ApiOperation({ summary: 'Runs of a customer, newest first, with counts and their trend' })
   list(
-    @Param('id') id: string,
-    @Query('kind') kind?: string,
-    @Query('limit') limit?: string,
+    @UuidParam('id') id: string,
+    @OneOfQuery('kind', RECONCILIATION_KINDS) kind?: ReconciliationKind,
+    @IntQuery('limit', { min: 1, max: 500, fallback: 20 }) limit?: number,
   ): Promise<{ runs: RunView[]; trend: Trend }> {
     return this.admin.list(id, { kind, limit });
   }
@@ -47,17 +42,17 @@ export class ReconcilerAdminController {
   @Get('reconciliations/:runId')
   @ApiOperation({ summary: 'One run with its discrepancies (paged: offset, limit; filter: state)' })
   run(
-    @Param('runId') runId: string,
-    @Query('offset') offset?: string,
-    @Query('limit') limit?: string,
-    @Query('state') state?: string,
+    @UuidParam('runId') runId: string,
+    @IntQuery('offset', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 }) offset?: number,
+    @IntQuery('limit', { min: 1, max: 1000, fallback: 100 }) limit?: number,
+    @OneOfQuery('state', DISCREPANCY_STATES) state?: DiscrepancyState,
   ): Promise<unknown> {
     return this.admin.run(runId, { offset, limit, state });
   }
 
   @Get('customers/:id/reconciliation-schedules')
   @ApiOperation({ summary: 'The schedules of a customer (defaults are created on first use)' })
-  schedules(@Param('id') id: string): Promise<ScheduleView[]> {
+  schedules(@UuidParam('id') id: string): Promise<ScheduleView[]> {
     return this.admin.schedulesOf(id);
   }
 
@@ -65,7 +60,10 @@ export class ReconcilerAdminController {
   @ApiOperation({
     summary: 'Change one schedule (by kind): cadence, timezone, run time, lag, enabled, settings',
   })
-  updateSchedule(@Param('id') id: string, @Body() dto: UpdateScheduleDto): Promise<ScheduleView> {
+  updateSchedule(
+    @UuidParam('id') id: string,
+    @Body() dto: UpdateScheduleDto,
+  ): Promise<ScheduleView> {
     return this.admin.updateSchedule(id, dto);
   }
 }

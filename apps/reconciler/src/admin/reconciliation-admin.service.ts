@@ -2,8 +2,7 @@ import { BadRequestException, Inject, Injectable, NotFoundException } from '@nes
 import { SecretBox } from '@raise-sync/shared/crypto';
 import {
   CustomerRepository,
-  DISCREPANCY_STATES,
-  RECONCILIATION_KINDS,
+  type DiscrepancyState,
   type ReconciliationKind,
 } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
@@ -26,23 +25,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export interface Trend {
   runs: number;
   measures: Record<string, { values: number[]; last: number; mean: number; max: number }>;
-}
-
-function intParam(
-  value: string | undefined,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined || value === '') {
-    return fallback;
-  }
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new BadRequestException(`${name} must be an integer between ${min} and ${max}`);
-  }
-  return n;
 }
 
 /**
@@ -84,37 +66,27 @@ export class ReconciliationAdmin {
     });
   }
 
+  /** Query values arrive validated (UuidParam, IntQuery, OneOfQuery in the controller). */
   async list(
     customerId: string,
-    query: { kind?: string; limit?: string },
+    query: { kind?: ReconciliationKind; limit?: number },
   ): Promise<{ runs: RunView[]; trend: Trend }> {
     await this.requireCustomer(customerId);
-    const kind = query.kind === undefined || query.kind === '' ? null : query.kind;
-    if (kind !== null && !(RECONCILIATION_KINDS as readonly string[]).includes(kind)) {
-      throw new BadRequestException(`kind must be one of ${RECONCILIATION_KINDS.join(', ')}`);
-    }
-    const limit = intParam(query.limit, 'limit', 20, 1, 500);
-    const runs = await this.runs.list(customerId, kind as ReconciliationKind | null, limit);
+    const runs = await this.runs.list(customerId, query.kind ?? null, query.limit ?? 20);
     return { runs, trend: trendOf(runs) };
   }
 
   async run(
     runId: string,
-    query: { offset?: string; limit?: string; state?: string },
+    query: { offset?: number; limit?: number; state?: DiscrepancyState },
   ): Promise<
     RunView & {
       discrepancies: { total: number; offset: number; limit: number; items: DiscrepancyView[] };
     }
   > {
-    if (!UUID.test(runId)) {
-      throw new NotFoundException('unknown reconciliation run');
-    }
-    const state = query.state === undefined || query.state === '' ? null : query.state;
-    if (state !== null && !(DISCREPANCY_STATES as readonly string[]).includes(state)) {
-      throw new BadRequestException(`state must be one of ${DISCREPANCY_STATES.join(', ')}`);
-    }
-    const offset = intParam(query.offset, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
-    const limit = intParam(query.limit, 'limit', 100, 1, 1000);
+    const offset = query.offset ?? 0;
+    const limit = query.limit ?? 100;
+    const state = query.state ?? null;
     const run = await this.runs.get(runId);
     if (!run) {
       throw new NotFoundException('unknown reconciliation run');

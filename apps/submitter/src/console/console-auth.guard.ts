@@ -10,7 +10,7 @@ import {
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { closeAfterAnswer, PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
 import type { Request } from 'express';
 import { ConsoleTokens, type ConsoleViewer } from './console-tokens.service';
 
@@ -21,7 +21,9 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
 /**
  * Console API authentication: `Authorization: Bearer <token>` where the token is either the
  * operators' ADMIN_TOKEN (every customer, actions allowed) or a customer's read-only console token
- * (that customer only). The resolved viewer is attached to the request for the scope checks.
+ * (that customer only; refused once the customer is offboarded). The resolved viewer is attached
+ * to the request for the scope checks. Console routes read no request body (the submitter has no
+ * global body parser), so a refused request's body is never read.
  */
 @Injectable()
 export class ConsoleAuthGuard implements CanActivate {
@@ -43,6 +45,7 @@ export class ConsoleAuthGuard implements CanActivate {
     const presented = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
     if (!presented) {
       this.refuse('missing_token', null);
+      closeAfterAnswer(request);
       throw new UnauthorizedException('a console token is required (Authorization: Bearer …)');
     }
     if (this.admin && timingSafeEqual(digest(presented), this.admin)) {
@@ -50,11 +53,20 @@ export class ConsoleAuthGuard implements CanActivate {
       return true;
     }
     const owner = await this.tokens.resolve(presented);
-    if (!owner) {
-      this.refuse('unknown_token', null);
-      throw new UnauthorizedException('unknown or revoked console token');
+    if (!owner.ok) {
+      this.refuse(owner.reason, owner.customerId);
+      closeAfterAnswer(request);
+      throw new UnauthorizedException(
+        owner.reason === 'customer_offboarded'
+          ? 'this console token belongs to an offboarded customer'
+          : 'unknown or revoked console token',
+      );
     }
-    request.consoleViewer = { role: 'customer', ...owner };
+    request.consoleViewer = {
+      role: 'customer',
+      customerId: owner.customerId,
+      tokenId: owner.tokenId,
+    };
     return true;
   }
 

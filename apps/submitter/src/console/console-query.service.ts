@@ -182,6 +182,16 @@ export class ConsoleQueries {
     }));
   }
 
+  /** 404 unless the customer exists (the admin token may ask about any ID). */
+  async requireCustomer(customerId: string): Promise<void> {
+    const rows = await this.db.query<unknown[]>(`SELECT 1 FROM customers WHERE id = $1`, [
+      customerId,
+    ]);
+    if (rows.length === 0) {
+      throw new NotFoundException(`customer ${customerId} does not exist`);
+    }
+  }
+
   async health(customerId: string): Promise<CustomerHealth> {
     const [customer] = await this.db.query<
       Array<{ id: string; name: string; status: string; created_at: Date }>

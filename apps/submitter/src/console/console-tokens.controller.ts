@@ -1,15 +1,6 @@
-import {
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Param,
-  ParseUUIDPipe,
-  Post,
-  UseGuards,
-} from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { AdminTokenGuard } from '@raise-sync/shared/service';
+import { Body, Controller, Get, HttpCode, Post, ValidationPipe } from '@nestjs/common';
+import { ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { AdminApi, UuidParam } from '@raise-sync/shared/service';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import {
   ConsoleTokens,
@@ -27,33 +18,34 @@ export class IssueConsoleTokenDto {
 
 /** Operators issue and revoke customers' read-only console tokens. */
 @ApiTags('console tokens')
-@ApiBearerAuth()
-@UseGuards(AdminTokenGuard)
+@AdminApi()
 @Controller('admin')
 export class ConsoleTokensController {
   constructor(private readonly tokens: ConsoleTokens) {}
 
   @Post('customers/:customerId/console-tokens')
   @ApiOperation({
-    summary: 'Issue a read-only console token for one customer (the token is shown only here)',
+    summary:
+      'Issue a read-only console token for one customer (the token is shown only here; 409 once offboarded)',
   })
   issue(
-    @Param('customerId', ParseUUIDPipe) customerId: string,
-    @Body() body: IssueConsoleTokenDto,
+    @UuidParam('customerId') customerId: string,
+    @Body(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }))
+    body: IssueConsoleTokenDto,
   ): Promise<IssuedConsoleToken> {
     return this.tokens.issue(customerId, body.label ?? '');
   }
 
   @Get('customers/:customerId/console-tokens')
   @ApiOperation({ summary: "A customer's console tokens (never the tokens themselves)" })
-  list(@Param('customerId', ParseUUIDPipe) customerId: string): Promise<ConsoleTokenView[]> {
+  list(@UuidParam('customerId') customerId: string): Promise<ConsoleTokenView[]> {
     return this.tokens.list(customerId);
   }
 
   @Post('console-tokens/:id/revoke')
   @HttpCode(200)
   @ApiOperation({ summary: 'Revoke a console token at once' })
-  revoke(@Param('id', ParseUUIDPipe) id: string): Promise<{ revoked: boolean }> {
+  revoke(@UuidParam('id') id: string): Promise<{ revoked: boolean }> {
     return this.tokens.revoke(id);
   }
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Injectable, NotFoundException } from '@nestjs/common';
-import { ConsoleTokenEntity, CustomerEntity } from '@raise-sync/shared/state';
-import { DataSource, IsNull } from 'typeorm';
+import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { ConsoleTokenRepository, CustomerEntity } from '@raise-sync/shared/state';
+import { DataSource } from 'typeorm';
 
 /** What a console token may see: every customer (the admin token) or exactly one. */
 export type ConsoleViewer =
@@ -32,51 +32,74 @@ const TOUCH_INTERVAL_MS = 60_000;
 export const tokenDigest = (token: string): string =>
   createHash('sha256').update(token).digest('hex');
 
-/** Per-customer read-only console tokens: issue, list, revoke, and resolve a presented token. */
+/** Who a presented token belongs to, or why it is refused. */
+export type ResolvedConsoleToken =
+  | { ok: true; customerId: string; tokenId: string }
+  | { ok: false; reason: 'unknown_token' | 'customer_offboarded'; customerId: string | null };
+
+/**
+ * Per-customer read-only console tokens: issue, list, revoke, and resolve a presented token (the
+ * rows belong to ConsoleTokenRepository). A token of an offboarded customer is refused even when
+ * it was not revoked (offboarding revokes them; this holds if that was missed).
+ */
 @Injectable()
 export class ConsoleTokens {
-  constructor(private readonly db: DataSource) {}
+  private readonly tokens: ConsoleTokenRepository;
+
+  constructor(private readonly db: DataSource) {
+    this.tokens = new ConsoleTokenRepository(db);
+  }
 
   async issue(customerId: string, label: string): Promise<IssuedConsoleToken> {
-    const customer = await this.db.getRepository(CustomerEntity).findOneBy({ id: customerId });
-    if (!customer) {
-      throw new NotFoundException(`customer ${customerId} does not exist`);
+    const customer = await this.requireCustomer(customerId);
+    if (customer.status === 'offboarded') {
+      throw new ConflictException(`customer ${customerId} is offboarded`);
     }
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-    const repo = this.db.getRepository(ConsoleTokenEntity);
-    const row = await repo.save(
-      repo.create({ customerId, label, tokenSha256: tokenDigest(token) }),
-    );
+    const row = await this.tokens.issue(customerId, label, tokenDigest(token));
     return { id: row.id, customerId, label: row.label, token, createdAt: row.createdAt };
   }
 
   async list(customerId: string): Promise<ConsoleTokenView[]> {
-    const rows = await this.db
-      .getRepository(ConsoleTokenEntity)
-      .find({ where: { customerId }, order: { createdAt: 'ASC' } });
+    await this.requireCustomer(customerId);
+    const rows = await this.tokens.list(customerId);
     return rows.map(({ tokenSha256: _digest, ...view }) => view);
   }
 
+  /** 404 for a token that never existed; `revoked: false` when it was already revoked. */
   async revoke(tokenId: string): Promise<{ revoked: boolean }> {
-    const result = await this.db
-      .getRepository(ConsoleTokenEntity)
-      .update({ id: tokenId, revokedAt: IsNull() }, { revokedAt: new Date() });
-    return { revoked: (result.affected ?? 0) > 0 };
+    if (await this.tokens.revoke(tokenId)) {
+      return { revoked: true };
+    }
+    if (!(await this.tokens.exists(tokenId))) {
+      throw new NotFoundException(`console token ${tokenId} does not exist`);
+    }
+    return { revoked: false };
   }
 
-  /** The customer a live (not revoked) token belongs to, or null. */
-  async resolve(token: string): Promise<{ customerId: string; tokenId: string } | null> {
+  /** The customer a live (not revoked) token of a current (not offboarded) customer belongs to. */
+  async resolve(token: string): Promise<ResolvedConsoleToken> {
     if (!token.startsWith(TOKEN_PREFIX)) {
-      return null;
+      return { ok: false, reason: 'unknown_token', customerId: null };
     }
-    const repo = this.db.getRepository(ConsoleTokenEntity);
-    const row = await repo.findOneBy({ tokenSha256: tokenDigest(token), revokedAt: IsNull() });
+    const row = await this.tokens.findLive(tokenDigest(token));
     if (!row) {
-      return null;
+      return { ok: false, reason: 'unknown_token', customerId: null };
     }
-    if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) {
-      await repo.update({ id: row.id }, { lastUsedAt: new Date() });
+    if (row.customerStatus === 'offboarded') {
+      return { ok: false, reason: 'customer_offboarded', customerId: row.customerId };
     }
-    return { customerId: row.customerId, tokenId: row.id };
+    if (!row.lastUsedAt || Date.now() - new Date(row.lastUsedAt).getTime() > TOUCH_INTERVAL_MS) {
+      await this.tokens.touch(row.id);
+    }
+    return { ok: true, customerId: row.customerId, tokenId: row.id };
+  }
+
+  private async requireCustomer(customerId: string): Promise<CustomerEntity> {
+    const customer = await this.db.getRepository(CustomerEntity).findOneBy({ id: customerId });
+    if (!customer) {
+      throw new NotFoundException(`customer ${customerId} does not exist`);
+    }
+    return customer;
   }
 }

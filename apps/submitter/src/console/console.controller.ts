@@ -6,7 +6,6 @@ import {
   HttpCode,
   NotFoundException,
   Param,
-  ParseUUIDPipe,
   Post,
   Query,
   Req,
@@ -14,6 +13,8 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { allSourceResources } from '@raise-sync/shared/events';
+import { OneOfPipe, OneOfQuery, TextParam, UuidParam } from '@raise-sync/shared/service';
 import type { Request, Response } from 'express';
 import { DeadLetterService, type DeadLetterView } from '../dead-letters/dead-letter.service';
 import { ConsoleAuthGuard, viewerOf } from './console-auth.guard';
@@ -27,6 +28,8 @@ import type { ConsoleViewer } from './console-tokens.service';
 import { RecordLinksService, type RecordLinks } from './record-links.service';
 
 const STATIC_DIR = join(__dirname, 'static');
+const RESOURCES = [...new Set(allSourceResources().map((r) => r.resource as string))];
+const DEAD_LETTER_STATUSES = ['open', 'retried', 'discarded'] as const;
 const ASSETS: Record<string, string> = {
   'console.js': 'text/javascript; charset=utf-8',
   'console.css': 'text/css; charset=utf-8',
@@ -98,7 +101,7 @@ export class ConsoleController {
   })
   health(
     @Req() req: Request,
-    @Param('customerId', ParseUUIDPipe) customerId: string,
+    @UuidParam('customerId') customerId: string,
   ): Promise<CustomerHealth> {
     this.guard.assertCanSee(viewerOf(req), customerId);
     return this.queries.health(customerId);
@@ -111,27 +114,29 @@ export class ConsoleController {
     summary:
       'Audit trail of a source record ID: how and when it was captured, its Kafka position, and every destination',
   })
-  trail(
+  async trail(
     @Req() req: Request,
-    @Param('customerId', ParseUUIDPipe) customerId: string,
-    @Param('sourceId') sourceId: string,
-    @Query('resource') resource?: string,
+    @UuidParam('customerId') customerId: string,
+    @TextParam('sourceId') sourceId: string,
+    @OneOfQuery('resource', RESOURCES) resource?: string,
   ): Promise<RecordTrail> {
     this.guard.assertCanSee(viewerOf(req), customerId);
-    return this.queries.trail(customerId, sourceId.trim(), resource || undefined);
+    await this.queries.requireCustomer(customerId);
+    return this.queries.trail(customerId, sourceId.trim(), resource);
   }
 
   @Get('api/customers/:customerId/records/:sourceId/links')
   @UseGuards(ConsoleAuthGuard)
   @ApiBearerAuth()
   @ApiOperation({ summary: "The record's crmKeyUrls, read live from Raise" })
-  recordLinks(
+  async recordLinks(
     @Req() req: Request,
-    @Param('customerId', ParseUUIDPipe) customerId: string,
-    @Param('sourceId') sourceId: string,
-    @Query('resource') resource: string,
+    @UuidParam('customerId') customerId: string,
+    @TextParam('sourceId') sourceId: string,
+    @Query('resource', new OneOfPipe(RESOURCES)) resource: string,
   ): Promise<RecordLinks> {
     this.guard.assertCanSee(viewerOf(req), customerId);
+    await this.queries.requireCustomer(customerId);
     return this.links.links(customerId, resource, sourceId.trim());
   }
 
@@ -139,17 +144,14 @@ export class ConsoleController {
   @UseGuards(ConsoleAuthGuard)
   @ApiBearerAuth()
   @ApiOperation({ summary: "The customer's dead letters (open unless status says otherwise)" })
-  listDeadLetters(
+  async listDeadLetters(
     @Req() req: Request,
-    @Param('customerId', ParseUUIDPipe) customerId: string,
-    @Query('status') status?: string,
+    @UuidParam('customerId') customerId: string,
+    @OneOfQuery('status', DEAD_LETTER_STATUSES) status?: (typeof DEAD_LETTER_STATUSES)[number],
   ): Promise<DeadLetterView[]> {
     this.guard.assertCanSee(viewerOf(req), customerId);
-    return this.deadLetters.list({
-      customerId,
-      status: status === 'retried' || status === 'discarded' ? status : 'open',
-      limit: 200,
-    });
+    await this.queries.requireCustomer(customerId);
+    return this.deadLetters.list({ customerId, status: status ?? 'open', limit: 200 });
   }
 
   @Post('api/customers/:customerId/dead-letters/:id/retry')
@@ -159,8 +161,8 @@ export class ConsoleController {
   @ApiOperation({ summary: 'Retry one dead letter (admin token only)' })
   async retry(
     @Req() req: Request,
-    @Param('customerId', ParseUUIDPipe) customerId: string,
-    @Param('id', ParseUUIDPipe) id: string,
+    @UuidParam('customerId') customerId: string,
+    @UuidParam('id') id: string,
   ): Promise<{ retried: number }> {
     await this.ownedDeadLetter(viewerOf(req), customerId, id);
     return this.deadLetters.retry({ id });
@@ -173,8 +175,8 @@ export class ConsoleController {
   @ApiOperation({ summary: 'Discard one dead letter (admin token only)' })
   async discard(
     @Req() req: Request,
-    @Param('customerId', ParseUUIDPipe) customerId: string,
-    @Param('id', ParseUUIDPipe) id: string,
+    @UuidParam('customerId') customerId: string,
+    @UuidParam('id') id: string,
   ): Promise<{ discarded: number }> {
     await this.ownedDeadLetter(viewerOf(req), customerId, id);
     return this.deadLetters.discard({ id });

@@ -1,29 +1,36 @@
 import {
-  BadRequestException,
   Body,
   Controller,
   Get,
   HttpCode,
-  Param,
+  NotFoundException,
   Post,
-  Query,
-  UseGuards,
+  ValidationPipe,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AdminTokenGuard } from '@raise-sync/shared/service';
-import { SyncRecordRepository } from '@raise-sync/shared/state';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { allSourceResources } from '@raise-sync/shared/events';
+import {
+  AdminApi,
+  IntQuery,
+  OneOfParam,
+  OneOfQuery,
+  TextParam,
+  TextQuery,
+  UuidParam,
+  UuidQuery,
+} from '@raise-sync/shared/service';
+import { CustomerEntity, SyncRecordRepository } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { LedgerMonitor, type LedgerRow } from '../ledger/ledger-monitor.service';
-import {
-  DeadLetterService,
-  type DeadLetterFilter,
-  type DeadLetterView,
-} from './dead-letter.service';
+import { BulkDeadLettersDto, DEAD_LETTER_STATUSES, type DeadLetterStatus } from './admin.dto';
+import { DeadLetterService, type DeadLetterView } from './dead-letter.service';
+
+const RESOURCES = [...new Set(allSourceResources().map((r) => r.resource as string))];
+const bodyPipe = new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true });
 
 /** Operator routes of the submitter. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`. */
 @ApiTags('dead letters and sync state')
-@ApiBearerAuth()
-@UseGuards(AdminTokenGuard)
+@AdminApi()
 @Controller('admin')
 export class SubmitterAdminController {
   private readonly syncRecords: SyncRecordRepository;
@@ -31,28 +38,35 @@ export class SubmitterAdminController {
   constructor(
     private readonly deadLetters: DeadLetterService,
     private readonly ledger: LedgerMonitor,
-    db: DataSource,
+    private readonly db: DataSource,
   ) {
     this.syncRecords = new SyncRecordRepository(db);
   }
 
   @Get('dead-letters')
   @ApiOperation({
-    summary: 'List dead letters (filter by customerId, destinationId, reason, status)',
+    summary:
+      'List dead letters (filter by customerId, destinationId, reason, status; limit 1-1000)',
   })
-  list(@Query() query: Record<string, string>): Promise<DeadLetterView[]> {
-    return this.deadLetters.list(filterFrom(query));
+  list(
+    @UuidQuery('customerId') customerId?: string,
+    @UuidQuery('destinationId') destinationId?: string,
+    @TextQuery('reason') reason?: string,
+    @OneOfQuery('status', DEAD_LETTER_STATUSES) status?: DeadLetterStatus,
+    @IntQuery('limit', { min: 1, max: 1000, fallback: 100 }) limit?: number,
+  ): Promise<DeadLetterView[]> {
+    return this.deadLetters.list({ customerId, destinationId, reason, status, limit });
   }
 
   @Get('dead-letters/:id')
   @ApiOperation({ summary: 'One dead letter with its headers and decoded event' })
-  inspect(@Param('id') id: string): Promise<DeadLetterView> {
+  inspect(@UuidParam('id') id: string): Promise<DeadLetterView> {
     return this.deadLetters.inspect(id);
   }
 
   @Post('dead-letters/:id/retry')
   @HttpCode(200)
-  retryOne(@Param('id') id: string): Promise<{ retried: number }> {
+  retryOne(@UuidParam('id') id: string): Promise<{ retried: number }> {
     return this.deadLetters.retry({ id });
   }
 
@@ -61,20 +75,20 @@ export class SubmitterAdminController {
   @ApiOperation({
     summary: 'Retry every open dead letter matching the filter (customerId required)',
   })
-  retryMany(@Body() body: Record<string, string>): Promise<{ retried: number }> {
-    return this.deadLetters.retry(requireCustomer(filterFrom(body)));
+  retryMany(@Body(bodyPipe) body: BulkDeadLettersDto): Promise<{ retried: number }> {
+    return this.deadLetters.retry(bulkFilter(body));
   }
 
   @Post('dead-letters/:id/discard')
   @HttpCode(200)
-  discardOne(@Param('id') id: string): Promise<{ discarded: number }> {
+  discardOne(@UuidParam('id') id: string): Promise<{ discarded: number }> {
     return this.deadLetters.discard({ id });
   }
 
   @Post('dead-letters/discard')
   @HttpCode(200)
-  discardMany(@Body() body: Record<string, string>): Promise<{ discarded: number }> {
-    return this.deadLetters.discard(requireCustomer(filterFrom(body)));
+  discardMany(@Body(bodyPipe) body: BulkDeadLettersDto): Promise<{ discarded: number }> {
+    return this.deadLetters.discard(bulkFilter(body));
   }
 
   @Get('customers/:customerId/records/:resource/:sourceId')
@@ -82,10 +96,13 @@ export class SubmitterAdminController {
     summary: 'Where is this record? State, destination ID and history at every destination',
   })
   async where(
-    @Param('customerId') customerId: string,
-    @Param('resource') resource: string,
-    @Param('sourceId') sourceId: string,
+    @UuidParam('customerId') customerId: string,
+    @OneOfParam('resource', RESOURCES) resource: string,
+    @TextParam('sourceId') sourceId: string,
   ): Promise<{ destinations: unknown[]; history: unknown[] }> {
+    if (!(await this.db.getRepository(CustomerEntity).existsBy({ id: customerId }))) {
+      throw new NotFoundException(`customer ${customerId} does not exist`);
+    }
     return {
       destinations: await this.syncRecords.findForRecord(customerId, resource, sourceId),
       history: await this.syncRecords.history(customerId, resource, sourceId),
@@ -97,26 +114,16 @@ export class SubmitterAdminController {
     summary:
       'received = delivered + skipped + dead_lettered + in_retry, per customer and destination',
   })
-  ledgerRows(@Query('customerId') customerId?: string): Promise<LedgerRow[]> {
+  ledgerRows(@UuidQuery('customerId') customerId?: string): Promise<LedgerRow[]> {
     return this.ledger.snapshot(customerId);
   }
 }
 
-function filterFrom(source: Record<string, string | undefined>): DeadLetterFilter {
-  const status = source['status'];
-  return {
-    customerId: source['customerId'],
-    destinationId: source['destinationId'],
-    reason: source['reason'],
-    status:
-      status === 'open' || status === 'retried' || status === 'discarded' ? status : undefined,
-    limit: source['limit'] ? Number(source['limit']) : undefined,
-  };
-}
-
-function requireCustomer(filter: DeadLetterFilter): DeadLetterFilter {
-  if (!filter.customerId) {
-    throw new BadRequestException('customerId is required for bulk operations');
-  }
-  return filter;
+/** Bulk operations act on open dead letters only, whatever status the filter names. */
+function bulkFilter(body: BulkDeadLettersDto): {
+  customerId: string;
+  destinationId?: string;
+  reason?: string;
+} {
+  return { customerId: body.customerId, destinationId: body.destinationId, reason: body.reason };
 }

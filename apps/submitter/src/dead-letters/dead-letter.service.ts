@@ -157,7 +157,11 @@ export class DeadLetterService {
     return { retried };
   }
 
+  /** Discards open dead letters; one by ID is a 404 when it does not exist. */
   async discard(filter: DeadLetterFilter & { id?: string }): Promise<{ discarded: number }> {
+    if (filter.id) {
+      await this.find(filter.id);
+    }
     const where = filter.id
       ? { id: filter.id, status: 'open' as const }
       : this.where({ ...filter, status: 'open' });

@@ -1,5 +1,6 @@
 import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { UnexpectedErrorFilter } from './unexpected-error.filter';
 
 export interface AdminApiOptions {
   title: string;
@@ -10,9 +11,13 @@ export interface AdminApiOptions {
 
 /**
  * The admin API conventions every service shares: DTO validation (unknown fields refused, values
- * transformed) and OpenAPI docs at /admin/docs (JSON at /admin/docs/openapi.json) with bearer auth.
+ * transformed), a generic 500 for unexpected errors (logged, never sent: UnexpectedErrorFilter)
+ * and OpenAPI docs at /admin/docs (JSON at /admin/docs/openapi.json) with bearer auth. Bodies are
+ * read only after the token check (`@AdminApi()`, JsonBodyInterceptor): start the service with
+ * `bodyParser: false`.
  */
 export function configureAdminApi(app: INestApplication, options: AdminApiOptions): void {
+  app.useGlobalFilters(new UnexpectedErrorFilter(app.getHttpAdapter()));
   if (options.validation ?? true) {
     app.useGlobalPipes(
       new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),

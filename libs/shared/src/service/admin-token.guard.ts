@@ -1,18 +1,27 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import {
+  applyDecorators,
   Injectable,
   ServiceUnavailableException,
   UnauthorizedException,
+  UseGuards,
+  UseInterceptors,
   type CanActivate,
   type ExecutionContext,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { ApiBearerAuth } from '@nestjs/swagger';
 import type { AppConfig } from '../config/load-config';
 import type { Request } from 'express';
+import { closeAfterAnswer, JsonBodyInterceptor } from './json-body.interceptor';
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
-/** `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. No token configured = 503. */
+/**
+ * `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. No token configured = 503.
+ * A refused request's body is never read (see JsonBodyInterceptor): the answer closes the
+ * connection instead.
+ */
 @Injectable()
 export class AdminTokenGuard implements CanActivate {
   private readonly expected: Buffer | null;
@@ -24,13 +33,26 @@ export class AdminTokenGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (!this.expected) {
+      closeAfterAnswer(context.switchToHttp().getRequest<Request>());
       throw new ServiceUnavailableException('the admin API is disabled: set ADMIN_TOKEN');
     }
-    const header = context.switchToHttp().getRequest<Request>().headers.authorization ?? '';
-    const match = /^Bearer (\S+)$/.exec(header);
+    const request = context.switchToHttp().getRequest<Request>();
+    const match = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '');
     if (!match?.[1] || !timingSafeEqual(digest(match[1]), this.expected)) {
+      closeAfterAnswer(request);
       throw new UnauthorizedException('missing or wrong admin token');
     }
     return true;
   }
 }
+
+/**
+ * An admin controller (or route): the admin token is checked first, then the JSON body is read
+ * and parsed, never before. Every admin controller uses this instead of UseGuards alone.
+ */
+export const AdminApi = (): ClassDecorator & MethodDecorator =>
+  applyDecorators(
+    ApiBearerAuth(),
+    UseGuards(AdminTokenGuard),
+    UseInterceptors(JsonBodyInterceptor),
+  );

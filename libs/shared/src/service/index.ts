@@ -13,3 +13,6 @@ export { PinoLogger } from 'nestjs-pino';
 export * from './admin-token.guard';
 export * from './source-clients.service';
 export * from './admin-docs';
+export * from './json-body.interceptor';
+export * from './request-params';
+export * from './unexpected-error.filter';

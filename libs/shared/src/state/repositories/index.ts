@@ -3,3 +3,4 @@ export * from './sync-record.repository';
 export * from './checkpoint.repository';
 export * from './write-intent.repository';
 export * from './source-budget.repository';
+export * from './console-token.repository';
