@@ -290,7 +290,7 @@ export function createPipelineMetrics(registry: Registry, service: string) {
     }),
     consoleAccessDenied: new Counter({
       name: `${PREFIX}console_access_denied_total`,
-      help: 'Sync-health console requests refused, by reason (missing_token, unknown_token, other_customer, read_only); customer_id is the token owner.',
+      help: 'Sync-health console requests refused, by reason (missing_token, unknown_token, customer_offboarded, other_customer, read_only); customer_id is the token owner.',
       labelNames: ['customer_id', 'reason'] as const,
       registers: [registry],
     }),
