@@ -2,3 +2,4 @@
 // (@raise-sync/shared/config, /kafka, /events, /state, /observability, /crypto, /service).
 export * from './errors';
 export * from './http-util';
+export * from './body-reader';

@@ -1,8 +1,8 @@
 import { Controller, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { closeAfterAnswer } from '@raise-sync/shared';
 import { CrmPlusWebhookIntake } from './crm-plus-webhook.service';
-import { closeIfUnread } from './raw-body';
 
 /**
  * `POST /webhooks/:customerId/crm-plus`: the payload URL registered with the customer's CRM+ (see
@@ -25,7 +25,7 @@ export class CrmPlusWebhookController {
     if (req.destroyed && !req.complete) {
       return; // the client is gone (client_aborted): nobody to answer
     }
-    closeIfUnread(req, res);
+    closeAfterAnswer(req, res);
     if (outcome.retryAfterSeconds !== undefined) {
       res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
     }

@@ -1,8 +1,8 @@
 import { Controller, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { closeAfterAnswer } from '@raise-sync/shared';
 import { WebhookIntake } from './webhook-intake.service';
-import { closeIfUnread } from './raw-body';
 
 /**
  * `POST /webhooks/:source/:customerId`: the URL registered with the source for one customer.
@@ -27,7 +27,7 @@ export class WebhookController {
     if (req.destroyed && !req.complete) {
       return; // the client is gone (client_aborted): nobody to answer
     }
-    closeIfUnread(req, res);
+    closeAfterAnswer(req, res);
     if (outcome.retryAfterSeconds !== undefined) {
       res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
     }

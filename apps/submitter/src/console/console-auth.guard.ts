@@ -10,7 +10,8 @@ import {
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { closeAfterAnswer, PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { closeAfterAnswer } from '@raise-sync/shared';
+import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
 import type { Request } from 'express';
 import { ConsoleTokens, type ConsoleViewer } from './console-tokens.service';
 

@@ -13,7 +13,8 @@ import { ConfigService } from '@nestjs/config';
 import { ApiBearerAuth } from '@nestjs/swagger';
 import type { AppConfig } from '../config/load-config';
 import type { Request } from 'express';
-import { closeAfterAnswer, JsonBodyInterceptor } from './json-body.interceptor';
+import { closeAfterAnswer } from '../body-reader';
+import { JsonBodyInterceptor } from './json-body.interceptor';
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 

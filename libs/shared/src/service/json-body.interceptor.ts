@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import {
   BadRequestException,
   Injectable,
@@ -8,13 +8,14 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import type { Observable } from 'rxjs';
+import { BodyTooLargeError, closeAfterAnswer, readBody } from '../body-reader';
 
 /** Admin request bodies are small JSON documents (settings, filters, a few tokens). */
 export const JSON_BODY_LIMIT = 256 * 1024;
+/** Longest wait for an authenticated admin body. */
+export const JSON_BODY_TIMEOUT_MS = 10_000;
 
 type BodyRequest = IncomingMessage & { body?: unknown };
-
-class BodyTooLargeError extends Error {}
 
 /**
  * Reads and parses the JSON body of a request AFTER the route's guards have passed (Nest runs
@@ -43,8 +44,9 @@ export class JsonBodyInterceptor implements NestInterceptor {
 async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   let raw: Buffer;
   try {
-    raw = await readBounded(req, limit);
+    raw = (await readBody(req, { maxBytes: limit, timeoutMs: JSON_BODY_TIMEOUT_MS })).bytes;
   } catch (error) {
+    closeAfterAnswer(req);
     if (error instanceof BodyTooLargeError) {
       throw new PayloadTooLargeException(`request bodies are limited to ${limit} bytes`);
     }
@@ -76,56 +78,4 @@ function hasNul(value: unknown): boolean {
     return Object.entries(value).some(([key, v]) => key.includes('\u0000') || hasNul(v));
   }
   return false;
-}
-
-/** The body's bytes, giving up (and closing the connection after the answer) past `limit`. */
-function readBounded(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      closeAfterAnswer(req);
-      reject(new BodyTooLargeError());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        req.pause();
-        closeAfterAnswer(req);
-        reject(new BodyTooLargeError());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(Buffer.concat(chunks, size));
-    };
-    const onError = (error: Error): void => {
-      cleanup();
-      reject(error);
-    };
-    const cleanup = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
-}
-
-/**
- * A request answered before its body was read (refused, or too large): close the connection
- * after the answer, so the rest of the body is neither read nor drained into the void.
- */
-export function closeAfterAnswer(req: IncomingMessage): void {
-  const res = (req as IncomingMessage & { res?: ServerResponse }).res;
-  if (!req.complete && res && !res.headersSent) {
-    res.setHeader('connection', 'close');
-  }
 }
