@@ -68,6 +68,39 @@ describe('submitter as a process', () => {
     expect(indexed[0]?.payload.toString()).toBe('{"not":"avro"}');
   });
 
+  it('dead-letters undecodable junk near the broker limit without its value, and the partition moves on', async () => {
+    // 1,047,800 bytes: within the broker's 1,048,588 with its batch header, so it is stored,
+    // but with the dead-letter headers it no longer fits a request to the dead-letter topic.
+    const producer = stack.kafka.producer();
+    await producer.connect();
+    // One request each: together they would pass the broker's record-batch limit.
+    for (const value of [Buffer.alloc(1_047_800, 120), Buffer.from('{"after":"the big one"}')]) {
+      await producer.send({
+        topic: `${prefix}.source.raise.gift`,
+        messages: [{ key: 'cust-43:gift:1', value }],
+      });
+    }
+    await producer.disconnect();
+    await expectEventually(
+      async () => {
+        const rows: Array<{ message_key: string; payload: Buffer | null; headers: unknown }> =
+          await stack.dataSource.query(
+            `SELECT message_key, payload, headers FROM dead_letters WHERE topic = $1 AND message_key = 'cust-43:gift:1' ORDER BY "offset"`,
+            [`${prefix}.submitter.dead-letter`],
+          );
+        expect(rows).toHaveLength(2);
+        expect(rows[1]?.payload?.toString()).toBe('{"after":"the big one"}');
+      },
+      { timeoutMs: 30_000 },
+    );
+    const dead = await stack.consumeAll(`${prefix}.submitter.dead-letter`, { count: 3 });
+    const big = dead.find(
+      (m) => m.key === 'cust-43:gift:1' && m.headers['x-value-omitted'] === 'too_large',
+    );
+    expect(big?.value ?? null).toBeNull();
+    expect(big?.headers['x-original-topic']).toBe(`${prefix}.source.raise.gift`);
+  });
+
   it('exits 0 on SIGTERM after stopping the consumer and committing', async () => {
     expect(await app.stop('SIGTERM')).toBe(0);
     const messages = app.logs().map((l) => l['msg']);
@@ -82,18 +115,20 @@ describe('submitter as a process', () => {
       messages.indexOf('shutdown complete'),
     );
 
-    // The dead-lettered message's offset was committed: the group has nothing left to read there.
+    // The dead-lettered messages' offsets were committed: the group has nothing left to read there.
     const admin = stack.kafka.admin();
     await admin.connect();
     const offsets = await admin.fetchOffsets({
       groupId: `${prefix}.submitter`,
       topics: [`${prefix}.source.raise.gift`],
     });
+    const ends = await admin.fetchTopicOffsets(`${prefix}.source.raise.gift`);
     await admin.disconnect();
     const committed = offsets[0]?.partitions.reduce(
       (sum, p) => sum + Math.max(0, Number(p.offset)),
       0,
     );
-    expect(committed).toBe(1);
+    expect(committed).toBe(ends.reduce((sum, p) => sum + Number(p.high), 0));
+    expect(committed).toBe(3);
   });
 });

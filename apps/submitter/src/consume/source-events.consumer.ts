@@ -7,12 +7,18 @@ import {
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
-import { customerIdFromKey, deadLetterHeaders, type Topics } from '@raise-sync/shared/kafka';
+import {
+  customerIdFromKey,
+  deadLetterHeaders,
+  type RecordMetadata,
+  type Topics,
+} from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
   ConsumerLoopFactory,
   EventCodec,
   EventProducer,
+  EventTooLargeError,
   PinoLogger,
   PIPELINE_METRICS,
   ReadinessService,
@@ -182,6 +188,28 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
   }
 
   /** The event, or undefined after dead-lettering an undecodable message; throws if retriable. */
+  /**
+   * Dead-letters an undecodable message. One that cannot fit the dead-letter topic with its
+   * headers (junk near the broker's limit) goes without its value, marked, so the partition
+   * never stalls on it; the headers say where the original still is.
+   */
+  private async publishUndecodable(
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: Record<string, string>,
+  ): Promise<RecordMetadata[]> {
+    try {
+      return await this.producer.publishRaw(this.topics.deadLetters, [{ key, value, headers }]);
+    } catch (error) {
+      if (!(error instanceof EventTooLargeError)) {
+        throw error;
+      }
+      return this.producer.publishRaw(this.topics.deadLetters, [
+        { key, value: null, headers: { ...headers, 'x-value-omitted': 'too_large' } },
+      ]);
+    }
+  }
+
   private async decode(message: ConsumedMessage): Promise<SourceEvent | undefined> {
     const decoded = await this.codec.decode(message.value);
     if (decoded.ok) {
@@ -204,9 +232,7 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
         customerId,
       }),
     };
-    const [written] = await this.producer.publishRaw(this.topics.deadLetters, [
-      { key: message.key, value: message.value, headers: dlqHeaders },
-    ]);
+    const [written] = await this.publishUndecodable(message.key, message.value, dlqHeaders);
     // Indexed for the admin API too (the customer only when the key names a known one).
     await this.db.query(
       `INSERT INTO dead_letters (customer_id, topic, partition, "offset", reason, error_message, attempts,
