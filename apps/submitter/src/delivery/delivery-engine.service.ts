@@ -67,6 +67,9 @@ interface SyncRow {
 
 const keyOf = (e: SourceEvent): string => `${e.resource}\u0000${e.recordId}`;
 
+/** Least time between publishing a retry and its due time (its entry is recorded in between). */
+const RETRY_PUBLISH_MARGIN_MS = 1000;
+
 function isRetriable(error: Error): boolean {
   const retriable = (error as { retriable?: unknown }).retriable;
   return retriable === undefined ? true : retriable === true;
@@ -327,6 +330,17 @@ export class DeliveryEngine {
       list.push(message);
       byTopic.set(topic, list);
     };
+    // A retry's due time was set when its attempt failed; the chunk may finish much later (it
+    // waits for its slowest task). Its retry entry is written just after this publish, so the
+    // retry consumer must not find it due before then: keep at least RETRY_PUBLISH_MARGIN_MS.
+    // (Seen in the kill -9 test: a retry due at publish time was delivered before its entry
+    // existed, and the entry stayed behind as an orphan.)
+    const earliestDue = Date.now() + RETRY_PUBLISH_MARGIN_MS;
+    for (const o of outcomes) {
+      if (o.status === 'retry' && (o.dueAt?.getTime() ?? 0) < earliestDue) {
+        o.dueAt = new Date(earliestDue);
+      }
+    }
     for (const o of outcomes) {
       const { item } = o;
       const original = originOf(item.message);
