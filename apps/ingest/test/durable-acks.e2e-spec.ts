@@ -4,6 +4,7 @@ import { expectEventually, scrapeMetric, useTestStack } from '@raise-sync/testin
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import {
   onboard,
+  raiseGiftWebhookBody,
   readEvents,
   startIngest,
   topicMessageCount,
@@ -62,24 +63,7 @@ describe('ingest: a 202 only for what the broker stored, one tenant never fails 
 
   const body = (eventType: number, data: Record<string, unknown>): string =>
     JSON.stringify({ eventType, contextId: data['id'], data });
-  const gift = (id: number): string =>
-    body(10, {
-      id,
-      donorId: 1,
-      recurringGiftId: null,
-      amount: 10,
-      currency: 'USD',
-      date: '2026-11-20T10:00:00',
-      status: 1,
-      statusText: 'Success',
-      isTestMode: false,
-      isAnonymous: false,
-      paymentType: 'CreditCard',
-      transactionId: `tx-${id}`,
-      campaignName: null,
-      createdDate: '2026-11-20T10:00:00.000Z',
-      modifiedDate: '2026-11-20T10:00:01.000Z',
-    });
+  const gift = raiseGiftWebhookBody;
   const donor = (id: number): string =>
     body(31, {
       id,

@@ -134,3 +134,29 @@ export async function topicMessageCount(stack: TestStack, topic: string): Promis
     await admin.disconnect();
   }
 }
+
+/** The body Raise sends for a created gift (event type 10), as the tests sign and post it. */
+export function raiseGiftWebhookBody(id: number): string {
+  return JSON.stringify({
+    eventType: 10,
+    eventTypeDisplay: 'Gift Created',
+    contextId: id,
+    data: {
+      id,
+      donorId: 1,
+      recurringGiftId: null,
+      amount: 10,
+      currency: 'USD',
+      date: '2026-11-20T10:00:00',
+      status: 1,
+      statusText: 'Success',
+      isTestMode: false,
+      isAnonymous: false,
+      paymentType: 'CreditCard',
+      transactionId: `tx-${id}`,
+      campaignName: null,
+      createdDate: '2026-11-20T10:00:00.000Z',
+      modifiedDate: '2026-11-20T10:00:01.000Z',
+    },
+  });
+}

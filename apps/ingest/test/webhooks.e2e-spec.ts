@@ -4,6 +4,7 @@ import { expectEventually, scrapeMetric, useTestStack } from '@raise-sync/testin
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import {
   onboard,
+  raiseGiftWebhookBody,
   readEvents,
   startIngest,
   topicMessageCount,
@@ -97,29 +98,7 @@ describe('ingest: signed webhooks into customer-keyed topics (real Kafka, regist
     let customer: OnboardedCustomer;
     const secret = `whsec_${randomBytes(16).toString('hex')}`;
     const url = (id = customer.id): string => `${ingest.app.url}/webhooks/raise/${id}`;
-    const giftBody = (id: number): string =>
-      JSON.stringify({
-        eventType: 10,
-        eventTypeDisplay: 'Gift Created',
-        contextId: id,
-        data: {
-          id,
-          donorId: 1,
-          recurringGiftId: null,
-          amount: 10,
-          currency: 'USD',
-          date: '2026-11-20T10:00:00',
-          status: 1,
-          statusText: 'Success',
-          isTestMode: false,
-          isAnonymous: false,
-          paymentType: 'CreditCard',
-          transactionId: `tx-${id}`,
-          campaignName: null,
-          createdDate: '2026-11-20T10:00:00.000Z',
-          modifiedDate: '2026-11-20T10:00:01.000Z',
-        },
-      });
+    const giftBody = raiseGiftWebhookBody;
     const post = async (
       body: string,
       headers: Record<string, string>,

@@ -248,10 +248,10 @@ export class BatchingPublisher {
    * its own, not awaited here, so the next shared request does not wait for a failing lane.
    */
   private async sendShared(parts: Array<{ lane: Lane; items: Pending[] }>): Promise<void> {
-    const only = parts.length === 1 ? parts[0] : undefined;
-    if (only) {
-      void this.sendLane(only.lane, only.items);
-      await Promise.resolve();
+    if (parts.length === 1) {
+      // Nothing to share: the lane's own send, with the client's retries.
+      const [{ lane, items }] = parts as [{ lane: Lane; items: Pending[] }];
+      void this.sendLane(lane, items);
       return;
     }
     const byTopic = new Map<string, Message[]>();

@@ -3,6 +3,7 @@ import {
   type Admin,
   type Kafka,
   type Message,
+  type PartitionMetadata,
   type Producer,
   type RecordMetadata,
 } from 'kafkajs';
@@ -141,7 +142,11 @@ export class EventProducer {
   private admin: Admin | undefined;
   private connected = false;
   private readonly partitioner = Partitioners.DefaultPartitioner();
-  private readonly partitionCounts = new Map<string, { count: number; readAt: number }>();
+  /** Per topic: a partition list shaped for the partitioner, and when its count was read. */
+  private readonly partitionCounts = new Map<
+    string,
+    { partitions: PartitionMetadata[]; readAt: number }
+  >();
   private consecutiveFailures = 0;
   private lastError: string | undefined;
   private lastRecreateAt = 0;
@@ -254,33 +259,34 @@ export class EventProducer {
    * to one partition. Undefined when the count cannot be read; callers then group by topic.
    */
   async partitionOf(topic: string, key: Buffer | string | null | undefined): Promise<number> {
-    const cached = this.partitionCounts.get(topic);
-    let count = cached?.count;
+    let cached = this.partitionCounts.get(topic);
     if (!cached || Date.now() - cached.readAt > 60_000) {
       try {
         const metadata = await this.admin?.fetchTopicMetadata({ topics: [topic] });
-        count = metadata?.topics[0]?.partitions.length ?? count;
-        if (count) {
-          this.partitionCounts.set(topic, { count, readAt: Date.now() });
+        const count = metadata?.topics[0]?.partitions.length ?? 0;
+        if (count > 0) {
+          // Built once per count read, not per message: the partitioner only needs the length.
+          const partitions = Array.from({ length: count }, (_v, partitionId) => ({
+            partitionId,
+            leader: 0,
+            partitionErrorCode: 0,
+            replicas: [],
+            isr: [],
+            offlineReplicas: [],
+          }));
+          cached = { partitions, readAt: Date.now() };
+          this.partitionCounts.set(topic, cached);
         }
       } catch {
         // keep the last known count; an unknown topic fails at send time with a clear error
       }
     }
-    if (!count) {
+    if (!cached) {
       return 0;
     }
-    const partitionMetadata = Array.from({ length: count }, (_v, partitionId) => ({
-      partitionId,
-      leader: 0,
-      partitionErrorCode: 0,
-      replicas: [],
-      isr: [],
-      offlineReplicas: [],
-    }));
     return this.partitioner({
       topic,
-      partitionMetadata,
+      partitionMetadata: cached.partitions,
       message: { key: key ?? null, value: null },
     });
   }
