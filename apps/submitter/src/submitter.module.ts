@@ -23,6 +23,8 @@ import { AdapterRegistry } from './delivery/adapter-registry';
 import { DeliveryEngine } from './delivery/delivery-engine.service';
 import { DestinationDirectory } from './delivery/destination-directory.service';
 import { LedgerMonitor } from './ledger/ledger-monitor.service';
+import { RecordCompletion } from './delivery/record-completion.service';
+import { RelatedRedrive } from './dead-letters/related-redrive.service';
 
 /**
  * The delivery side: source and retry topics → destination adapters, dead letters, ledger; and the
@@ -45,6 +47,8 @@ import { LedgerMonitor } from './ledger/ledger-monitor.service';
     RetryConsumer,
     LedgerMonitor,
     DeadLetterService,
+    RecordCompletion,
+    RelatedRedrive,
     AdminTokenGuard,
     ConsoleTokens,
     ConsoleAuthGuard,

@@ -146,7 +146,7 @@ describe('submitter: failing destinations, retries and dead letters', () => {
         `/admin/dead-letters?customerId=${c.id}`,
       );
       expect(body).toHaveLength(1);
-      expect(body[0]?.reason).toBe('record_rejected');
+      expect(body[0]?.reason).toBe('missing_related_data');
       expect(body[0]?.errorMessage).toMatch(/email/i);
     });
     // The warehouse, which needs no email, has it (each destination works on its own, so its

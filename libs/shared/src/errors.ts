@@ -31,6 +31,23 @@ export class RecordRejectedError extends SyncError {
   readonly reason = 'record_rejected';
 }
 
+/**
+ * The destination refused the record because data of ANOTHER record is missing (a CRM+ gift
+ * without its donor's email). Not retriable as it is, but not the record's own fault either:
+ * `waitingFor` (`<resource>:<id>`, e.g. `donor:48213`) names the record whose change makes it
+ * deliverable, and the submitter re-drives the dead letter on its own when that record changes.
+ */
+export class MissingRelatedDataError extends SyncError {
+  readonly retriable = false;
+  readonly reason = 'missing_related_data';
+  constructor(
+    message: string,
+    readonly waitingFor: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A Kafka message that is not Confluent-framed Avro we can read: it goes to the dead-letter topic. */
 export class UndecodableMessageError extends SyncError {
   readonly retriable = false;

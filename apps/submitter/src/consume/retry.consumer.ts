@@ -17,8 +17,9 @@ import {
   type BatchControl,
   type PartitionBatch,
 } from '@raise-sync/shared/service';
-import { DeliveryEngine } from '../delivery/delivery-engine.service';
+import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
+import { RecordCompletion } from '../delivery/record-completion.service';
 
 /**
  * Consumes the three retry topics (non-blocking retries). Messages of a retry topic all wait the
@@ -41,6 +42,7 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly readiness: ReadinessService,
     private readonly log: PinoLogger,
+    private readonly completion: RecordCompletion,
   ) {
     this.log.setContext(RetryConsumer.name);
   }
@@ -115,15 +117,16 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
       }
       const destination = await this.directory.byId(info.destinationId);
       if (destination && destination.enabled) {
-        await this.engine.deliver(destination, [
-          {
-            event: decoded.event,
-            message,
-            attemptsMade: info.attempt,
-            firstFailedAt: info.firstFailedAt,
-            fromRetry: true,
-          },
-        ]);
+        const item: WorkItem = {
+          event: decoded.event,
+          message,
+          attemptsMade: info.attempt,
+          firstFailedAt: info.firstFailedAt,
+          fromRetry: true,
+        };
+        // A retried or re-driven webhook gift is completed again, with the donor as known now.
+        await this.completion.complete(destination.customerId, [item]);
+        await this.engine.deliver(destination, [item]);
       } else {
         await this.engine.dropRetry(info.destinationId, decoded.event.eventId);
         this.log.warn(

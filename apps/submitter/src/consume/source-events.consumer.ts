@@ -32,6 +32,8 @@ import { REPLAY_DESTINATION_HEADER, WriteIntentRepository } from '@raise-sync/sh
 import { DataSource } from 'typeorm';
 import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
+import { RecordCompletion } from '../delivery/record-completion.service';
+import { RelatedRedrive } from '../dead-letters/related-redrive.service';
 
 const CHUNK = 2000;
 const PARALLEL_DESTINATIONS = 8;
@@ -61,6 +63,8 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     private readonly config: ConfigService<AppConfig, true>,
     private readonly log: PinoLogger,
     private readonly db: DataSource,
+    private readonly completion: RecordCompletion,
+    private readonly redrive: RelatedRedrive,
   ) {
     this.log.setContext(SourceEventsConsumer.name);
     this.intents = new WriteIntentRepository(db);
@@ -146,6 +150,13 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
       byCustomer.set(event.customerId, list);
     }
     await this.markEchoes(byCustomer);
+    // Related records first (the donors this chunk shows), then the gifts that lack theirs, so
+    // every destination gets the complete record (see RecordCompletion).
+    const ready = new Map<string, string[]>();
+    for (const [customerId, items] of byCustomer) {
+      ready.set(customerId, await this.completion.learn(customerId, items));
+      await this.completion.complete(customerId, items);
+    }
     const tasks: Array<() => Promise<void>> = [];
     for (const [customerId, items] of byCustomer) {
       for (const ctx of await this.directory.forCustomer(customerId)) {
@@ -160,6 +171,10 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
         }
       }),
     );
+    // After the donors themselves went out: gifts dead-lettered for want of them follow.
+    for (const [customerId, donorIds] of ready) {
+      await this.redrive.donorsReady(customerId, donorIds);
+    }
   }
 
   /** Donor changes that are the echo of our own writes to Raise (write intents) are not synced out. */

@@ -3,7 +3,7 @@ import { EventCodec } from '@raise-sync/shared/events';
 import { RETRY_DELAYS, retryHeaders, type Topics } from '@raise-sync/shared/kafka';
 import { EventProducer, PinoLogger, TOPICS } from '@raise-sync/shared/service';
 import { DeadLetterEntity } from '@raise-sync/shared/state';
-import { DataSource, type FindOptionsWhere } from 'typeorm';
+import { DataSource, In, type FindOptionsWhere } from 'typeorm';
 
 export interface DeadLetterFilter {
   customerId?: string;
@@ -11,6 +11,8 @@ export interface DeadLetterFilter {
   reason?: string;
   status?: 'open' | 'retried' | 'discarded';
   limit?: number;
+  /** Only dead letters waiting for one of these related records (`<resource>:<id>`). */
+  waitingFor?: string[];
 }
 
 export interface DeadLetterView {
@@ -83,12 +85,17 @@ export class DeadLetterService {
       const event = decoded.event;
       const now = new Date();
       // The ledger moves first (dead-lettered -> in retry), then the message goes out: the retry
-      // consumer may deliver it at once and must find its retry entry to account for it.
-      await this.db.transaction(async (tx) => {
-        await tx.query(
-          `UPDATE dead_letters SET status = 'retried', resolved_at = now() WHERE id = $1`,
+      // consumer may deliver it at once and must find its retry entry to account for it. The
+      // entry is claimed (open -> retried) in the same transaction, so an admin retry and the
+      // automatic re-drive, in any number of replicas, retry it once.
+      const claimed = await this.db.transaction(async (tx) => {
+        const [, claimedRows] = await tx.query<[unknown[], number]>(
+          `UPDATE dead_letters SET status = 'retried', resolved_at = now() WHERE id = $1 AND status = 'open'`,
           [row.id],
         );
+        if (claimedRows === 0) {
+          return false;
+        }
         await tx.query(
           `INSERT INTO retry_entries (destination_id, customer_id, event_id, resource, source_id, attempt, due_at, last_error, first_failed_at)
            VALUES ($1, $2, $3, $4, $5, 0, now(), $6, $7) ON CONFLICT (destination_id, event_id) DO NOTHING`,
@@ -106,7 +113,11 @@ export class DeadLetterService {
           `UPDATE delivery_counts SET n = n - 1 WHERE customer_id = $1 AND destination_id = $2 AND outcome = 'dead_lettered' AND n > 0`,
           [row.customerId, row.destinationId],
         );
+        return true;
       });
+      if (!claimed) {
+        continue;
+      }
       try {
         await this.producer.publishRaw(this.topics.submitRetry(RETRY_DELAYS[0]), [
           {
@@ -187,6 +198,7 @@ export class DeadLetterService {
       ...(filter.destinationId ? { destinationId: filter.destinationId } : {}),
       ...(filter.reason ? { reason: filter.reason } : {}),
       ...(filter.status ? { status: filter.status } : {}),
+      ...(filter.waitingFor ? { waitingFor: In(filter.waitingFor) } : {}),
     };
   }
 

@@ -42,6 +42,11 @@ export interface WorkItem {
   echo?: boolean;
   /** A replay aimed at one destination (its header): the others skip it as not_targeted. */
   targetDestinationId?: string;
+  /**
+   * Set by RecordCompletion when a record the event needs (a webhook gift's donor) could not be
+   * read right now: the event is retried at every destination instead of being delivered without it.
+   */
+  unavailable?: Error;
 }
 
 interface Outcome {
@@ -53,6 +58,8 @@ interface Outcome {
   /** When status is 'retry'. */
   dueAt?: Date;
   tier?: number;
+  /** When dead-lettered for another record's missing data: `<resource>:<id>` of that record. */
+  waitingFor?: string;
 }
 
 type DeadOutcome = Outcome & { dlqMessage?: Message; dlqOffset?: string; dlqPartition?: number };
@@ -120,7 +127,9 @@ export class DeliveryEngine {
     }
     const adapter = this.adapters.get(ctx.kind);
     const decisions = await this.decide(ctx, adapter, items);
-    const toDeliver = items.filter((_, i) => decisions[i]?.kind === 'deliver');
+    const toDeliver = items.filter(
+      (item, i) => decisions[i]?.kind === 'deliver' && !item.unavailable,
+    );
     const results = await this.write(ctx, adapter, toDeliver);
     const outcomes: Outcome[] = [];
     let next = 0;
@@ -130,7 +139,7 @@ export class DeliveryEngine {
         outcomes.push({ item, status: 'skipped', reason: decision.reason });
         continue;
       }
-      const result = results[next++] as DeliveryResult | Error;
+      const result = item.unavailable ?? (results[next++] as DeliveryResult | Error);
       outcomes.push(this.classify(item, result));
     }
     await this.publishFailures(ctx, outcomes);
@@ -299,7 +308,14 @@ export class DeliveryEngine {
     const attempts = item.attemptsMade + 1;
     const reason = (result as { reason?: string }).reason ?? 'unexpected';
     if (!isRetriable(result)) {
-      return { item, status: 'dead_lettered', reason, error: result.message };
+      const waitingFor = (result as { waitingFor?: unknown }).waitingFor;
+      return {
+        item,
+        status: 'dead_lettered',
+        reason,
+        error: result.message,
+        ...(typeof waitingFor === 'string' ? { waitingFor } : {}),
+      };
     }
     if (attempts >= this.maxAttempts) {
       return {
@@ -426,11 +442,17 @@ export class DeliveryEngine {
         tracked = new Set([...deleted, ...updated].map((r) => r.event_id));
       }
       const newRetries = outcomes.filter((o) => !o.item.fromRetry && o.status === 'retry');
+      // A live event whose retry entry exists already (the same event again, e.g. a batch
+      // redelivered after a crash, now that a failed version is no longer a duplicate) is in
+      // retry once: this copy counts as skipped, and its retry message as that entry's orphan.
+      const alreadyInRetry = new Set<string>();
       if (newRetries.length > 0) {
-        await tx.query(
+        // (TypeORM returns an INSERT's rows alone, not [rows, count] as for UPDATE and DELETE.)
+        const inserted: Array<{ event_id: string }> = await tx.query(
           `INSERT INTO retry_entries (destination_id, customer_id, event_id, resource, source_id, attempt, due_at, last_error, first_failed_at)
            SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[], $8::text[], $9::timestamptz[])
-           ON CONFLICT (destination_id, event_id) DO NOTHING`,
+           ON CONFLICT (destination_id, event_id) DO NOTHING
+           RETURNING event_id`,
           [
             ctx.destinationId,
             ctx.customerId,
@@ -445,6 +467,12 @@ export class DeliveryEngine {
             ]),
           ],
         );
+        const fresh = new Set(inserted.map((r) => r.event_id));
+        for (const o of newRetries) {
+          if (!fresh.has(o.item.event.eventId)) {
+            alreadyInRetry.add(o.item.event.eventId);
+          }
+        }
       }
 
       // Sync state (never moves to an older version) and its audit trail.
@@ -512,8 +540,9 @@ export class DeliveryEngine {
       for (const o of dead) {
         await tx.query(
           `INSERT INTO dead_letters (customer_id, destination_id, topic, partition, "offset", event_id, resource, source_id,
-                                     reason, error_message, attempts, first_failed_at, status, payload, message_key, headers)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', $13, $14, $15)
+                                     reason, error_message, attempts, first_failed_at, status, payload, message_key, headers,
+                                     waiting_for)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', $13, $14, $15, $16)
            ON CONFLICT (topic, partition, "offset") DO NOTHING`,
           [
             ctx.customerId,
@@ -531,6 +560,7 @@ export class DeliveryEngine {
             o.item.message.value,
             o.item.message.key?.toString() ?? null,
             JSON.stringify(o.dlqMessage?.headers ?? o.item.message.headers),
+            o.waitingFor ?? null,
           ],
         );
       }
@@ -543,6 +573,10 @@ export class DeliveryEngine {
       for (const o of outcomes) {
         if (!o.item.fromRetry) {
           bump('received');
+          if (o.status === 'retry' && alreadyInRetry.has(o.item.event.eventId)) {
+            bump('skipped');
+            continue;
+          }
         } else if (!tracked.has(o.item.event.eventId)) {
           continue;
         }

@@ -42,7 +42,7 @@ describe('delivery decision against the sync state', () => {
     }
   });
 
-  it('delivers a newer version, and a failed version only from its retry', () => {
+  it('delivers a newer version, and a failed version from any later copy', () => {
     expect(
       decideAgainstSyncState(event('webhook', V2), { status: 'confirmed', sourceModifiedAt: V1 }),
     ).toEqual({ kind: 'deliver' });
@@ -52,9 +52,13 @@ describe('delivery decision against the sync state', () => {
         sourceModifiedAt: V1,
       }),
     ).toEqual({ kind: 'deliver' });
-    expect(
-      decideAgainstSyncState(event('webhook', V1), { status: 'failed', sourceModifiedAt: V1 }),
-    ).toEqual({ kind: 'skip', reason: 'duplicate' });
+    // The poll or backfill copy of a version that failed (say, a webhook copy without its donor)
+    // is delivered: it may carry what the failed copy lacked.
+    for (const origin of ['webhook', 'poll', 'backfill', 'reconcile']) {
+      expect(
+        decideAgainstSyncState(event(origin, V1), { status: 'failed', sourceModifiedAt: V1 }),
+      ).toEqual({ kind: 'deliver' });
+    }
   });
 
   it('a targeted replay is for the named destination only', () => {

@@ -29,9 +29,13 @@ export function targetedElsewhere(event: CandidateEvent, destinationId: string):
  * - no sync state yet: deliver;
  * - an older version than the sync state: stale (the newer one was delivered already, or comes
  *   later in the same replay range), whatever the origin;
- * - the same version: normally a duplicate. A retry of a version that failed delivers it, and a
- *   replay delivers it again: the operator replays because the destination lost what the sync
- *   state says it has (restored from an older backup, rows wiped, a mapping fixed since);
+ * - the same version: a duplicate when the destination confirmed it. A version that FAILED there
+ *   is delivered again by any copy (its retry, a poll or backfill copy, a reconcile): a failed
+ *   state never makes a later copy a duplicate, because the later copy may carry what the failed
+ *   one lacked (a webhook gift without its donor, then the poll copy with the donor embedded).
+ *   A replay delivers even a confirmed version again: the operator replays because the
+ *   destination lost what the sync state says it has (restored from an older backup, rows wiped,
+ *   a mapping fixed since);
  * - a newer version: deliver.
  */
 export function decideAgainstSyncState(
@@ -52,9 +56,5 @@ export function decideAgainstSyncState(
   if (event.origin === 'replay') {
     return { kind: 'deliver' };
   }
-  if (known.status === 'confirmed') {
-    return { kind: 'skip', reason: 'duplicate' };
-  }
-  // The same version failed before: its retry delivers it; a live copy is a duplicate.
-  return event.fromRetry ? { kind: 'deliver' } : { kind: 'skip', reason: 'duplicate' };
+  return known.status === 'confirmed' ? { kind: 'skip', reason: 'duplicate' } : { kind: 'deliver' };
 }

@@ -109,7 +109,25 @@ describe('CRM+ mapping', () => {
         giftDate: '2026-11-20T09:12:00',
         contact: { referenceId: '48213', email: 'ada@example.org' },
         isPrivate: false,
+        recurringGiftTransactionId: null,
       });
+    });
+
+    it('sends null for a field the source cleared, and leaves out one the source does not carry', () => {
+      const withSegment = { ...SAMPLE_RECORDS.gift, raw: JSON.stringify({ segment: 'WEB' }) };
+      const cleared = { ...SAMPLE_RECORDS.gift, raw: JSON.stringify({ segment: null }) };
+      const sparse = { ...SAMPLE_RECORDS.gift, raw: JSON.stringify({}) };
+      expect(giftToTransaction(withSegment, settings).segment).toBe('WEB');
+      expect(giftToTransaction(cleared, settings)).toHaveProperty('segment', null);
+      expect(giftToTransaction(sparse, settings)).not.toHaveProperty('segment');
+    });
+
+    it('names the donor a gift waits for when the donor has no email', () => {
+      expect(() =>
+        giftToTransaction({ ...SAMPLE_RECORDS.gift, donorEmail: null }, settings),
+      ).toThrow(
+        expect.objectContaining({ reason: 'missing_related_data', waitingFor: 'donor:48213' }),
+      );
     });
 
     it('uses the configured transaction source', () => {

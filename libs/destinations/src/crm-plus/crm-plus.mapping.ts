@@ -1,4 +1,4 @@
-import { RecordRejectedError } from '@raise-sync/shared';
+import { MissingRelatedDataError, RecordRejectedError } from '@raise-sync/shared';
 import type { RaiseDonor, RaiseGift, VomoUser } from '@raise-sync/shared/events';
 import { AmountError, toJsonAmount } from '../mapping/amounts';
 import { type FieldMap, type FieldMapConfig, mapFields } from '../mapping/field-map';
@@ -83,10 +83,14 @@ export function crmGiftType(paymentType: string | null): string {
 const tags = (list: readonly string[]): string | undefined =>
   list.length > 0 ? list.join(';') : undefined;
 
-function requireEmail(body: Record<string, unknown>, path: 'email' | 'contact'): void {
+function hasEmail(body: Record<string, unknown>, path: 'email' | 'contact'): boolean {
   const email =
     path === 'email' ? body.email : (body.contact as Record<string, unknown> | undefined)?.email;
-  if (typeof email !== 'string' || email.trim() === '') {
+  return typeof email === 'string' && email.trim() !== '';
+}
+
+function requireEmail(body: Record<string, unknown>, path: 'email' | 'contact'): void {
+  if (!hasEmail(body, path)) {
     throw new RecordRejectedError(
       path === 'email'
         ? 'CRM+ needs an email for contacts'
@@ -156,7 +160,11 @@ export function giftToTransaction(
   if (amount <= 0) {
     throw new RecordRejectedError(`gift ${gift.id}: CRM+ needs an amount above zero`);
   }
-  const body = mapFields(gift, { defaults: CRM_PLUS_GIFT_DEFAULTS }, settings.fieldMap.gift);
+  const body = mapFields(
+    gift,
+    { defaults: CRM_PLUS_GIFT_DEFAULTS, clearOnNull: true },
+    settings.fieldMap.gift,
+  );
   Object.assign(body, {
     transactionSource: settings.transactionSource,
     transactionId: gift.id,
@@ -164,6 +172,13 @@ export function giftToTransaction(
     amount,
     currencyCode: gift.currency,
   });
+  if (gift.donorId !== null && !hasEmail(body, 'contact')) {
+    // The gift is fine; its donor has no email (yet). Re-driven when the donor changes.
+    throw new MissingRelatedDataError(
+      `CRM+ needs the donor email for gifts; donor ${gift.donorId} has none`,
+      `donor:${gift.donorId}`,
+    );
+  }
   requireEmail(body, 'contact');
   return body;
 }

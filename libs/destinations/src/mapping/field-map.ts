@@ -197,12 +197,19 @@ export interface MappingSpec {
   computed?: Readonly<Record<string, unknown>>;
   /** Identity fields, set last; a field map can never change them. */
   fixed?: Readonly<Record<string, unknown>>;
+  /**
+   * Send null for a top-level field whose source value is present and null (the source cleared
+   * it: a gift's segment removed in Raise), so an update clears it at the destination too. A
+   * path that is missing altogether still leaves the field out.
+   */
+  clearOnNull?: boolean;
 }
 
 /**
  * Builds a destination body from a record: computed values, then the defaults merged with the
  * customer's overrides (a source value that is absent leaves the field out, so a sparse record
- * never blanks a field at the destination), then the fixed identity fields.
+ * never blanks a field at the destination, unless `clearOnNull` says a present null clears it),
+ * then the fixed identity fields.
  */
 export function mapFields(
   record: object,
@@ -223,10 +230,11 @@ export function mapFields(
       deletePath(body, target);
       continue;
     }
-    const value = normalize(
-      typeof source === 'string' ? readSourcePath(view, source) : source.value,
-    );
-    if (value === undefined) {
+    const raw = typeof source === 'string' ? readSourcePath(view, source) : source.value;
+    const value = normalize(raw);
+    if (value === undefined && spec.clearOnNull && raw === null && !target.includes('.')) {
+      body[target] = null;
+    } else if (value === undefined) {
       deletePath(body, target);
     } else {
       setPath(body, target, value);

@@ -245,6 +245,22 @@ export function createPipelineMetrics(registry: Registry, service: string) {
       labelNames: ['status'] as const,
       registers: [registry],
     }),
+    recordsCompleted: new Counter({
+      name: `${PREFIX}records_completed_total`,
+      help:
+        'Events whose payload lacked a related record (a webhook gift without its donor), by how ' +
+        'the submitter completed them: known (from the related-records store), fetched (from the ' +
+        'source API), not_found (the source has no such record), unavailable (the source could not ' +
+        'be asked: retried), no_credentials (delivered as received).',
+      labelNames: ['customer_id', 'resource', 'outcome'] as const,
+      registers: [registry],
+    }),
+    deadLettersRedriven: new Counter({
+      name: `${PREFIX}dead_letters_redriven_total`,
+      help: 'Dead letters re-driven on their own because the related record they waited for changed.',
+      labelNames: ['customer_id'] as const,
+      registers: [registry],
+    }),
     sourceBudgetWaitSeconds: new Counter({
       name: `${PREFIX}source_budget_wait_seconds_total`,
       help: 'Time spent waiting for the customer-wide (shared) source request budget.',

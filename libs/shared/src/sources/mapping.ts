@@ -194,7 +194,8 @@ function emailOptInOf(donor: Fields): boolean | null {
   return typeof chosen?.isOptedIn === 'boolean' ? chosen.isOptedIn : null;
 }
 
-function primaryEmailOf(donor: Fields): string | null {
+/** A Raise donor model's email: `email`, else the primary `donorEmailAddresses` entry; else null. */
+export function primaryEmailOf(donor: Fields): string | null {
   if (typeof donor.email === 'string' && donor.email !== '') {
     return donor.email;
   }

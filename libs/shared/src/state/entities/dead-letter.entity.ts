@@ -23,4 +23,6 @@ export class DeadLetterEntity {
   @Column({ type: 'bytea', nullable: true }) payload!: Buffer | null;
   @Column({ name: 'message_key', type: 'text', nullable: true }) messageKey!: string | null;
   @Column({ type: 'jsonb', default: () => "'{}'" }) headers!: Record<string, string>;
+  /** `<resource>:<id>` of the related record whose missing data caused it (re-driven on change). */
+  @Column({ name: 'waiting_for', type: 'text', nullable: true }) waitingFor!: string | null;
 }

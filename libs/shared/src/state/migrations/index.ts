@@ -7,6 +7,7 @@ import { CreateBackfillAndReconciliation1763800005000 } from './1763800005000-cr
 import { CreateCrossProductArrivals1763800006000 } from './1763800006000-create-cross-product-arrivals';
 import { CreateConsoleTokens1763800007000 } from './1763800007000-create-console-tokens';
 import { CreateReplayRuns1763800008000 } from './1763800008000-create-replay-runs';
+import { CreateRelatedRecords1763800010000 } from './1763800010000-create-related-records';
 
 /** Every migration, oldest first. New ones are appended here. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   CreateCrossProductArrivals1763800006000,
   CreateConsoleTokens1763800007000,
   CreateReplayRuns1763800008000,
+  CreateRelatedRecords1763800010000,
 ];

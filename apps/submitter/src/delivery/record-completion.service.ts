@@ -1,0 +1,340 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { SecretBox } from '@raise-sync/shared/crypto';
+import type { RaiseGift, SourceEvent } from '@raise-sync/shared/events';
+import type { PipelineMetrics } from '@raise-sync/shared/observability';
+import { PIPELINE_METRICS, PinoLogger, SourceClients } from '@raise-sync/shared/service';
+import {
+  SourceUnavailableError,
+  parseSourceTime,
+  primaryEmailOf,
+  raiseToRecord,
+} from '@raise-sync/shared/sources';
+import { CustomerRepository } from '@raise-sync/shared/state';
+import { DataSource } from 'typeorm';
+import type { WorkItem } from './delivery-engine.service';
+
+type Model = Record<string, unknown>;
+
+/** Donors fetched from Raise at once per customer and chunk. */
+const FETCH_CONCURRENCY = 4;
+/** A fetch that waits longer than this (budget or slow source) makes the event retry instead. */
+const FETCH_TIMEOUT_MS = 10_000;
+
+interface KnownDonor {
+  model: Model;
+  modifiedAt: Date;
+  learnedFrom: 'event' | 'embedded' | 'fetched';
+}
+
+const asModel = (value: unknown): Model | null =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Model) : null;
+
+function parseRaw(raw: string | null | undefined): Model | null {
+  if (!raw) {
+    return null;
+  }
+  try {
+    return asModel(JSON.parse(raw));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A Raise gift upsert with a donor ID but no donor email: a webhook copy (no donor embedded), or
+ * a copy whose embedded donor had no email then.
+ */
+function withoutDonorEmail(event: SourceEvent): boolean {
+  if (event.source !== 'raise' || event.resource !== 'gift' || event.record === null) {
+    return false;
+  }
+  const gift = event.record as RaiseGift;
+  return gift.donorId !== null && gift.donorEmail === null;
+}
+
+/**
+ * Completes events whose payload lacks a record they point at, so every destination gets the same
+ * fields for a version whichever path brought it. A Raise gift webhook carries `donorId` but not
+ * the donor; a poll or backfill copy of the same version embeds it (`includeDetails`). The gift
+ * is rebuilt with the donor embedded, through the same mapping a poll copy takes, so `donorEmail`
+ * and `raw.donor` (CRM+ contact names, the accounting contact) come out identical.
+ *
+ * Why here and not in ingest: completing may need a source request, which waits on the customer's
+ * rate budget and on Raise. On the webhook path that wait would delay the 2xx Raise waits for (and
+ * a source outage would turn into refused webhooks); here a failed fetch is just a retry. It also
+ * serves every path that delivers an incomplete copy again: retries, dead-letter re-drives and
+ * topic replays of webhook copies are completed the same way.
+ *
+ * The donor comes from `related_records` (the latest donor version this customer's events have
+ * shown: donor events of any origin and donors embedded in gifts), else from `GET /api/Donor/{id}`
+ * under the customer's shared budget (counted, then stored). A donor Raise does not know leaves
+ * the gift as received; a customer without a Raise token too (nothing to ask).
+ */
+@Injectable()
+export class RecordCompletion {
+  private readonly customers: CustomerRepository;
+
+  constructor(
+    private readonly db: DataSource,
+    @Inject(SecretBox) box: SecretBox,
+    private readonly clients: SourceClients,
+    @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
+    private readonly log: PinoLogger,
+  ) {
+    this.customers = new CustomerRepository(db, box);
+    this.log.setContext('record-completion');
+  }
+
+  /**
+   * Stores the donor versions the items show (donor upserts, donors embedded in gifts; donor
+   * deletes remove the row). Returns the donors whose stored version now has an email: dead
+   * letters waiting for them can be re-driven.
+   */
+  async learn(customerId: string, items: readonly WorkItem[]): Promise<string[]> {
+    const newest = new Map<string, KnownDonor>();
+    const deleted = new Map<string, Date>();
+    const offer = (id: string, donor: KnownDonor): void => {
+      const current = newest.get(id);
+      if (!current || donor.modifiedAt.getTime() > current.modifiedAt.getTime()) {
+        newest.set(id, donor);
+      }
+    };
+    for (const { event, echo } of items) {
+      if (event.source !== 'raise' || echo) {
+        continue;
+      }
+      if (event.resource === 'donor') {
+        if (event.operation === 'delete') {
+          deleted.set(event.recordId, event.sourceModifiedAt);
+          continue;
+        }
+        const model = parseRaw((event.record as { raw?: string } | null)?.raw);
+        if (model) {
+          offer(event.recordId, {
+            model,
+            modifiedAt: event.sourceModifiedAt,
+            learnedFrom: 'event',
+          });
+        }
+      } else if (event.resource === 'gift' && event.record !== null) {
+        const gift = event.record as RaiseGift;
+        const donor = asModel(parseRaw(gift.raw)?.donor);
+        const modifiedAt = parseSourceTime(donor?.modifiedDate);
+        if (donor && modifiedAt && gift.donorId !== null) {
+          offer(gift.donorId, { model: donor, modifiedAt, learnedFrom: 'embedded' });
+        }
+      }
+    }
+    if (deleted.size > 0) {
+      await this.db.query(
+        `DELETE FROM related_records r USING unnest($2::text[], $3::timestamptz[]) AS d(source_id, at)
+          WHERE r.customer_id = $1 AND r.resource = 'donor' AND r.source_id = d.source_id
+            AND r.source_modified_at <= d.at`,
+        [customerId, [...deleted.keys()], [...deleted.values()]],
+      );
+      for (const id of deleted.keys()) {
+        newest.delete(id);
+      }
+    }
+    if (newest.size === 0) {
+      return [];
+    }
+    const changed = await this.store(customerId, newest);
+    return changed.filter((id) => {
+      const model = newest.get(id)?.model;
+      return model !== undefined && primaryEmailOf(model) !== null;
+    });
+  }
+
+  /**
+   * Rebuilds the items' incomplete gifts with their donor embedded. An item whose donor could not
+   * be had right now (source down, budget wait too long) gets `unavailable`: the engine retries it
+   * at every destination rather than deliver a copy without its donor.
+   */
+  async complete(customerId: string, items: readonly WorkItem[]): Promise<void> {
+    const candidates = items.filter((item) => !item.echo && withoutDonorEmail(item.event));
+    if (candidates.length === 0) {
+      return;
+    }
+    const embeddedOf = (item: WorkItem): Model | null =>
+      asModel(parseRaw((item.event.record as RaiseGift).raw)?.donor);
+    const donorIds = [
+      ...new Set(candidates.map((i) => (i.event.record as RaiseGift).donorId as string)),
+    ];
+    const known = await this.known(customerId, donorIds);
+    // Only gifts without an embedded donor are worth a source request; an embedded donor is the
+    // donor as of that copy, replaced only by a newer version already known.
+    const missing = [
+      ...new Set(
+        candidates
+          .filter((i) => !embeddedOf(i))
+          .map((i) => (i.event.record as RaiseGift).donorId as string),
+      ),
+    ].filter((id) => !known.has(id));
+    const unavailable = new Map<string, Error>();
+    let noCredentials = false;
+    if (missing.length > 0) {
+      const fetched = await this.fetch(customerId, missing);
+      noCredentials = fetched.noCredentials;
+      for (const [id, result] of fetched.results) {
+        if (result instanceof Error) {
+          unavailable.set(id, result);
+        } else if (result) {
+          known.set(id, result);
+        }
+      }
+    }
+    for (const item of candidates) {
+      const gift = item.event.record as RaiseGift;
+      const donorId = gift.donorId as string;
+      const donor = known.get(donorId);
+      const embedded = embeddedOf(item);
+      if (embedded) {
+        const embeddedAt = parseSourceTime(embedded.modifiedDate)?.getTime() ?? 0;
+        if (donor && donor.modifiedAt.getTime() > embeddedAt) {
+          item.event = withDonor(item.event, gift, donor.model);
+          this.count(customerId, 'known');
+        }
+        continue;
+      }
+      const failure = unavailable.get(donorId);
+      if (failure) {
+        item.unavailable = failure;
+        this.count(customerId, 'unavailable');
+      } else if (donor) {
+        item.event = withDonor(item.event, gift, donor.model);
+        this.count(customerId, missing.includes(donorId) ? 'fetched' : 'known');
+      } else {
+        this.count(customerId, noCredentials ? 'no_credentials' : 'not_found');
+      }
+    }
+  }
+
+  private count(customerId: string, outcome: string): void {
+    this.metrics.recordsCompleted.inc({ customer_id: customerId, resource: 'gift', outcome });
+  }
+
+  private async known(customerId: string, donorIds: string[]): Promise<Map<string, KnownDonor>> {
+    const rows: Array<{
+      source_id: string;
+      model: Model;
+      source_modified_at: Date;
+      learned_from: KnownDonor['learnedFrom'];
+    }> = await this.db.query(
+      `SELECT source_id, model, source_modified_at, learned_from FROM related_records
+        WHERE customer_id = $1 AND resource = 'donor' AND source_id = ANY($2::text[])`,
+      [customerId, donorIds],
+    );
+    return new Map(
+      rows.map((r) => [
+        r.source_id,
+        {
+          model: r.model,
+          modifiedAt: new Date(r.source_modified_at),
+          learnedFrom: r.learned_from,
+        },
+      ]),
+    );
+  }
+
+  /** Writes newer versions only; returns the IDs whose row was inserted or moved forward. */
+  private async store(customerId: string, donors: Map<string, KnownDonor>): Promise<string[]> {
+    const entries = [...donors.entries()];
+    const rows: Array<{ source_id: string }> = await this.db.query(
+      `INSERT INTO related_records AS r (customer_id, resource, source_id, model, source_modified_at, learned_from)
+       SELECT $1, 'donor', * FROM unnest($2::text[], $3::jsonb[], $4::timestamptz[], $5::text[])
+       ON CONFLICT (customer_id, resource, source_id) DO UPDATE
+         SET model = EXCLUDED.model, source_modified_at = EXCLUDED.source_modified_at,
+             learned_from = EXCLUDED.learned_from, updated_at = now()
+         WHERE EXCLUDED.source_modified_at > r.source_modified_at
+       RETURNING source_id`,
+      [
+        customerId,
+        entries.map(([id]) => id),
+        entries.map(([, d]) => JSON.stringify(d.model)),
+        entries.map(([, d]) => d.modifiedAt),
+        entries.map(([, d]) => d.learnedFrom),
+      ],
+    );
+    return rows.map((r) => r.source_id);
+  }
+
+  /** GET /api/Donor/{id} for each ID (a few at a time); stores what Raise returns. */
+  private async fetch(
+    customerId: string,
+    ids: string[],
+  ): Promise<{ noCredentials: boolean; results: Map<string, KnownDonor | Error | null> }> {
+    const results = new Map<string, KnownDonor | Error | null>();
+    let token: string | undefined;
+    try {
+      token = (await this.customers.credentials(customerId)).raise?.apiToken;
+    } catch (error) {
+      // The customer row is gone (offboarded meanwhile): nothing to ask.
+      this.log.warn({ customerId, err: (error as Error).message }, 'no credentials to read');
+    }
+    if (!token) {
+      return { noCredentials: true, results };
+    }
+    const creds = { customerId, token };
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(FETCH_CONCURRENCY, ids.length) }, async () => {
+        while (next < ids.length) {
+          const id = ids[next++] as string;
+          try {
+            const model = await this.clients.raise.get(
+              creds,
+              'donor',
+              id,
+              AbortSignal.timeout(FETCH_TIMEOUT_MS),
+            );
+            const fields = asModel(model);
+            const modifiedAt = parseSourceTime(fields?.modifiedDate);
+            results.set(
+              id,
+              fields && modifiedAt ? { model: fields, modifiedAt, learnedFrom: 'fetched' } : null,
+            );
+          } catch (error) {
+            const message = error instanceof Error ? error.message : String(error);
+            results.set(
+              id,
+              new SourceUnavailableError(`donor ${id} of the gift could not be read: ${message}`),
+            );
+          }
+        }
+      }),
+    );
+    const found = new Map(
+      [...results].filter(
+        (e): e is [string, KnownDonor] => e[1] !== null && !(e[1] instanceof Error),
+      ),
+    );
+    if (found.size > 0) {
+      await this.store(customerId, found);
+    }
+    const failed = [...results.values()].filter((r) => r instanceof Error).length;
+    if (failed > 0) {
+      this.log.warn(
+        { customerId, donors: ids.length, failed },
+        'donors of gifts could not be read',
+      );
+    }
+    return { noCredentials: false, results };
+  }
+}
+
+/** The gift rebuilt as a poll copy would be: its source model with the donor embedded. */
+function withDonor(event: SourceEvent, gift: RaiseGift, donor: Model): SourceEvent {
+  const model = parseRaw(gift.raw);
+  if (!model) {
+    return event;
+  }
+  try {
+    const mapped = raiseToRecord('gift', { ...model, donor });
+    // The version stays the one the event carries (the donor's own time is not the gift's).
+    const record: RaiseGift = { ...mapped.record, modifiedDate: gift.modifiedDate };
+    return { ...event, record } as SourceEvent;
+  } catch {
+    return event;
+  }
+}

@@ -1,0 +1,340 @@
+import { randomBytes } from 'node:crypto';
+import {
+  adminClient,
+  expectEventually,
+  scrapeMetric,
+  useTestStack,
+  type AdminCall,
+  type RunningApp,
+} from '@raise-sync/testing';
+import { startSimulator, type Simulator } from '@raise-sync/simulators';
+import {
+  ADMIN_TOKEN,
+  ledgerOf,
+  startIngest,
+  startSubmitter,
+  type LedgerRowView,
+  type SubmitterUnderTest,
+} from './support';
+
+jest.setTimeout(480_000);
+
+const CREATED = 500;
+const CHANGED = 300;
+
+type Model = Record<string, unknown>;
+
+/** The donor's email as Raise shows it: `email`, else the primary `donorEmailAddresses` entry. */
+function emailOf(donor: Model | undefined): string | null {
+  if (!donor) {
+    return null;
+  }
+  if (typeof donor.email === 'string' && donor.email !== '') {
+    return donor.email;
+  }
+  const addresses = Array.isArray(donor.donorEmailAddresses)
+    ? (donor.donorEmailAddresses as Model[])
+    : [];
+  const primary = addresses.find((a) => a.isPrimary === true);
+  return typeof primary?.value === 'string' ? primary.value : null;
+}
+
+interface Onboarded {
+  customerId: string;
+  crm: string;
+  accounting: string;
+}
+
+/**
+ * Gifts made in Raise reach every destination by webhook alone, the way Raise sends them: the
+ * gift without its donor. The submitter completes them with the donor, so CRM+ (which needs the
+ * donor's email) takes them and accounting invoices carry the contact.
+ */
+describe('submitter: webhook gifts reach CRM+, accounting and the warehouse with their donor', () => {
+  const stack = useTestStack();
+  const prefix = `${stack.prefix}-wg`;
+  let sim: Simulator;
+  let submitter: SubmitterUnderTest;
+  let ingest: RunningApp;
+
+  const admin: AdminCall = (method, path, body) =>
+    adminClient(ingest.url, ADMIN_TOKEN)(method, path, body);
+
+  beforeAll(async () => {
+    sim = await startSimulator({ seed: 41 });
+    submitter = await startSubmitter(stack, prefix, {
+      SOURCE_RATE_LIMITS: 'raise=20:20,vomo=20:20',
+    });
+    ingest = await startIngest(stack, prefix, sim);
+  });
+
+  afterAll(async () => {
+    await ingest?.stop('SIGTERM');
+    await submitter?.app.stop('SIGTERM');
+    await sim?.stop();
+  });
+
+  /** A customer onboarded through ingest's admin API, Raise webhook subscribed, three destinations. */
+  async function onboard(org: string, donors: number): Promise<Onboarded> {
+    sim.control.createOrg({
+      id: org,
+      raiseToken: `${org}-raise`,
+      vomoToken: `${org}-vomo`,
+      donors,
+      gifts: 0,
+      recurringGifts: 0,
+    });
+    const created = await admin<{ id: string }>('POST', '/admin/customers', {
+      name: org,
+      raise: { apiToken: `${org}-raise` },
+    });
+    expect(created.status).toBe(201);
+    const customerId = created.body.id;
+    expect(
+      (await admin('POST', `/admin/customers/${customerId}/sources/raise/webhook`, {})).status,
+    ).toBe(201);
+    const crm = `${org}-crm`;
+    const accounting = `${org}-acct`;
+    sim.destinations.createAccount({ kind: 'crm-plus', id: crm, token: `${crm}-token` });
+    sim.destinations.createAccount({
+      kind: 'accounting',
+      id: accounting,
+      token: `${accounting}-token`,
+    });
+    const set = await admin('PUT', `/admin/customers/${customerId}/destinations`, {
+      destinations: [
+        { kind: 'warehouse', name: 'warehouse' },
+        {
+          kind: 'crm-plus',
+          name: 'crm-plus',
+          config: { baseUrl: sim.crmUrl },
+          secrets: { token: `${crm}-token` },
+        },
+        {
+          kind: 'accounting',
+          name: 'accounting',
+          config: { baseUrl: sim.accountingUrl },
+          secrets: { token: `${accounting}-token` },
+        },
+      ],
+    });
+    expect(set.status).toBe(200);
+    return { customerId, crm, accounting };
+  }
+
+  /**
+   * Settled: the warehouse shows the source's latest version of every gift, and every destination
+   * has received as many events as the others with nothing left in retry.
+   */
+  async function settled(customerId: string, org: string): Promise<LedgerRowView[]> {
+    const latest = new Map(
+      sim.control
+        .records(org, 'gift')
+        .map((g) => [String(g.id), new Date(g.modifiedDate).getTime()]),
+    );
+    await expectEventually(
+      async () => {
+        const rows: Array<{ source_id: string; at: Date }> = await stack.dataSource.query(
+          `SELECT source_id, source_modified_at AS at FROM warehouse.raise_gift WHERE customer_id = $1`,
+          [customerId],
+        );
+        const current = rows.filter((r) => latest.get(r.source_id) === new Date(r.at).getTime());
+        expect(current.length).toBe(latest.size);
+      },
+      { timeoutMs: 240_000, intervalMs: 1000 },
+    );
+    let rows: LedgerRowView[] = [];
+    await expectEventually(
+      async () => {
+        rows = await ledgerOf(submitter, customerId);
+        expect(rows).toHaveLength(3);
+        expect(new Set(rows.map((r) => r.received)).size).toBe(1);
+        for (const row of rows) {
+          expect(row).toEqual(expect.objectContaining({ inRetry: 0, imbalance: 0 }));
+        }
+      },
+      { timeoutMs: 240_000, intervalMs: 1000 },
+    );
+    return rows;
+  }
+
+  it(`${CREATED} gifts created and ${CHANGED} changed in Raise, by webhook only, match the source at CRM+, accounting and the warehouse`, async () => {
+    const org = `wg-${randomBytes(3).toString('hex')}`;
+    const { customerId, crm, accounting } = await onboard(org, 150);
+
+    const ids: number[] = [];
+    for (let i = 0; i < CREATED; i += 1) {
+      ids.push((sim.control.createRecord(org, 'gift') as { id: number }).id);
+    }
+    await sim.control.flushWebhooks();
+    // Changes: new amounts, segments and a share of refunds, each fired as "updated".
+    for (const [i, id] of ids.slice(0, CHANGED).entries()) {
+      const patch: Model =
+        i % 10 === 0
+          ? { statusText: 'Refunded' }
+          : { amount: 10 + (i % 37) * 5 + 0.25, segment: i % 3 === 0 ? 'Spring Appeal' : null };
+      sim.control.updateRecord(org, 'gift', id, patch as never);
+    }
+    await sim.control.flushWebhooks();
+
+    const rows = await settled(customerId, org);
+    const source = new Map(
+      sim.control.records(org, 'gift').map((g) => [String((g as Model).id), g as Model]),
+    );
+    const donors = new Map(
+      sim.control.records(org, 'donor').map((d) => [String((d as Model).id), d as Model]),
+    );
+    const donorOf = (gift: Model): Model | undefined => donors.get(String(gift.donorId));
+    const live = [...source.values()].filter((g) => g.isTestMode !== true);
+    const withEmail = live.filter((g) => emailOf(donorOf(g)) !== null);
+    expect(withEmail.length).toBeGreaterThan(CREATED * 0.5);
+
+    // CRM+: every gift whose donor has an email, with the right amount and segment; refunds as
+    // reversing transactions.
+    const crmGifts = new Map(sim.destinations.crmGifts(crm).map((g) => [g.transactionId, g]));
+    const wrong: string[] = [];
+    for (const gift of withEmail) {
+      const id = String(gift.id);
+      const there = crmGifts.get(id);
+      if (!there) {
+        wrong.push(`${id}: missing in CRM+`);
+        continue;
+      }
+      if (there.amount !== gift.amount) {
+        wrong.push(`${id}: amount ${there.amount} != ${String(gift.amount)}`);
+      }
+      if ((there.segment ?? null) !== (gift.segment ?? null)) {
+        wrong.push(`${id}: segment ${there.segment} != ${String(gift.segment)}`);
+      }
+      const refund = crmGifts.get(`${id}-refund`);
+      if (gift.statusText === 'Refunded' && refund?.amount !== -(gift.amount as number)) {
+        wrong.push(`${id}: refund ${refund?.amount} != -${String(gift.amount)}`);
+      }
+      if (gift.statusText !== 'Refunded' && refund) {
+        wrong.push(`${id}: refund transaction for a gift that is not refunded`);
+      }
+    }
+    expect(wrong.slice(0, 20)).toEqual([]);
+
+    // Accounting: every invoice carries its donor's email and name source.
+    const invoices = sim.destinations.invoices(accounting);
+    const invoiceOf = new Map(invoices.map((inv) => [inv.reference, inv]));
+    const contactWrong: string[] = [];
+    for (const gift of live.filter((g) => ['Success', 'Refunded'].includes(String(g.statusText)))) {
+      const invoice = invoiceOf.get(`raise-gift-${String(gift.id)}`);
+      const email = emailOf(donorOf(gift));
+      if (!invoice) {
+        contactWrong.push(`${String(gift.id)}: no invoice`);
+      } else if (invoice.contact.email !== email) {
+        contactWrong.push(`${String(gift.id)}: contact ${invoice.contact.email} != ${email}`);
+      }
+    }
+    expect(contactWrong.slice(0, 20)).toEqual([]);
+
+    // Warehouse: the donor's email on every gift row.
+    const warehouse: Array<{ source_id: string; donor_email: string | null; amount: string }> =
+      await stack.dataSource.query(
+        `SELECT source_id, donor_email, amount::text AS amount FROM warehouse.raise_gift WHERE customer_id = $1`,
+        [customerId],
+      );
+    expect(warehouse).toHaveLength(source.size);
+    const rowWrong = warehouse.filter((r) => {
+      const gift = source.get(r.source_id) as Model;
+      return r.donor_email !== emailOf(donorOf(gift)) || Number(r.amount) !== gift.amount;
+    });
+    expect(rowWrong.slice(0, 20)).toEqual([]);
+
+    // Dead letters: only where the donor has no email (a gift waiting for its donor, or the
+    // donor's own contact, which CRM+ cannot take without one).
+    const { body: dead } = await submitter.admin<
+      Array<{ sourceId: string; resource: string; reason: string }>
+    >('GET', `/admin/dead-letters?customerId=${customerId}&limit=1000`);
+    for (const letter of dead) {
+      const donor =
+        letter.resource === 'gift'
+          ? donorOf(source.get(letter.sourceId) as Model)
+          : donors.get(letter.sourceId);
+      expect({ ...letter, email: emailOf(donor) }).toEqual({
+        ...letter,
+        reason: letter.resource === 'gift' ? 'missing_related_data' : 'record_rejected',
+        email: null,
+      });
+    }
+    const crmRow = rows.find((r) => r.destination === 'crm-plus');
+    expect(crmRow?.deadLettered).toBe(dead.length);
+    // Completed from the source API (donors first seen through their gifts) or from what the
+    // submitter already knew; never left empty.
+    const completed =
+      ((await scrapeMetric(submitter.app.url, 'raise_sync_records_completed_total', {
+        customer_id: customerId,
+        outcome: 'fetched',
+      })) ?? 0) +
+      ((await scrapeMetric(submitter.app.url, 'raise_sync_records_completed_total', {
+        customer_id: customerId,
+        outcome: 'known',
+      })) ?? 0);
+    expect(completed).toBeGreaterThanOrEqual(CREATED);
+  });
+
+  it('a gift dead-lettered at CRM+ for a donor without email is delivered on its own once the email is added in Raise', async () => {
+    const org = `wr-${randomBytes(3).toString('hex')}`;
+    const { customerId, crm } = await onboard(org, 5);
+    const donor = sim.control.createRecord(org, 'donor', {
+      email: null,
+      donorEmailAddresses: [],
+      isTestMode: false,
+    } as never) as unknown as Model;
+    const gift = sim.control.createRecord(org, 'gift', {
+      donorId: donor.id,
+      isTestMode: false,
+      statusText: 'Success',
+    } as never) as unknown as Model;
+    await sim.control.flushWebhooks();
+    await expectEventually(
+      async () => {
+        const { body } = await submitter.admin<Array<{ sourceId: string; reason: string }>>(
+          'GET',
+          `/admin/dead-letters?customerId=${customerId}&status=open&reason=missing_related_data`,
+        );
+        // (Two when the first poll read the gift too: each failed copy is an entry of its own.)
+        expect(body.length).toBeGreaterThanOrEqual(1);
+        expect(new Set(body.map((d) => d.sourceId))).toEqual(new Set([String(gift.id)]));
+      },
+      { timeoutMs: 60_000 },
+    );
+    expect(sim.destinations.crmGifts(crm).map((g) => g.transactionId)).not.toContain(
+      String(gift.id),
+    );
+
+    // Someone adds the email in Raise: the donor webhook is all it takes.
+    const email = `added-${String(donor.id)}@example.org`;
+    sim.control.updateRecord(org, 'donor', donor.id as number, { email } as never);
+    await sim.control.flushWebhooks();
+    await expectEventually(
+      async () => {
+        const there = sim.destinations
+          .crmGifts(crm)
+          .find((g) => g.transactionId === String(gift.id));
+        expect(there?.amount).toBe(gift.amount);
+        expect(sim.destinations.crmContacts(crm).map((c) => c.email)).toContain(email);
+      },
+      { timeoutMs: 60_000 },
+    );
+    await expectEventually(async () => {
+      const { body } = await submitter.admin<unknown[]>(
+        'GET',
+        `/admin/dead-letters?customerId=${customerId}&status=open&reason=missing_related_data`,
+      );
+      expect(body).toEqual([]);
+      const crmRow = (await ledgerOf(submitter, customerId)).find(
+        (r) => r.destination === 'crm-plus',
+      );
+      expect(crmRow).toEqual(expect.objectContaining({ inRetry: 0, imbalance: 0 }));
+    });
+    expect(
+      await scrapeMetric(submitter.app.url, 'raise_sync_dead_letters_redriven_total', {
+        customer_id: customerId,
+      }),
+    ).toBeGreaterThanOrEqual(1);
+  });
+});
