@@ -94,11 +94,12 @@ export class DeadLetterService {
           [row.id],
         );
         if (claimedRows === 0) {
-          return false;
+          return 'taken' as const;
         }
-        await tx.query(
+        const entry: unknown[] = await tx.query(
           `INSERT INTO retry_entries (destination_id, customer_id, event_id, resource, source_id, attempt, due_at, last_error, first_failed_at)
-           VALUES ($1, $2, $3, $4, $5, 0, now(), $6, $7) ON CONFLICT (destination_id, event_id) DO NOTHING`,
+           VALUES ($1, $2, $3, $4, $5, 0, now(), $6, $7) ON CONFLICT (destination_id, event_id) DO NOTHING
+           RETURNING event_id`,
           [
             row.destinationId,
             row.customerId,
@@ -113,9 +114,24 @@ export class DeadLetterService {
           `UPDATE delivery_counts SET n = n - 1 WHERE customer_id = $1 AND destination_id = $2 AND outcome = 'dead_lettered' AND n > 0`,
           [row.customerId, row.destinationId],
         );
-        return true;
+        if (entry.length === 0) {
+          // Another copy of the same version (event IDs are per version) is in retry already,
+          // e.g. the webhook and the poll copy of a gift both dead-lettered and both re-driven:
+          // that one carries the delivery; this one leaves the ledger as a duplicate.
+          await tx.query(
+            `INSERT INTO delivery_counts AS d (customer_id, destination_id, outcome, n) VALUES ($1, $2, 'skipped', 1)
+             ON CONFLICT (customer_id, destination_id, outcome) DO UPDATE SET n = d.n + 1`,
+            [row.customerId, row.destinationId],
+          );
+          return 'duplicate' as const;
+        }
+        return 'claimed' as const;
       });
-      if (!claimed) {
+      if (claimed === 'taken') {
+        continue;
+      }
+      if (claimed === 'duplicate') {
+        retried += 1;
         continue;
       }
       try {
