@@ -11,3 +11,4 @@ export * from './stack-env';
 export * from './browser';
 export * from './ingest-app';
 export * from './hostile-requests';
+export * from './destination-compare';
