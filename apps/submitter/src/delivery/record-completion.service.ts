@@ -48,7 +48,7 @@ function withoutDonorEmail(event: SourceEvent): boolean {
   if (event.source !== 'raise' || event.resource !== 'gift' || event.record === null) {
     return false;
   }
-  const gift = event.record as RaiseGift;
+  const gift = event.record;
   return gift.donorId !== null && gift.donorEmail === null;
 }
 
@@ -117,7 +117,7 @@ export class RecordCompletion {
           });
         }
       } else if (event.resource === 'gift' && event.record !== null) {
-        const gift = event.record as RaiseGift;
+        const gift = event.record;
         const donor = asModel(parseRaw(gift.raw)?.donor);
         const modifiedAt = parseSourceTime(donor?.modifiedDate);
         if (donor && modifiedAt && gift.donorId !== null) {

@@ -1,4 +1,4 @@
-import { RecordRejectedError } from '@raise-sync/shared';
+import { MissingRelatedDataError, RecordRejectedError } from '@raise-sync/shared';
 import { SAMPLE_RECORDS } from '@raise-sync/shared/events';
 import {
   type CrmPlusMappingSettings,
@@ -123,11 +123,14 @@ describe('CRM+ mapping', () => {
     });
 
     it('names the donor a gift waits for when the donor has no email', () => {
-      expect(() =>
-        giftToTransaction({ ...SAMPLE_RECORDS.gift, donorEmail: null }, settings),
-      ).toThrow(
-        expect.objectContaining({ reason: 'missing_related_data', waitingFor: 'donor:48213' }),
-      );
+      let thrown: unknown;
+      try {
+        giftToTransaction({ ...SAMPLE_RECORDS.gift, donorEmail: null }, settings);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(MissingRelatedDataError);
+      expect(thrown).toMatchObject({ reason: 'missing_related_data', waitingFor: 'donor:48213' });
     });
 
     it('uses the configured transaction source', () => {
