@@ -387,4 +387,86 @@ describe(RaiseClient.name, () => {
     expect((error as Error).message).not.toContain(creds.token);
     expect(refused.server.requests).toHaveLength(1);
   });
+
+  describe('webhook delivery log', () => {
+    const entry = (id: number, extra: Record<string, unknown> = {}) => ({
+      id,
+      webhookId: 7,
+      eventType: 12,
+      eventTypeDisplay: 'Gift Deleted',
+      contextId: 1000 + id,
+      success: false,
+      httpStatusCode: 503,
+      serverResponse: 'busy',
+      createdDate: `2026-11-20T09:00:${String(id).padStart(2, '0')}Z`,
+      someFieldRaiseAddsLater: { nested: true },
+      ...extra,
+    });
+
+    it('pages the log newest first with Skip/Take and reads every field it knows', async () => {
+      const log = [5, 4, 3, 2, 1].map((id) => entry(id));
+      const { server, client } = await setUp((path) => {
+        const skip = Number(/Skip=(\d+)/.exec(path)?.[1] ?? 0);
+        const take = Number(/Take=(\d+)/.exec(path)?.[1] ?? 100);
+        return { body: { items: log.slice(skip, skip + take), total: log.length } };
+      });
+      const pages = [];
+      for await (const page of client.streamWebhookLog(creds, { pageSize: 2 })) {
+        pages.push(page);
+      }
+      expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+        'GET /api/Webhook/log/list?Skip=0&Take=2',
+        'GET /api/Webhook/log/list?Skip=2&Take=2',
+        'GET /api/Webhook/log/list?Skip=4&Take=2',
+      ]);
+      expect(pages.flatMap((p) => p.entries.map((e) => e.id))).toEqual(['5', '4', '3', '2', '1']);
+      expect(pages[0]?.entries[0]).toEqual({
+        id: '5',
+        webhookId: '7',
+        eventType: 12,
+        eventTypeDisplay: 'Gift Deleted',
+        contextId: '1005',
+        success: false,
+        httpStatusCode: 503,
+        createdAt: new Date('2026-11-20T09:00:05Z'),
+      });
+    });
+
+    it("reads one subscription's log on its own path", async () => {
+      const { server, client } = await setUp(() => ({ body: { items: [entry(1)], total: 1 } }));
+      const page = await client.webhookLogPage(creds, 0, { webhookId: 7, pageSize: 50 });
+      expect(page.entries).toHaveLength(1);
+      expect(server.requests[0]?.path).toBe('/api/Webhook/7/log/list?Skip=0&Take=50');
+    });
+
+    it('skips and counts malformed entries instead of guessing', async () => {
+      const items = [
+        entry(1),
+        entry(2, { contextId: 'abc' }),
+        entry(3, { id: -3 }),
+        entry(4, { success: 'no' }),
+        entry(5, { createdDate: 'yesterday' }),
+        entry(6, { eventType: '12' }),
+        'not an object',
+        entry(8, { httpStatusCode: null, eventTypeDisplay: undefined, webhookId: undefined }),
+      ];
+      const { client } = await setUp(() => ({ body: { items, total: items.length } }));
+      const page = await client.webhookLogPage(creds, 0);
+      expect(page.entries.map((e) => e.id)).toEqual(['1', '8']);
+      expect(page.entries[1]).toMatchObject({
+        httpStatusCode: null,
+        eventTypeDisplay: null,
+        webhookId: null,
+      });
+      expect(page.malformed).toBe(6);
+      expect(page.received).toBe(8);
+      expect(page.malformedReasons).toHaveLength(5);
+      expect(page.malformedReasons[0]).toContain('contextId');
+    });
+
+    it('refuses an answer that is not a page', async () => {
+      const { client } = await setUp(() => ({ body: [entry(1)] }));
+      await expect(client.webhookLogPage(creds, 0)).rejects.toBeInstanceOf(SourceContractError);
+    });
+  });
 });

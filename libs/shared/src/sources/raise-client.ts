@@ -4,7 +4,7 @@ import {
   type SourceResponse,
   type SourceSend,
 } from './http-client';
-import { compareSourceIds, parseSourceTime } from './mapping';
+import { compareSourceIds, parseRecordId, parseSourceTime } from './mapping';
 import {
   RAISE_MAX_TAKE,
   RAISE_MODIFIED_FIELD,
@@ -19,6 +19,7 @@ import {
   type RaisePage,
   type RaiseQueryBody,
   type RaiseResource,
+  type RaiseWebhookLogEntryModel,
   type RaiseWebhookModel,
   type RaiseWebhookRequest,
 } from './raise-wire';
@@ -57,6 +58,41 @@ export interface RaiseKeysetPage<T> {
   items: T[];
   /** Everything up to and including this point has been yielded: checkpoint it. */
   cursor: RaiseKeysetCursor;
+}
+
+/** A delivery-log entry as the rest of the system uses it (IDs checked with the one ID rule). */
+export interface RaiseWebhookLogEntry {
+  id: string;
+  webhookId: string | null;
+  eventType: number;
+  eventTypeDisplay: string | null;
+  /** The record's ID. */
+  contextId: string;
+  success: boolean;
+  httpStatusCode: number | null;
+  /** When the attempt was made. */
+  createdAt: Date;
+}
+
+/** One page of the delivery log, newest attempt first. */
+export interface RaiseWebhookLogPage {
+  entries: RaiseWebhookLogEntry[];
+  /** Items of the page that could not be read (skipped, never guessed at). */
+  malformed: number;
+  /** The first few reasons, for a log line (no payload text). */
+  malformedReasons: string[];
+  /** Items on the page as Raise sent them, readable or not. */
+  received: number;
+  total: number;
+  skip: number;
+}
+
+export interface RaiseWebhookLogOptions {
+  /** One subscription's log (`GET /api/Webhook/{id}/log/list`); all of the org's when absent. */
+  webhookId?: string | number;
+  /** Entries per request, at most RAISE_MAX_TAKE. Default 100. */
+  pageSize?: number;
+  signal?: AbortSignal;
 }
 
 /** PATCH /api/Donor/{id}: only the fields given change (source-apis.md 1.6). */
@@ -349,18 +385,22 @@ export class RaiseClient {
     }
   }
 
-  /** `GET /api/<Segment>/{id}`; null when Raise answers 404. */
+  /**
+   * `GET /api/<Segment>/{id}`; null when Raise answers 404. `includeDetails` embeds the donor of
+   * a gift or recurring gift, as polled records carry it.
+   */
   async get<R extends RaiseResource>(
     creds: RaiseCredentials,
     resource: R,
     id: string | number,
     signal?: AbortSignal,
+    options: { includeDetails?: boolean } = {},
   ): Promise<RaiseModelByResource[R] | null> {
     const segment = RAISE_PATH_SEGMENT[resource];
     const response = await this.send(
       creds,
       'GET',
-      `/api/${segment}/${encodeURIComponent(String(id))}`,
+      `/api/${segment}/${encodeURIComponent(String(id))}${options.includeDetails ? '?IncludeDetails=true' : ''}`,
       `/api/${segment}/{id}`,
       { acceptStatuses: [404], signal },
     );
@@ -438,6 +478,78 @@ export class RaiseClient {
       skip += page.items.length;
       if (page.items.length === 0 || page.items.length < take || skip >= page.total) {
         return webhooks;
+      }
+    }
+  }
+
+  /**
+   * One page of the webhook delivery log: `GET /api/Webhook/log/list?Skip=&Take=` (or one
+   * subscription's, `GET /api/Webhook/{id}/log/list`). Raise lists attempts newest first. Items
+   * are read defensively: unknown fields are ignored, an item without a readable id, contextId,
+   * eventType, success flag or attempt time is skipped and counted in `malformed`.
+   */
+  async webhookLogPage(
+    creds: RaiseCredentials,
+    skip: number,
+    options: RaiseWebhookLogOptions = {},
+  ): Promise<RaiseWebhookLogPage> {
+    const take = clampTake(options.pageSize);
+    const route =
+      options.webhookId === undefined ? '/api/Webhook/log/list' : '/api/Webhook/{id}/log/list';
+    const base =
+      options.webhookId === undefined
+        ? '/api/Webhook/log/list'
+        : `/api/Webhook/${encodeURIComponent(String(options.webhookId))}/log/list`;
+    const response = await this.send(creds, 'GET', `${base}?Skip=${skip}&Take=${take}`, route, {
+      signal: options.signal,
+    });
+    const page = response.body;
+    if (!isObject(page) || !Array.isArray(page.items) || typeof page.total !== 'number') {
+      throw new SourceContractError(`GET ${route} did not answer with { items, total }`);
+    }
+    const entries: RaiseWebhookLogEntry[] = [];
+    const malformedReasons: string[] = [];
+    let malformed = 0;
+    for (const item of page.items as unknown[]) {
+      const parsed = parseWebhookLogEntry(item);
+      if (typeof parsed === 'string') {
+        malformed += 1;
+        if (malformedReasons.length < 5) {
+          malformedReasons.push(parsed);
+        }
+      } else {
+        entries.push(parsed);
+      }
+    }
+    return {
+      entries,
+      malformed,
+      malformedReasons,
+      received: page.items.length,
+      total: page.total,
+      skip,
+    };
+  }
+
+  /**
+   * The delivery log page by page, newest first, until it is exhausted or the caller stops
+   * (break out of the loop once the entries reach what an earlier read already saw). Attempts
+   * logged while this reads push older entries down, so an entry may come twice across pages
+   * (the caller de-duplicates by id); none is skipped.
+   */
+  async *streamWebhookLog(
+    creds: RaiseCredentials,
+    options: RaiseWebhookLogOptions = {},
+  ): AsyncGenerator<RaiseWebhookLogPage> {
+    const take = clampTake(options.pageSize);
+    for (let skip = 0; ; ) {
+      const page = await this.webhookLogPage(creds, skip, { ...options, pageSize: take });
+      if (page.received > 0) {
+        yield page;
+      }
+      skip += page.received;
+      if (page.received === 0 || page.received < take || skip >= page.total) {
+        return;
       }
     }
   }
@@ -569,4 +681,49 @@ function maxKey(entries: Array<{ key: Key | null }>, floor: Key | null): Key | n
     (max, { key }) => (key && (!max || compareKeys(key, max) > 0) ? key : max),
     floor,
   );
+}
+
+/** A log item as an entry, or why it cannot be one. */
+export function parseWebhookLogEntry(item: unknown): RaiseWebhookLogEntry | string {
+  if (!isObject(item)) {
+    return 'entry is not an object';
+  }
+  const raw = item as Partial<RaiseWebhookLogEntryModel>;
+  let id: string;
+  let contextId: string;
+  try {
+    id = parseRecordId(raw.id, 'id');
+    contextId = parseRecordId(raw.contextId, 'contextId');
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (typeof raw.eventType !== 'number' || !Number.isInteger(raw.eventType)) {
+    return 'eventType is not an integer';
+  }
+  if (typeof raw.success !== 'boolean') {
+    return 'success is not a boolean';
+  }
+  const createdAt = parseSourceTime(raw.createdDate);
+  if (createdAt === null) {
+    return 'createdDate is not a time';
+  }
+  let webhookId: string | null = null;
+  if (raw.webhookId !== undefined && raw.webhookId !== null) {
+    try {
+      webhookId = parseRecordId(raw.webhookId, 'webhookId');
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+  const status = raw.httpStatusCode;
+  return {
+    id,
+    webhookId,
+    eventType: raw.eventType,
+    eventTypeDisplay: typeof raw.eventTypeDisplay === 'string' ? raw.eventTypeDisplay : null,
+    contextId,
+    success: raw.success,
+    httpStatusCode: typeof status === 'number' && Number.isInteger(status) ? status : null,
+    createdAt,
+  };
 }

@@ -211,6 +211,27 @@ export interface RaiseWebhookModel extends Omit<RaiseWebhookRequest, 'securityTo
 }
 
 /**
+ * One entry of Raise's webhook delivery log (`GET /api/Webhook/log/list`,
+ * `GET /api/Webhook/{id}/log/list`; WebhookLogListModel in source-apis.md 2.1 and 2.4). Every
+ * delivery attempt is one entry; the retries of one event share `eventType` and `contextId`.
+ * `createdDate` is when the attempt was made. Fields Raise adds beyond these are ignored.
+ */
+export interface RaiseWebhookLogEntryModel {
+  id: number | string;
+  webhookId?: number | null;
+  eventType: number;
+  eventTypeDisplay?: string | null;
+  /** The record the event is about. */
+  contextId: number | string;
+  success: boolean;
+  /** null when no HTTP answer came back (connection refused, timeout). */
+  httpStatusCode?: number | null;
+  serverResponse?: string | null;
+  createdDate: string;
+  [extra: string]: unknown;
+}
+
+/**
  * Event-type integers (the docs' working hypothesis: 10/11/12 gift created/updated/deleted,
  * 20s recurring gift, 30s donor, 40s campaign). 50s (pages/forms) are not carried.
  */

@@ -73,7 +73,12 @@ export type DiscrepancyState = (typeof DISCREPANCY_STATES)[number];
 export const DEAD_LETTER_STATUSES = ['open', 'retried', 'discarded'] as const;
 export type DeadLetterStatus = (typeof DEAD_LETTER_STATUSES)[number];
 
-export const RECONCILIATION_KINDS = ['window', 'deletion', 'crm-consistency'] as const;
+export const RECONCILIATION_KINDS = [
+  'window',
+  'deletion',
+  'crm-consistency',
+  'webhook-log',
+] as const;
 export type ReconciliationKind = (typeof RECONCILIATION_KINDS)[number];
 
 /** pending = requested on demand and not yet claimed; skipped = nothing to compare (e.g. single-product). */

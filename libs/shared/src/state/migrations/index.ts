@@ -8,6 +8,7 @@ import { CreateCrossProductArrivals1763800006000 } from './1763800006000-create-
 import { CreateConsoleTokens1763800007000 } from './1763800007000-create-console-tokens';
 import { CreateReplayRuns1763800008000 } from './1763800008000-create-replay-runs';
 import { CreateRelatedRecords1763800010000 } from './1763800010000-create-related-records';
+import { WebhookLogReconciliation1763800011000 } from './1763800011000-webhook-log-reconciliation';
 
 /** Every migration, oldest first. New ones are appended here. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   CreateConsoleTokens1763800007000,
   CreateReplayRuns1763800008000,
   CreateRelatedRecords1763800010000,
+  WebhookLogReconciliation1763800011000,
 ];
