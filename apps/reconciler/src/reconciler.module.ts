@@ -11,6 +11,7 @@ import { DeletionCheck } from './checks/deletion.check';
 import { Republisher } from './checks/republisher';
 import { SourceReader } from './checks/source-reader';
 import { SyncStateStore } from './checks/sync-state';
+import { WebhookLogCheck } from './checks/webhook-log.check';
 import { WindowCheck } from './checks/window.check';
 import { ReconcilerCoreModule } from './core/core.module';
 import { CrmModule } from './crm/crm.module';
@@ -46,6 +47,7 @@ import { SchedulerService } from './schedule/scheduler.service';
     Republisher,
     WindowCheck,
     DeletionCheck,
+    WebhookLogCheck,
     ReconciliationAdmin,
   ],
 })

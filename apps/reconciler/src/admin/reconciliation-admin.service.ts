@@ -15,6 +15,7 @@ import {
   localDayWindow,
   parseRunAt,
   previousLocalDay,
+  WEBHOOK_LOG_LOOKBACK_MS,
   type TimeWindow,
 } from '../schedule/windows';
 import type { RequestReconciliationDto, UpdateScheduleDto } from './admin.dto';
@@ -147,6 +148,9 @@ export class ReconciliationAdmin {
       } else {
         window = historyBefore(now, zone);
       }
+    } else if (kind === 'webhook-log' && dto.date === undefined && dto.windowEnd === undefined) {
+      // The delivery log after the schedule's checkpoint; the window bounds a first read only.
+      window = { start: new Date(now.getTime() - WEBHOOK_LOG_LOOKBACK_MS), end: now };
     } else if (dto.date !== undefined) {
       window = this.day(dto.date, zone);
     } else if (dto.windowStart !== undefined || dto.windowEnd !== undefined) {

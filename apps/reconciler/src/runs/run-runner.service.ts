@@ -12,6 +12,7 @@ import type { ReconciliationKind } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { DeletionCheck } from '../checks/deletion.check';
 import { RunAbortedError } from '../checks/run-support';
+import { WebhookLogCheck } from '../checks/webhook-log.check';
 import { WindowCheck } from '../checks/window.check';
 import { CrmConsistencyCheck } from '../crm/crm-consistency.check';
 import { ScheduleStore } from '../schedule/schedule-store';
@@ -54,6 +55,7 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
     window: WindowCheck,
     deletion: DeletionCheck,
     crm: CrmConsistencyCheck,
+    webhookLog: WebhookLogCheck,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
   ) {
@@ -64,6 +66,7 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
       ['window', window],
       ['deletion', deletion],
       ['crm-consistency', crm],
+      ['webhook-log', webhookLog],
     ]);
     this.log.setContext('runner');
   }

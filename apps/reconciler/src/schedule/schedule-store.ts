@@ -84,8 +84,23 @@ export const timingOf = (row: {
     runAtMinute: row.run_at_minute,
     lagHours: row.lag_hours,
     weekday: typeof weekday === 'number' && Number.isInteger(weekday) ? weekday : undefined,
+    intervalSeconds: row.kind === 'webhook-log' ? intervalOf(row.settings) : undefined,
   };
 };
+
+/** `settings.intervalSeconds` of a webhook-log schedule: a whole number of seconds, at least 1. */
+function intervalOf(settings: Record<string, unknown> | null): number | undefined {
+  const value = settings?.intervalSeconds;
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 ? value : undefined;
+}
+
+/** The kinds every live customer gets a schedule for. */
+export const SCHEDULED_KINDS: ReconciliationKind[] = [
+  'window',
+  'deletion',
+  'crm-consistency',
+  'webhook-log',
+];
 
 const COLUMNS = `customer_id, kind, cadence, timezone, run_at_minute, lag_hours, enabled, settings,
   next_run_at, last_run_id, updated_at`;
@@ -106,10 +121,18 @@ export class ScheduleStore {
     this.defaults = config.get('reconciler', { infer: true });
   }
 
-  /** The default timing of each kind: window checks daily (or hourly), deletion weekly, crmKey daily. */
+  /**
+   * The default timing of each kind: window checks daily (or hourly), deletion daily (weekly
+   * before issue 12; a missed delete webhook must not wait a week), crmKey daily, the webhook
+   * delivery log hourly.
+   */
   defaultTiming(kind: ReconciliationKind): ScheduleTiming {
     const cadence: ReconciliationCadence =
-      kind === 'deletion' ? 'weekly' : kind === 'window' ? this.defaults.defaultCadence : 'daily';
+      kind === 'window'
+        ? this.defaults.defaultCadence
+        : kind === 'webhook-log'
+          ? 'hourly'
+          : 'daily';
     return {
       kind,
       cadence,
@@ -125,7 +148,7 @@ export class ScheduleStore {
    */
   async ensure(customerId?: string): Promise<number> {
     const now = new Date();
-    const kinds: ReconciliationKind[] = ['window', 'deletion', 'crm-consistency'];
+    const kinds = SCHEDULED_KINDS;
     const timings = kinds.map((k) => this.defaultTiming(k));
     // INSERT … RETURNING comes back as the rows themselves (UPDATE would give [rows, count]).
     const rows: unknown[] = await this.db.query(
@@ -164,6 +187,23 @@ export class ScheduleStore {
       [customerId, kind],
     );
     return rows[0]?.settings ?? {};
+  }
+
+  /**
+   * Merges `patch` into the schedule's settings without touching its timing (a check keeping
+   * its checkpoint there). False when the customer has no schedule of that kind.
+   */
+  async mergeSettings(
+    customerId: string,
+    kind: ReconciliationKind,
+    patch: Record<string, unknown>,
+  ): Promise<boolean> {
+    const [, count] = await this.db.query<[unknown[], number]>(
+      `UPDATE reconciliation_schedules SET settings = settings || $3::jsonb
+        WHERE customer_id = $1 AND kind = $2`,
+      [customerId, kind, JSON.stringify(patch)],
+    );
+    return count > 0;
   }
 
   /** The timezone the customer's dates are read in (its window schedule's, else the default). */
@@ -206,7 +246,8 @@ export class ScheduleStore {
         next.cadence !== row.cadence ||
         next.timezone !== row.timezone ||
         next.run_at_minute !== row.run_at_minute ||
-        next.settings?.weekday !== row.settings?.weekday;
+        next.settings?.weekday !== row.settings?.weekday ||
+        next.settings?.intervalSeconds !== row.settings?.intervalSeconds;
       const nextRun =
         change.nextRunAt ??
         (timingChanged ? nextRunAt(timingOf(next), new Date()) : new Date(row.next_run_at));

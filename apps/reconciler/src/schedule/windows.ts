@@ -199,10 +199,21 @@ export interface ScheduleTiming {
   lagHours: number;
   /** Weekly: the local weekday to run on, 0 = Sunday (default). */
   weekday?: number;
+  /**
+   * webhook-log only: run every this many seconds instead of on the cadence's clock (a test or
+   * an operator wanting tighter repair than hourly).
+   */
+  intervalSeconds?: number;
 }
+
+/** How far back a webhook-log run without a checkpoint reads the delivery log. */
+export const WEBHOOK_LOG_LOOKBACK_MS = DAY;
 
 /** The first run time strictly after `after`. */
 export function nextRunAt(timing: ScheduleTiming, after: Date): Date {
+  if (timing.kind === 'webhook-log' && timing.intervalSeconds !== undefined) {
+    return new Date(after.getTime() + timing.intervalSeconds * 1000);
+  }
   const zone = timing.timezone;
   const minuteOfDay = Math.min(Math.max(timing.runAtMinute, 0), 24 * 60 - 1);
   if (timing.cadence === 'hourly') {
@@ -243,11 +254,16 @@ export function nextRunAt(timing: ScheduleTiming, after: Date): Date {
 /**
  * The closed window a scheduled run due at `due` reconciles: daily = the previous local day;
  * hourly = the local hour that ended `lagHours` ago; weekly = the previous local week for window
- * checks, and the whole history before today for deletion detection.
+ * checks, and the whole history before today for deletion detection; for the webhook-log check
+ * the day before the due time (read only when it has no checkpoint yet).
  */
 export function scheduledWindow(timing: ScheduleTiming, due: Date): TimeWindow {
   if (timing.kind === 'deletion') {
     return historyBefore(due, timing.timezone);
+  }
+  if (timing.kind === 'webhook-log') {
+    // The run reads the log after its checkpoint; the window only bounds a first read.
+    return { start: new Date(due.getTime() - WEBHOOK_LOG_LOOKBACK_MS), end: due };
   }
   switch (timing.cadence) {
     case 'hourly':
