@@ -305,6 +305,7 @@ describe('accounting', () => {
     expect(expectedInvoice(gift(), donor()).contactName?.value).toBe('Ada Byron');
     expect(expectedInvoice(gift(), donor({ name: '' })).contactName?.value).toBe('ada@example.org');
     expect(expectedInvoice(gift(), undefined).contactName?.value).toBe('Raise donor 10001');
+    expect(expectedInvoice(gift(), donor(), { ledgerAccount: '4000' }).account?.value).toBe('4000');
     const report = compareAccounting(state(), [
       invoice({ contact: { email: null, name: 'Raise donor 10001' } }),
     ]);

@@ -661,8 +661,8 @@ export interface AccountingRules {
   /** `config.invoiceStatuses` / `config.refundStatuses`. */
   invoiceStatuses?: readonly string[];
   refundStatuses?: readonly string[];
-  /** `config.account`. */
-  account?: string;
+  /** `config.account`: the ledger account code on the invoice line. */
+  ledgerAccount?: string;
   /**
    * Gift ids with an open accounting dead letter asking for the invoice to be amended: their
    * booked amount may differ from the current one (kind `awaiting_amendment`).
@@ -680,7 +680,7 @@ export function accountingShouldInvoice(gift: Model, rules: AccountingRules = {}
     ...lower(rules.invoiceStatuses ?? ['Success', 'Refunded']),
     ...lower(rules.refundStatuses ?? ['Refunded']),
   ];
-  const minor = minorUnits(sourceAmount(gift.amount), (textOrNull(gift.currency) ?? ''));
+  const minor = minorUnits(sourceAmount(gift.amount), textOrNull(gift.currency) ?? '');
   return gift.isTestMode !== true && statusIs(gift, ...statuses) && minor !== null && minor > 0;
 }
 
@@ -706,7 +706,7 @@ export function expectedInvoice(
     issueDate: field(date, 'day'),
     amountMinor: field(minorUnits(sourceAmount(gift.amount), currency), 'int'),
     description: field(`Raise gift ${idOf(gift)}${campaign ? ` (${campaign})` : ''}`, 'text'),
-    account: field(rules.account ?? null, 'text'),
+    account: field(rules.ledgerAccount ?? null, 'text'),
   };
 }
 
