@@ -63,6 +63,9 @@ describe('submitter: webhook gifts reach CRM+, accounting and the warehouse with
   beforeAll(async () => {
     sim = await startSimulator({ seed: 41 });
     submitter = await startSubmitter(stack, prefix, {
+      // The submitter reads donors from Raise when it must complete a gift.
+      RAISE_API_URL: sim.raiseUrl,
+      VOMO_API_URL: sim.vomoUrl,
       SOURCE_RATE_LIMITS: 'raise=20:20,vomo=20:20',
     });
     ingest = await startIngest(stack, prefix, sim);
@@ -75,7 +78,7 @@ describe('submitter: webhook gifts reach CRM+, accounting and the warehouse with
   });
 
   /** A customer onboarded through ingest's admin API, Raise webhook subscribed, three destinations. */
-  async function onboard(org: string, donors: number): Promise<Onboarded> {
+  async function onboard(org: string, donors: number, polling = true): Promise<Onboarded> {
     sim.control.createOrg({
       id: org,
       raiseToken: `${org}-raise`,
@@ -87,6 +90,7 @@ describe('submitter: webhook gifts reach CRM+, accounting and the warehouse with
     const created = await admin<{ id: string }>('POST', '/admin/customers', {
       name: org,
       raise: { apiToken: `${org}-raise` },
+      ...(polling ? {} : { polling: { enabled: false } }),
     });
     expect(created.status).toBe(201);
     const customerId = created.body.id;
@@ -344,5 +348,51 @@ describe('submitter: webhook gifts reach CRM+, accounting and the warehouse with
         customer_id: customerId,
       }),
     ).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a gift whose donor cannot be read from Raise right now is retried, never delivered without its donor', async () => {
+    const org = `wu-${randomBytes(3).toString('hex')}`;
+    // No polling: the donors are unknown to the pipeline, so completing the gift needs Raise.
+    const { customerId, crm } = await onboard(org, 20, false);
+    const donor = sim.control
+      .records(org, 'donor')
+      .find((d) => emailOf(d as unknown as Model) !== null && !d.isTestMode) as unknown as Model;
+    sim.control.setFaults(org, { errorRate: 1 });
+    const gift = sim.control.createRecord(org, 'gift', {
+      donorId: donor.id,
+      isTestMode: false,
+      statusText: 'Success',
+    } as never) as unknown as Model;
+    await sim.control.flushWebhooks();
+    await expectEventually(
+      async () =>
+        expect(
+          await scrapeMetric(submitter.app.url, 'raise_sync_records_completed_total', {
+            customer_id: customerId,
+            outcome: 'unavailable',
+          }),
+        ).toBeGreaterThanOrEqual(1),
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    // Nothing went out without the donor meanwhile.
+    const early: Array<{ donor_email: string | null }> = await stack.dataSource.query(
+      `SELECT donor_email FROM warehouse.raise_gift WHERE customer_id = $1`,
+      [customerId],
+    );
+    expect(early).toEqual([]);
+    sim.control.setFaults(org, {});
+    await expectEventually(
+      async () => {
+        const rows: Array<{ donor_email: string | null }> = await stack.dataSource.query(
+          `SELECT donor_email FROM warehouse.raise_gift WHERE customer_id = $1 AND source_id = $2`,
+          [customerId, String(gift.id)],
+        );
+        expect(rows).toEqual([{ donor_email: emailOf(donor) }]);
+        expect(sim.destinations.crmGifts(crm).map((g) => g.transactionId)).toContain(
+          String(gift.id),
+        );
+      },
+      { timeoutMs: 60_000 },
+    );
   });
 });
