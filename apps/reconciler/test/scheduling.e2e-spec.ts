@@ -95,12 +95,13 @@ describe('reconciler: schedules, leases and the admin API', () => {
     await sim?.stop();
   });
 
-  it('creates the default schedules of a live customer: window daily, deletion weekly, crm-consistency daily', async () => {
+  it('creates the default schedules of a live customer: window daily, deletion daily, crm-consistency daily, webhook-log hourly', async () => {
     const [a] = replicas as [AppUnderTest];
     const list = await schedules(a);
     expect(list.map((s) => [s.kind, s.cadence, s.timezone, s.runAt])).toEqual([
       ['crm-consistency', 'daily', 'UTC', '06:00'],
-      ['deletion', 'weekly', 'UTC', '06:00'],
+      ['deletion', 'daily', 'UTC', '06:00'],
+      ['webhook-log', 'hourly', 'UTC', '06:00'],
       ['window', 'daily', 'UTC', '06:00'],
     ]);
     for (const s of list) {
@@ -108,7 +109,7 @@ describe('reconciler: schedules, leases and the admin API', () => {
       expect(s.enabled).toBe(true);
     }
     // Keep the other kinds out of the way of this file's assertions.
-    for (const kind of ['deletion', 'crm-consistency']) {
+    for (const kind of ['deletion', 'crm-consistency', 'webhook-log']) {
       const off = await a.admin('PUT', `/admin/customers/${customer.id}/reconciliation-schedules`, {
         kind,
         enabled: false,

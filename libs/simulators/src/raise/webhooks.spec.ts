@@ -109,6 +109,62 @@ describe('webhook delivery', () => {
     }
   });
 
+  it('lists the delivery log over the Raise API: newest first, Skip/Take, per subscription', async () => {
+    // Deliveries to the first subscription fail every attempt; the second one answers 200.
+    const failing = await startReceiver(() => 503);
+    const working = await startReceiver(() => 200);
+    try {
+      const org = newOrg();
+      const lost = await subscribe(sim, org.token, failing.url, [12]);
+      const fine = await subscribe(sim, org.token, working.url, [12]);
+      const id = sim.control.recordKeys(org.id, 'gift')[0]!.id;
+      sim.control.deleteRecord(org.id, 'gift', id);
+      await sim.control.flushWebhooks();
+      type Entry = Record<string, unknown>;
+      const all = await call<{ items: Entry[]; total: number }>(
+        `${sim.raiseUrl}/api/Webhook/log/list?Skip=0&Take=100`,
+        { token: org.token },
+      );
+      expect(all.status).toBe(200);
+      // 4 failed attempts (the spec's simulator retries 4 times) + 1 success.
+      expect(all.body.total).toBe(5);
+      const ids = all.body.items.map((e) => e.id as number);
+      expect(ids).toEqual([...ids].sort((a, b) => b - a));
+      for (const entry of all.body.items) {
+        expect(entry).toMatchObject({
+          eventType: 12,
+          eventTypeDisplay: 'Gift Deleted',
+          contextId: id,
+        });
+        expect(typeof entry.createdDate).toBe('string');
+        expect(entry.success).toBe(entry.webhookId === fine.id);
+        expect(entry.httpStatusCode).toBe(entry.webhookId === fine.id ? 200 : 503);
+        expect(typeof entry.serverResponse).toBe('string');
+      }
+      const second = await call<{ items: Entry[]; total: number }>(
+        `${sim.raiseUrl}/api/Webhook/log/list?Skip=1&Take=2`,
+        { token: org.token },
+      );
+      expect(second.body.items.map((e) => e.id)).toEqual(ids.slice(1, 3));
+      expect(second.body.total).toBe(5);
+      const mine = await call<{ items: Entry[]; total: number }>(
+        `${sim.raiseUrl}/api/Webhook/${lost.id}/log/list`,
+        { token: org.token },
+      );
+      expect(mine.body.total).toBe(4);
+      expect(mine.body.items.every((e) => e.success === false)).toBe(true);
+      expect((await call(`${sim.raiseUrl}/api/Webhook/log/list`, { token: 'nope' })).status).toBe(
+        401,
+      );
+      expect(
+        (await call(`${sim.raiseUrl}/api/Webhook/log/list?Take=-1`, { token: org.token })).status,
+      ).toBe(400);
+    } finally {
+      await failing.close();
+      await working.close();
+    }
+  });
+
   it('retries a 500 with backoff, reusing the delivery id and re-signing', async () => {
     const receiver = await startReceiver((_, index) => (index < 2 ? 500 : 200));
     try {
