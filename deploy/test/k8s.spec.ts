@@ -440,6 +440,23 @@ describe.each(RENDERS)('deploy/k8s %s', (which, objects) => {
     );
   });
 
+  it('keeps ingest receiving webhooks through a restart: 2+ replicas, surge-only rollouts, a PDB', () => {
+    // One ingest pod restarting must never leave Raise without a receiver long enough to give up
+    // on deliveries (issue 12: deletes lost that way only come back through the reconciler).
+    const ingest = deploymentOf(objects, 'ingest');
+    expect(ingest.spec.replicas).toBeGreaterThanOrEqual(2);
+    const strategy = (ingest.spec as { strategy?: Record<string, unknown> }).strategy as {
+      type?: string;
+      rollingUpdate?: { maxUnavailable?: number | string };
+    };
+    expect(strategy.type).toBe('RollingUpdate');
+    expect(strategy.rollingUpdate?.maxUnavailable).toBe(0);
+    const pdb = named(ofKind<K8sObject>(objects, 'PodDisruptionBudget'), 'raise-sync-ingest') as {
+      spec?: { maxUnavailable?: number; minAvailable?: number };
+    };
+    expect(pdb.spec?.maxUnavailable === 1 || (pdb.spec?.minAvailable ?? 0) >= 1).toBe(true);
+  });
+
   it('never runs more submitters than the source topics have partitions', () => {
     const partitions = Number(configValue(objects, 'submitter', 'KAFKA_SOURCE_PARTITIONS'));
     expect(deploymentOf(objects, 'submitter').spec.replicas).toBeLessThanOrEqual(partitions);
