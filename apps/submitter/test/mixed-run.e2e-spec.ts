@@ -62,20 +62,33 @@ describe('mixed run: backfill, webhooks, polling and reconciliation agree with t
     sim = await startSimulator({ seed: 57 });
     const sources = { RAISE_API_URL: sim.raiseUrl, VOMO_API_URL: sim.vomoUrl };
     const shared = { SECRETS_KEY, ADMIN_TOKEN, SOURCE_RATE_LIMITS: RATES, LOG_LEVEL: 'info' };
-    [submitter, ingest, backfiller, reconciler] = await Promise.all([
-      startSubmitter(stack, prefix, { ...sources, SOURCE_RATE_LIMITS: RATES }),
-      startIngest(stack, prefix, sim, RATES),
+    // Each app is kept as soon as it is up, so afterAll stops it even when another fails to start.
+    const started = await Promise.allSettled([
+      startSubmitter(stack, prefix, { ...sources, SOURCE_RATE_LIMITS: RATES }).then((s) => {
+        submitter = s;
+      }),
+      startIngest(stack, prefix, sim, RATES).then((app) => {
+        ingest = app;
+      }),
       startStackApp('backfiller', stack, prefix, {
         ...shared,
         ...sources,
         BACKFILL_TICK_MS: '200',
+      }).then((app) => {
+        backfiller = app;
       }),
       startStackApp('reconciler', stack, prefix, {
         ...shared,
         ...sources,
         RECONCILER_TICK_MS: '200',
+      }).then((app) => {
+        reconciler = app;
       }),
     ]);
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      throw failed.reason;
+    }
   });
 
   afterAll(async () => {
