@@ -17,6 +17,7 @@ import {
   type TestStack,
   stackEnv,
   startIngestApp,
+  startStackApp,
 } from '@raise-sync/testing';
 
 /**
@@ -84,6 +85,36 @@ export async function startIngest(
     SOURCE_RATE_LIMITS: 'raise=200:200,vomo=200:200',
     ...env,
   });
+  return { app, admin: adminClient(app.url, ADMIN_TOKEN) };
+}
+
+/**
+ * The built ingest on a given port (WEBHOOK_PUBLIC_URL pointing at it), so a test can stop it and
+ * start it again where the webhooks registered with the simulated Raise still point.
+ */
+export async function startIngestOnPort(
+  stack: TestStack,
+  topicPrefix: string,
+  sim: Simulator,
+  port: number,
+  env: Record<string, string> = {},
+): Promise<AppUnderTest> {
+  const app = await startStackApp(
+    'ingest',
+    stack,
+    topicPrefix,
+    {
+      RAISE_API_URL: sim.raiseUrl,
+      VOMO_API_URL: sim.vomoUrl,
+      WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      SECRETS_KEY,
+      ADMIN_TOKEN,
+      LOG_LEVEL: 'info',
+      SOURCE_RATE_LIMITS: 'raise=200:200,vomo=200:200',
+      ...env,
+    },
+    port,
+  );
   return { app, admin: adminClient(app.url, ADMIN_TOKEN) };
 }
 
