@@ -39,7 +39,7 @@ describe('reconciler: HTTP destinations, records never taken, dead letters', () 
   beforeAll(async () => {
     sim = await startSimulator({ seed: 606 });
     // One after the other: apps starting on a fresh prefix race on schema registration.
-    submitter = await startSubmitter(stack, prefix);
+    submitter = await startSubmitter(stack, prefix, sim);
     reconciler = await startReconciler(stack, prefix, sim);
     customer = await createCustomer(stack, sim, `http-${randomBytes(3).toString('hex')}`, {
       donors: DONORS,

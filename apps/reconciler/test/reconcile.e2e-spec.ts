@@ -43,7 +43,7 @@ describe('reconciler: window reconciliation and deletion detection across the pi
     // Assigned one by one, so afterAll stops whatever started even if another app did not.
     await Promise.all([
       startIngest(stack, prefix, sim).then((app) => (ingest = app)),
-      startSubmitter(stack, prefix).then((app) => (submitter = app)),
+      startSubmitter(stack, prefix, sim).then((app) => (submitter = app)),
       startReconciler(stack, prefix, sim, { RECONCILER_PAGE_SIZE: String(PAGE_SIZE) }).then(
         (app) => (reconciler = app),
       ),

@@ -118,14 +118,21 @@ export async function startIngestOnPort(
   return { app, admin: adminClient(app.url, ADMIN_TOKEN) };
 }
 
-/** The built submitter (fast retries, so a test never waits minutes). */
+/**
+ * The built submitter (fast retries, so a test never waits minutes). It reads the donors of
+ * webhook gifts from Raise (record completion), so it gets the simulator's source APIs.
+ */
 export function startSubmitter(
   stack: TestStack,
   topicPrefix: string,
+  sim: Simulator,
   env: Record<string, string> = {},
 ): Promise<AppUnderTest> {
   return start('submitter', {
     ...baseEnv(stack, topicPrefix),
+    RAISE_API_URL: sim.raiseUrl,
+    VOMO_API_URL: sim.vomoUrl,
+    SOURCE_RATE_LIMITS: 'raise=200:200,vomo=200:200',
     SUBMITTER_RETRY_DELAYS_MS: '1000,2000,4000',
     SUBMITTER_DELIVERY_TIMEOUT_MS: '5000',
     ...env,

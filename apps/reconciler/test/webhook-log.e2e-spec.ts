@@ -59,12 +59,7 @@ describe('reconciler: webhook delivery log (ingest down while deletes arrive)', 
     ingestPort = await freePort();
     [ingest, submitter, reconciler] = await Promise.all([
       startIngestOnPort(stack, topicPrefix, sim, ingestPort),
-      // The submitter completes webhook gifts with their donor, read from (simulated) Raise.
-      startSubmitter(stack, topicPrefix, {
-        RAISE_API_URL: sim.raiseUrl,
-        VOMO_API_URL: sim.vomoUrl,
-        SOURCE_RATE_LIMITS: 'raise=200:200,vomo=200:200',
-      }),
+      startSubmitter(stack, topicPrefix, sim),
       startReconciler(stack, topicPrefix, sim),
     ]);
   });
