@@ -42,7 +42,7 @@ interface Doomed {
 const MS = 1;
 
 /**
- * Deletion detection (kind 'deletion', weekly by default): the source's full ID inventory,
+ * Deletion detection (kind 'deletion', daily by default): the source's full ID inventory,
  * streamed in ascending ID order, merge-joined against the destination inventory of the same ID
  * range. The destination inventory is the sync state (sync_records rows of enabled destinations
  * whose version is older than the window end, so records created or changed after it are left

@@ -172,6 +172,41 @@ describe('scheduled windows', () => {
     expect(window.start.getTime()).toBe(0);
     expect(iso(window.end)).toBe('2026-06-14T04:00:00.000Z');
   });
+
+  it('deletion detection run daily still covers the whole history', () => {
+    const timing: ScheduleTiming = {
+      kind: 'deletion',
+      cadence: 'daily',
+      timezone: 'UTC',
+      runAtMinute: 360,
+      lagHours: 4,
+    };
+    expect(iso(nextRunAt(timing, at('2026-06-14T07:00:00Z')))).toBe('2026-06-15T06:00:00.000Z');
+    const window = scheduledWindow(timing, at('2026-06-15T06:00:00Z'));
+    expect(window.start.getTime()).toBe(0);
+    expect(iso(window.end)).toBe('2026-06-15T00:00:00.000Z');
+  });
+
+  it('webhook-log: hourly on the clock, or every intervalSeconds; the day before as its window', () => {
+    const hourly: ScheduleTiming = {
+      kind: 'webhook-log',
+      cadence: 'hourly',
+      timezone: 'UTC',
+      runAtMinute: 360,
+      lagHours: 4,
+    };
+    expect(iso(nextRunAt(hourly, at('2026-06-14T07:10:00Z')))).toBe('2026-06-14T08:00:00.000Z');
+    expect(iso(nextRunAt({ ...hourly, intervalSeconds: 5 }, at('2026-06-14T07:10:00Z')))).toBe(
+      '2026-06-14T07:10:05.000Z',
+    );
+    // The interval is a webhook-log setting only.
+    expect(
+      iso(nextRunAt({ ...hourly, kind: 'window', intervalSeconds: 5 }, at('2026-06-14T07:10:00Z'))),
+    ).toBe('2026-06-14T08:00:00.000Z');
+    const window = scheduledWindow(hourly, at('2026-06-14T08:00:00Z'));
+    expect(iso(window.start)).toBe('2026-06-13T08:00:00.000Z');
+    expect(iso(window.end)).toBe('2026-06-14T08:00:00.000Z');
+  });
 });
 
 describe('helpers', () => {
