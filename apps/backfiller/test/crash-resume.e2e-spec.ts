@@ -41,7 +41,7 @@ describe('backfiller: 200,000 gifts, killed twice mid-run, resumes from its chec
 
   beforeAll(async () => {
     sim = await startSimulator({ seed: 5 });
-    submitter = await startSubmitter(stack, prefix, { SUBMITTER_PARTITIONS_CONCURRENCY: '6' });
+    submitter = await startSubmitter(stack, sim, prefix, { SUBMITTER_PARTITIONS_CONCURRENCY: '6' });
   });
 
   afterAll(async () => {

@@ -38,7 +38,7 @@ describe('backfiller: onboarding backfill hands over to steady state without los
     // The first app creates the topics and registers their schemas; the others start together
     // after it (concurrent first registrations of a subject can race in the registry). Each is
     // assigned as soon as it runs, so afterAll stops whatever started.
-    submitter = await startSubmitter(stack, prefix);
+    submitter = await startSubmitter(stack, sim, prefix);
     await Promise.all([
       startIngest(stack, sim, prefix, rates).then((app) => (ingest = app)),
       startBackfiller(stack, sim, prefix, {

@@ -85,7 +85,7 @@ describe('backfiller: topic replay restores a wiped destination exactly', () => 
 
   beforeAll(async () => {
     sim = await startSimulator({ seed: 23 });
-    submitter = await startSubmitter(stack, prefix);
+    submitter = await startSubmitter(stack, sim, prefix);
     backfiller = await startBackfiller(stack, sim, prefix, {
       SOURCE_RATE_LIMITS: 'raise=20:10,vomo=10:5',
       BACKFILL_PAGE_SIZE: '400',

@@ -64,7 +64,7 @@ describe('backfiller: replicas share a run without overlap; date windows; admin 
     sim = await startSimulator({ seed: 11 });
     // The submitter creates the topics and registers their schemas first; concurrent first
     // registrations of a subject can race in the registry.
-    submitter = await startSubmitter(stack, prefix);
+    submitter = await startSubmitter(stack, sim, prefix);
     await Promise.all([
       startBackfiller(stack, sim, prefix, env).then((r) => replicas.push(r)),
       startBackfiller(stack, sim, prefix, env).then((r) => replicas.push(r)),

@@ -25,15 +25,21 @@ export interface BackfillerUnderTest {
   admin: AdminCall;
 }
 
-/** The real submitter, delivering the source topics of `topicPrefix` to the customers' destinations. */
+/**
+ * The real submitter, delivering the source topics of `topicPrefix` to the customers' destinations,
+ * with the simulated Raise and VOMO as its sources (it reads the donor of a webhook gift from Raise).
+ */
 export async function startSubmitter(
   stack: TestStack,
+  sim: Simulator,
   topicPrefix: string,
   env: Record<string, string> = {},
 ): Promise<RunningApp> {
   return startStackApp('submitter', stack, topicPrefix, {
     SECRETS_KEY,
     ADMIN_TOKEN,
+    RAISE_API_URL: sim.raiseUrl,
+    VOMO_API_URL: sim.vomoUrl,
     SUBMITTER_RETRY_DELAYS_MS: '1000,2000,4000',
     LOG_LEVEL: 'warn',
     ...env,

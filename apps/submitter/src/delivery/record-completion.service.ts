@@ -19,6 +19,8 @@ type Model = Record<string, unknown>;
 const FETCH_CONCURRENCY = 4;
 /** A fetch that waits longer than this (budget or slow source) makes the event retry instead. */
 const FETCH_TIMEOUT_MS = 10_000;
+/** Donor versions this process stored lately, so a backfill's 2000 gifts of one donor write it once. */
+const STORED_CACHE_SIZE = 50_000;
 
 interface KnownDonor {
   model: Model;
@@ -73,6 +75,8 @@ function withoutDonorEmail(event: SourceEvent): boolean {
 @Injectable()
 export class RecordCompletion {
   private readonly customers: CustomerRepository;
+  /** `<customer>\0<donor>` → modified time (ms) of the version stored last (insertion-ordered LRU). */
+  private readonly stored = new Map<string, number>();
 
   constructor(
     private readonly db: DataSource,
@@ -94,6 +98,9 @@ export class RecordCompletion {
     const newest = new Map<string, KnownDonor>();
     const deleted = new Map<string, Date>();
     const offer = (id: string, donor: KnownDonor): void => {
+      if ((this.stored.get(`${customerId}\u0000${id}`) ?? -1) >= donor.modifiedAt.getTime()) {
+        return; // stored already (by this process), nothing newer
+      }
       const current = newest.get(id);
       if (!current || donor.modifiedAt.getTime() > current.modifiedAt.getTime()) {
         newest.set(id, donor);
@@ -134,6 +141,7 @@ export class RecordCompletion {
       );
       for (const id of deleted.keys()) {
         newest.delete(id);
+        this.stored.delete(`${customerId}\u0000${id}`);
       }
     }
     if (newest.size === 0) {
@@ -256,6 +264,14 @@ export class RecordCompletion {
         entries.map(([, d]) => d.learnedFrom),
       ],
     );
+    for (const [id, donor] of entries) {
+      const key = `${customerId}\u0000${id}`;
+      this.stored.delete(key);
+      this.stored.set(key, donor.modifiedAt.getTime());
+    }
+    while (this.stored.size > STORED_CACHE_SIZE) {
+      this.stored.delete(this.stored.keys().next().value as string);
+    }
     return rows.map((r) => r.source_id);
   }
 
