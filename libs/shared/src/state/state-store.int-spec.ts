@@ -30,6 +30,7 @@ const TABLES = [
   'reconciliation_discrepancies',
   'reconciliation_runs',
   'reconciliation_schedules',
+  'related_records',
   'replay_runs',
   'retry_entries',
   'source_rate_buckets',
