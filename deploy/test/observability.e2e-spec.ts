@@ -101,7 +101,8 @@ describe('dashboards and alert rules against the services /metrics', () => {
       { ...sources, WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${ingestPort}` },
       ingestPort,
     );
-    await start('submitter', { SUBMITTER_RETRY_DELAYS_MS: '1000,2000,4000' });
+    // The submitter reads the donor of a webhook gift from Raise to complete it.
+    await start('submitter', { ...sources, SUBMITTER_RETRY_DELAYS_MS: '1000,2000,4000' });
     await start('reconciler', { ...sources, RECONCILER_TICK_MS: '200' });
     await start('backfiller', { ...sources, BACKFILL_TICK_MS: '200' });
 
