@@ -178,7 +178,7 @@ describe('mixed run: backfill, webhooks, polling and reconciliation agree with t
       marketing: `${org}-mkt`,
       hook: `${org}-hook`,
     };
-    sim.destinations.createAccount({ kind: 'crm-plus', id: accounts.crm, hourlyLimit: 1_000_000 });
+    sim.destinations.createAccount({ kind: 'crm-plus', id: accounts.crm }); // the real 5,000/h
     sim.destinations.createAccount({ kind: 'accounting', id: accounts.accounting });
     const marketing = sim.destinations.createAccount({ kind: 'marketing', id: accounts.marketing });
     const hook = sim.destinations.createAccount({ kind: 'webhook', id: accounts.hook });
