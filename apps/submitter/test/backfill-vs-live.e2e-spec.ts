@@ -10,7 +10,7 @@ import {
   type SubmitterUnderTest,
 } from './support';
 
-// The backfill takes about 255 s on a quiet 2-core machine and passed 420 s once on a loaded CI run.
+// The backfill takes about 255 s on a quiet 2-core machine; one clean-clone run took over 420 s.
 jest.setTimeout(600_000);
 
 const BACKFILL = 100_000;
