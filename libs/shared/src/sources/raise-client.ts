@@ -542,7 +542,7 @@ export class RaiseClient {
     options: RaiseWebhookLogOptions = {},
   ): AsyncGenerator<RaiseWebhookLogPage> {
     const take = clampTake(options.pageSize);
-    for (let skip = 0; ; ) {
+    for (let skip = 0; ;) {
       const page = await this.webhookLogPage(creds, skip, { ...options, pageSize: take });
       if (page.received > 0) {
         yield page;
