@@ -339,20 +339,6 @@ describe('mixed run: backfill, webhooks, polling and reconciliation agree with t
 
     const ledger = await settledLedger(customerId, 5);
 
-    // Accounting cannot rebook a changed amount (invoices are immutable): the adapter
-    // dead-letters those for a person to amend. Only gifts whose amount changed may be there.
-    const { body: dead } = await submitter.admin<
-      Array<{ sourceId: string; resource: string; errorMessage: string; status: string }>
-    >('GET', `/admin/dead-letters?customerId=${customerId}&limit=1000`);
-    const amendmentsPending = new Set(
-      dead
-        .filter(
-          (d) => d.status === 'open' && /amend it in the accounting system/.test(d.errorMessage),
-        )
-        .map((d) => d.sourceId),
-    );
-    const changedAmounts = new Set(amountChanged.map((g) => String(g.id)));
-
     let reports: DestinationReport[] = [];
     let printed = '';
     await expectEventually(
@@ -365,21 +351,24 @@ describe('mixed run: backfill, webhooks, polling and reconciliation agree with t
           targets: [
             { kind: 'warehouse', customerId },
             { kind: 'crm-plus', account: accounts.crm },
-            { kind: 'accounting', account: accounts.accounting, amendmentsPending },
+            { kind: 'accounting', account: accounts.accounting },
             { kind: 'marketing', account: accounts.marketing },
             { kind: 'webhook', account: accounts.hook },
           ],
         });
-        printed = expectNoDifferences(reports, ['awaiting_amendment']);
+        printed = expectNoDifferences(reports);
       },
       { timeoutMs: 30_000, intervalMs: 2000 },
     );
-    for (const d of reports.flatMap((r) => r.differences)) {
-      expect({ id: d.recordId, changed: changedAmounts.has(d.recordId) }).toEqual({
-        id: d.recordId,
-        changed: true,
-      });
-    }
+    // Changed amounts were re-issued in accounting (old invoice voided, new one booked), not
+    // dead-lettered.
+    const reissued = sim.destinations
+      .invoices(accounts.accounting)
+      .filter((inv) => inv.voidReason === 'amended in Raise');
+    expect(reissued.length).toBeGreaterThan(0);
+    expect(ledger.find((row) => row.destination === 'accounting')).toMatchObject({
+      deadLettered: 0,
+    });
     // Every destination was really looked at.
     for (const report of reports) {
       expect(report.checked).toBeGreaterThan(HISTORY_DONORS / 2);

@@ -26,20 +26,13 @@ export type DifferenceKind =
   /** Deleted in the source, still live at the destination. */
   | 'not_deleted'
   /** Both have the record; one field differs. */
-  | 'field'
-  /**
-   * An accounting invoice whose booked amount differs from the gift's current amount while the
-   * accounting dead letter asks a person to amend it (invoices are immutable; see the adapter's
-   * README). Reported, but kept apart from the other kinds.
-   */
-  | 'awaiting_amendment';
+  | 'field';
 
 export const DIFFERENCE_KINDS: readonly DifferenceKind[] = [
   'missing',
   'extra',
   'not_deleted',
   'field',
-  'awaiting_amendment',
 ];
 
 export interface Difference {
@@ -663,11 +656,6 @@ export interface AccountingRules {
   refundStatuses?: readonly string[];
   /** `config.account`: the ledger account code on the invoice line. */
   ledgerAccount?: string;
-  /**
-   * Gift ids with an open accounting dead letter asking for the invoice to be amended: their
-   * booked amount may differ from the current one (kind `awaiting_amendment`).
-   */
-  amendmentsPending?: ReadonlySet<string>;
 }
 
 export const invoiceReferenceOf = (giftId: string): string => `raise-gift-${giftId}`;
@@ -726,15 +714,38 @@ function invoiceView(invoice: Model): Model {
   };
 }
 
+/** What an invoice's credit notes take back, in minor units. */
+function creditedOf(invoice: Model): number {
+  const notes = Array.isArray(invoice.creditNotes) ? invoice.creditNotes.map(asModel) : [];
+  return notes.reduce((sum, note) => sum + (Number(note?.amountMinor) || 0), 0);
+}
+
 export function compareAccounting(
   source: SourceState,
   invoices: readonly Model[],
   rules: AccountingRules = {},
 ): DestinationReport {
   const index = new SourceIndex(source);
-  const byReference = new Map(invoices.map((inv) => [String(inv.reference), inv]));
-  const refundStatuses = lower(rules.refundStatuses ?? ['Refunded']);
   const differences: Difference[] = [];
+  // A changed amount re-issues the invoice under the same reference (the old one voided, or kept
+  // when a credit note already settled it): the newest live one is compared (the newest of all
+  // if none is live), and an older live one that is not fully credited is a double booking.
+  const revisions = new Map<string, Model[]>();
+  for (const invoice of invoices) {
+    const reference = String(invoice.reference);
+    revisions.set(reference, [...(revisions.get(reference) ?? []), invoice]);
+  }
+  const byReference = new Map<string, Model>();
+  for (const [reference, list] of revisions) {
+    const live = list.filter((inv) => inv.status !== 'VOIDED');
+    byReference.set(reference, live[live.length - 1] ?? list[list.length - 1]!);
+    const open = live.slice(0, -1).filter((inv) => creditedOf(inv) < Number(inv.totalMinor));
+    if (open.length > 0) {
+      const giftId = /^raise-gift-(.+)$/.exec(reference)?.[1] ?? reference;
+      differences.push({ kind: 'extra', resource: 'invoice', recordId: giftId, field: 'live' });
+    }
+  }
+  const refundStatuses = lower(rules.refundStatuses ?? ['Refunded']);
   let checked = 0;
   for (const [id, gift] of index.gifts) {
     const invoice = byReference.get(invoiceReferenceOf(id));
@@ -753,10 +764,7 @@ export function compareAccounting(
       expectedInvoice(gift, index.donorOf(gift), rules),
       invoiceView(invoice),
     );
-    for (const diff of fieldDiffs) {
-      const immutable = diff.field === 'amountMinor' && rules.amendmentsPending?.has(id) === true;
-      differences.push(immutable ? { ...diff, kind: 'awaiting_amendment' } : diff);
-    }
+    differences.push(...fieldDiffs);
     const notes = Array.isArray(invoice.creditNotes) ? invoice.creditNotes.map(asModel) : [];
     const note = notes.find((n) => n?.reference === creditNoteReferenceOf(id));
     if (statusIs(gift, ...refundStatuses)) {
@@ -1067,8 +1075,7 @@ export function describeDifference(d: Difference): string {
     case 'not_deleted':
       return `not deleted  ${where}${d.field ? ` (${d.field})` : ''}`;
     case 'field':
-    case 'awaiting_amendment':
-      return `${d.kind === 'field' ? 'field       ' : 'amend       '} ${where} ${d.field ?? ''}: expected ${show(d.expected)}, actual ${show(d.actual)}`;
+      return `field        ${where} ${d.field ?? ''}: expected ${show(d.expected)}, actual ${show(d.actual)}`;
   }
 }
 

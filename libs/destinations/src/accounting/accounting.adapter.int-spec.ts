@@ -63,6 +63,29 @@ describe('AccountingAdapter against the accounting simulator', () => {
     await expect(adapter.health(ctx('acc-a'))).resolves.toBeUndefined();
   });
 
+  it('books a changed amount as a new revision under the same reference, once', async () => {
+    sim.destinations.createAccount({ kind: 'accounting', id: 'acc-c', token: 'tok-acc-c' });
+    const changed = upsertEvent('gift', { amount: '80.00' });
+    await adapter.deliver(ctx('acc-c'), [upsertEvent('gift')]);
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      await expect(adapter.deliver(ctx('acc-c'), [changed])).resolves.toEqual([
+        { outcome: 'delivered', destinationRecordId: expect.any(String) as string },
+      ]);
+    }
+    const invoices = sim.destinations
+      .invoices('acc-c')
+      .filter((i) => i.reference === 'raise-gift-900113');
+    expect(invoices.map((i) => [i.status, i.totalMinor, i.voidReason])).toEqual([
+      ['VOIDED', 12550, 'amended in Raise'],
+      ['AUTHORISED', 8000, null],
+    ]);
+    await expect(adapter.lookup(ctx('acc-c'), 'gift', '900113')).resolves.toEqual({
+      exists: true,
+      deleted: false,
+      destinationRecordId: invoices[1]?.id,
+    });
+  });
+
   it('skips test-mode gifts and reports an outage as unavailable', async () => {
     sim.destinations.createAccount({ kind: 'accounting', id: 'acc-b', token: 'tok-acc-b' });
     await expect(

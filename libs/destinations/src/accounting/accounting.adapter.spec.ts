@@ -165,11 +165,105 @@ describe(AccountingAdapter.name, () => {
     ]);
   });
 
-  it('rejects a gift whose amount changed after it was invoiced', async () => {
+  it('re-issues the invoice when the amount changed: voids the old one, books the new amount', async () => {
     await adapter.deliver(ctx(), [upsertEvent('gift')]);
-    const [result] = await adapter.deliver(ctx(), [upsertEvent('gift', { amount: '99.00' })]);
-    expect(result).toBeInstanceOf(RecordRejectedError);
-    expect((result as Error).message).toMatch(/books 12550 USD .* now 9900 USD/);
+    await expect(
+      adapter.deliver(ctx(), [upsertEvent('gift', { amount: '99.00' })]),
+    ).resolves.toEqual([{ outcome: 'delivered', destinationRecordId: 'inv_2' }]);
+    expect(ledger.log).toEqual([
+      'invoice raise-gift-900113',
+      'void raise-gift-900113 (amended in Raise)',
+      'invoice raise-gift-900113',
+    ]);
+    expect(ledger.invoices.map((i) => [i.status, i.totalMinor])).toEqual([
+      ['VOIDED', 12550],
+      ['AUTHORISED', 9900],
+    ]);
+    // Redelivering the change books nothing more; a refund credits the live revision.
+    await adapter.deliver(ctx(), [upsertEvent('gift', { amount: '99.00' })]);
+    await adapter.deliver(ctx(), [
+      upsertEvent('gift', { amount: '99.00', statusText: 'Refunded' }),
+    ]);
+    expect(ledger.log.slice(3)).toEqual(['credit-note raise-gift-900113-refund']);
+    expect(ledger.invoices[1]?.creditNotes.map((n) => n.amountMinor)).toEqual([9900]);
+    const keys = server.requests
+      .filter((r) => r.method === 'POST')
+      .map((r) => String(r.headers['idempotency-key']).replace(/^.*:gift:900113:/, ''));
+    expect(keys).toEqual([
+      'invoice',
+      'invoice',
+      'void',
+      'invoice:r2',
+      'invoice',
+      'invoice',
+      'credit-note:r2',
+    ]);
+  });
+
+  it('re-issues again when the amount goes back to one already booked once', async () => {
+    await adapter.deliver(ctx(), [upsertEvent('gift')]);
+    await adapter.deliver(ctx(), [upsertEvent('gift', { amount: '99.00' })]);
+    // The first revision's key now replays an invoice that is voided: the ledger decides.
+    await expect(adapter.deliver(ctx(), [upsertEvent('gift')])).resolves.toEqual([
+      { outcome: 'delivered', destinationRecordId: 'inv_3' },
+    ]);
+    expect(ledger.invoices.map((i) => [i.status, i.totalMinor])).toEqual([
+      ['VOIDED', 12550],
+      ['VOIDED', 9900],
+      ['AUTHORISED', 12550],
+    ]);
+  });
+
+  it('finishes a re-issue that stopped after the void, booking the new revision once', async () => {
+    await adapter.deliver(ctx(), [upsertEvent('gift')]);
+    let failed = false;
+    server.respond((request) => {
+      if (
+        !failed &&
+        request.method === 'POST' &&
+        request.headers['idempotency-key']?.toString().endsWith(':r2')
+      ) {
+        failed = true;
+        return { status: 503, headers: { 'retry-after': '1' }, body: {} };
+      }
+      return ledger.handle(request);
+    });
+    const [first] = await adapter.deliver(ctx(), [upsertEvent('gift', { amount: '99.00' })]);
+    expect(first).toBeInstanceOf(DestinationUnavailableError);
+    await expect(
+      adapter.deliver(ctx(), [upsertEvent('gift', { amount: '99.00' })]),
+    ).resolves.toEqual([{ outcome: 'delivered', destinationRecordId: 'inv_2' }]);
+    expect(ledger.invoices.map((i) => [i.status, i.totalMinor])).toEqual([
+      ['VOIDED', 12550],
+      ['AUTHORISED', 9900],
+    ]);
+  });
+
+  it('keeps a credited invoice and books a new credited revision when a refunded gift changes amount', async () => {
+    await adapter.deliver(ctx(), [upsertEvent('gift', { statusText: 'Refunded' })]);
+    const changed = upsertEvent('gift', { amount: '99.00', statusText: 'Refunded' });
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      await expect(adapter.deliver(ctx(), [changed])).resolves.toEqual([
+        { outcome: 'delivered', destinationRecordId: 'inv_2' },
+      ]);
+    }
+    expect(
+      ledger.invoices.map((i) => [i.status, i.totalMinor, i.creditNotes.map((n) => n.amountMinor)]),
+    ).toEqual([
+      ['AUTHORISED', 12550, [12550]],
+      ['AUTHORISED', 9900, [9900]],
+    ]);
+  });
+
+  it('voids the live revision of a re-issued gift when it is deleted', async () => {
+    await adapter.deliver(ctx(), [upsertEvent('gift')]);
+    await adapter.deliver(ctx(), [upsertEvent('gift', { amount: '99.00' })]);
+    await expect(adapter.deliver(ctx(), [deleteEvent('gift', '900113')])).resolves.toEqual([
+      { outcome: 'delivered', destinationRecordId: 'inv_2' },
+    ]);
+    expect(ledger.invoices.map((i) => i.status)).toEqual(['VOIDED', 'VOIDED']);
+    expect(ledger.log.at(-1)).toBe('void raise-gift-900113 (deleted in Raise)');
+    expect(server.requests.at(-1)?.headers['idempotency-key']).toMatch(/:void:r2$/);
   });
 
   it('voids the invoice of a deleted gift with a reason, never deleting it', async () => {

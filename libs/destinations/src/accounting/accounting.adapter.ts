@@ -19,6 +19,8 @@ import {
 
 const NAME = 'accounting';
 export const VOID_REASON = 'deleted in Raise';
+/** Why an invoice was voided for a re-issue with the gift's new amount. */
+export const AMENDED_REASON = 'amended in Raise';
 
 export interface AccountingSettings extends AccountingMappingSettings {
   baseUrl: string;
@@ -81,6 +83,20 @@ function invoiceFrom(body: unknown): AccountingInvoice {
   };
 }
 
+/** One of a gift's invoices and its place among them (1 = the first booked). */
+interface Revision {
+  invoice: AccountingInvoice;
+  revision: number;
+}
+
+/** The invoice's place among the gift's invoices, which the ledger lists oldest first. */
+const revisionOf = (invoice: AccountingInvoice, revisions: readonly AccountingInvoice[]): number =>
+  Math.max(1, revisions.findIndex((i) => i.id === invoice.id) + 1);
+
+/** The live invoice if there is one (there is at most one after a re-issue), else the newest. */
+const preferLive = (invoices: readonly AccountingInvoice[]): AccountingInvoice | undefined =>
+  invoices.find((i) => i.status !== 'VOIDED') ?? invoices.at(-1);
+
 const isConflict = (body: unknown): boolean => asRecord(body).error === 'idempotency_key_reused';
 
 export interface AccountingAdapterOptions extends DestinationHttpOptions {
@@ -91,10 +107,12 @@ export interface AccountingAdapterOptions extends DestinationHttpOptions {
 /**
  * An accounting system (Xero/QuickBooks-like) with strong idempotency. Gifts only; test-mode
  * gifts are skipped. The adapter drives state, not diffs: a gift event means "an invoice
- * exists" (`POST /invoices`, reference `raise-gift-<id>`), a refunded gift additionally "a credit
- * note for the full amount exists" (`POST /credit-notes`, always after the invoice), a deleted
- * gift "its invoice is voided" (`POST /invoices/{id}/void`, never a delete). Every POST carries
- * an idempotency key derived from customer, gift and operation, so retries never double-book.
+ * for its current amount exists" (`POST /invoices`, reference `raise-gift-<id>`; a changed amount
+ * voids the old invoice and issues a new revision), a refunded gift additionally "a credit note
+ * for the full amount exists" (`POST /credit-notes`, always after the invoice), a deleted gift
+ * "its invoice is voided" (`POST /invoices/{id}/void`, never a delete). Every POST carries an
+ * idempotency key derived from customer, gift, operation and revision, so retries never
+ * double-book.
  */
 export class AccountingAdapter implements DestinationAdapter {
   readonly kind = 'accounting' as const;
@@ -148,11 +166,11 @@ export class AccountingAdapter implements DestinationAdapter {
     if (skip) {
       return { outcome: 'skipped', reason: skip };
     }
-    const invoice = await this.ensureInvoice(ctx, settings, gift, event.sourceModifiedAt);
-    if (isRefundedGift(gift, settings) && invoice.status !== 'VOIDED') {
-      await this.ensureCreditNote(ctx, settings, gift.id, invoice);
+    const booked = await this.ensureInvoice(ctx, settings, gift, event.sourceModifiedAt);
+    if (isRefundedGift(gift, settings) && booked.invoice.status !== 'VOIDED') {
+      await this.ensureCreditNote(ctx, settings, gift.id, booked);
     }
-    return { outcome: 'delivered', destinationRecordId: invoice.id };
+    return { outcome: 'delivered', destinationRecordId: booked.invoice.id };
   }
 
   private async ensureInvoice(
@@ -160,59 +178,91 @@ export class AccountingAdapter implements DestinationAdapter {
     settings: AccountingSettings,
     gift: RaiseGift,
     modifiedAt: Date,
-  ): Promise<AccountingInvoice> {
+  ): Promise<Revision> {
     const body = giftToInvoice(gift, settings, modifiedAt);
-    const response = await this.post(
-      ctx,
-      settings,
-      '/invoices',
-      'POST /invoices',
-      gift.id,
-      'invoice',
+    const response = await this.post(ctx, settings, {
+      path: '/invoices',
+      route: 'POST /invoices',
+      giftId: gift.id,
+      operation: 'invoice',
       body,
+    });
+    if (response.status !== 409 && response.headers.get('idempotent-replayed') !== 'true') {
+      // Booked just now under the first revision's key: the gift's first invoice.
+      return { invoice: invoiceFrom(response.body), revision: 1 };
+    }
+    // A replay answers with the invoice as it was first booked (it may have been voided or
+    // re-issued since), a 409 says the gift changed after it was invoiced: the ledger's current
+    // documents decide.
+    return this.reissueIfChanged(ctx, settings, gift, body);
+  }
+
+  /**
+   * The gift's current invoice (its newest live one) if it books the gift's amount and currency.
+   * Otherwise, since invoices are immutable, the changed amount is booked as a new revision under
+   * the same reference, each write under its own revision's idempotency key: an uncredited
+   * invoice is voided first ("amended in Raise"); a credited one (a refund, which nets to zero)
+   * stands as settled history and the new revision gets its own credit note if the gift is still
+   * refunded. Crash-safe: a retry after the void finds no live invoice of the old amount and
+   * issues the same revision.
+   */
+  private async reissueIfChanged(
+    ctx: DestinationContext,
+    settings: AccountingSettings,
+    gift: RaiseGift,
+    body: Record<string, unknown>,
+  ): Promise<Revision> {
+    const revisions = await this.findInvoices(ctx, settings, gift.id);
+    const totalMinor = (body.lines as Array<{ amountMinor: number }>).reduce(
+      (sum, line) => sum + line.amountMinor,
+      0,
     );
-    if (response.status !== 409) {
-      return invoiceFrom(response.body);
+    const newest = revisions.filter((invoice) => invoice.status !== 'VOIDED').at(-1);
+    if (newest && newest.totalMinor === totalMinor && newest.currency === body.currency) {
+      return { invoice: newest, revision: revisionOf(newest, revisions) };
     }
-    // The key was used with another body: the gift changed after it was invoiced. Invoices are
-    // immutable; the existing one stands if it books the same amount.
-    const existing = await this.findInvoice(ctx, settings, gift.id);
-    const lines = body.lines as Array<{ amountMinor: number }>;
-    const totalMinor = lines.reduce((sum, line) => sum + line.amountMinor, 0);
-    if (!existing) {
+    if (newest && newest.creditNotes.length === 0) {
+      await this.voidRevision(ctx, settings, gift.id, newest, revisions, AMENDED_REASON);
+    }
+    const revision = revisions.length + 1;
+    const response = await this.post(ctx, settings, {
+      path: '/invoices',
+      route: 'POST /invoices',
+      giftId: gift.id,
+      operation: 'invoice',
+      revision,
+      body,
+    });
+    if (response.status === 409) {
       throw new RecordRejectedError(
-        `accounting refused the invoice of gift ${gift.id} (idempotency key reused) and holds no invoice ${invoiceReferenceFor(gift.id)}`,
+        `accounting refused revision ${revision} of invoice ${invoiceReferenceFor(gift.id)} (idempotency key reused)`,
       );
     }
-    if (existing.totalMinor !== totalMinor || existing.currency !== body.currency) {
-      throw new RecordRejectedError(
-        `invoice ${invoiceReferenceFor(gift.id)} books ${existing.totalMinor} ${existing.currency} (minor units) but the gift is now ${totalMinor} ${String(body.currency)}: amend it in the accounting system`,
-      );
-    }
-    return existing;
+    return { invoice: invoiceFrom(response.body), revision };
   }
 
   private async ensureCreditNote(
     ctx: DestinationContext,
     settings: AccountingSettings,
     giftId: string,
-    invoice: AccountingInvoice,
+    { invoice, revision }: Revision,
   ): Promise<void> {
     const reference = creditNoteReferenceFor(giftId);
     if (invoice.creditNotes.some((note) => note.reference === reference)) {
       return;
     }
-    const response = await this.post(
-      ctx,
-      settings,
-      '/credit-notes',
-      'POST /credit-notes',
+    const response = await this.post(ctx, settings, {
+      path: '/credit-notes',
+      route: 'POST /credit-notes',
       giftId,
-      'credit-note',
-      creditNoteFor(giftId, invoice),
-    );
+      operation: 'credit-note',
+      revision,
+      body: creditNoteFor(giftId, invoice),
+    });
     if (response.status === 409) {
-      const current = await this.findInvoice(ctx, settings, giftId);
+      const current = (await this.findInvoices(ctx, settings, giftId)).find(
+        (i) => i.id === invoice.id,
+      );
       if (!current?.creditNotes.some((note) => note.reference === reference)) {
         throw new RecordRejectedError(
           `accounting refused the credit note of gift ${giftId} (idempotency key reused) and holds no credit note ${reference}`,
@@ -226,54 +276,70 @@ export class AccountingAdapter implements DestinationAdapter {
     settings: AccountingSettings,
     giftId: string,
   ): Promise<DeliveryResult> {
-    const invoice = await this.findInvoice(ctx, settings, giftId);
+    const revisions = await this.findInvoices(ctx, settings, giftId);
+    const invoice = preferLive(revisions);
     if (!invoice) {
       return { outcome: 'skipped', reason: 'no invoice exists for this gift: nothing to void' };
     }
-    if (invoice.status !== 'VOIDED') {
-      await this.post(
-        ctx,
-        settings,
-        `/invoices/${encodeURIComponent(invoice.id)}/void`,
-        'POST /invoices/{id}/void',
-        giftId,
-        'void',
-        { reason: VOID_REASON },
-      );
+    for (const live of revisions.filter((i) => i.status !== 'VOIDED')) {
+      await this.voidRevision(ctx, settings, giftId, live, revisions, VOID_REASON);
     }
     return { outcome: 'delivered', destinationRecordId: invoice.id };
+  }
+
+  private async voidRevision(
+    ctx: DestinationContext,
+    settings: AccountingSettings,
+    giftId: string,
+    invoice: AccountingInvoice,
+    revisions: readonly AccountingInvoice[],
+    reason: string,
+  ): Promise<void> {
+    await this.post(ctx, settings, {
+      path: `/invoices/${encodeURIComponent(invoice.id)}/void`,
+      route: 'POST /invoices/{id}/void',
+      giftId,
+      operation: 'void',
+      revision: revisionOf(invoice, revisions),
+      body: { reason },
+    });
   }
 
   private async post(
     ctx: DestinationContext,
     settings: AccountingSettings,
-    path: string,
-    route: string,
-    giftId: string,
-    operation: GiftOperation,
-    body: unknown,
-  ): Promise<{ status: number; body: unknown }> {
+    write: {
+      path: string;
+      route: string;
+      giftId: string;
+      operation: GiftOperation;
+      revision?: number;
+      body: unknown;
+    },
+  ): Promise<{ status: number; headers: Headers; body: unknown }> {
+    const key = idempotencyKeyFor(ctx.customerId, write.giftId, write.operation, write.revision);
     const response = await this.http.request({
       destination: NAME,
       method: 'POST',
-      url: `${settings.baseUrl}${path}`,
-      route,
+      url: `${settings.baseUrl}${write.path}`,
+      route: write.route,
       token: settings.token,
-      headers: { 'idempotency-key': idempotencyKeyFor(ctx.customerId, giftId, operation) },
-      body,
+      headers: { 'idempotency-key': key },
+      body: write.body,
       acceptStatuses: [409],
     });
     if (response.status === 409 && !isConflict(response.body)) {
-      throw new RecordRejectedError(`accounting ${route} answered 409 (conflict)`);
+      throw new RecordRejectedError(`accounting ${write.route} answered 409 (conflict)`);
     }
     return response;
   }
 
-  private async findInvoice(
+  /** Every invoice booked under the gift's reference, oldest (revision 1) first. */
+  private async findInvoices(
     ctx: DestinationContext,
     settings: AccountingSettings,
     giftId: string,
-  ): Promise<AccountingInvoice | undefined> {
+  ): Promise<AccountingInvoice[]> {
     const query = new URLSearchParams({ reference: invoiceReferenceFor(giftId) });
     const response = await this.http.request({
       destination: NAME,
@@ -286,9 +352,7 @@ export class AccountingAdapter implements DestinationAdapter {
     if (!Array.isArray(items)) {
       throw new DestinationUnavailableError('accounting answered an invoice search without items');
     }
-    const invoices = items.map(invoiceFrom);
-    // Prefer a live invoice over a voided one if both carry the reference.
-    return invoices.find((i) => i.status !== 'VOIDED') ?? invoices[0];
+    return items.map(invoiceFrom);
   }
 
   async lookup(
@@ -299,14 +363,14 @@ export class AccountingAdapter implements DestinationAdapter {
     if (resource !== 'gift') {
       return { exists: false };
     }
-    const invoice = await this.findInvoice(ctx, accountingSettings(ctx), sourceId);
+    const invoice = preferLive(await this.findInvoices(ctx, accountingSettings(ctx), sourceId));
     return invoice
       ? { exists: true, deleted: invoice.status === 'VOIDED', destinationRecordId: invoice.id }
       : { exists: false };
   }
 
   async health(ctx: DestinationContext): Promise<void> {
-    await this.findInvoice(ctx, accountingSettings(ctx), 'raise-sync-health-check');
+    await this.findInvoices(ctx, accountingSettings(ctx), 'raise-sync-health-check');
   }
 }
 

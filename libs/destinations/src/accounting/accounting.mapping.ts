@@ -30,14 +30,18 @@ export const ACCOUNTING_GIFT_DEFAULTS: FieldMap = {
 export type GiftOperation = 'invoice' | 'credit-note' | 'void';
 
 /**
- * Idempotency key of one accounting operation on one gift: stable across retries, replays and
- * process restarts, so the accounting system records each operation at most once.
+ * Idempotency key of one accounting operation on one invoice of a gift: stable across retries,
+ * replays and process restarts, so the accounting system records each operation at most once.
+ * `revision` counts the gift's invoices (1 for the first; a changed amount voids the invoice and
+ * issues revision 2, and so on); the first revision's keys carry no suffix.
  */
 export const idempotencyKeyFor = (
   customerId: string,
   giftId: string,
   operation: GiftOperation,
-): string => `raise-sync:${customerId}:gift:${giftId}:${operation}`;
+  revision = 1,
+): string =>
+  `raise-sync:${customerId}:gift:${giftId}:${operation}${revision > 1 ? `:r${revision}` : ''}`;
 
 /** The invoice reference of a gift (what `lookup` and reconciliation search by). */
 export const invoiceReferenceFor = (giftId: string): string => `raise-gift-${giftId}`;
