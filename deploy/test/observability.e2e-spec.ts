@@ -80,7 +80,7 @@ describe('dashboards and alert rules against the services /metrics', () => {
   const start = async (name: AppName, env: Record<string, string>, port?: number) => {
     const app = startApp(
       name,
-      { ...stackEnv(stack, prefix), SECRETS_KEY, ADMIN_TOKEN, LOG_LEVEL: 'warn', ...env },
+      { ...stackEnv(stack, prefix), SECRETS_KEY, ADMIN_TOKEN, LOG_LEVEL: 'info', ...env },
       port ?? (await freePort()),
     );
     services[name] = { app, admin: adminClient(app.url, ADMIN_TOKEN) };

@@ -24,6 +24,7 @@ import { DeliveryEngine } from './delivery/delivery-engine.service';
 import { DestinationDirectory } from './delivery/destination-directory.service';
 import { LedgerMonitor } from './ledger/ledger-monitor.service';
 import { RecordCompletion } from './delivery/record-completion.service';
+import { UnroutableMessages } from './dead-letters/unroutable-messages.service';
 import { RelatedRedrive } from './dead-letters/related-redrive.service';
 
 /**
@@ -49,6 +50,7 @@ import { RelatedRedrive } from './dead-letters/related-redrive.service';
     DeadLetterService,
     RecordCompletion,
     RelatedRedrive,
+    UnroutableMessages,
     AdminTokenGuard,
     ConsoleTokens,
     ConsoleAuthGuard,

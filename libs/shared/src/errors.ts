@@ -12,16 +12,27 @@ export abstract class SyncError extends Error {
   }
 }
 
-/** The other side is down, slow or rate limiting; try again later (after `retryAfterMs` if known). */
+/**
+ * The other side is down, slow or rate limiting; try again later (after `retryAfterMs` if known).
+ * `pacing` marks a wait the destination asked for (429, a used-up request budget): nothing failed,
+ * so it spends no delivery attempt.
+ */
 export class DestinationUnavailableError extends SyncError {
   readonly retriable = true;
   readonly reason = 'destination_unavailable';
+  readonly pacing: boolean;
   constructor(
     message: string,
     readonly retryAfterMs?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; pacing?: boolean },
   ) {
     super(message, options);
+    this.pacing = options?.pacing === true;
+  }
+
+  /** A wait for a rate budget or a `Retry-After` on 429: not a failure. */
+  static pacing(message: string, retryAfterMs?: number): DestinationUnavailableError {
+    return new DestinationUnavailableError(message, retryAfterMs, { pacing: true });
   }
 }
 

@@ -72,18 +72,27 @@ export function startApp(app: AppName, env: Record<string, string>, port: number
     url,
     logs: () => lines,
     async waitUntilReady(timeoutMs = 60_000) {
-      await expectEventually(
-        async () => {
-          if (child.exitCode !== null) {
-            throw new Error(
-              `${app} exited with ${child.exitCode}: ${JSON.stringify(lines.slice(-5))}`,
-            );
-          }
-          const response = await fetch(`${url}/health/ready`);
-          expect(response.status).toBe(200);
-        },
-        { timeoutMs, intervalMs: 250 },
-      );
+      try {
+        await expectEventually(
+          async () => {
+            if (child.exitCode !== null) {
+              throw new Error(
+                `${app} exited with ${child.exitCode}: ${JSON.stringify(lines.slice(-5))}`,
+              );
+            }
+            const response = await fetch(`${url}/health/ready`);
+            expect(response.status).toBe(200);
+          },
+          { timeoutMs, intervalMs: 250 },
+        );
+      } catch (error) {
+        // Say which app and what it last said: a start that hangs otherwise shows only a
+        // refused connection.
+        throw new Error(
+          `${app} was not ready on port ${port} within ${timeoutMs} ms (${error instanceof Error ? error.message : String(error)}); last log lines: ${JSON.stringify(lines.slice(-10))}`,
+          { cause: error },
+        );
+      }
     },
     async stop(signal = 'SIGTERM', timeoutMs = 30_000) {
       if (child.exitCode === null && child.signalCode === null) {

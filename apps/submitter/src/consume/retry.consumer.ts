@@ -4,34 +4,68 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { RETRY_DELAYS, readRetryHeaders, type Topics } from '@raise-sync/shared/kafka';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '@raise-sync/shared/config';
+import {
+  RETRY_DELAYS,
+  customerIdFromKey,
+  readRetryHeaders,
+  type RetryInfo,
+  type Topics,
+} from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
   ConsumerLoopFactory,
   EventCodec,
+  EventProducer,
   PinoLogger,
   PIPELINE_METRICS,
   ReadinessService,
   TOPICS,
+  isUuid,
   type BatchConsumer,
   type BatchControl,
+  type ConsumedMessage,
   type PartitionBatch,
 } from '@raise-sync/shared/service';
+import { UnroutableMessages } from '../dead-letters/unroutable-messages.service';
 import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';
+import { retryTierFor } from '../delivery/retry-tier';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
 import { RecordCompletion } from '../delivery/record-completion.service';
 
+/** Most retry messages delivered in one pass (one engine call and transaction per destination). */
+const RETRY_BATCH = 500;
+/** Destinations of one pass written at the same time. */
+const PARALLEL_DESTINATIONS = 8;
+/** A message due within this much of now waits for its time rather than moving to another tier. */
+const MOVE_MIN_MS = 1000;
+
+interface Held {
+  message: ConsumedMessage;
+  info: RetryInfo | null;
+  /** When to look at it: its due time, but never later than its tier's delay after publishing. */
+  readyAt: number;
+  done: boolean;
+}
+
 /**
- * Consumes the three retry topics (non-blocking retries). Messages of a retry topic all wait the
- * same delay, so each partition is in due order: the consumer waits for the head message's due
- * time (heartbeating, and giving up at once on shutdown or rebalance), then delivers it to the
- * one destination it failed at. A failure again moves it to the next topic, or to the dead-letter
- * topic once SUBMITTER_MAX_ATTEMPTS is reached. Waiting here blocks nothing else: source topics
- * have their own consumer, and each retry partition waits on its own.
+ * Consumes the three retry topics (non-blocking retries). The engine sends a retry to the tier
+ * whose delay covers the wait it needs, so a tier holds only messages due within about its own
+ * delay. Each partition batch is worked by due time, not by offset: every message whose time has
+ * come is delivered at once, in batches per destination (one transaction each), and a message
+ * still far from due when its tier's delay has passed (a `Retry-After` or budget reset beyond the
+ * longest tier) is moved on to the tier that fits what is left, spending no attempt. So no
+ * message waits behind one due later, and a batch is held at most one tier delay. Offsets are
+ * resolved up to the first message not yet done; after a crash, messages done past that point
+ * come again and find their retry entry gone (orphans, not counted again). A message without
+ * valid retry headers, an undecodable one, and one naming a destination of another customer
+ * (`destination_mismatch`) go to the dead-letter topic and index.
  */
 @Injectable()
 export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private consumers: BatchConsumer[] = [];
+  private readonly delaysMs: readonly number[];
 
   constructor(
     private readonly loops: ConsumerLoopFactory,
@@ -43,8 +77,12 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
     private readonly readiness: ReadinessService,
     private readonly log: PinoLogger,
     private readonly completion: RecordCompletion,
+    private readonly producer: EventProducer,
+    private readonly unroutable: UnroutableMessages,
+    config: ConfigService<AppConfig, true>,
   ) {
     this.log.setContext(RetryConsumer.name);
+    this.delaysMs = config.get('submitter', { infer: true }).retryDelaysMs;
   }
 
   groupId(delay: string): string {
@@ -83,59 +121,170 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   private async handleBatch(batch: PartitionBatch, control: BatchControl): Promise<void> {
-    for (const message of batch.messages) {
+    const tier = RETRY_DELAYS.findIndex((delay) => this.topics.submitRetry(delay) === batch.topic);
+    const tierDelayMs = this.delaysMs[tier] ?? 0;
+    const held: Held[] = batch.messages.map((message) => {
       const info = readRetryHeaders(message.headers);
-      if (!info) {
-        this.log.error(
-          { topic: message.topic, partition: message.partition, offset: message.offset },
-          'retry message without retry headers; skipped',
-        );
-        control.resolveOffset(message.offset);
+      const published = Number(message.timestamp) || Date.now();
+      const readyAt = info ? Math.min(info.dueAt.getTime(), published + tierDelayMs) : 0;
+      return { message, info, readyAt, done: false };
+    });
+    let resolved = 0;
+    while (control.shouldContinue()) {
+      const now = Date.now();
+      const ready = held.filter((h) => !h.done && h.readyAt <= now);
+      if (ready.length > 0) {
+        await this.work(ready.slice(0, RETRY_BATCH));
+        while (resolved < held.length && held[resolved]?.done) {
+          resolved += 1;
+        }
+        if (resolved > 0) {
+          control.resolveOffset((held[resolved - 1] as Held).message.offset);
+        }
+        await control.heartbeat();
         continue;
       }
-      while (info.dueAt.getTime() > Date.now()) {
-        if (!control.shouldContinue()) {
-          return;
-        }
-        await new Promise((r) => setTimeout(r, Math.min(1000, info.dueAt.getTime() - Date.now())));
-        await control.heartbeat();
-      }
-      if (!control.shouldContinue()) {
+      const waiting = held.filter((h) => !h.done);
+      if (waiting.length === 0) {
         return;
       }
-      const decoded = await this.codec.decode(message.value);
+      const next = Math.min(...waiting.map((h) => h.readyAt));
+      await new Promise((r) => setTimeout(r, Math.max(10, Math.min(1000, next - now))));
+      await control.heartbeat();
+    }
+  }
+
+  /** One pass over messages whose time has come; marks each one done once it is settled. */
+  private async work(ready: Held[]): Promise<void> {
+    const now = Date.now();
+    const hops = new Map<string, Held[]>();
+    const deliverable: Array<{ held: Held; info: RetryInfo }> = [];
+    for (const h of ready) {
+      if (!h.info || !isUuid(h.info.destinationId)) {
+        await this.unroutable.deadLetter(h.message, {
+          reason: 'undecodable',
+          detail: 'retry message without valid retry headers',
+          customerId: customerIdFromKey(h.message.key) ?? null,
+        });
+        h.done = true;
+      } else if (h.info.dueAt.getTime() > now + MOVE_MIN_MS) {
+        const topic = this.topics.submitRetry(
+          RETRY_DELAYS[retryTierFor(h.info.dueAt.getTime() - now, this.delaysMs)] ?? '1h',
+        );
+        hops.set(topic, [...(hops.get(topic) ?? []), h]);
+      } else if (h.info.dueAt.getTime() > now) {
+        h.readyAt = h.info.dueAt.getTime(); // nearly due: wait here (never before its due time)
+      } else {
+        deliverable.push({ held: h, info: h.info });
+      }
+    }
+    for (const [topic, moving] of hops) {
+      // Same key, value and headers (due time, attempt): a move is not an attempt.
+      await this.producer.publishRaw(
+        topic,
+        moving.map(({ message }) => ({
+          key: message.key,
+          value: message.value,
+          headers: message.headers,
+        })),
+      );
+      for (const h of moving) {
+        h.done = true;
+      }
+      this.log.info(
+        { topic, moved: moving.length },
+        'retries not yet due moved to the tier that fits',
+      );
+    }
+
+    type Entry = { held: Held; item: WorkItem };
+    const groups = new Map<string, Map<string, Entry>>();
+    for (const { held: h, info } of deliverable) {
+      const decoded = await this.codec.decode(h.message.value);
       if (!decoded.ok) {
         if (decoded.error.retriable) {
-          throw decoded.error;
+          throw decoded.error; // e.g. registry down: left unresolved, seen again
         }
-        this.log.error(
-          { offset: message.offset, err: decoded.error.message },
-          'undecodable retry message; skipped',
-        );
-        control.resolveOffset(message.offset);
+        await this.unroutable.deadLetter(h.message, {
+          reason: decoded.error.reason,
+          detail: decoded.error.message,
+          customerId: customerIdFromKey(h.message.key) ?? null,
+        });
+        h.done = true;
         continue;
       }
-      const destination = await this.directory.byId(info.destinationId);
-      if (destination && destination.enabled) {
-        const item: WorkItem = {
+      const group = groups.get(info.destinationId) ?? new Map<string, Entry>();
+      // The same event twice (a copy that outlived a crash) is delivered once: the other copy is
+      // the orphan of the same retry entry.
+      const earlier = group.get(decoded.event.eventId);
+      if (earlier) {
+        earlier.held.done = true;
+      }
+      group.set(decoded.event.eventId, {
+        held: h,
+        item: {
           event: decoded.event,
-          message,
+          message: h.message,
           attemptsMade: info.attempt,
           firstFailedAt: info.firstFailedAt,
           fromRetry: true,
-        };
-        // A retried or re-driven webhook gift is completed again, with the donor as known now.
-        await this.completion.complete(destination.customerId, [item]);
-        await this.engine.deliver(destination, [item]);
-      } else {
-        await this.engine.dropRetry(info.destinationId, decoded.event.eventId);
-        this.log.warn(
-          { customerId: decoded.event.customerId, destinationId: info.destinationId },
-          'retry for a removed or disabled destination dropped',
-        );
-      }
-      control.resolveOffset(message.offset);
-      await control.heartbeat();
+        },
+      });
+      groups.set(info.destinationId, group);
     }
+
+    const tasks = [...groups].map(([destinationId, group]) => async () => {
+      const entries = [...group.values()];
+      const destination = await this.directory.byId(destinationId);
+      if (!destination || !destination.enabled) {
+        for (const { held: h, item } of entries) {
+          await this.engine.dropRetry(destinationId, item.event.eventId);
+          h.done = true;
+        }
+        this.log.warn(
+          { destinationId, dropped: entries.length },
+          'retries for a removed or disabled destination dropped',
+        );
+        return;
+      }
+      const mine = entries.filter(({ item }) => item.event.customerId === destination.customerId);
+      for (const { held: h, item } of entries.filter((e) => !mine.includes(e))) {
+        await this.unroutable.deadLetter(h.message, {
+          reason: 'destination_mismatch',
+          detail: `retry names destination ${destinationId}, which does not belong to customer ${item.event.customerId}`,
+          customerId: item.event.customerId,
+          event: item.event,
+        });
+        h.done = true;
+      }
+      if (mine.length === 0) {
+        return;
+      }
+      const items = mine.map((e) => e.item);
+      // A retried or re-driven webhook gift is completed again, with the donor as known now.
+      await this.completion.complete(destination.customerId, items);
+      await this.engine.deliver(destination, items);
+      for (const { held: h } of mine) {
+        h.done = true;
+      }
+    });
+    await runLimited(tasks, PARALLEL_DESTINATIONS);
+  }
+}
+
+/** Runs the tasks, at most `limit` at a time; the first failure is thrown after all settle. */
+async function runLimited(tasks: Array<() => Promise<void>>, limit: number): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  await Promise.all(
+    Array.from({ length: Math.min(limit, tasks.length) }, async () => {
+      while (next < tasks.length) {
+        const task = tasks[next++] as () => Promise<void>;
+        await task().catch((error: unknown) => errors.push(error));
+      }
+    }),
+  );
+  if (errors.length > 0) {
+    throw errors[0];
   }
 }

@@ -7,18 +7,11 @@ import {
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
-import {
-  customerIdFromKey,
-  deadLetterHeaders,
-  type RecordMetadata,
-  type Topics,
-} from '@raise-sync/shared/kafka';
+import { customerIdFromKey, type Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
   ConsumerLoopFactory,
   EventCodec,
-  EventProducer,
-  EventTooLargeError,
   PinoLogger,
   PIPELINE_METRICS,
   ReadinessService,
@@ -34,6 +27,7 @@ import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.servi
 import { DestinationDirectory } from '../delivery/destination-directory.service';
 import { RecordCompletion } from '../delivery/record-completion.service';
 import { RelatedRedrive } from '../dead-letters/related-redrive.service';
+import { UnroutableMessages } from '../dead-letters/unroutable-messages.service';
 
 const CHUNK = 2000;
 const PARALLEL_DESTINATIONS = 8;
@@ -54,7 +48,6 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
   constructor(
     private readonly loops: ConsumerLoopFactory,
     private readonly codec: EventCodec,
-    private readonly producer: EventProducer,
     private readonly engine: DeliveryEngine,
     private readonly directory: DestinationDirectory,
     @Inject(TOPICS) private readonly topics: Topics,
@@ -62,9 +55,10 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     private readonly readiness: ReadinessService,
     private readonly config: ConfigService<AppConfig, true>,
     private readonly log: PinoLogger,
-    private readonly db: DataSource,
+    db: DataSource,
     private readonly completion: RecordCompletion,
     private readonly redrive: RelatedRedrive,
+    private readonly unroutable: UnroutableMessages,
   ) {
     this.log.setContext(SourceEventsConsumer.name);
     this.intents = new WriteIntentRepository(db);
@@ -203,28 +197,6 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
   }
 
   /** The event, or undefined after dead-lettering an undecodable message; throws if retriable. */
-  /**
-   * Dead-letters an undecodable message. One that cannot fit the dead-letter topic with its
-   * headers (junk near the broker's limit) goes without its value, marked, so the partition
-   * never stalls on it; the headers say where the original still is.
-   */
-  private async publishUndecodable(
-    key: Buffer | null,
-    value: Buffer | null,
-    headers: Record<string, string>,
-  ): Promise<RecordMetadata[]> {
-    try {
-      return await this.producer.publishRaw(this.topics.deadLetters, [{ key, value, headers }]);
-    } catch (error) {
-      if (!(error instanceof EventTooLargeError)) {
-        throw error;
-      }
-      return this.producer.publishRaw(this.topics.deadLetters, [
-        { key, value: null, headers: { ...headers, 'x-value-omitted': 'too_large' } },
-      ]);
-    }
-  }
-
   private async decode(message: ConsumedMessage): Promise<SourceEvent | undefined> {
     const decoded = await this.codec.decode(message.value);
     if (decoded.ok) {
@@ -233,57 +205,18 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     if (decoded.error.retriable) {
       throw decoded.error; // e.g. registry down: leave unresolved, try again
     }
-    const customerId = customerIdFromKey(message.key) ?? 'unknown';
-    const dlqHeaders = {
-      ...message.headers,
-      ...deadLetterHeaders({
-        reason: decoded.error.reason,
-        message: decoded.error.message,
-        attempts: 1,
-        originalTopic: message.topic,
-        originalPartition: message.partition,
-        originalOffset: message.offset,
-        firstFailedAt: new Date(),
-        customerId,
-      }),
-    };
-    const [written] = await this.publishUndecodable(message.key, message.value, dlqHeaders);
-    // Indexed for the admin API too (the customer only when the key names a known one).
-    await this.db.query(
-      `INSERT INTO dead_letters (customer_id, topic, partition, "offset", reason, error_message, attempts,
-                                 first_failed_at, status, payload, message_key, headers)
-       VALUES ((SELECT id FROM customers WHERE id::text = $1), $2, $3, $4, $5, $6, 1, now(), 'open', $7, $8, $9)
-       ON CONFLICT (topic, partition, "offset") DO NOTHING`,
-      [
-        customerId,
-        this.topics.deadLetters,
-        written?.partition ?? 0,
-        written?.baseOffset ?? '0',
-        decoded.error.reason,
-        decoded.error.message.slice(0, 2000),
-        message.value,
-        message.key?.toString() ?? null,
-        JSON.stringify(dlqHeaders),
-      ],
-    );
+    const customerId = customerIdFromKey(message.key) ?? null;
+    await this.unroutable.deadLetter(message, {
+      reason: decoded.error.reason,
+      detail: decoded.error.message,
+      customerId,
+    });
     this.metrics.eventsConsumed.inc({
-      customer_id: customerId,
+      customer_id: customerId ?? 'unknown',
       source: 'unknown',
       resource: 'unknown',
       outcome: 'undecodable',
     });
-    this.metrics.deadLetters.inc({ customer_id: customerId, reason: decoded.error.reason });
-    this.log.warn(
-      {
-        customerId,
-        reason: decoded.error.reason,
-        error: decoded.error.message,
-        topic: message.topic,
-        partition: message.partition,
-        offset: message.offset,
-      },
-      'dead-lettered undecodable message',
-    );
     return undefined;
   }
 }

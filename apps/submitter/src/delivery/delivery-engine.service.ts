@@ -28,6 +28,7 @@ import { DestinationUnavailableError } from '@raise-sync/shared';
 import { AdapterRegistry } from './adapter-registry';
 import { DestinationBudgets } from './destination-budgets';
 import { RecordWriteSerializer } from './record-write-serializer';
+import { retryTierFor } from './retry-tier';
 import { decideAgainstSyncState, targetedElsewhere, type Decision } from './sync-state-decision';
 
 /** One event on its way to one destination: from a source topic (attempt 0) or a retry topic. */
@@ -53,6 +54,8 @@ interface Outcome {
   item: WorkItem;
   status: 'delivered' | 'skipped' | 'retry' | 'dead_lettered';
   reason: string;
+  /** Delivery attempts made for the event at this destination, this one included if it was one. */
+  attempts?: number;
   destinationRecordId?: string | null;
   error?: string;
   /** When status is 'retry'. */
@@ -99,6 +102,7 @@ function isRetriable(error: Error): boolean {
 export class DeliveryEngine {
   private readonly delaysMs: [number, number, number];
   private readonly maxAttempts: number;
+  private readonly maxWaitMs: number;
   private readonly timeoutMs: number;
   private readonly keyConcurrency: number;
   private readonly budgets = new DestinationBudgets();
@@ -116,6 +120,7 @@ export class DeliveryEngine {
     const submitter = config.get('submitter', { infer: true });
     this.delaysMs = submitter.retryDelaysMs;
     this.maxAttempts = submitter.maxAttempts;
+    this.maxWaitMs = submitter.maxWaitMs;
     this.timeoutMs = submitter.deliveryTimeoutMs;
     this.keyConcurrency = submitter.keyConcurrency;
     this.log.setContext('delivery');
@@ -277,7 +282,7 @@ export class DeliveryEngine {
           const i = next++;
           const waitMs = this.budgets.take(ctx.destinationId, ctx.config);
           if (waitMs > 0) {
-            results[i] = new DestinationUnavailableError(
+            results[i] = DestinationUnavailableError.pacing(
               `the rate budget of destination ${ctx.name} is used up`,
               waitMs,
             );
@@ -301,18 +306,24 @@ export class DeliveryEngine {
             item,
             status: 'delivered',
             reason: 'ok',
+            attempts: item.attemptsMade + 1,
             destinationRecordId: result.destinationRecordId,
           }
-        : { item, status: 'skipped', reason: result.reason };
+        : { item, status: 'skipped', reason: result.reason, attempts: item.attemptsMade };
     }
-    const attempts = item.attemptsMade + 1;
-    const reason = (result as { reason?: string }).reason ?? 'unexpected';
+    const paced = result instanceof DestinationUnavailableError && result.pacing;
+    // A wait the destination asked for (429, a used-up budget) is not a failed attempt.
+    const attempts = paced ? item.attemptsMade : item.attemptsMade + 1;
+    const reason = paced
+      ? 'rate_limited'
+      : ((result as { reason?: string }).reason ?? 'unexpected');
     if (!isRetriable(result)) {
       const waitingFor = (result as { waitingFor?: unknown }).waitingFor;
       return {
         item,
         status: 'dead_lettered',
         reason,
+        attempts,
         error: result.message,
         ...(typeof waitingFor === 'string' ? { waitingFor } : {}),
       };
@@ -322,19 +333,32 @@ export class DeliveryEngine {
         item,
         status: 'dead_lettered',
         reason: 'attempts_exhausted',
+        attempts,
         error: `${reason}: ${result.message}`,
       };
     }
-    const tier = Math.min(attempts - 1, RETRY_DELAYS.length - 1);
     const retryAfter = (result as { retryAfterMs?: number }).retryAfterMs ?? 0;
-    const delay = Math.max(this.delaysMs[tier] ?? 0, retryAfter);
+    const ladder = this.delaysMs[Math.min(attempts - 1, RETRY_DELAYS.length - 1)] ?? 0;
+    const delay = paced ? retryAfter || this.delaysMs[0] : Math.max(ladder, retryAfter);
+    const dueAt = new Date(Date.now() + delay);
+    const waitingSince = item.firstFailedAt ?? new Date();
+    if (dueAt.getTime() - waitingSince.getTime() > this.maxWaitMs) {
+      return {
+        item,
+        status: 'dead_lettered',
+        reason: 'max_wait_exceeded',
+        attempts,
+        error: `waited since ${waitingSince.toISOString()}, longer than ${Math.round(this.maxWaitMs / 3_600_000)} h: ${reason}: ${result.message}`,
+      };
+    }
     return {
       item,
       status: 'retry',
       reason,
+      attempts,
       error: result.message,
-      tier,
-      dueAt: new Date(Date.now() + delay),
+      tier: retryTierFor(delay, this.delaysMs),
+      dueAt,
     };
   }
 
@@ -369,7 +393,7 @@ export class DeliveryEngine {
             ...passThroughHeaders(item.message.headers),
             ...retryHeaders({
               destinationId: ctx.destinationId,
-              attempt: item.attemptsMade + 1,
+              attempt: o.attempts ?? item.attemptsMade + 1,
               dueAt: o.dueAt ?? new Date(),
               firstFailedAt,
               lastError: o.error ?? o.reason,
@@ -386,7 +410,7 @@ export class DeliveryEngine {
             ...deadLetterHeaders({
               reason: o.reason,
               message: o.error ?? o.reason,
-              attempts: item.attemptsMade + 1,
+              attempts: o.attempts ?? item.attemptsMade + 1,
               originalTopic: original.originalTopic,
               originalPartition: original.originalPartition,
               originalOffset: original.originalOffset,
@@ -435,7 +459,7 @@ export class DeliveryEngine {
             ...columns(
               outcomes.filter((o) => o.item.fromRetry && o.status === 'retry'),
               4,
-              (o) => [o.item.event.eventId, o.item.attemptsMade + 1, o.dueAt, o.error ?? o.reason],
+              (o) => [o.item.event.eventId, o.attempts, o.dueAt, o.error ?? o.reason],
             ),
           ],
         );
@@ -460,7 +484,7 @@ export class DeliveryEngine {
               o.item.event.eventId,
               o.item.event.resource,
               o.item.event.recordId,
-              1,
+              o.attempts,
               o.dueAt,
               o.error ?? o.reason,
               new Date(),
@@ -481,23 +505,25 @@ export class DeliveryEngine {
         await tx.query(
           `WITH v AS (
              SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[],
-                                  $10::text[], $11::text[], $12::int[], $13::text[], $14::timestamptz[])
+                                  $10::text[], $11::text[], $12::int[], $13::text[], $14::timestamptz[], $15::int[])
                AS v(resource, source_id, status, source_modified_at, event_id, destination_record_id, last_error,
-                    origin, topic, topic_partition, topic_offset, captured_at)
+                    origin, topic, topic_partition, topic_offset, captured_at, attempts)
            ), prev AS (
              SELECT s.resource, s.source_id, s.status FROM sync_records s JOIN v USING (resource, source_id)
               WHERE s.customer_id = $1 AND s.destination_id = $2
            ), up AS (
              INSERT INTO sync_records AS s (customer_id, destination_id, resource, source_id, status, source_modified_at,
                                             last_event_id, destination_record_id, last_error, attempts)
-             SELECT $1, $2, resource, source_id, status, source_modified_at, event_id, destination_record_id, last_error, 1 FROM v
+             SELECT $1, $2, resource, source_id, status, source_modified_at, event_id, destination_record_id, last_error, attempts FROM v
              ON CONFLICT (customer_id, resource, source_id, destination_id) DO UPDATE
                SET status = EXCLUDED.status,
                    source_modified_at = EXCLUDED.source_modified_at,
                    last_event_id = EXCLUDED.last_event_id,
                    destination_record_id = COALESCE(EXCLUDED.destination_record_id, s.destination_record_id),
                    last_error = EXCLUDED.last_error,
-                   attempts = CASE WHEN s.last_event_id = EXCLUDED.last_event_id THEN s.attempts + 1 ELSE 1 END,
+                   -- the event's own count: a wait for a budget or Retry-After is no attempt
+                   attempts = CASE WHEN s.last_event_id = EXCLUDED.last_event_id
+                                   THEN GREATEST(s.attempts, EXCLUDED.attempts) ELSE EXCLUDED.attempts END,
                    updated_at = now()
                WHERE EXCLUDED.source_modified_at >= s.source_modified_at
              RETURNING s.resource, s.source_id, s.status, s.attempts, s.destination_record_id, s.last_event_id
@@ -512,14 +538,18 @@ export class DeliveryEngine {
           [
             ctx.customerId,
             ctx.destinationId,
-            ...columns(changes, 12, (o) => {
+            ...columns(changes, 13, (o) => {
               // The audit row says how the record was captured and where it sits in Kafka (the
               // source topic position, also for a delivery made from a retry topic).
               const position = originOf(o.item.message);
               return [
                 o.item.event.resource,
                 o.item.event.recordId,
-                o.status === 'delivered' ? 'confirmed' : 'failed',
+                o.status === 'delivered'
+                  ? 'confirmed'
+                  : o.status === 'retry' && o.reason === 'rate_limited'
+                    ? 'pending'
+                    : 'failed',
                 o.item.event.sourceModifiedAt,
                 o.item.event.eventId,
                 o.destinationRecordId ?? null,
@@ -529,6 +559,7 @@ export class DeliveryEngine {
                 position.originalPartition,
                 position.originalOffset,
                 o.item.event.capturedAt,
+                o.attempts ?? o.item.attemptsMade + 1,
               ];
             }),
           ],
@@ -555,7 +586,7 @@ export class DeliveryEngine {
             o.item.event.recordId,
             o.reason,
             (o.error ?? o.reason).slice(0, 2000),
-            o.item.attemptsMade + 1,
+            o.attempts ?? o.item.attemptsMade + 1,
             o.item.firstFailedAt ?? new Date(),
             o.item.message.value,
             o.item.message.key?.toString() ?? null,
@@ -636,7 +667,8 @@ export class DeliveryEngine {
             customerId: ctx.customerId,
             destination: ctx.name,
             recordId: o.item.event.recordId,
-            attempt: o.item.attemptsMade + 1,
+            attempt: o.attempts,
+            reason: o.reason,
             dueAt: o.dueAt,
             error: o.error,
           },

@@ -204,12 +204,14 @@ describe(CrmPlusAdapter.name, () => {
     const crmPlus = adapter();
     const events = ['1', '2', '3', '4'].map((id) => upsertEvent('donor', { id }));
     const results = await crmPlus.deliver(ctx({ reserve: 50 }), events);
-    // 52 → 51 → 50 → 49: the fourth is refused locally, never sent.
-    expect(server.requests).toHaveLength(3);
-    expect(results.slice(0, 3).every((r) => !(r instanceof Error))).toBe(true);
-    const refused = results[3] as DestinationUnavailableError;
+    // 52 → 51 → 50: the last 50 are kept, so the third and fourth are refused locally, never sent.
+    expect(server.requests).toHaveLength(2);
+    expect(results.slice(0, 2).every((r) => !(r instanceof Error))).toBe(true);
+    const refused = results[2] as DestinationUnavailableError;
     expect(refused).toBeInstanceOf(DestinationUnavailableError);
-    expect(refused.message).toMatch(/budget nearly spent \(49 left, reserve 50\)/);
+    expect(refused.pacing).toBe(true);
+    expect(refused.message).toMatch(/budget nearly spent \(50 left, reserve 50\)/);
+    expect(results[3]).toBeInstanceOf(DestinationUnavailableError);
     expect(refused.retryAfterMs).toBe(1_800_000);
 
     // The same destination stays blocked; another customer's CRM+ is not affected.
@@ -221,7 +223,7 @@ describe(CrmPlusAdapter.name, () => {
     ).resolves.toEqual([{ outcome: 'delivered', destinationRecordId: '201' }]);
     expect(
       crmPlus.budgetOf({ customerId: OTHER_CUSTOMER_ID, destinationId: DESTINATION_ID })?.remaining,
-    ).toBe(48);
+    ).toBe(49);
   });
 
   it('resumes after the budget window reset', async () => {

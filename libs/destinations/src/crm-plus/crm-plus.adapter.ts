@@ -396,8 +396,8 @@ export class CrmPlusAdapter implements DestinationAdapter {
     const now = this.now();
     if (budget && now >= budget.resetAtMs) {
       this.budgets.delete(key);
-    } else if (budget && budget.remaining < settings.reserve) {
-      throw new DestinationUnavailableError(
+    } else if (budget && budget.remaining <= settings.reserve) {
+      throw DestinationUnavailableError.pacing(
         `CRM+ hourly request budget nearly spent (${budget.remaining} left, reserve ${settings.reserve}); waiting for the window to reset`,
         budget.resetAtMs - now,
       );

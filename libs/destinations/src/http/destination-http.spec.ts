@@ -45,11 +45,15 @@ describe(DestinationHttp.name, () => {
     expect((error as Error).message).toMatch(/HTTP 503: SERVICE_UNAVAILABLE: down/);
   });
 
-  it('classifies 429 as unavailable with retryAfterMs from Retry-After', async () => {
+  it('classifies 429 as pacing (a wait, not a failure) with retryAfterMs from Retry-After', async () => {
     server.respond(() => ({ status: 429, headers: { 'retry-after': '7' }, body: {} }));
     const error = await call().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DestinationUnavailableError);
     expect((error as DestinationUnavailableError).retryAfterMs).toBe(7000);
+    expect((error as DestinationUnavailableError).pacing).toBe(true);
+    server.respond(() => ({ status: 503, headers: { 'retry-after': '7' }, body: {} }));
+    const down = await call().catch((e: unknown) => e);
+    expect((down as DestinationUnavailableError).pacing).toBe(false);
   });
 
   it('classifies 422 as a rejection quoting the destination detail', async () => {

@@ -219,7 +219,7 @@ export class DestinationHttp {
     const quoted = detail === undefined ? '' : `: ${scrub(detail, secrets)}`;
     const retryAfterMs = parseRetryAfterMs(responseHeaders.get('retry-after'), this.now());
     if (status === 429) {
-      throw new DestinationUnavailableError(
+      throw DestinationUnavailableError.pacing(
         `${what} rate limited (HTTP 429)${retryAfterMs === undefined ? '' : `, retry after ${retryAfterMs} ms`}`,
         retryAfterMs,
       );

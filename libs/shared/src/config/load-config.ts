@@ -3,6 +3,7 @@ import { plainToInstance, Type } from 'class-transformer';
 import {
   IsIn,
   IsInt,
+  IsNumber,
   IsNotEmpty,
   IsOptional,
   IsString,
@@ -206,6 +207,12 @@ class SharedEnv {
   @Min(1)
   @Max(4)
   SUBMITTER_MAX_ATTEMPTS = 4;
+
+  @Type(() => Number)
+  @IsNumber()
+  @Min(0.001)
+  @Max(24 * 30)
+  SUBMITTER_MAX_WAIT_HOURS = 72;
 
   @Type(() => Number)
   @IsInt()
@@ -530,6 +537,13 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
     description: 'delivery attempts per event and destination before the dead-letter topic (1-4)',
   },
   {
+    name: 'SUBMITTER_MAX_WAIT_HOURS',
+    required: false,
+    default: '72',
+    description:
+      'longest an event may wait for a destination (paced by budgets or Retry-After) before the dead-letter topic',
+  },
+  {
     name: 'SUBMITTER_DELIVERY_TIMEOUT_MS',
     required: false,
     default: '15000',
@@ -673,6 +687,8 @@ export interface AppConfig {
     partitionsConcurrency: number;
     retryDelaysMs: [number, number, number];
     maxAttempts: number;
+    /** SUBMITTER_MAX_WAIT_HOURS: since an event's first failure or deferral, at most this long. */
+    maxWaitMs: number;
     deliveryTimeoutMs: number;
     keyConcurrency: number;
   };
@@ -782,6 +798,7 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
         number,
       ],
       maxAttempts: raw.SUBMITTER_MAX_ATTEMPTS,
+      maxWaitMs: Math.round(raw.SUBMITTER_MAX_WAIT_HOURS * 3_600_000),
       deliveryTimeoutMs: raw.SUBMITTER_DELIVERY_TIMEOUT_MS,
       keyConcurrency: raw.SUBMITTER_KEY_CONCURRENCY,
     },

@@ -31,6 +31,11 @@ describe(validateDestinationFaults.name, () => {
     expect(() => validateDestinationFaults({ statusFor: { x: 'nope' } })).toThrow("statusFor['x']");
     expect(() => validateDestinationFaults({ dropWebhookRate: 0.5 })).toThrow('dropWebhookRate');
     expect(() => validateDestinationFaults({ errorRate: 2 })).toThrow('errorRate');
+    expect(() => validateDestinationFaults({ retryAfterSeconds: -1 })).toThrow('retryAfterSeconds');
+    expect(validateDestinationFaults({ status: 429, retryAfterSeconds: 60 })).toEqual({
+      status: 429,
+      retryAfterSeconds: 60,
+    });
   });
 
   it('matches the first candidate key, ignoring case and non-scalar values', () => {

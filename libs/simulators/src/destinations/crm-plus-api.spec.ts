@@ -208,11 +208,37 @@ describe('CRM+ simulator', () => {
     expect((await call(url, { token })).headers.get('x-ratelimit-remaining')).toBe('1');
   });
 
+  it('starts a new window after hourlyWindowMs when the account has a short one', async () => {
+    sim.destinations.removeAccount('crm');
+    sim.destinations.createAccount({
+      kind: 'crm-plus',
+      id: 'crm',
+      token,
+      hourlyLimit: 1,
+      hourlyWindowMs: 300,
+    });
+    const url = `${api}/Contact/Find?email=a@example.org`;
+    expect((await call(url, { token })).headers.get('x-ratelimit-remaining')).toBe('0');
+    const limited = await call(url, { token });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('x-ratelimit-reset'))).toBeLessThanOrEqual(
+      Math.ceil((Date.now() + 300) / 1000),
+    );
+    await new Promise((r) => setTimeout(r, 320));
+    const next = await call(url, { token });
+    expect(next.status).not.toBe(429);
+    expect(next.headers.get('x-ratelimit-remaining')).toBe('0');
+  });
+
   it('answers every request with a forced status, and one record with statusFor', async () => {
     sim.destinations.setDestinationFaults('crm', { status: 503 });
     const down = await call<CrmError>(`${api}/v2/Gift/Transaction`, { token, body: gift('g-1') });
     expect(down.status).toBe(503);
     expect(down.headers.get('retry-after')).toBe('1');
+    sim.destinations.setDestinationFaults('crm', { status: 429, retryAfterSeconds: 3600 });
+    const paced = await call(`${api}/v2/Gift/Transaction`, { token, body: gift('g-1') });
+    expect(paced.status).toBe(429);
+    expect(paced.headers.get('retry-after')).toBe('3600');
     expect(down.body.error.code).toBe('SERVICE_UNAVAILABLE');
 
     sim.destinations.setDestinationFaults('crm', { statusFor: { 'G-BAD': 422 } });

@@ -35,6 +35,8 @@ export class CrmPlusAccount extends AccountBase {
     id: string,
     token: string,
     readonly hourlyLimit: number,
+    /** The rate-limit window (an hour in CRM+; shorter in tests). */
+    readonly windowMs: number = HOUR_MS,
   ) {
     super(id, token);
     this.webhooks = new CrmWebhookOutbox(id);
@@ -59,7 +61,7 @@ export class CrmPlusAccount extends AccountBase {
     headers: Record<string, string>;
     retryAfter: number;
   } {
-    if (now >= this.windowStart + HOUR_MS) {
+    if (now >= this.windowStart + this.windowMs) {
       this.windowStart = now;
       this.used = 0;
     }
@@ -67,7 +69,7 @@ export class CrmPlusAccount extends AccountBase {
     if (allowed) {
       this.used++;
     }
-    const resetMs = this.windowStart + HOUR_MS;
+    const resetMs = this.windowStart + this.windowMs;
     return {
       allowed,
       retryAfter: Math.max(1, Math.ceil((resetMs - now) / 1000)),

@@ -24,15 +24,22 @@ export function validateDestinationFaults(input: unknown): DestinationFaultConfi
   for (const [name, value] of Object.entries(raw)) {
     if (SHARED.has(name)) {
       shared[name] = value;
-    } else if (name !== 'status' && name !== 'statusFor') {
+    } else if (name !== 'status' && name !== 'statusFor' && name !== 'retryAfterSeconds') {
       throw new Error(
-        `unknown destination fault '${name}' (known: ${[...SHARED, 'status', 'statusFor'].join(', ')})`,
+        `unknown destination fault '${name}' (known: ${[...SHARED, 'status', 'statusFor', 'retryAfterSeconds'].join(', ')})`,
       );
     }
   }
   const out: DestinationFaultConfig = validateFaults(shared);
   if (raw.status !== undefined && raw.status !== null) {
     out.status = httpStatus(raw.status, 'status');
+  }
+  if (raw.retryAfterSeconds !== undefined && raw.retryAfterSeconds !== null) {
+    const seconds = raw.retryAfterSeconds;
+    if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 0) {
+      throw new Error('retryAfterSeconds must be a non-negative integer');
+    }
+    out.retryAfterSeconds = seconds;
   }
   if (raw.statusFor !== undefined && raw.statusFor !== null) {
     const map = raw.statusFor;

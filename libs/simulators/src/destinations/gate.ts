@@ -85,7 +85,14 @@ export async function serveDestination<A extends DestinationAccount>(
     quotaHeaders = api.admit?.(account) ?? {};
     const faults: DestinationFaultConfig = registry.faults.forOrg(account.id);
     if (faults.status !== undefined) {
-      throw api.style.error(faults.status, `Forced status ${faults.status} (simulator fault).`);
+      throw api.style.error(
+        faults.status,
+        `Forced status ${faults.status} (simulator fault).`,
+        undefined,
+        faults.retryAfterSeconds === undefined
+          ? {}
+          : { 'retry-after': String(faults.retryAfterSeconds) },
+      );
     }
     const bucket = registry.faults.bucket(account.id, 'api');
     if (bucket && !bucket.tryTake()) {

@@ -110,7 +110,11 @@ export class DestinationRegistry {
         if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
           throw new SimulatorError(400, 'hourlyLimit must be a positive integer');
         }
-        account = new CrmPlusAccount(id, token!, limit);
+        const windowMs = options.hourlyWindowMs ?? 3_600_000;
+        if (typeof windowMs !== 'number' || !Number.isInteger(windowMs) || windowMs < 100) {
+          throw new SimulatorError(400, 'hourlyWindowMs must be an integer of at least 100');
+        }
+        account = new CrmPlusAccount(id, token!, limit, windowMs);
         break;
       }
       case 'accounting':

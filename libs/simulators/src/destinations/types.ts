@@ -27,6 +27,8 @@ export interface CreateDestinationAccountOptions {
   listId?: string;
   /** CRM+ requests per hour for this account. Default 5000 (the documented figure). */
   hourlyLimit?: number;
+  /** Length of the CRM+ rate-limit window in ms. Default one hour; shorter for tests. */
+  hourlyWindowMs?: number;
 }
 
 export interface DestinationAccountSummary {
@@ -53,6 +55,8 @@ export interface DestinationFaultConfig {
   errorRate?: number;
   /** Every request of the account answers this status (429 and 503 with `Retry-After: 1`). */
   status?: number;
+  /** The `Retry-After` (seconds) a forced `status` answers with instead of 1. */
+  retryAfterSeconds?: number;
   /**
    * Requests about one record answer a status with the API's own error body. Keys are matched
    * case-insensitively against the CRM+ referenceId / transactionId / email, the accounting
