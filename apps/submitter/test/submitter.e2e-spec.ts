@@ -54,7 +54,11 @@ describe('submitter as a process', () => {
       );
     });
     expect(app.logs()).toContainEqual(
-      expect.objectContaining({ msg: 'dead-lettered undecodable message', customerId: 'cust-42' }),
+      expect.objectContaining({
+        msg: 'dead-lettered a message no destination can take',
+        reason: 'undecodable',
+        customerId: 'cust-42',
+      }),
     );
     // Indexed in PostgreSQL with its payload, for the dead-letter admin API.
     const indexed: Array<{ reason: string; message_key: string; payload: Buffer }> =

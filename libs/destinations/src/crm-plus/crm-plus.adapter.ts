@@ -401,6 +401,9 @@ export class CrmPlusAdapter implements DestinationAdapter {
         `CRM+ hourly request budget nearly spent (${budget.remaining} left, reserve ${settings.reserve}); waiting for the window to reset`,
         budget.resetAtMs - now,
       );
+    } else if (budget) {
+      // Claimed before it is sent, so requests in flight at once do not all spend the last one.
+      budget.remaining -= 1;
     }
     return this.http.request({
       destination: NAME,
