@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { EventCodec } from '@raise-sync/shared/events';
+import { EventCodec, type SourceEvent } from '@raise-sync/shared/events';
 import { EventProducer, createKafka, retryHeaders, topicsFor } from '@raise-sync/shared/kafka';
 import { expectEventually, scrapeMetric, useTestStack } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
@@ -187,10 +187,8 @@ describe('submitter: pacing is not failure, and one customer waiting never delay
     expect(bTook).toBeLessThan(aTook);
   });
 
-  it("a retry naming another customer's destination is refused as destination_mismatch", async () => {
-    const a = await createCustomer(stack, sim, `ra-${randomBytes(3).toString('hex')}`, ['webhook']);
-    const b = await createCustomer(stack, sim, `rb-${randomBytes(3).toString('hex')}`, ['webhook']);
-    const event = giftEvent(a.id);
+  /** Writes a retry message for `event` at `destinationId` the way the engine does, due now. */
+  async function publishRetry(event: SourceEvent, destinationId: string): Promise<void> {
     const topics = topicsFor(prefix);
     const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: 'test-forger' });
     const producer = new EventProducer(kafka, new EventCodec(stack.registryUrl));
@@ -203,7 +201,7 @@ describe('submitter: pacing is not failure, and one customer waiting never delay
           headers: {
             ...message.headers,
             ...retryHeaders({
-              destinationId: b.destinations.webhook!.id,
+              destinationId,
               attempt: 1,
               dueAt: new Date(),
               firstFailedAt: new Date(),
@@ -218,6 +216,13 @@ describe('submitter: pacing is not failure, and one customer waiting never delay
     } finally {
       await producer.disconnect();
     }
+  }
+
+  it("a retry naming another customer's destination is refused as destination_mismatch", async () => {
+    const a = await createCustomer(stack, sim, `ra-${randomBytes(3).toString('hex')}`, ['webhook']);
+    const b = await createCustomer(stack, sim, `rb-${randomBytes(3).toString('hex')}`, ['webhook']);
+    const event = giftEvent(a.id);
+    await publishRetry(event, b.destinations.webhook!.id);
     let letters: DeadLetterView[] = [];
     await expectEventually(async () => {
       const { body } = await submitter.admin<DeadLetterView[]>(
@@ -239,5 +244,39 @@ describe('submitter: pacing is not failure, and one customer waiting never delay
         reason: 'destination_mismatch',
       }),
     ).resolves.toBe(1);
+  });
+
+  it('a retry whose entry is written after its message waits for the entry, so in_retry settles', async () => {
+    const c = await createCustomer(stack, sim, `rc-${randomBytes(3).toString('hex')}`, ['webhook']);
+    const destinationId = c.destinations.webhook!.id;
+    const event = giftEvent(c.id);
+    await publishRetry(event, destinationId);
+    // The engine's transaction (entry + "received") commits after the message is out; here it
+    // is two seconds late, as on a loaded machine.
+    await new Promise((r) => setTimeout(r, 2000));
+    await stack.dataSource.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO retry_entries (destination_id, customer_id, event_id, resource, source_id, attempt, due_at, last_error, first_failed_at)
+         VALUES ($1, $2, $3, 'gift', $4, 1, now(), 'late commit', now())`,
+        [destinationId, c.id, event.eventId, event.recordId],
+      );
+      await tx.query(
+        `INSERT INTO delivery_counts (customer_id, destination_id, outcome, n) VALUES ($1, $2, 'received', 1)`,
+        [c.id, destinationId],
+      );
+    });
+    await expectEventually(async () => {
+      expect(await rowOf(c.id, 'webhook')).toMatchObject({
+        received: 1,
+        delivered: 1,
+        inRetry: 0,
+        imbalance: 0,
+      });
+    });
+    expect(
+      sim.destinations
+        .hookDeliveries(c.destinations.webhook!.account)
+        .map((d) => (d.body as { recordId?: string }).recordId),
+    ).toEqual([event.recordId]);
   });
 });

@@ -28,6 +28,7 @@ import {
   type ConsumedMessage,
   type PartitionBatch,
 } from '@raise-sync/shared/service';
+import { DataSource } from 'typeorm';
 import { UnroutableMessages } from '../dead-letters/unroutable-messages.service';
 import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';
 import { retryTierFor } from '../delivery/retry-tier';
@@ -38,6 +39,13 @@ import { RecordCompletion } from '../delivery/record-completion.service';
 const RETRY_BATCH = 500;
 /** Destinations of one pass written at the same time. */
 const PARALLEL_DESTINATIONS = 8;
+/**
+ * How long a retry message may wait for its retry entry. The engine publishes a retry before the
+ * transaction that writes its entry commits; a message delivered before that would leave the
+ * entry behind with nothing to resolve it (in_retry stuck at 1, seen in the kill -9 test on a
+ * loaded machine). Older than this without an entry, a message is an orphan of a crash.
+ */
+const ENTRY_GRACE_MS = 30_000;
 /** A message due within this much of now waits for its time rather than moving to another tier. */
 const MOVE_MIN_MS = 1000;
 
@@ -80,6 +88,7 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
     private readonly producer: EventProducer,
     private readonly unroutable: UnroutableMessages,
     config: ConfigService<AppConfig, true>,
+    private readonly db: DataSource,
   ) {
     this.log.setContext(RetryConsumer.name);
     this.delaysMs = config.get('submitter', { infer: true }).retryDelaysMs;
@@ -257,18 +266,42 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
         });
         h.done = true;
       }
-      if (mine.length === 0) {
+      // A young message whose entry is not written yet waits for it (see ENTRY_GRACE_MS).
+      const tracked = await this.trackedEvents(
+        destinationId,
+        mine.map((e) => e.item.event.eventId),
+      );
+      const now = Date.now();
+      const early = mine.filter(
+        ({ held: h, item }) =>
+          !tracked.has(item.event.eventId) &&
+          now - (Number(h.message.timestamp) || now) < ENTRY_GRACE_MS,
+      );
+      for (const { held: h } of early) {
+        h.readyAt = now + 500;
+      }
+      const due = mine.filter((e) => !early.includes(e));
+      if (due.length === 0) {
         return;
       }
-      const items = mine.map((e) => e.item);
+      const items = due.map((e) => e.item);
       // A retried or re-driven webhook gift is completed again, with the donor as known now.
       await this.completion.complete(destination.customerId, items);
       await this.engine.deliver(destination, items);
-      for (const { held: h } of mine) {
+      for (const { held: h } of due) {
         h.done = true;
       }
     });
     await runLimited(tasks, PARALLEL_DESTINATIONS);
+  }
+
+  /** The events of this list that have a retry entry at the destination. */
+  private async trackedEvents(destinationId: string, eventIds: string[]): Promise<Set<string>> {
+    const rows: Array<{ event_id: string }> = await this.db.query(
+      `SELECT event_id FROM retry_entries WHERE destination_id = $1 AND event_id = ANY($2::text[])`,
+      [destinationId, eventIds],
+    );
+    return new Set(rows.map((r) => r.event_id));
   }
 }
 

@@ -103,14 +103,14 @@ describe('CrmPlusAdapter against the CRM+ simulator', () => {
       upsertEvent('donor', { id: `d${i}`, email: `d${i}@example.org` }),
     );
     const results = await adapter.deliver(ctx('crm-c', { reserve: 50 }), events);
-    // 55 → 54 … → 49 after six requests; the seventh and eighth are refused locally.
-    expect(results.filter((r) => !(r instanceof Error))).toHaveLength(6);
-    const refused = results[6] as DestinationUnavailableError;
+    // 55 → 54 … → 50 after five requests: the last 50 are kept, the other three refused locally.
+    expect(results.filter((r) => !(r instanceof Error))).toHaveLength(5);
+    const refused = results[5] as DestinationUnavailableError;
     expect(refused).toBeInstanceOf(DestinationUnavailableError);
     expect(refused.retryAfterMs).toBeGreaterThan(3_500_000);
     expect(sim.destinations.destinationStats('crm-c')).toMatchObject({
       rateLimited: 0,
-      requests: { total: 6 },
+      requests: { total: 5 },
     });
   });
 
