@@ -32,6 +32,7 @@ import { DataSource } from 'typeorm';
 import { UnroutableMessages } from '../dead-letters/unroutable-messages.service';
 import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';
 import { retryTierFor } from '../delivery/retry-tier';
+import { runLimited } from './run-limited';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
 import { RecordCompletion } from '../delivery/record-completion.service';
 
@@ -48,6 +49,9 @@ const PARALLEL_DESTINATIONS = 8;
 const ENTRY_GRACE_MS = 30_000;
 /** A message due within this much of now waits for its time rather than moving to another tier. */
 const MOVE_MIN_MS = 1000;
+
+/** When a message was written (its Kafka timestamp), now if it has none. */
+const publishedAt = (message: ConsumedMessage): number => Number(message.timestamp) || Date.now();
 
 interface Held {
   message: ConsumedMessage;
@@ -134,8 +138,7 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
     const tierDelayMs = this.delaysMs[tier] ?? 0;
     const held: Held[] = batch.messages.map((message) => {
       const info = readRetryHeaders(message.headers);
-      const published = Number(message.timestamp) || Date.now();
-      const readyAt = info ? Math.min(info.dueAt.getTime(), published + tierDelayMs) : 0;
+      const readyAt = info ? Math.min(info.dueAt.getTime(), publishedAt(message) + tierDelayMs) : 0;
       return { message, info, readyAt, done: false };
     });
     let resolved = 0;
@@ -274,8 +277,7 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
       const now = Date.now();
       const early = mine.filter(
         ({ held: h, item }) =>
-          !tracked.has(item.event.eventId) &&
-          now - (Number(h.message.timestamp) || now) < ENTRY_GRACE_MS,
+          !tracked.has(item.event.eventId) && now - publishedAt(h.message) < ENTRY_GRACE_MS,
       );
       for (const { held: h } of early) {
         h.readyAt = now + 500;
@@ -302,22 +304,5 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
       [destinationId, eventIds],
     );
     return new Set(rows.map((r) => r.event_id));
-  }
-}
-
-/** Runs the tasks, at most `limit` at a time; the first failure is thrown after all settle. */
-async function runLimited(tasks: Array<() => Promise<void>>, limit: number): Promise<void> {
-  let next = 0;
-  const errors: unknown[] = [];
-  await Promise.all(
-    Array.from({ length: Math.min(limit, tasks.length) }, async () => {
-      while (next < tasks.length) {
-        const task = tasks[next++] as () => Promise<void>;
-        await task().catch((error: unknown) => errors.push(error));
-      }
-    }),
-  );
-  if (errors.length > 0) {
-    throw errors[0];
   }
 }

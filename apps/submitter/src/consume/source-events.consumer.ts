@@ -28,6 +28,7 @@ import { DestinationDirectory } from '../delivery/destination-directory.service'
 import { RecordCompletion } from '../delivery/record-completion.service';
 import { RelatedRedrive } from '../dead-letters/related-redrive.service';
 import { UnroutableMessages } from '../dead-letters/unroutable-messages.service';
+import { runLimited } from './run-limited';
 
 const CHUNK = 2000;
 const PARALLEL_DESTINATIONS = 8;
@@ -157,14 +158,7 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
         tasks.push(() => this.engine.deliver(ctx, items));
       }
     }
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(PARALLEL_DESTINATIONS, tasks.length) }, async () => {
-        while (next < tasks.length) {
-          await (tasks[next++] as () => Promise<void>)();
-        }
-      }),
-    );
+    await runLimited(tasks, PARALLEL_DESTINATIONS);
     // After the donors themselves went out: gifts dead-lettered for want of them follow.
     for (const [customerId, donorIds] of ready) {
       await this.redrive.donorsReady(customerId, donorIds);

@@ -55,7 +55,7 @@ interface Outcome {
   status: 'delivered' | 'skipped' | 'retry' | 'dead_lettered';
   reason: string;
   /** Delivery attempts made for the event at this destination, this one included if it was one. */
-  attempts?: number;
+  attempts: number;
   destinationRecordId?: string | null;
   error?: string;
   /** When status is 'retry'. */
@@ -141,7 +141,12 @@ export class DeliveryEngine {
     for (const [i, item] of items.entries()) {
       const decision = decisions[i] as Decision;
       if (decision.kind === 'skip') {
-        outcomes.push({ item, status: 'skipped', reason: decision.reason });
+        outcomes.push({
+          item,
+          status: 'skipped',
+          reason: decision.reason,
+          attempts: item.attemptsMade,
+        });
         continue;
       }
       const result = item.unavailable ?? (results[next++] as DeliveryResult | Error);
@@ -393,7 +398,7 @@ export class DeliveryEngine {
             ...passThroughHeaders(item.message.headers),
             ...retryHeaders({
               destinationId: ctx.destinationId,
-              attempt: o.attempts ?? item.attemptsMade + 1,
+              attempt: o.attempts,
               dueAt: o.dueAt ?? new Date(),
               firstFailedAt,
               lastError: o.error ?? o.reason,
@@ -410,7 +415,7 @@ export class DeliveryEngine {
             ...deadLetterHeaders({
               reason: o.reason,
               message: o.error ?? o.reason,
-              attempts: o.attempts ?? item.attemptsMade + 1,
+              attempts: o.attempts,
               originalTopic: original.originalTopic,
               originalPartition: original.originalPartition,
               originalOffset: original.originalOffset,
@@ -559,7 +564,7 @@ export class DeliveryEngine {
                 position.originalPartition,
                 position.originalOffset,
                 o.item.event.capturedAt,
-                o.attempts ?? o.item.attemptsMade + 1,
+                o.attempts,
               ];
             }),
           ],
@@ -586,7 +591,7 @@ export class DeliveryEngine {
             o.item.event.recordId,
             o.reason,
             (o.error ?? o.reason).slice(0, 2000),
-            o.attempts ?? o.item.attemptsMade + 1,
+            o.attempts,
             o.item.firstFailedAt ?? new Date(),
             o.item.message.value,
             o.item.message.key?.toString() ?? null,
