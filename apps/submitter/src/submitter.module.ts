@@ -15,12 +15,14 @@ import { ConsoleQueries } from './console/console-query.service';
 import { ConsoleTokens } from './console/console-tokens.service';
 import { ConsoleTokensController } from './console/console-tokens.controller';
 import { RecordLinksService } from './console/record-links.service';
+import { LaneDrainer } from './consume/lane-drainer';
 import { RetryConsumer } from './consume/retry.consumer';
 import { SourceEventsConsumer } from './consume/source-events.consumer';
 import { SubmitterAdminController } from './dead-letters/admin.controller';
 import { DeadLetterService } from './dead-letters/dead-letter.service';
 import { AdapterRegistry } from './delivery/adapter-registry';
 import { DeliveryEngine } from './delivery/delivery-engine.service';
+import { DeliveryLanes } from './delivery/delivery-lanes.service';
 import { DestinationDirectory } from './delivery/destination-directory.service';
 import { LedgerMonitor } from './ledger/ledger-monitor.service';
 import { RecordCompletion } from './delivery/record-completion.service';
@@ -43,9 +45,11 @@ import { RelatedRedrive } from './dead-letters/related-redrive.service';
     },
     AdapterRegistry,
     DestinationDirectory,
+    DeliveryLanes,
     DeliveryEngine,
     SourceEventsConsumer,
     RetryConsumer,
+    LaneDrainer,
     LedgerMonitor,
     DeadLetterService,
     RecordCompletion,

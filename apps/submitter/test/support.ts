@@ -205,6 +205,9 @@ export interface LedgerRowView {
   skipped: number;
   deadLettered: number;
   inRetry: number;
+  /** Parked in the destination's lane. */
+  waiting: number;
+  breaker: 'open' | 'closed';
   imbalance: number;
 }
 

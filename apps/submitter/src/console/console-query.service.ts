@@ -19,7 +19,20 @@ export interface CustomerHealth {
   customer: { id: string; name: string; status: string; createdAt: string };
   verdict: Verdict;
   reasons: string[];
-  destinations: Array<{ id: string; name: string; kind: string; enabled: boolean }>;
+  destinations: Array<{
+    id: string;
+    name: string;
+    kind: string;
+    enabled: boolean;
+    /**
+     * flowing; draining (events wait in its lane because it was too slow for its share); paused
+     * (its breaker is open: nothing is attempted but one probe at a time, since pausedSince).
+     */
+    delivery: 'flowing' | 'draining' | 'paused';
+    pausedSince: string | null;
+    /** Events waiting in the destination's lane. */
+    waiting: number;
+  }>;
   /** Per resource and destination: last successful sync and records synced (UTC periods). */
   syncs: Array<{
     resource: string;
@@ -140,6 +153,12 @@ export class ConsoleQueries {
         failing_credentials: string;
         latest_actionable: string;
         failed_backfills: string;
+        lanes: Array<{
+          name: string;
+          open: boolean;
+          openedAt: string | null;
+          waiting: number;
+        }> | null;
       }>
     >(
       `SELECT c.id, c.name, c.status,
@@ -158,7 +177,10 @@ export class ConsoleQueries {
               (SELECT count(*) FROM (
                  SELECT DISTINCT ON (b.resource) b.status FROM backfill_runs b
                   WHERE b.customer_id = c.id ORDER BY b.resource, b.requested_at DESC) x
-                WHERE x.status = 'failed') AS failed_backfills
+                WHERE x.status = 'failed') AS failed_backfills,
+              (SELECT json_agg(json_build_object('name', d.name, 'open', true, 'openedAt', b.opened_at, 'waiting', 0))
+                 FROM destination_breakers b JOIN destinations d ON d.id = b.destination_id
+                WHERE b.customer_id = c.id AND b.state = 'open') AS lanes
          FROM customers c
         WHERE c.status <> 'offboarded' AND ($1::uuid IS NULL OR c.id = $1::uuid)
         ORDER BY c.name, c.id`,
@@ -175,6 +197,10 @@ export class ConsoleQueries {
         oldestDeadLetter: r.oldest_dead,
         latestActionable: Number(r.latest_actionable),
         failedBackfills: Number(r.failed_backfills),
+        lanes: (r.lanes ?? []).map((l) => ({
+          ...l,
+          openedAt: l.openedAt ? new Date(l.openedAt) : null,
+        })),
       }).verdict,
       lastSuccessAt: iso(r.last_success),
       openDeadLetters: Number(r.open_dead),
@@ -200,8 +226,21 @@ export class ConsoleQueries {
       throw new NotFoundException(`customer ${customerId} does not exist`);
     }
     const [destinations, syncs, dead, sources, backfills, runs] = await Promise.all([
-      this.db.query<Array<{ id: string; name: string; kind: string; enabled: boolean }>>(
-        `SELECT id, name, kind, enabled FROM destinations WHERE customer_id = $1 ORDER BY name, id`,
+      this.db.query<
+        Array<{
+          id: string;
+          name: string;
+          kind: string;
+          enabled: boolean;
+          open: boolean;
+          opened_at: Date | null;
+          waiting: string;
+        }>
+      >(
+        `SELECT d.id, d.name, d.kind, d.enabled, COALESCE(b.state = 'open', false) AS open, b.opened_at,
+                (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id AND r.parked_at IS NOT NULL) AS waiting
+           FROM destinations d LEFT JOIN destination_breakers b ON b.destination_id = d.id
+          WHERE d.customer_id = $1 ORDER BY d.name, d.id`,
         [customerId],
       ),
       this.db.query<
@@ -331,6 +370,12 @@ export class ConsoleQueries {
         (b, i) =>
           b.status === 'failed' && !backfills.slice(0, i).some((n) => n.resource === b.resource),
       ).length,
+      lanes: destinations.map((d) => ({
+        name: d.name,
+        open: d.open,
+        openedAt: d.opened_at,
+        waiting: Number(d.waiting),
+      })),
     });
 
     return {
@@ -341,7 +386,15 @@ export class ConsoleQueries {
         createdAt: iso(customer.created_at) ?? '',
       },
       ...verdict,
-      destinations,
+      destinations: destinations.map((d) => ({
+        id: d.id,
+        name: d.name,
+        kind: d.kind,
+        enabled: d.enabled,
+        delivery: d.open ? 'paused' : Number(d.waiting) > 0 ? 'draining' : 'flowing',
+        pausedSince: d.open ? iso(d.opened_at) : null,
+        waiting: Number(d.waiting),
+      })),
       syncs: syncs.map((s) => ({
         resource: s.resource,
         destinationId: s.destination_id,
@@ -519,6 +572,8 @@ export function judge(input: {
   oldestDeadLetter: Date | null;
   latestActionable: number;
   failedBackfills: number;
+  /** Destinations with an open breaker or events waiting in their lane. */
+  lanes?: Array<{ name: string; open: boolean; openedAt: Date | null; waiting: number }>;
   now?: Date;
 }): { verdict: Verdict; reasons: string[] } {
   const now = input.now ?? new Date();
@@ -540,6 +595,15 @@ export function judge(input: {
     (ageHours >= STALE_DEAD_LETTER_HOURS ? failing : attention).push(
       `${input.openDeadLetters} open dead letter(s), oldest ${Math.floor(ageHours)} h`,
     );
+  }
+  for (const lane of input.lanes ?? []) {
+    const waiting = `${lane.waiting.toLocaleString('en-US')} waiting`;
+    if (lane.open) {
+      const since = lane.openedAt ? ` since ${lane.openedAt.toISOString().slice(11, 16)} UTC` : '';
+      attention.push(`paused: ${lane.name} unavailable${since}, ${waiting}`);
+    } else if (lane.waiting > 0) {
+      attention.push(`draining: ${lane.name} is slower than its share, ${waiting}`);
+    }
   }
   if (input.latestActionable > 0) {
     attention.push(`the last reconciliation found ${input.latestActionable} actionable gap(s)`);

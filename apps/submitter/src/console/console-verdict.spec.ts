@@ -37,6 +37,30 @@ describe('console verdict', () => {
     expect(stale).toEqual({ verdict: 'failing', reasons: ['1 open dead letter(s), oldest 25 h'] });
   });
 
+  it("asks for attention while a destination's breaker is open or its lane drains", () => {
+    expect(
+      judge({
+        ...quiet,
+        lanes: [
+          {
+            name: 'crm-plus',
+            open: true,
+            openedAt: new Date('2026-11-23T10:42:00Z'),
+            waiting: 3120,
+          },
+          { name: 'webhook', open: false, openedAt: null, waiting: 40 },
+          { name: 'warehouse', open: false, openedAt: null, waiting: 0 },
+        ],
+      }),
+    ).toEqual({
+      verdict: 'attention',
+      reasons: [
+        'paused: crm-plus unavailable since 10:42 UTC, 3,120 waiting',
+        'draining: webhook is slower than its share, 40 waiting',
+      ],
+    });
+  });
+
   it('lists failing reasons before the ones that only need attention', () => {
     expect(judge({ ...quiet, failingCredentials: 1, latestActionable: 1 }).reasons).toEqual([
       'a source token is rejected: polling is stopped until it is replaced',

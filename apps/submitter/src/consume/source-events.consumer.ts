@@ -155,7 +155,9 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     const tasks: Array<() => Promise<void>> = [];
     for (const [customerId, items] of byCustomer) {
       for (const ctx of await this.directory.forCustomer(customerId)) {
-        tasks.push(() => this.engine.deliver(ctx, items));
+        tasks.push(async () => {
+          await this.engine.deliver(ctx, items);
+        });
       }
     }
     await runLimited(tasks, PARALLEL_DESTINATIONS);

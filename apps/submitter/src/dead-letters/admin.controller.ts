@@ -112,7 +112,7 @@ export class SubmitterAdminController {
   @Get('ledger')
   @ApiOperation({
     summary:
-      'received = delivered + skipped + dead_lettered + in_retry, per customer and destination',
+      'received = delivered + skipped + dead_lettered + in_retry + waiting, per customer and destination',
   })
   ledgerRows(@UuidQuery('customerId') customerId?: string): Promise<LedgerRow[]> {
     return this.ledger.snapshot(customerId);

@@ -27,6 +27,7 @@ import { DataSource } from 'typeorm';
 import { DestinationUnavailableError } from '@raise-sync/shared';
 import { AdapterRegistry } from './adapter-registry';
 import { DestinationBudgets } from './destination-budgets';
+import { DeliveryLanes, type ParkReason } from './delivery-lanes.service';
 import { RecordWriteSerializer } from './record-write-serializer';
 import { retryTierFor } from './retry-tier';
 import { decideAgainstSyncState, targetedElsewhere, type Decision } from './sync-state-decision';
@@ -48,11 +49,28 @@ export interface WorkItem {
    * read right now: the event is retried at every destination instead of being delivered without it.
    */
   unavailable?: Error;
+  /**
+   * Taken by the drainer from its destination's lane (a parked retry entry; fromRetry is set
+   * too). A lane event the destination cannot take right now stays parked, spending no attempt.
+   */
+  fromLane?: boolean;
 }
+
+/** What one deliver() call achieved, for the lane drainer's pacing. */
+export interface DeliverySummary {
+  /** Items settled: delivered, skipped, dead-lettered or sent to a retry tier (not parked). */
+  settled: number;
+  /** Set when the destination asked to wait (429, used-up budget): not before this time. */
+  pacedUntil: number;
+}
+
+/** The result of an item the destination had no time for in this call (see write()). */
+class NotStarted extends Error {}
 
 interface Outcome {
   item: WorkItem;
-  status: 'delivered' | 'skipped' | 'retry' | 'dead_lettered';
+  /** 'parked': waits in the destination's lane (reason: why), with no attempt spent. */
+  status: 'delivered' | 'skipped' | 'retry' | 'dead_lettered' | 'parked';
   reason: string;
   /** Delivery attempts made for the event at this destination, this one included if it was one. */
   attempts: number;
@@ -105,6 +123,7 @@ export class DeliveryEngine {
   private readonly maxWaitMs: number;
   private readonly timeoutMs: number;
   private readonly keyConcurrency: number;
+  private readonly taskBudgetMs: number;
   private readonly budgets = new DestinationBudgets();
   private readonly serializer = new RecordWriteSerializer();
 
@@ -116,6 +135,7 @@ export class DeliveryEngine {
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     config: ConfigService<AppConfig, true>,
     private readonly log: PinoLogger,
+    private readonly lanes: DeliveryLanes,
   ) {
     const submitter = config.get('submitter', { infer: true });
     this.delaysMs = submitter.retryDelaysMs;
@@ -123,23 +143,37 @@ export class DeliveryEngine {
     this.maxWaitMs = submitter.maxWaitMs;
     this.timeoutMs = submitter.deliveryTimeoutMs;
     this.keyConcurrency = submitter.keyConcurrency;
+    this.taskBudgetMs = submitter.taskBudgetMs;
     this.log.setContext('delivery');
   }
 
-  async deliver(ctx: DestinationContext, items: WorkItem[]): Promise<void> {
+  /**
+   * Delivers `items` to one destination and records every outcome. budgetMs bounds the time an
+   * HTTP destination may take (default SUBMITTER_TASK_BUDGET_MS): what it has not started by then
+   * waits in its lane, so a slow destination never holds the chunk (and every other customer in
+   * it) for longer. While the destination's lane holds events or its breaker is open, new events
+   * join the lane without an attempt.
+   */
+  async deliver(
+    ctx: DestinationContext,
+    items: WorkItem[],
+    budgetMs = this.taskBudgetMs,
+  ): Promise<DeliverySummary> {
+    const summary: DeliverySummary = { settled: 0, pacedUntil: 0 };
     if (items.length === 0) {
-      return;
+      return summary;
     }
     const adapter = this.adapters.get(ctx.kind);
     const decisions = await this.decide(ctx, adapter, items);
-    const toDeliver = items.filter(
-      (item, i) => decisions[i]?.kind === 'deliver' && !item.unavailable,
-    );
-    const results = await this.write(ctx, adapter, toDeliver);
+    const hold = this.lanes.holdReason(ctx.destinationId);
+    // A lane event sent while the breaker is open is its probe.
+    const probing = hold === 'breaker_open' && items.some((i) => i.fromLane);
+    const now = Date.now();
     const outcomes: Outcome[] = [];
-    let next = 0;
+    const sendAt: number[] = [];
     for (const [i, item] of items.entries()) {
       const decision = decisions[i] as Decision;
+      const waitedMs = item.firstFailedAt ? now - item.firstFailedAt.getTime() : 0;
       if (decision.kind === 'skip') {
         outcomes.push({
           item,
@@ -147,21 +181,86 @@ export class DeliveryEngine {
           reason: decision.reason,
           attempts: item.attemptsMade,
         });
+      } else if (item.fromLane && waitedMs > this.maxWaitMs) {
+        outcomes.push({
+          item,
+          status: 'dead_lettered',
+          reason: 'max_wait_exceeded',
+          attempts: item.attemptsMade,
+          error: `waited in the lane since ${item.firstFailedAt?.toISOString()}, longer than ${Math.round(this.maxWaitMs / 3_600_000)} h`,
+        });
+      } else if (hold && !item.fromLane) {
+        outcomes.push(parked(item, hold));
+      } else if (item.unavailable) {
+        outcomes.push(this.classify(item, item.unavailable));
+      } else {
+        sendAt.push(outcomes.length);
+        outcomes.push(parked(item, 'lane_waiting')); // replaced by the write's result below
+      }
+    }
+    const sending = sendAt.map((i) => (outcomes[i] as Outcome).item);
+    const results = await this.write(ctx, adapter, sending, budgetMs, probing);
+    const failures = new Set<Error>();
+    let took = false;
+    for (const [j, i] of sendAt.entries()) {
+      const item = sending[j] as WorkItem;
+      const result = results[j] as DeliveryResult | Error;
+      if (result instanceof NotStarted) {
+        outcomes[i] = parked(
+          item,
+          this.lanes.isOpen(ctx.destinationId) ? 'breaker_open' : 'slow_destination',
+        );
         continue;
       }
-      const result = item.unavailable ?? (results[next++] as DeliveryResult | Error);
-      outcomes.push(this.classify(item, result));
+      const paced = result instanceof DestinationUnavailableError && result.pacing;
+      if (!(result instanceof Error)) {
+        took = true;
+      } else if (!paced && isRetriable(result)) {
+        failures.add(result);
+      }
+      if (item.fromLane && result instanceof Error && isRetriable(result) && (paced || probing)) {
+        // In the lane, waiting is the breaker's and the budget's job: no attempt is spent.
+        if (paced) {
+          summary.pacedUntil = Math.max(
+            summary.pacedUntil,
+            now + ((result as { retryAfterMs?: number }).retryAfterMs || this.delaysMs[0]),
+          );
+        }
+        outcomes[i] = {
+          ...parked(item, paced ? 'lane_waiting' : 'breaker_open'),
+          error: result.message,
+        };
+        continue;
+      }
+      outcomes[i] = this.classify(item, result);
+    }
+    if (took) {
+      await this.lanes.succeeded(ctx);
+    }
+    for (const failure of failures) {
+      await this.lanes.failed(ctx, failure.message, probing);
     }
     await this.publishFailures(ctx, outcomes);
     await this.record(ctx, outcomes);
     this.count(ctx, outcomes);
+    const newlyParked = outcomes.filter((o) => o.status === 'parked' && !o.item.fromLane).length;
+    if (newlyParked > 0) {
+      this.lanes.noteParked(ctx, newlyParked);
+    }
+    summary.settled = outcomes.filter((o) => o.status !== 'parked').length;
+    return summary;
   }
 
   /**
-   * A retry whose destination was disabled or removed: it leaves the ledger as skipped (an
-   * entry of a removed destination is already gone with it).
+   * Takes a retry entry out without delivering it, counted in the ledger as `outcome`: skipped
+   * for a retry whose destination was disabled or removed (an entry of a removed destination is
+   * already gone with it), dead_lettered for a lane event dead-lettered as undecodable.
    */
-  async dropRetry(destinationId: string, eventId: string): Promise<void> {
+  async dropRetry(
+    destinationId: string,
+    eventId: string,
+    outcome: 'skipped' | 'dead_lettered' = 'skipped',
+  ): Promise<void> {
     await this.db.transaction(async (tx) => {
       const [deleted] = await tx.query<[Array<{ customer_id: string }>, number]>(
         `DELETE FROM retry_entries WHERE destination_id = $1 AND event_id = $2 RETURNING customer_id`,
@@ -170,9 +269,9 @@ export class DeliveryEngine {
       const row = deleted[0];
       if (row) {
         await tx.query(
-          `INSERT INTO delivery_counts AS d (customer_id, destination_id, outcome, n) VALUES ($1, $2, 'skipped', 1)
+          `INSERT INTO delivery_counts AS d (customer_id, destination_id, outcome, n) VALUES ($1, $2, $3, 1)
            ON CONFLICT (customer_id, destination_id, outcome) DO UPDATE SET n = d.n + 1`,
-          [row.customer_id, destinationId],
+          [row.customer_id, destinationId, outcome],
         );
       }
     });
@@ -242,6 +341,8 @@ export class DeliveryEngine {
     ctx: DestinationContext,
     adapter: DestinationAdapter,
     items: WorkItem[],
+    budgetMs: number,
+    probing: boolean,
   ): Promise<Array<DeliveryResult | Error>> {
     if (items.length === 0) {
       return [];
@@ -279,11 +380,17 @@ export class DeliveryEngine {
     if (ctx.kind === 'warehouse') {
       return call(events);
     }
-    const results: Array<DeliveryResult | Error> = events.map(() => new Error('not attempted'));
+    // What is not started within the budget, or once the breaker opened, is left NotStarted.
+    const notStarted = new NotStarted('no time for it in this pass');
+    const results: Array<DeliveryResult | Error> = events.map(() => notStarted);
+    const deadline = Date.now() + budgetMs;
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(this.keyConcurrency, events.length) }, async () => {
         while (next < events.length) {
+          if (Date.now() >= deadline || (!probing && this.lanes.isOpen(ctx.destinationId))) {
+            return;
+          }
           const i = next++;
           const waitMs = this.budgets.take(ctx.destinationId, ctx.config);
           if (waitMs > 0) {
@@ -448,14 +555,15 @@ export class DeliveryEngine {
       let tracked = new Set<string>();
       if (retryIds.length > 0) {
         const resolvedIds = outcomes
-          .filter((o) => o.item.fromRetry && o.status !== 'retry')
+          .filter((o) => o.item.fromRetry && o.status !== 'retry' && o.status !== 'parked')
           .map((o) => o.item.event.eventId);
         const [deleted] = await tx.query<[Array<{ event_id: string }>, number]>(
           `DELETE FROM retry_entries WHERE destination_id = $1 AND event_id = ANY($2::text[]) RETURNING event_id`,
           [ctx.destinationId, resolvedIds],
         );
         const [updated] = await tx.query<[Array<{ event_id: string }>, number]>(
-          `UPDATE retry_entries r SET attempt = v.attempt, due_at = v.due_at, last_error = v.last_error, updated_at = now()
+          `UPDATE retry_entries r SET attempt = v.attempt, due_at = v.due_at, last_error = v.last_error, updated_at = now(),
+                  parked_at = NULL, parked_seq = NULL, park_reason = NULL, payload = NULL, message_key = NULL, headers = NULL
              FROM unnest($2::text[], $3::int[], $4::timestamptz[], $5::text[]) AS v(event_id, attempt, due_at, last_error)
             WHERE r.destination_id = $1 AND r.event_id = v.event_id
           RETURNING r.event_id`,
@@ -468,7 +576,27 @@ export class DeliveryEngine {
             ),
           ],
         );
-        tracked = new Set([...deleted, ...updated].map((r) => r.event_id));
+        // A retry that must wait in its lane now, or a lane event that stays there.
+        const [parkedRows] = await tx.query<[Array<{ event_id: string }>, number]>(
+          `UPDATE retry_entries r
+              SET parked_at = COALESCE(r.parked_at, now()), parked_seq = COALESCE(r.parked_seq, nextval('retry_entries_parked_seq')),
+                  park_reason = v.reason, last_error = COALESCE(v.last_error, r.last_error), due_at = now(), updated_at = now(),
+                  payload = COALESCE(r.payload, v.payload), message_key = COALESCE(r.message_key, v.message_key),
+                  headers = COALESCE(r.headers, v.headers)
+             FROM unnest($2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::jsonb[])
+                  AS v(event_id, reason, last_error, payload, message_key, headers)
+            WHERE r.destination_id = $1 AND r.event_id = v.event_id
+          RETURNING r.event_id`,
+          [
+            ctx.destinationId,
+            ...columns(
+              outcomes.filter((o) => o.item.fromRetry && o.status === 'parked'),
+              6,
+              (o) => [o.item.event.eventId, o.reason, o.error ?? null, ...laneCopy(o.item)],
+            ),
+          ],
+        );
+        tracked = new Set([...deleted, ...updated, ...parkedRows].map((r) => r.event_id));
       }
       const newRetries = outcomes.filter((o) => !o.item.fromRetry && o.status === 'retry');
       // A live event whose retry entry exists already (the same event again, e.g. a batch
@@ -504,8 +632,43 @@ export class DeliveryEngine {
         }
       }
 
-      // Sync state (never moves to an older version) and its audit trail.
-      const changes = outcomes.filter((o) => o.status !== 'skipped');
+      const newParked = outcomes.filter((o) => !o.item.fromRetry && o.status === 'parked');
+      if (newParked.length > 0) {
+        const inserted: Array<{ event_id: string }> = await tx.query(
+          `INSERT INTO retry_entries (destination_id, customer_id, event_id, resource, source_id, attempt, due_at, last_error,
+                                      first_failed_at, parked_at, parked_seq, park_reason, payload, message_key, headers)
+           SELECT $1, $2, v.event_id, v.resource, v.source_id, v.attempt, now(), v.reason, now(), now(),
+                  nextval('retry_entries_parked_seq'), v.reason, v.payload, v.message_key, v.headers
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::bytea[], $9::text[], $10::jsonb[])
+                  AS v(event_id, resource, source_id, attempt, reason, payload, message_key, headers)
+           ON CONFLICT (destination_id, event_id) DO NOTHING
+           RETURNING event_id`,
+          [
+            ctx.destinationId,
+            ctx.customerId,
+            ...columns(newParked, 8, (o) => [
+              o.item.event.eventId,
+              o.item.event.resource,
+              o.item.event.recordId,
+              o.attempts,
+              o.reason,
+              ...laneCopy(o.item),
+            ]),
+          ],
+        );
+        const fresh = new Set(inserted.map((r) => r.event_id));
+        for (const o of newParked) {
+          if (!fresh.has(o.item.event.eventId)) {
+            alreadyInRetry.add(o.item.event.eventId);
+          }
+        }
+      }
+
+      // Sync state (never moves to an older version) and its audit trail. A lane event that
+      // stays in its lane changes nothing there.
+      const changes = outcomes.filter(
+        (o) => o.status !== 'skipped' && !(o.status === 'parked' && o.item.fromLane),
+      );
       if (changes.length > 0) {
         await tx.query(
           `WITH v AS (
@@ -552,13 +715,17 @@ export class DeliveryEngine {
                 o.item.event.recordId,
                 o.status === 'delivered'
                   ? 'confirmed'
-                  : o.status === 'retry' && o.reason === 'rate_limited'
+                  : o.status === 'parked' || (o.status === 'retry' && o.reason === 'rate_limited')
                     ? 'pending'
                     : 'failed',
                 o.item.event.sourceModifiedAt,
                 o.item.event.eventId,
                 o.destinationRecordId ?? null,
-                o.status === 'delivered' ? null : `${o.reason}: ${o.error ?? ''}`.slice(0, 2000),
+                o.status === 'delivered'
+                  ? null
+                  : o.status === 'parked'
+                    ? `waiting: ${o.reason}`
+                    : `${o.reason}: ${o.error ?? ''}`.slice(0, 2000),
                 o.item.event.origin,
                 position.originalTopic,
                 position.originalPartition,
@@ -609,7 +776,10 @@ export class DeliveryEngine {
       for (const o of outcomes) {
         if (!o.item.fromRetry) {
           bump('received');
-          if (o.status === 'retry' && alreadyInRetry.has(o.item.event.eventId)) {
+          if (
+            (o.status === 'retry' || o.status === 'parked') &&
+            alreadyInRetry.has(o.item.event.eventId)
+          ) {
             bump('skipped');
             continue;
           }
@@ -633,6 +803,18 @@ export class DeliveryEngine {
 
   private count(ctx: DestinationContext, outcomes: Outcome[]): void {
     const now = Date.now();
+    const joined = outcomes.filter((o) => o.status === 'parked' && !o.item.fromLane);
+    if (joined.length > 0) {
+      this.log.info(
+        {
+          customerId: ctx.customerId,
+          destination: ctx.name,
+          parked: joined.length,
+          reasons: [...new Set(joined.map((o) => o.reason))],
+        },
+        "events wait in the destination's lane (no attempt spent)",
+      );
+    }
     for (const o of outcomes) {
       const labels = { customer_id: ctx.customerId, destination: ctx.name };
       if (!o.item.fromRetry) {
@@ -684,6 +866,10 @@ export class DeliveryEngine {
   }
 }
 
+function parked(item: WorkItem, reason: ParkReason): Outcome {
+  return { item, status: 'parked', reason, attempts: item.attemptsMade };
+}
+
 /** Where a message originally came from (the source topic position, kept through retries). */
 function originOf(message: ConsumedMessage): {
   originalTopic: string;
@@ -712,6 +898,21 @@ function passThroughHeaders(headers: Record<string, string>): Record<string, str
       ([name]) => !name.startsWith('x-retry-') && !name.startsWith('x-error-'),
     ),
   );
+}
+
+/** What a lane keeps of an event's message: payload, key, headers (with its source position). */
+function laneCopy(item: WorkItem): [Buffer | null, string | null, string] {
+  const position = originOf(item.message);
+  return [
+    item.message.value,
+    item.message.key?.toString() ?? null,
+    JSON.stringify({
+      ...passThroughHeaders(item.message.headers),
+      [DEAD_LETTER_HEADERS.originalTopic]: position.originalTopic,
+      [DEAD_LETTER_HEADERS.originalPartition]: String(position.originalPartition),
+      [DEAD_LETTER_HEADERS.originalOffset]: position.originalOffset,
+    }),
+  ];
 }
 
 /** Turns rows into parallel arrays (one per column) for `unnest(...)`; empty arrays for no rows. */

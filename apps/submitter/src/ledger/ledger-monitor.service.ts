@@ -19,8 +19,12 @@ export interface LedgerRow {
   skipped: number;
   deadLettered: number;
   inRetry: number;
+  /** Parked in the destination's lane (breaker open, or the destination was too slow). */
+  waiting: number;
+  /** 'open' while the destination's breaker is open. */
+  breaker: 'open' | 'closed';
   retriesOverdue: number;
-  /** received - (delivered + skipped + dead_lettered + in_retry): 0 when nothing was lost. */
+  /** received - (delivered + skipped + dead_lettered + in_retry + waiting): 0 when nothing was lost. */
   imbalance: number;
 }
 
@@ -28,7 +32,8 @@ const OVERDUE_GRACE_SECONDS = 60;
 
 /**
  * Exports the delivery ledger kept in PostgreSQL (so it holds across restarts and replicas):
- * per customer and destination, received = delivered + skipped + dead-lettered + in retry, the
+ * per customer and destination, received = delivered + skipped + dead-lettered + in retry +
+ * waiting in a lane, whether the destination's breaker is open, the
  * imbalance (alert when not 0), retries overdue by more than a minute (the watchdog), and the
  * open dead letters with the age of the oldest.
  */
@@ -80,9 +85,11 @@ export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
               COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'delivered'), 0)::bigint AS delivered,
               COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'skipped'), 0)::bigint AS skipped,
               COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'dead_lettered'), 0)::bigint AS dead_lettered,
-              (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id) AS in_retry,
-              (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id
-                  AND r.due_at < now() - make_interval(secs => ${OVERDUE_GRACE_SECONDS})) AS overdue
+              (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id AND r.parked_at IS NULL) AS in_retry,
+              (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id AND r.parked_at IS NOT NULL) AS waiting,
+              (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id AND r.parked_at IS NULL
+                  AND r.due_at < now() - make_interval(secs => ${OVERDUE_GRACE_SECONDS})) AS overdue,
+              COALESCE((SELECT b.state FROM destination_breakers b WHERE b.destination_id = d.id), 'closed') AS breaker
          FROM destinations d LEFT JOIN delivery_counts c ON c.destination_id = d.id
         WHERE ($1::uuid IS NULL OR d.customer_id = $1)
         GROUP BY d.customer_id, d.id, d.name
@@ -100,9 +107,16 @@ export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
         skipped: n('skipped'),
         deadLettered: n('dead_lettered'),
         inRetry: n('in_retry'),
+        waiting: n('waiting'),
+        breaker: r['breaker'] === 'open' ? 'open' : 'closed',
         retriesOverdue: n('overdue'),
         imbalance:
-          n('received') - n('delivered') - n('skipped') - n('dead_lettered') - n('in_retry'),
+          n('received') -
+          n('delivered') -
+          n('skipped') -
+          n('dead_lettered') -
+          n('in_retry') -
+          n('waiting'),
       };
     });
   }
@@ -119,6 +133,8 @@ export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
         this.metrics.ledger.set({ ...labels, outcome: 'skipped' }, row.skipped);
         this.metrics.ledger.set({ ...labels, outcome: 'dead_lettered' }, row.deadLettered);
         this.metrics.ledger.set({ ...labels, outcome: 'in_retry' }, row.inRetry);
+        this.metrics.ledger.set({ ...labels, outcome: 'waiting' }, row.waiting);
+        this.metrics.destinationPaused.set(labels, row.breaker === 'open' ? 1 : 0);
         this.metrics.ledgerImbalance.set(labels, row.imbalance);
         this.metrics.retriesOverdue.set(labels, row.retriesOverdue);
       }

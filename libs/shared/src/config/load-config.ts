@@ -228,6 +228,30 @@ class SharedEnv {
 
   @Type(() => Number)
   @IsInt()
+  @Min(50)
+  @Max(600_000)
+  SUBMITTER_TASK_BUDGET_MS = 1000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  SUBMITTER_BREAKER_FAILURES = 5;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  SUBMITTER_BREAKER_PROBE_MS = 10_000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(86_400_000)
+  SUBMITTER_BREAKER_PROBE_MAX_MS = 300_000;
+
+  @Type(() => Number)
+  @IsInt()
   @Min(10)
   @Max(1000)
   BACKFILL_PAGE_SIZE = 500;
@@ -556,6 +580,31 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
     description: 'records (keys) of one partition delivered at the same time',
   },
   {
+    name: 'SUBMITTER_TASK_BUDGET_MS',
+    required: false,
+    default: '1000',
+    description:
+      'time one HTTP destination may take of a chunk; what it has not started by then waits in its lane',
+  },
+  {
+    name: 'SUBMITTER_BREAKER_FAILURES',
+    required: false,
+    default: '5',
+    description: "consecutive failed deliveries that open a destination's breaker",
+  },
+  {
+    name: 'SUBMITTER_BREAKER_PROBE_MS',
+    required: false,
+    default: '10000',
+    description: 'first wait before an open breaker sends a probe (doubles after each failed probe)',
+  },
+  {
+    name: 'SUBMITTER_BREAKER_PROBE_MAX_MS',
+    required: false,
+    default: '300000',
+    description: 'longest wait between two probes of an open breaker',
+  },
+  {
     name: 'BACKFILL_PAGE_SIZE',
     required: false,
     default: '500',
@@ -691,6 +740,9 @@ export interface AppConfig {
     maxWaitMs: number;
     deliveryTimeoutMs: number;
     keyConcurrency: number;
+    /** SUBMITTER_TASK_BUDGET_MS: an HTTP destination's share of a chunk's time. */
+    taskBudgetMs: number;
+    breaker: { failures: number; probeMs: number; probeMaxMs: number };
   };
   ingest: {
     adminToken: string | null;
@@ -801,6 +853,12 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
       maxWaitMs: Math.round(raw.SUBMITTER_MAX_WAIT_HOURS * 3_600_000),
       deliveryTimeoutMs: raw.SUBMITTER_DELIVERY_TIMEOUT_MS,
       keyConcurrency: raw.SUBMITTER_KEY_CONCURRENCY,
+      taskBudgetMs: raw.SUBMITTER_TASK_BUDGET_MS,
+      breaker: {
+        failures: raw.SUBMITTER_BREAKER_FAILURES,
+        probeMs: raw.SUBMITTER_BREAKER_PROBE_MS,
+        probeMaxMs: raw.SUBMITTER_BREAKER_PROBE_MAX_MS,
+      },
     },
     ingest: {
       adminToken: raw.ADMIN_TOKEN ?? null,

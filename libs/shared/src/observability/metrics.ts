@@ -163,14 +163,26 @@ export function createPipelineMetrics(registry: Registry, service: string) {
     }),
     ledger: new Gauge({
       name: `${PREFIX}delivery_ledger`,
-      help: 'Ledger in PostgreSQL per customer and destination: received, delivered, skipped, dead_lettered, in_retry.',
+      help: 'Ledger in PostgreSQL per customer and destination: received, delivered, skipped, dead_lettered, in_retry, waiting (parked in its lane).',
       labelNames: ['customer_id', 'destination', 'outcome'] as const,
       registers: [registry],
     }),
     ledgerImbalance: new Gauge({
       name: `${PREFIX}delivery_ledger_imbalance`,
-      help: 'received - (delivered + skipped + dead_lettered + in_retry); alert when not 0.',
+      help: 'received - (delivered + skipped + dead_lettered + in_retry + waiting); alert when not 0.',
       labelNames: ['customer_id', 'destination'] as const,
+      registers: [registry],
+    }),
+    destinationPaused: new Gauge({
+      name: `${PREFIX}destination_paused`,
+      help: "1 while a destination's breaker is open (its events wait in its lane, no attempt spent), else 0.",
+      labelNames: ['customer_id', 'destination'] as const,
+      registers: [registry],
+    }),
+    breakerTransitions: new Counter({
+      name: `${PREFIX}breaker_transitions_total`,
+      help: 'Destination breakers opened, probed and closed.',
+      labelNames: ['customer_id', 'destination', 'transition'] as const,
       registers: [registry],
     }),
     retriesOverdue: new Gauge({

@@ -252,6 +252,22 @@
           )
         : h('p', { className: 'muted', 'data-testid': 'reasons' }, 'Everything is syncing.'),
       h(
+        'ul',
+        { className: 'destinations', 'data-testid': 'destinations' },
+        health.destinations.map((d) =>
+          h(
+            'li',
+            { 'data-testid': `destination-${d.name}` },
+            `${d.name} (${d.kind}): `,
+            badge(d.delivery, d.delivery === 'flowing' ? 'neutral' : 'attention'),
+            d.pausedSince
+              ? ` since ${new Date(d.pausedSince).toISOString().slice(11, 16)} UTC`
+              : '',
+            d.waiting ? `, ${d.waiting.toLocaleString('en-US')} waiting` : '',
+          ),
+        ),
+      ),
+      h(
         'div',
         { className: 'cards' },
         h(

@@ -9,6 +9,7 @@ import { CreateConsoleTokens1763800007000 } from './1763800007000-create-console
 import { CreateReplayRuns1763800008000 } from './1763800008000-create-replay-runs';
 import { CreateRelatedRecords1763800010000 } from './1763800010000-create-related-records';
 import { WebhookLogReconciliation1763800011000 } from './1763800011000-webhook-log-reconciliation';
+import { DeliveryLanes1763800012000 } from './1763800012000-delivery-lanes';
 
 /** Every migration, oldest first. New ones are appended here. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   CreateReplayRuns1763800008000,
   CreateRelatedRecords1763800010000,
   WebhookLogReconciliation1763800011000,
+  DeliveryLanes1763800012000,
 ];
