@@ -596,7 +596,8 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
     name: 'SUBMITTER_BREAKER_PROBE_MS',
     required: false,
     default: '10000',
-    description: 'first wait before an open breaker sends a probe (doubles after each failed probe)',
+    description:
+      'first wait before an open breaker sends a probe (doubles after each failed probe)',
   },
   {
     name: 'SUBMITTER_BREAKER_PROBE_MAX_MS',
