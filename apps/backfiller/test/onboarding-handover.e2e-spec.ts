@@ -186,17 +186,25 @@ describe('backfiller: onboarding backfill hands over to steady state without los
       new Set(sim.control.recordKeys(org, 'gift').map((k) => String(k.id))),
     );
 
-    // The new gift came by webhook into the same topic as the backfill's events; the gift changed
-    // during the backfill came by webhook, backfill and the first poll after the hand-over.
-    const topic = topicsFor(prefix).sourceEvents('raise', 'gift');
+    // The new gift came by webhook (live topic), the backfill's events went to the bulk lane; the
+    // gift changed during the backfill came by webhook, backfill and the first poll after the
+    // hand-over.
+    const topics = topicsFor(prefix);
+    const records = [];
     const admin = stack.kafka.admin();
     await admin.connect();
-    const offsets = await admin.fetchTopicOffsets(topic);
+    for (const topic of [
+      topics.sourceEvents('raise', 'gift'),
+      topics.bulkEvents('raise', 'gift'),
+    ]) {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      const count = offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+      records.push(...(await stack.consumeAll(topic, { count, timeoutMs: 30_000 })));
+    }
     await admin.disconnect();
-    const count = offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
     const codec = new EventCodec(stack.registryUrl);
     const origins = new Map<string, Set<string>>();
-    for (const record of await stack.consumeAll(topic, { count, timeoutMs: 30_000 })) {
+    for (const record of records) {
       const decoded = await codec.decode(record.value);
       if (decoded.ok && decoded.event.customerId === customerId) {
         const set = origins.get(decoded.event.recordId) ?? new Set<string>();

@@ -29,6 +29,7 @@ describe('reconciler: window reconciliation and deletion detection across the pi
   const stack = useTestStack();
   const prefix = `${stack.prefix}-rec`;
   const giftTopic = topicsFor(prefix).sourceEvents('raise', 'gift');
+  const bulkGiftTopic = topicsFor(prefix).bulkEvents('raise', 'gift');
   let sim: Simulator;
   let ingest: AppUnderTest;
   let submitter: AppUnderTest;
@@ -108,8 +109,11 @@ describe('reconciler: window reconciliation and deletion detection across the pi
     expect(found.every((d) => d.actionable && d.republished)).toBe(true);
     expect(found[0]?.details).toMatchObject({ destination: 'warehouse', had: { exists: false } });
 
-    // Republished on the live topic with origin=reconcile, and delivered by the submitter.
-    const messages = await stack.consumeAll(giftTopic, { count: GIFTS, timeoutMs: 30_000 });
+    // Republished to the bulk lane with origin=reconcile, and delivered by the submitter.
+    const messages = await stack.consumeAll(bulkGiftTopic, {
+      count: dropped.length,
+      timeoutMs: 30_000,
+    });
     const reconciled = messages.filter((m) => m.headers[EVENT_HEADERS.origin] === 'reconcile');
     expect(sorted(reconciled.map((m) => (m.key ?? '').split(':')[2] as string))).toEqual(dropped);
     await expectEventually(
@@ -132,7 +136,9 @@ describe('reconciler: window reconciliation and deletion detection across the pi
       republished: 0,
     });
     expect(again.discrepancies.total).toBe(0);
-    expect(await topicMessageCount(stack, giftTopic)).toBe(GIFTS);
+    expect(
+      (await topicMessageCount(stack, giftTopic)) + (await topicMessageCount(stack, bulkGiftTopic)),
+    ).toBe(GIFTS);
     expect(
       await scrapeMetric(reconciler.app.url, 'raise_sync_reconciliation_last_run', {
         customer_id: customer.id,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createKafka, LagGate, topicsFor } from '@raise-sync/shared/kafka';
+import { createKafka, submitterLagGate, topicsFor } from '@raise-sync/shared/kafka';
 import { expectEventually, useTestStack } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import {
@@ -32,7 +32,7 @@ describe("submitter: a large backfill does not hold back another customer's live
     await sim?.stop();
   });
 
-  it(`customer A backfills ${BACKFILL} records while customer B's live webhooks keep a p95 of a few seconds`, async () => {
+  it(`customer A backfills ${BACKFILL} records while customer B's live webhooks keep a p99 of a few seconds`, async () => {
     const a = await createCustomer(stack, sim, `a-${randomBytes(3).toString('hex')}`, [
       'warehouse',
     ]);
@@ -40,12 +40,16 @@ describe("submitter: a large backfill does not hold back another customer's live
       'warehouse',
     ]);
     const topics = topicsFor(prefix);
-    // The backfill publishes page by page behind the lag gate (what apps/backfiller does).
-    const gate = new LagGate(createKafka({ brokers: stack.kafkaBrokers, clientId: 'bvl-gate' }), {
-      groupId: `${prefix}.submitter`,
-      topics: topics.allSourceEvents(),
-      maxLag: 1000,
-    });
+    // The backfill publishes page by page to the bulk lane behind the default lag gate
+    // (BACKFILL_MAX_LAG 20,000), as apps/backfiller does.
+    const gate = submitterLagGate(
+      createKafka({ brokers: stack.kafkaBrokers, clientId: 'bvl-gate' }),
+      topics,
+      20_000,
+    );
+    if (!gate) {
+      throw new Error('the default gate is on');
+    }
     const sentAt = new Map<string, number>();
     let backfillDone = false;
     const backfill = (async () => {
@@ -95,11 +99,10 @@ describe("submitter: a large backfill does not hold back another customer's live
     process.stdout.write(
       `backfill vs live: ${BACKFILL} backfill events for A; B's ${latencies.length} live events: p50 ${p(0.5)} ms, p95 ${p(0.95)} ms, p99 ${p(0.99)} ms, max ${p(1)} ms\n`,
     );
-    // Behind the gate B waits for at most ~maxLag messages, not A's whole backlog (100,000
-    // messages, tens of seconds). p95, not p99, and a bound with room: on a 2-core machine running
-    // other e2e projects at the same time, the slowest samples measure the machine, not the gate
-    // (seen: p95 3.9 s, p99 4.8-5.0 s under load; 1.1-1.5 s p50).
-    expect(p(0.5)).toBeLessThan(3000);
-    expect(p(0.95)).toBeLessThan(8000);
+    // B's live events have topics of their own, and bulk chunks yield to live ones: B waits for
+    // at most a bulk chunk in flight, not A's backlog. The bound is a safety margin for a loaded
+    // 2-core machine; `npm run bench -- fairness` carries the targets.
+    expect(p(0.5)).toBeLessThan(1500);
+    expect(p(0.99)).toBeLessThan(4000);
   });
 });

@@ -184,7 +184,11 @@ export async function publish(
     const topics = topicsFor(topicPrefix);
     const byTopic = new Map<string, SourceEvent[]>();
     for (const e of events) {
-      const topic = topics.sourceEvents(e.source, e.resource);
+      // Where the pipeline writes them: backfill, reconcile and replay copies to the bulk lane.
+      const topic =
+        e.origin === 'webhook' || e.origin === 'poll'
+          ? topics.sourceEvents(e.source, e.resource)
+          : topics.bulkEvents(e.source, e.resource);
       byTopic.set(topic, [...(byTopic.get(topic) ?? []), e]);
     }
     for (const [topic, list] of byTopic) {

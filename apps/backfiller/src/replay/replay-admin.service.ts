@@ -166,10 +166,17 @@ export class ReplayAdminService implements OnModuleDestroy {
 
   /** The topic to read and its source and resource, from `topic` or `resource` (+ `source`). */
   private topicOf(dto: StartReplayDto): { topic: string; source: string; resource: string } {
-    const known = allSourceResources().map((s) => ({
-      ...s,
-      topic: this.topics.sourceEvents(s.source, s.resource),
-    }));
+    // Live topics first (a resource alone means its live topic); bulk topics hold backfills.
+    const known = [
+      ...allSourceResources().map((s) => ({
+        ...s,
+        topic: this.topics.sourceEvents(s.source, s.resource),
+      })),
+      ...allSourceResources().map((s) => ({
+        ...s,
+        topic: this.topics.bulkEvents(s.source, s.resource),
+      })),
+    ];
     if (dto.topic !== undefined) {
       const match = known.find((k) => k.topic === dto.topic);
       if (!match) {

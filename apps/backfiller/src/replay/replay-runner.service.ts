@@ -134,7 +134,8 @@ export class ReplayRunner {
             interrupted = true;
             return false; // not published, not checkpointed: the next attempt reads it again
           }
-          await this.publish(run.topic, copies, extraHeaders);
+          // Copies go to the bulk lane, which yields to everyone's live events.
+          await this.publish(this.topics.bulkFor(run.topic), copies, extraHeaders);
         }
         const kept = await this.store.checkpoint(run.id, owner, this.settings.leaseSeconds, {
           partition: page.partition,

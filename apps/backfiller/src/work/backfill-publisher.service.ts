@@ -51,7 +51,7 @@ export class BackfillPublisher implements BeforeApplicationShutdown {
     }
     let refused = 0;
     await this.producer.publish(
-      this.topics.sourceEvents(first.source, first.resource),
+      this.topics.bulkEvents(first.source, first.resource),
       events,
       (error, event) => {
         refused++;

@@ -12,6 +12,7 @@ import {
   PinoLogger,
   TOPICS,
 } from '@raise-sync/shared/service';
+import { LiveShare } from './live-share';
 
 /** Raised when Kafka did not acknowledge in time: the caller must not acknowledge its input. */
 export class PublishTimeoutError extends Error {
@@ -33,6 +34,7 @@ export class EventPublisher implements BeforeApplicationShutdown {
   private readonly batcher: BatchingPublisher;
   private readonly timeoutMs: number;
   private readonly discard: boolean;
+  private readonly share: LiveShare;
 
   constructor(
     producer: EventProducer,
@@ -44,6 +46,7 @@ export class EventPublisher implements BeforeApplicationShutdown {
     const ingest = config.get('ingest', { infer: true });
     this.timeoutMs = ingest.publishTimeoutMs;
     this.discard = ingest.benchDiscardEvents;
+    this.share = new LiveShare(ingest.liveShare.perSecond, ingest.liveShare.burst);
     if (this.discard) {
       log.warn(
         'BENCH_DISCARD_EVENTS=1: webhooks are acknowledged WITHOUT being written (benchmark baseline)',
@@ -59,15 +62,39 @@ export class EventPublisher implements BeforeApplicationShutdown {
     });
   }
 
-  /** Publishes events of one source and resource (one topic). */
+  /**
+   * Publishes events of one source and resource: to the live topic within the customer's fair
+   * share, to the bulk topic beyond it (see LiveShare).
+   */
   async publish(events: SourceEvent[], options: { skipTooLarge?: boolean } = {}): Promise<void> {
     const first = events[0];
     if (!first) {
       return;
     }
-    const topic = this.topics.sourceEvents(first.source, first.resource);
     if (this.discard) {
       return; // benchmark baseline: the same request path without the Kafka write
+    }
+    const live: SourceEvent[] = [];
+    const bulk: SourceEvent[] = [];
+    for (const event of events) {
+      (this.share.take(event.customerId) ? live : bulk).push(event);
+    }
+    if (bulk.length > 0) {
+      this.metrics.eventsOverShare.inc({ customer_id: first.customerId }, bulk.length);
+    }
+    await Promise.all([
+      this.publishTo(this.topics.sourceEvents(first.source, first.resource), live, options),
+      this.publishTo(this.topics.bulkEvents(first.source, first.resource), bulk, options),
+    ]);
+  }
+
+  private async publishTo(
+    topic: string,
+    events: SourceEvent[],
+    options: { skipTooLarge?: boolean },
+  ): Promise<void> {
+    if (events.length === 0) {
+      return;
     }
     let timer: NodeJS.Timeout | undefined;
     const refused = new Set<SourceEvent>();

@@ -114,7 +114,7 @@ export class Republisher implements BeforeApplicationShutdown {
     await this.gate?.waitBelowLimit(signal);
     signal?.throwIfAborted();
     let refused = 0;
-    await this.producer.publish(this.topics.sourceEvents(source, resource), events, (error, e) => {
+    await this.producer.publish(this.topics.bulkEvents(source, resource), events, (error, e) => {
       refused++;
       countRefusedEvent(this.metrics, this.log, error, e);
     });

@@ -7,7 +7,7 @@ import {
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
-import { customerIdFromKey, type Topics } from '@raise-sync/shared/kafka';
+import { bulkGroupId, customerIdFromKey, liveGroupId, type Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
   ConsumerLoopFactory,
@@ -31,7 +31,13 @@ import { UnroutableMessages } from '../dead-letters/unroutable-messages.service'
 import { runLimited } from './run-limited';
 
 const CHUNK = 2000;
+/** Bulk chunks are smaller: a live chunk that arrives meanwhile waits for less. */
+const BULK_CHUNK = 1000;
 const PARALLEL_DESTINATIONS = 8;
+/** Longest a bulk chunk waits for live chunks in flight to finish (then it goes anyway). */
+const BULK_YIELD_MAX_MS = 1000;
+
+type Lane = 'live' | 'bulk';
 
 /**
  * Consumes every source topic (live and backfill events alike) and fans each event out to the
@@ -40,10 +46,16 @@ const PARALLEL_DESTINATIONS = 8;
  * a retry topic), different records are written concurrently, one record's events keep their
  * order, and the chunk's offsets are resolved only after every destination has delivered,
  * scheduled a retry or dead-lettered each event. Undecodable messages go to the dead-letter topic.
+ *
+ * Two consumer groups: live source topics, and bulk topics (backfills, reconciliation
+ * republishes, replays, a customer's live events beyond its fair share). A bulk chunk waits (up
+ * to BULK_YIELD_MAX_MS) while live chunks are in flight, so bulk work never queues in front of
+ * anyone's live events and takes the capacity live work leaves.
  */
 @Injectable()
 export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private consumer?: BatchConsumer;
+  private readonly consumers: Array<{ lane: Lane; groupId: string; consumer: BatchConsumer }> = [];
+  private liveInFlight = 0;
   private readonly intents: WriteIntentRepository;
 
   constructor(
@@ -65,55 +77,91 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     this.intents = new WriteIntentRepository(db);
   }
 
-  get groupId(): string {
-    return `${this.topics.prefix}.submitter`;
-  }
-
   async onApplicationBootstrap(): Promise<void> {
-    this.consumer = this.loops.createBatch(
+    const submitter = this.config.get('submitter', { infer: true });
+    const lanes: Array<{ lane: Lane; groupId: string; topics: string[]; concurrency: number }> = [
       {
-        groupId: this.groupId,
+        lane: 'live',
+        groupId: liveGroupId(this.topics.prefix),
         topics: this.topics.allSourceEvents(),
-        partitionsConsumedConcurrently: this.config.get('submitter', { infer: true })
-          .partitionsConcurrency,
-        onError: (error) => {
-          this.metrics.handlerErrors.inc({
-            reason: (error as { reason?: string }).reason ?? 'unexpected',
-          });
-          this.log.error({ err: error }, 'batch left unresolved for redelivery');
-        },
+        concurrency: submitter.partitionsConcurrency,
       },
-      (batch, control) => this.handleBatch(batch, control),
-    );
-    const consumer = this.consumer;
+      {
+        lane: 'bulk',
+        groupId: bulkGroupId(this.topics.prefix),
+        topics: this.topics.allBulkEvents(),
+        concurrency: submitter.bulkPartitionsConcurrency,
+      },
+    ];
+    for (const { lane, groupId, topics, concurrency } of lanes) {
+      const consumer = this.loops.createBatch(
+        {
+          groupId,
+          topics,
+          partitionsConsumedConcurrently: concurrency,
+          onError: (error) => {
+            this.metrics.handlerErrors.inc({
+              reason: (error as { reason?: string }).reason ?? 'unexpected',
+            });
+            this.log.error({ err: error, lane }, 'batch left unresolved for redelivery');
+          },
+        },
+        (batch, control) => this.handleBatch(batch, control, lane),
+      );
+      this.consumers.push({ lane, groupId, consumer });
+    }
     this.readiness.register('source-events-consumer', () =>
-      consumer.isHealthy()
+      this.consumers.every((c) => c.consumer.isHealthy())
         ? Promise.resolve()
-        : Promise.reject(new Error('consumer is not running')),
+        : Promise.reject(new Error('a source consumer is not running')),
     );
-    await consumer.start();
-    this.metrics.consumerRunning.set({ group: this.groupId }, 1);
-    this.log.info(
-      { topics: this.topics.allSourceEvents().length, groupId: this.groupId },
-      'consuming source topics',
-    );
+    for (const { lane, groupId, consumer } of this.consumers) {
+      await consumer.start();
+      this.metrics.consumerRunning.set({ group: groupId }, 1);
+      this.log.info({ lane, groupId }, 'consuming source topics');
+    }
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.consumer?.stop();
-    this.metrics.consumerRunning.set({ group: this.groupId }, 0);
+    await Promise.all(this.consumers.map((c) => c.consumer.stop()));
+    for (const { groupId } of this.consumers) {
+      this.metrics.consumerRunning.set({ group: groupId }, 0);
+    }
     this.log.info('stopped consuming; handled offsets committed');
   }
 
-  private async handleBatch(batch: PartitionBatch, control: BatchControl): Promise<void> {
-    for (let start = 0; start < batch.messages.length; start += CHUNK) {
+  private async handleBatch(
+    batch: PartitionBatch,
+    control: BatchControl,
+    lane: Lane,
+  ): Promise<void> {
+    const size = lane === 'live' ? CHUNK : BULK_CHUNK;
+    for (let start = 0; start < batch.messages.length; start += size) {
       if (!control.shouldContinue()) {
         return; // the unresolved rest is delivered again after the restart or rebalance
       }
-      const chunk = batch.messages.slice(start, start + CHUNK);
-      await this.handleChunk(chunk);
+      const chunk = batch.messages.slice(start, start + size);
+      if (lane === 'live') {
+        this.liveInFlight += 1;
+        try {
+          await this.handleChunk(chunk);
+        } finally {
+          this.liveInFlight -= 1;
+        }
+      } else {
+        await this.yieldToLive();
+        await this.handleChunk(chunk);
+      }
       control.resolveOffset((chunk[chunk.length - 1] as ConsumedMessage).offset);
       await control.heartbeat();
+    }
+  }
+
+  /** Lets live chunks in flight finish first (bounded, so bulk work always moves). */
+  private async yieldToLive(): Promise<void> {
+    const until = Date.now() + BULK_YIELD_MAX_MS;
+    while (this.liveInFlight > 0 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
 

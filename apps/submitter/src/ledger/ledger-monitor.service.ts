@@ -4,7 +4,13 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { consumerGroupLag, RETRY_DELAYS, type Topics } from '@raise-sync/shared/kafka';
+import {
+  bulkGroupId,
+  consumerGroupLag,
+  liveGroupId,
+  RETRY_DELAYS,
+  type Topics,
+} from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { KAFKA, PIPELINE_METRICS, PinoLogger, TOPICS } from '@raise-sync/shared/service';
 import type { Admin, Kafka } from '@raise-sync/shared/kafka';
@@ -67,7 +73,8 @@ export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
     this.admin ??= this.kafka.admin();
     await this.admin.connect();
     const groups: Array<[string, string[]]> = [
-      [`${this.topics.prefix}.submitter`, this.topics.allSourceEvents()],
+      [liveGroupId(this.topics.prefix), this.topics.allSourceEvents()],
+      [bulkGroupId(this.topics.prefix), this.topics.allBulkEvents()],
       ...RETRY_DELAYS.map((d): [string, string[]] => [
         `${this.topics.prefix}.submitter.retry.${d}`,
         [this.topics.submitRetry(d)],

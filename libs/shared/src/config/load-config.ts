@@ -107,6 +107,12 @@ class SharedEnv {
   @Max(64)
   SUBMITTER_PARTITIONS_CONCURRENCY = 3;
 
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  SUBMITTER_BULK_PARTITIONS_CONCURRENCY = 2;
+
   @IsOptional()
   @Matches(/^\S{24,}$/, { message: 'at least 24 characters without spaces' })
   ADMIN_TOKEN?: string;
@@ -165,6 +171,9 @@ class SharedEnv {
   @Min(100)
   @Max(120_000)
   PUBLISH_TIMEOUT_MS = 10_000;
+
+  @Matches(/^\d+:\d+$/, { message: 'events per second and burst, e.g. 500:5000' })
+  INGEST_LIVE_SHARE = '500:5000';
 
   @Type(() => Number)
   @IsInt()
@@ -457,6 +466,13 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
     description: 'partitions the submitter handles at once',
   },
   {
+    name: 'SUBMITTER_BULK_PARTITIONS_CONCURRENCY',
+    required: false,
+    default: '2',
+    description:
+      'bulk-topic partitions (backfills, republishes, replays) the submitter handles at once',
+  },
+  {
     name: 'ADMIN_TOKEN',
     required: false,
     description:
@@ -516,6 +532,13 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
     required: false,
     default: '10000',
     description: 'longest wait for a Kafka acknowledgement before a webhook gets 503',
+  },
+  {
+    name: 'INGEST_LIVE_SHARE',
+    required: false,
+    default: '500:5000',
+    description:
+      "a customer's fair share of live events (per second:burst); beyond it, events go to the bulk lane",
   },
   { name: 'POLL_TICK_MS', required: false, default: '1000', description: 'poll scheduler tick' },
   {
@@ -735,6 +758,7 @@ export interface AppConfig {
   startupDependencyTimeoutMs: number;
   submitter: {
     partitionsConcurrency: number;
+    bulkPartitionsConcurrency: number;
     retryDelaysMs: [number, number, number];
     maxAttempts: number;
     /** SUBMITTER_MAX_WAIT_HOURS: since an event's first failure or deferral, at most this long. */
@@ -757,6 +781,8 @@ export interface AppConfig {
     webhookBodyTimeoutMs: number;
     publishLingerMs: number;
     publishTimeoutMs: number;
+    /** INGEST_LIVE_SHARE: a customer's live events per second and burst, per ingest process. */
+    liveShare: { perSecond: number; burst: number };
     pollTickMs: number;
     pollConcurrency: number;
     pollLeaseSeconds: number;
@@ -845,6 +871,7 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
     startupDependencyTimeoutMs: raw.STARTUP_DEPENDENCY_TIMEOUT_MS,
     submitter: {
       partitionsConcurrency: raw.SUBMITTER_PARTITIONS_CONCURRENCY,
+      bulkPartitionsConcurrency: raw.SUBMITTER_BULK_PARTITIONS_CONCURRENCY,
       retryDelaysMs: raw.SUBMITTER_RETRY_DELAYS_MS.split(',').map(Number) as [
         number,
         number,
@@ -872,6 +899,10 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
       webhookBodyTimeoutMs: raw.WEBHOOK_BODY_TIMEOUT_MS,
       publishLingerMs: raw.PUBLISH_LINGER_MS,
       publishTimeoutMs: raw.PUBLISH_TIMEOUT_MS,
+      liveShare: {
+        perSecond: Number(raw.INGEST_LIVE_SHARE.split(':')[0]),
+        burst: Number(raw.INGEST_LIVE_SHARE.split(':')[1]),
+      },
       pollTickMs: raw.POLL_TICK_MS,
       pollConcurrency: raw.POLL_CONCURRENCY,
       pollLeaseSeconds: raw.POLL_LEASE_SECONDS,

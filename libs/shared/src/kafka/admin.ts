@@ -42,7 +42,7 @@ export function pipelineTopicSpecs(
     'retention.ms': String(days * DAY_MS),
   });
   return [
-    ...topics.allSourceEvents().map((topic) => ({
+    ...[...topics.allSourceEvents(), ...topics.allBulkEvents()].map((topic) => ({
       ...base,
       topic,
       numPartitions: layout.sourcePartitions,

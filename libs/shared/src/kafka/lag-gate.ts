@@ -64,21 +64,27 @@ export class LagGate {
 }
 
 /**
- * The gate bulk publishers (backfill pages, reconciliation republishes) wait behind: the
- * submitter group's backlog on every source topic of `topics`, against `maxLag` messages; null
- * when `maxLag` is 0 (no backpressure).
+ * The gate bulk publishers (backfill pages, reconciliation republishes, replays) wait behind:
+ * the submitter's bulk group backlog on every bulk topic of `topics`, against `maxLag` messages;
+ * null when `maxLag` is 0 (no backpressure). Live events have topics of their own, so this bounds
+ * how far bulk work runs ahead of its own delivery, not anyone's live latency.
  */
 export function submitterLagGate(
   kafka: Kafka,
-  topics: { prefix: string; allSourceEvents(): string[] },
+  topics: { prefix: string; allBulkEvents(): string[] },
   maxLag: number,
 ): LagGate | null {
   return maxLag > 0
     ? new LagGate(kafka, {
-        groupId: `${topics.prefix}.submitter`,
-        topics: topics.allSourceEvents(),
+        groupId: bulkGroupId(topics.prefix),
+        topics: topics.allBulkEvents(),
         maxLag,
         pollMs: 250,
       })
     : null;
 }
+
+/** The submitter's consumer group of the live source topics. */
+export const liveGroupId = (prefix: string): string => `${prefix}.submitter`;
+/** The submitter's consumer group of the bulk topics. */
+export const bulkGroupId = (prefix: string): string => `${prefix}.submitter.bulk`;

@@ -13,6 +13,9 @@ describe(topicsFor.name, () => {
       'raise-sync.source.raise.campaign',
       'raise-sync.source.vomo.user',
     ]);
+    expect(topics.allBulkEvents()).toContain('raise-sync.bulk.raise.recurring-gift');
+    expect(topics.bulkFor('raise-sync.source.raise.gift')).toBe('raise-sync.bulk.raise.gift');
+    expect(topics.bulkFor('raise-sync.bulk.vomo.user')).toBe('raise-sync.bulk.vomo.user');
     expect(topics.submitRetry('5m')).toBe('raise-sync.submitter.retry.5m');
     expect(topics.deadLetters).toBe('raise-sync.submitter.dead-letter');
   });
@@ -23,7 +26,7 @@ describe(topicsFor.name, () => {
 
   it('gives every topic explicit partitions and retention', () => {
     const specs = pipelineTopicSpecs(topics);
-    expect(specs).toHaveLength(5 + 3 + 1);
+    expect(specs).toHaveLength(5 + 5 + 3 + 1); // source, bulk, retry tiers, dead letters
     for (const spec of specs) {
       expect(spec.numPartitions).toBeGreaterThan(0);
       expect(spec.configs['retention.ms']).toMatch(/^\d+$/);

@@ -15,11 +15,26 @@ export function topicsFor(prefix: string) {
   }
   const sourceEvents = (source: Source, resource: Resource): string =>
     `${prefix}.source.${source}.${resourceSegment(resource)}`;
+  /**
+   * The bulk lane of a source topic: backfill pages, reconciliation republishes, replays, and a
+   * customer's live events beyond its fair share. The submitter consumes it in a group of its own
+   * that yields to live work, so bulk never queues in front of anyone's live events.
+   */
+  const bulkEvents = (source: Source, resource: Resource): string =>
+    `${prefix}.bulk.${source}.${resourceSegment(resource)}`;
   return {
     prefix,
     sourceEvents,
     allSourceEvents: (): string[] =>
       allSourceResources().map((s) => sourceEvents(s.source, s.resource)),
+    bulkEvents,
+    allBulkEvents: (): string[] =>
+      allSourceResources().map((s) => bulkEvents(s.source, s.resource)),
+    /** The bulk topic of a source or bulk topic of this prefix (itself for a bulk topic). */
+    bulkFor: (topic: string): string =>
+      topic.startsWith(`${prefix}.source.`)
+        ? `${prefix}.bulk.${topic.slice(`${prefix}.source.`.length)}`
+        : topic,
     submitRetry: (delay: RetryDelay): string => `${prefix}.submitter.retry.${delay}`,
     deadLetters: `${prefix}.submitter.dead-letter`,
   };

@@ -173,6 +173,12 @@ export function createPipelineMetrics(registry: Registry, service: string) {
       labelNames: ['customer_id', 'destination'] as const,
       registers: [registry],
     }),
+    eventsOverShare: new Counter({
+      name: `${PREFIX}events_over_share_total`,
+      help: "Live events beyond their customer's fair share, sent to the bulk lane.",
+      labelNames: ['customer_id'] as const,
+      registers: [registry],
+    }),
     destinationPaused: new Gauge({
       name: `${PREFIX}destination_paused`,
       help: "1 while a destination's breaker is open (its events wait in its lane, no attempt spent), else 0.",

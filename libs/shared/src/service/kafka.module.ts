@@ -88,6 +88,7 @@ export class KafkaLifecycle implements OnModuleInit, OnApplicationShutdown {
     }
     for (const { source, resource } of allSourceResources()) {
       await this.codec.registerEventSchema(this.topics.sourceEvents(source, resource), resource);
+      await this.codec.registerEventSchema(this.topics.bulkEvents(source, resource), resource);
     }
     await this.producer.connect();
     this.admin = this.kafka.admin();
