@@ -24,6 +24,7 @@ const TABLES = [
   'customers',
   'dead_letters',
   'delivery_counts',
+  'destination_breakers',
   'destinations',
   'poll_schedule',
   'reconciliation_alerts',
