@@ -624,12 +624,7 @@ export class DeliveryEngine {
             ]),
           ],
         );
-        const fresh = new Set(inserted.map((r) => r.event_id));
-        for (const o of newRetries) {
-          if (!fresh.has(o.item.event.eventId)) {
-            alreadyInRetry.add(o.item.event.eventId);
-          }
-        }
+        noteNotInserted(newRetries, inserted, alreadyInRetry);
       }
 
       const newParked = outcomes.filter((o) => !o.item.fromRetry && o.status === 'parked');
@@ -656,12 +651,7 @@ export class DeliveryEngine {
             ]),
           ],
         );
-        const fresh = new Set(inserted.map((r) => r.event_id));
-        for (const o of newParked) {
-          if (!fresh.has(o.item.event.eventId)) {
-            alreadyInRetry.add(o.item.event.eventId);
-          }
-        }
+        noteNotInserted(newParked, inserted, alreadyInRetry);
       }
 
       // Sync state (never moves to an older version) and its audit trail. A lane event that
@@ -862,6 +852,20 @@ export class DeliveryEngine {
           'delivery failed; scheduled for retry',
         );
       }
+    }
+  }
+}
+
+/** Adds to `into` the events of `outcomes` whose retry entry existed already (not inserted). */
+function noteNotInserted(
+  outcomes: Outcome[],
+  inserted: Array<{ event_id: string }>,
+  into: Set<string>,
+): void {
+  const fresh = new Set(inserted.map((r) => r.event_id));
+  for (const o of outcomes) {
+    if (!fresh.has(o.item.event.eventId)) {
+      into.add(o.item.event.eventId);
     }
   }
 }
