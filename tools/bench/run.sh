@@ -5,6 +5,7 @@
 #   npm run bench -- webhooks [--requests N --concurrency C]
 #   npm run bench -- submitter [--events N]
 #   npm run bench -- reconcile [--records N --page-size P]
+#   npm run bench -- fairness [--runs N --backfill N --burst N]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -18,3 +19,4 @@ which="${1:-all}"
 if [ "$which" = all ] || [ "$which" = webhooks ]; then node dist/tools/bench/tools/bench/src/webhook-bench.js "$@"; fi
 if [ "$which" = all ] || [ "$which" = submitter ]; then node dist/tools/bench/tools/bench/src/submitter-bench.js "$@"; fi
 if [ "$which" = all ] || [ "$which" = reconcile ]; then node dist/tools/bench/tools/bench/src/reconcile-bench.js "$@"; fi
+if [ "$which" = all ] || [ "$which" = fairness ]; then node dist/tools/bench/tools/bench/src/fairness-bench.js "$@"; fi

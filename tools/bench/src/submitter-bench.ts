@@ -10,23 +10,12 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { WarehouseAdapter, type DestinationContext } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import {
-  EventCodec,
-  newSourceEvent,
-  SAMPLE_RECORDS,
-  type SourceEvent,
-} from '@raise-sync/shared/events';
-import {
-  createKafka,
-  ensureTopics,
-  EventProducer,
-  pipelineTopicSpecs,
-  topicsFor,
-} from '@raise-sync/shared/kafka';
-import { CustomerRepository, DestinationEntity } from '@raise-sync/shared/state';
+import { EventCodec } from '@raise-sync/shared/events';
+import { createKafka } from '@raise-sync/shared/kafka';
+import { CustomerRepository } from '@raise-sync/shared/state';
 import { benchDatabase, env, freePort } from './util';
+import { measureFloor, prepareBacklog, warehouseGifts } from './warehouse-floor';
 
 const ROOT = resolve(__dirname, '../../../../../..');
 const arg = (name: string, fallback: number): number => {
@@ -34,29 +23,6 @@ const arg = (name: string, fallback: number): number => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const EVENTS = arg('events', 200_000);
-
-function events(customerId: string, n: number): SourceEvent[] {
-  const base = Date.UTC(2025, 0, 1);
-  return Array.from({ length: n }, (_, i) =>
-    newSourceEvent({
-      customerId,
-      source: 'raise',
-      resource: 'gift',
-      operation: 'upsert',
-      origin: 'backfill',
-      recordId: String(1_000_000 + i),
-      sourceModifiedAt: new Date(base + i),
-      record: {
-        ...SAMPLE_RECORDS.gift,
-        id: String(1_000_000 + i),
-        amount: `${10 + (i % 90)}.00`,
-        donorEmail: `donor${i}@example.org`,
-        modifiedDate: new Date(base + i),
-        raw: JSON.stringify({ id: 1_000_000 + i }),
-      },
-    } as never),
-  );
-}
 
 async function main(): Promise<void> {
   const database = await benchDatabase('benchsub');
@@ -66,82 +32,12 @@ async function main(): Promise<void> {
   const brokers = env('KAFKA_BROKERS').split(',');
   const kafka = createKafka({ brokers, clientId: 'bench' });
   const codec = new EventCodec(env('SCHEMA_REGISTRY_URL'));
-  const rows = async (customerId: string): Promise<number> => {
-    const result = await db.query<Array<{ n: string }>>(
-      `SELECT count(*) AS n FROM warehouse.raise_gift WHERE customer_id = $1`,
-      [customerId],
-    );
-    return Number(result[0]?.n ?? 0);
-  };
-
-  const prepare = async (
-    label: string,
-  ): Promise<{ prefix: string; customerId: string; destinationId: string }> => {
-    const prefix = `bench-${label}-${randomBytes(3).toString('hex')}`;
-    const topics = topicsFor(prefix);
-    await ensureTopics(kafka, pipelineTopicSpecs(topics));
-    const customer = await customers.create({ name: `bench ${label}`, status: 'live' });
-    const repo = db.getRepository(DestinationEntity);
-    const dest = await repo.save(
-      repo.create({
-        customerId: customer.id,
-        kind: 'warehouse',
-        name: 'warehouse',
-        config: {},
-        enabled: true,
-      }),
-    );
-    const producer = new EventProducer(kafka, codec);
-    await producer.connect();
-    const all = events(customer.id, EVENTS);
-    const topic = topics.sourceEvents('raise', 'gift');
-    for (let i = 0; i < all.length; i += 5000) {
-      await producer.publish(topic, all.slice(i, i + 5000));
-    }
-    await producer.disconnect();
-    return { prefix, customerId: customer.id, destinationId: dest.id };
-  };
+  const rows = (customerId: string): Promise<number> => warehouseGifts(db, customerId);
+  const prepare = (label: string): ReturnType<typeof prepareBacklog> =>
+    prepareBacklog(kafka, codec, db, customers, label, EVENTS);
 
   // Floor: bare kafkajs consumer + the same batched warehouse upserts.
-  const floor = await prepare('floor');
-  const warehouse = new WarehouseAdapter(db);
-  const ctx: DestinationContext = {
-    customerId: floor.customerId,
-    destinationId: floor.destinationId,
-    name: 'warehouse',
-    kind: 'warehouse',
-    config: {},
-    secrets: {},
-  };
-  const consumer = kafka.consumer({ groupId: `${floor.prefix}.floor` });
-  await consumer.connect();
-  await consumer.subscribe({
-    topics: [topicsFor(floor.prefix).sourceEvents('raise', 'gift')],
-    fromBeginning: true,
-  });
-  let floorDone = 0;
-  const floorStart = Date.now();
-  await consumer.run({
-    partitionsConsumedConcurrently: 3,
-    eachBatch: async ({ batch }) => {
-      const decoded: SourceEvent[] = [];
-      for (const m of batch.messages) {
-        const d = await codec.decode(m.value);
-        if (d.ok) {
-          decoded.push(d.event);
-        }
-      }
-      for (let i = 0; i < decoded.length; i += 500) {
-        await warehouse.deliver(ctx, decoded.slice(i, i + 500));
-      }
-      floorDone += decoded.length;
-    },
-  });
-  while ((await rows(floor.customerId)) < EVENTS) {
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const floorSeconds = (Date.now() - floorStart) / 1000;
-  await consumer.disconnect();
+  const floor = await measureFloor(kafka, codec, db, await prepare('floor'), EVENTS);
 
   // The submitter, as a process, with sync state, audit, ledger and retries.
   const sub = await prepare('submitter');
@@ -180,7 +76,8 @@ async function main(): Promise<void> {
   await exited;
   await db.destroy();
 
-  const floorRate = floorDone / floorSeconds;
+  const floorRate = floor.recordsPerSecond;
+  const floorSeconds = floor.seconds;
   const subRate = EVENTS / subSeconds;
   process.stdout.write(
     `submitter benchmark: ${EVENTS} gift events into the PostgreSQL warehouse\n`,

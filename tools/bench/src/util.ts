@@ -1,5 +1,8 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { openSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions, runMigrations } from '@raise-sync/shared/state';
@@ -56,6 +59,69 @@ export async function benchDatabase(prefix: string): Promise<BenchDatabase> {
     drop: async () => {
       await db.destroy();
       await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+/** A built app started as a process by a benchmark (dist/apps/<name>), ready to serve. */
+export interface BenchService {
+  child: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Resolves once `url`/health/ready answers 2xx; fails when the process exits first. */
+export async function waitReady(url: string, child: ChildProcess, name = 'app'): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`${name} exited with ${child.exitCode}`);
+    }
+    try {
+      if ((await fetch(`${url}/health/ready`)).ok) {
+        return;
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${name} did not become ready`);
+}
+
+/** Starts dist/apps/<name> with `env` (plus PATH, HTTP_HOST and a free HTTP_PORT). */
+export async function startService(
+  root: string,
+  name: 'ingest' | 'submitter' | 'backfiller' | 'reconciler',
+  env: Record<string, string>,
+): Promise<BenchService> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    process.execPath,
+    [resolve(root, `dist/apps/${name}/apps/${name}/src/main.js`)],
+    {
+      env: { PATH: process.env['PATH'], HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', ...env },
+      // BENCH_LOG_DIR keeps each app's JSON log (stdout) for a look at what it did.
+      stdio: [
+        'ignore',
+        process.env['BENCH_LOG_DIR']
+          ? openSync(resolve(process.env['BENCH_LOG_DIR'], `${name}-${port}.log`), 'a')
+          : 'ignore',
+        'inherit',
+      ],
+    },
+  );
+  await waitReady(url, child, name);
+  return {
+    child,
+    url,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
     },
   };
 }

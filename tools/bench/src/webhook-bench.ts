@@ -6,7 +6,7 @@
  *
  *   npm run bench -- --requests 20000 --concurrency 32
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { resolve } from 'node:path';
@@ -14,7 +14,7 @@ import { Client } from 'pg';
 import { runMigrations } from '@raise-sync/shared/state';
 import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/shared/sources';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
-import { env, freePort } from './util';
+import { env, freePort, waitReady } from './util';
 
 // Compiled to dist/tools/bench/tools/bench/src.
 const ROOT = resolve(__dirname, '../../../../../..');
@@ -38,24 +38,6 @@ async function freshDatabase(): Promise<string> {
   url.pathname = `/${name}`;
   await runMigrations(url.toString());
   return url.toString();
-}
-
-async function waitReady(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) {
-      throw new Error(`ingest exited with ${child.exitCode}`);
-    }
-    try {
-      if ((await fetch(`${url}/health/ready`)).ok) {
-        return;
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('ingest did not become ready');
 }
 
 interface RunResult {
@@ -97,7 +79,7 @@ async function runMode(
     },
   );
   try {
-    await waitReady(url, child);
+    await waitReady(url, child, 'ingest');
     const org = `bench-${label}`;
     const token = `tok-${org}`;
     sim.control.createOrg({
