@@ -21,8 +21,11 @@ import { SourceEventsConsumer } from './consume/source-events.consumer';
 import { SubmitterAdminController } from './dead-letters/admin.controller';
 import { DeadLetterService } from './dead-letters/dead-letter.service';
 import { AdapterRegistry } from './delivery/adapter-registry';
+import { DeliveryDecider } from './delivery/delivery-decider';
 import { DeliveryEngine } from './delivery/delivery-engine.service';
 import { DeliveryLanes } from './delivery/delivery-lanes.service';
+import { DeliveryRecorder } from './delivery/delivery-recorder';
+import { DeliveryWriter } from './delivery/delivery-writer';
 import { DestinationDirectory } from './delivery/destination-directory.service';
 import { LedgerMonitor } from './ledger/ledger-monitor.service';
 import { RecordCompletion } from './delivery/record-completion.service';
@@ -46,6 +49,9 @@ import { RelatedRedrive } from './dead-letters/related-redrive.service';
     AdapterRegistry,
     DestinationDirectory,
     DeliveryLanes,
+    DeliveryDecider,
+    DeliveryWriter,
+    DeliveryRecorder,
     DeliveryEngine,
     SourceEventsConsumer,
     RetryConsumer,

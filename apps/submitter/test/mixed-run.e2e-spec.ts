@@ -135,7 +135,7 @@ describe('mixed run: backfill, webhooks, polling and reconciliation agree with t
         previous = snapshot;
         expect(rows).toHaveLength(destinations);
         for (const row of rows) {
-          expect(row).toEqual(expect.objectContaining({ inRetry: 0, imbalance: 0 }));
+          expect(row).toEqual(expect.objectContaining({ inRetry: 0, waiting: 0, imbalance: 0 }));
           expect(row.received).toBe(row.delivered + row.skipped + row.deadLettered + row.inRetry);
         }
         expect(same).toBe(true);

@@ -171,33 +171,49 @@ export function giftEvent(
   } as never);
 }
 
-/** Writes events to the source topics the way ingest does (Avro, customer-first keys). */
+/** A producer writing events to the source topics the way ingest does (Avro, customer-first keys). */
+export interface TestPublisher {
+  send(events: SourceEvent[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openPublisher(stack: TestStack, topicPrefix: string): Promise<TestPublisher> {
+  const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: 'test-publisher' });
+  const producer = new EventProducer(kafka, new EventCodec(stack.registryUrl));
+  await producer.connect();
+  const topics = topicsFor(topicPrefix);
+  return {
+    send: async (events) => {
+      const byTopic = new Map<string, SourceEvent[]>();
+      for (const e of events) {
+        // Where the pipeline writes them: backfill, reconcile and replay copies to the bulk lane.
+        const topic =
+          e.origin === 'webhook' || e.origin === 'poll'
+            ? topics.sourceEvents(e.source, e.resource)
+            : topics.bulkEvents(e.source, e.resource);
+        byTopic.set(topic, [...(byTopic.get(topic) ?? []), e]);
+      }
+      for (const [topic, list] of byTopic) {
+        for (let i = 0; i < list.length; i += 2000) {
+          await producer.publish(topic, list.slice(i, i + 2000));
+        }
+      }
+    },
+    close: () => producer.disconnect(),
+  };
+}
+
+/** Writes events to the source topics once (see openPublisher). */
 export async function publish(
   stack: TestStack,
   topicPrefix: string,
   events: SourceEvent[],
 ): Promise<void> {
-  const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: 'test-publisher' });
-  const producer = new EventProducer(kafka, new EventCodec(stack.registryUrl));
-  await producer.connect();
+  const publisher = await openPublisher(stack, topicPrefix);
   try {
-    const topics = topicsFor(topicPrefix);
-    const byTopic = new Map<string, SourceEvent[]>();
-    for (const e of events) {
-      // Where the pipeline writes them: backfill, reconcile and replay copies to the bulk lane.
-      const topic =
-        e.origin === 'webhook' || e.origin === 'poll'
-          ? topics.sourceEvents(e.source, e.resource)
-          : topics.bulkEvents(e.source, e.resource);
-      byTopic.set(topic, [...(byTopic.get(topic) ?? []), e]);
-    }
-    for (const [topic, list] of byTopic) {
-      for (let i = 0; i < list.length; i += 2000) {
-        await producer.publish(topic, list.slice(i, i + 2000));
-      }
-    }
+    await publisher.send(events);
   } finally {
-    await producer.disconnect();
+    await publisher.close();
   }
 }
 

@@ -156,7 +156,7 @@ describe('submitter: webhook gifts reach CRM+, accounting and the warehouse with
         expect(rows).toHaveLength(3);
         expect(new Set(rows.map((r) => r.received)).size).toBe(1);
         for (const row of rows) {
-          expect(row).toEqual(expect.objectContaining({ inRetry: 0, imbalance: 0 }));
+          expect(row).toEqual(expect.objectContaining({ inRetry: 0, waiting: 0, imbalance: 0 }));
         }
       },
       { timeoutMs: 240_000, intervalMs: 1000 },
@@ -340,7 +340,7 @@ describe('submitter: webhook gifts reach CRM+, accounting and the warehouse with
       const crmRow = (await ledgerOf(submitter, customerId)).find(
         (r) => r.destination === 'crm-plus',
       );
-      expect(crmRow).toEqual(expect.objectContaining({ inRetry: 0, imbalance: 0 }));
+      expect(crmRow).toEqual(expect.objectContaining({ inRetry: 0, waiting: 0, imbalance: 0 }));
     });
     expect(
       await scrapeMetric(submitter.app.url, 'raise_sync_dead_letters_redriven_total', {

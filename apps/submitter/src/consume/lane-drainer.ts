@@ -27,6 +27,8 @@ const LEASE_MS = 15_000;
 const PASS_MS = 20_000;
 /** The time one batch of a lane may take at an HTTP destination. */
 const BATCH_BUDGET_MS = 5000;
+/** Most events one lane batch takes (their payloads are held in memory together). */
+const MAX_BATCH = 1000;
 
 interface LaneRow {
   event_id: string;
@@ -36,6 +38,8 @@ interface LaneRow {
   message_key: string | null;
   headers: Record<string, string> | null;
   parked_seq: string;
+  /** False while an earlier write of it may still be in flight (its due time is ahead). */
+  ready: boolean;
 }
 
 /**
@@ -51,7 +55,7 @@ export class LaneDrainer implements OnApplicationBootstrap, BeforeApplicationShu
   private ticking = false;
   private stopping = false;
   private readonly running = new Map<string, Promise<void>>();
-  private readonly batchSize: number;
+  private readonly keyConcurrency: number;
 
   constructor(
     private readonly db: DataSource,
@@ -65,8 +69,22 @@ export class LaneDrainer implements OnApplicationBootstrap, BeforeApplicationShu
     config: ConfigService<AppConfig, true>,
   ) {
     this.log.setContext(LaneDrainer.name);
-    // Enough for a few rounds of the destination's concurrency per batch.
-    this.batchSize = Math.min(500, config.get('submitter', { infer: true }).keyConcurrency * 4);
+    this.keyConcurrency = config.get('submitter', { infer: true }).keyConcurrency;
+  }
+
+  /**
+   * Events taken per batch: as many rounds of the destination's concurrency as its recent write
+   * time fits into the batch budget (a fast destination drains in large batches, a slow one does
+   * not rewrite events it has no time for); the warehouse takes a batch in one write.
+   */
+  private batchFor(ctx: DestinationContext): number {
+    if (ctx.kind === 'warehouse') {
+      return MAX_BATCH;
+    }
+    const typical = this.engine.typicalWriteMs(ctx.destinationId);
+    const rounds =
+      typical === undefined ? 4 : Math.max(1, Math.floor(BATCH_BUDGET_MS / Math.max(typical, 1)));
+    return Math.min(MAX_BATCH, this.keyConcurrency * rounds);
   }
 
   onApplicationBootstrap(): void {
@@ -142,7 +160,7 @@ export class LaneDrainer implements OnApplicationBootstrap, BeforeApplicationShu
         if (!(await this.lanes.claim(ctx, LEASE_MS))) {
           return;
         }
-        const items = await this.take(ctx, this.batchSize);
+        const items = await this.take(ctx, this.batchFor(ctx));
         if (items.length === 0) {
           return;
         }
@@ -163,13 +181,16 @@ export class LaneDrainer implements OnApplicationBootstrap, BeforeApplicationShu
   /** The oldest parked events of the lane as work items (completed like any retried event). */
   private async take(ctx: DestinationContext, limit: number): Promise<WorkItem[]> {
     const rows: LaneRow[] = await this.db.query(
-      `SELECT event_id, attempt, first_failed_at, payload, message_key, headers, parked_seq
+      `SELECT event_id, attempt, first_failed_at, payload, message_key, headers, parked_seq,
+              due_at <= now() AS ready
          FROM retry_entries WHERE destination_id = $1 AND parked_at IS NOT NULL
         ORDER BY parked_seq LIMIT $2`,
       [ctx.destinationId, limit],
     );
+    // The lane keeps its order: it stops at the first event that may not be sent again yet.
+    const notYet = rows.findIndex((r) => !r.ready);
     const items: WorkItem[] = [];
-    for (const row of rows) {
+    for (const row of notYet < 0 ? rows : rows.slice(0, notYet)) {
       const headers = row.headers ?? {};
       const message: ConsumedMessage = {
         topic: headers[DEAD_LETTER_HEADERS.originalTopic] ?? '',
@@ -212,7 +233,8 @@ export class LaneDrainer implements OnApplicationBootstrap, BeforeApplicationShu
         fromLane: true,
       });
     }
-    await this.completion.complete(ctx.customerId, items);
+    // Donors not read within the batch's budget keep their events parked (pacing, no attempt).
+    await this.completion.complete(ctx.customerId, items, Date.now() + BATCH_BUDGET_MS);
     return items;
   }
 }

@@ -78,6 +78,8 @@ interface Held {
 export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private consumers: BatchConsumer[] = [];
   private readonly delaysMs: readonly number[];
+  /** How long one destination's reads (gift completion) may hold a batch. */
+  private readonly taskBudgetMs: number;
 
   constructor(
     private readonly loops: ConsumerLoopFactory,
@@ -96,6 +98,7 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
   ) {
     this.log.setContext(RetryConsumer.name);
     this.delaysMs = config.get('submitter', { infer: true }).retryDelaysMs;
+    this.taskBudgetMs = config.get('submitter', { infer: true }).taskBudgetMs;
   }
 
   groupId(delay: string): string {
@@ -288,7 +291,7 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
       }
       const items = due.map((e) => e.item);
       // A retried or re-driven webhook gift is completed again, with the donor as known now.
-      await this.completion.complete(destination.customerId, items);
+      await this.completion.complete(destination.customerId, items, Date.now() + this.taskBudgetMs);
       await this.engine.deliver(destination, items);
       for (const { held: h } of due) {
         h.done = true;

@@ -57,6 +57,8 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
   private readonly consumers: Array<{ lane: Lane; groupId: string; consumer: BatchConsumer }> = [];
   private liveInFlight = 0;
   private readonly intents: WriteIntentRepository;
+  /** How long one customer's reads (gift completion) may hold a chunk. */
+  private readonly taskBudgetMs: number;
 
   constructor(
     private readonly loops: ConsumerLoopFactory,
@@ -75,6 +77,7 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
   ) {
     this.log.setContext(SourceEventsConsumer.name);
     this.intents = new WriteIntentRepository(db);
+    this.taskBudgetMs = config.get('submitter', { infer: true }).taskBudgetMs;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -195,11 +198,17 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     await this.markEchoes(byCustomer);
     // Related records first (the donors this chunk shows), then the gifts that lack theirs, so
     // every destination gets the complete record (see RecordCompletion).
+    // Customers side by side, each read bounded by the task budget: one customer's slow source
+    // or used-up Raise budget never holds the chunk for the others.
     const ready = new Map<string, string[]>();
-    for (const [customerId, items] of byCustomer) {
-      ready.set(customerId, await this.completion.learn(customerId, items));
-      await this.completion.complete(customerId, items);
-    }
+    const deadline = Date.now() + this.taskBudgetMs;
+    await runLimited(
+      [...byCustomer].map(([customerId, items]) => async () => {
+        ready.set(customerId, await this.completion.learn(customerId, items));
+        await this.completion.complete(customerId, items, deadline);
+      }),
+      PARALLEL_DESTINATIONS,
+    );
     const tasks: Array<() => Promise<void>> = [];
     for (const [customerId, items] of byCustomer) {
       for (const ctx of await this.directory.forCustomer(customerId)) {

@@ -9,7 +9,7 @@ import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
 import { DataSource } from 'typeorm';
 
 /** Why an event waits in its destination's lane instead of being sent now. */
-export type ParkReason = 'breaker_open' | 'slow_destination' | 'lane_waiting';
+export type ParkReason = 'breaker_open' | 'slow_destination' | 'slow_source' | 'lane_waiting';
 
 /** One destination's lane as the drainer sees it. */
 export interface LaneView {

@@ -17,7 +17,7 @@ type Model = Record<string, unknown>;
 
 /** Donors fetched from Raise at once per customer and chunk. */
 const FETCH_CONCURRENCY = 4;
-/** A fetch that waits longer than this (budget or slow source) makes the event retry instead. */
+/** A fetch that takes longer than this (slow source) makes the event retry instead. */
 const FETCH_TIMEOUT_MS = 10_000;
 /** Donor versions this process stored lately, so a backfill's 2000 gifts of one donor write it once. */
 const STORED_CACHE_SIZE = 50_000;
@@ -156,10 +156,17 @@ export class RecordCompletion {
 
   /**
    * Rebuilds the items' incomplete gifts with their donor embedded. An item whose donor could not
-   * be had right now (source down, budget wait too long) gets `unavailable`: the engine retries it
-   * at every destination rather than deliver a copy without its donor.
+   * be had right now gets `unavailable`, so no destination receives a copy without its donor: a
+   * source failure is retried at every destination, and a donor not read by `deadline` (epoch ms;
+   * the customer's rate budget or a slow source) is marked as pacing, which waits in the
+   * destinations' lanes without spending an attempt. The deadline bounds how long one customer's
+   * reads can hold the chunk (and every other customer in it).
    */
-  async complete(customerId: string, items: readonly WorkItem[]): Promise<void> {
+  async complete(
+    customerId: string,
+    items: readonly WorkItem[],
+    deadline = Number.POSITIVE_INFINITY,
+  ): Promise<void> {
     const candidates = items.filter((item) => !item.echo && withoutDonorEmail(item.event));
     if (candidates.length === 0) {
       return;
@@ -182,7 +189,7 @@ export class RecordCompletion {
     const unavailable = new Map<string, Error>();
     let noCredentials = false;
     if (missing.length > 0) {
-      const fetched = await this.fetch(customerId, missing);
+      const fetched = await this.fetch(customerId, missing, deadline);
       noCredentials = fetched.noCredentials;
       for (const [id, result] of fetched.results) {
         if (result instanceof Error) {
@@ -208,7 +215,10 @@ export class RecordCompletion {
       const failure = unavailable.get(donorId);
       if (failure) {
         item.unavailable = failure;
-        this.count(customerId, 'unavailable');
+        this.count(
+          customerId,
+          (failure as SourceUnavailableError).pacing ? 'paced' : 'unavailable',
+        );
       } else if (donor) {
         item.event = withDonor(item.event, gift, donor.model);
         this.count(customerId, missing.includes(donorId) ? 'fetched' : 'known');
@@ -275,10 +285,14 @@ export class RecordCompletion {
     return rows.map((r) => r.source_id);
   }
 
-  /** GET /api/Donor/{id} for each ID (a few at a time); stores what Raise returns. */
+  /**
+   * GET /api/Donor/{id} for each ID (a few at a time) until `deadline`; stores what Raise returns.
+   * An ID not read by then (not started, or still waiting for the budget) gets a pacing error.
+   */
   private async fetch(
     customerId: string,
     ids: string[],
+    deadline: number,
   ): Promise<{ noCredentials: boolean; results: Map<string, KnownDonor | Error | null> }> {
     const results = new Map<string, KnownDonor | Error | null>();
     let token: string | undefined;
@@ -292,18 +306,28 @@ export class RecordCompletion {
       return { noCredentials: true, results };
     }
     const creds = { customerId, token };
+    const outOfTime = (id: string): SourceUnavailableError =>
+      new SourceUnavailableError(
+        `donor ${id} of the gift was not read in this pass (rate budget or slow source)`,
+        undefined,
+        { pacing: true },
+      );
+    const bounded = Number.isFinite(deadline);
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(FETCH_CONCURRENCY, ids.length) }, async () => {
         while (next < ids.length) {
           const id = ids[next++] as string;
+          const left = deadline - Date.now();
+          if (left <= 0) {
+            results.set(id, outOfTime(id));
+            continue;
+          }
+          const signal = bounded
+            ? AbortSignal.any([AbortSignal.timeout(FETCH_TIMEOUT_MS), AbortSignal.timeout(left)])
+            : AbortSignal.timeout(FETCH_TIMEOUT_MS);
           try {
-            const model = await this.clients.raise.get(
-              creds,
-              'donor',
-              id,
-              AbortSignal.timeout(FETCH_TIMEOUT_MS),
-            );
+            const model = await this.clients.raise.get(creds, 'donor', id, signal);
             const fields = asModel(model);
             const modifiedAt = parseSourceTime(fields?.modifiedDate);
             results.set(
@@ -311,6 +335,10 @@ export class RecordCompletion {
               fields && modifiedAt ? { model: fields, modifiedAt, learnedFrom: 'fetched' } : null,
             );
           } catch (error) {
+            if (bounded && Date.now() >= deadline) {
+              results.set(id, outOfTime(id));
+              continue;
+            }
             const message = error instanceof Error ? error.message : String(error);
             results.set(
               id,
@@ -328,7 +356,8 @@ export class RecordCompletion {
     if (found.size > 0) {
       await this.store(customerId, found);
     }
-    const failed = [...results.values()].filter((r) => r instanceof Error).length;
+    const errors = [...results.values()].filter((r) => r instanceof Error);
+    const failed = errors.filter((e) => !(e as SourceUnavailableError).pacing).length;
     if (failed > 0) {
       this.log.warn(
         { customerId, donors: ids.length, failed },

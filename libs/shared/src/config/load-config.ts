@@ -172,8 +172,8 @@ class SharedEnv {
   @Max(120_000)
   PUBLISH_TIMEOUT_MS = 10_000;
 
-  @Matches(/^\d+:\d+$/, { message: 'events per second and burst, e.g. 500:5000' })
-  INGEST_LIVE_SHARE = '500:5000';
+  @Matches(/^\d+:\d+$/, { message: 'events per second and burst, e.g. 50:1000' })
+  INGEST_LIVE_SHARE = '50:1000';
 
   @Type(() => Number)
   @IsInt()
@@ -536,7 +536,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
   {
     name: 'INGEST_LIVE_SHARE',
     required: false,
-    default: '500:5000',
+    default: '50:1000',
     description:
       "a customer's fair share of live events (per second:burst); beyond it, events go to the bulk lane",
   },

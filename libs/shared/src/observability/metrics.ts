@@ -269,7 +269,8 @@ export function createPipelineMetrics(registry: Registry, service: string) {
         'Events whose payload lacked a related record (a webhook gift without its donor), by how ' +
         'the submitter completed them: known (from the related-records store), fetched (from the ' +
         'source API), not_found (the source has no such record), unavailable (the source could not ' +
-        'be asked: retried), no_credentials (delivered as received).',
+        'be asked: retried), paced (not read within the pass: waits in the lanes, no attempt ' +
+        'spent), no_credentials (delivered as received).',
       labelNames: ['customer_id', 'resource', 'outcome'] as const,
       registers: [registry],
     }),

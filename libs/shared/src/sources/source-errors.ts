@@ -18,12 +18,15 @@ export interface SourceProblem {
 export class SourceUnavailableError extends SyncError {
   readonly retriable = true;
   readonly reason = 'source_unavailable';
+  /** Not a failure of the source: our own time or rate budget for it ran out first. */
+  readonly pacing: boolean;
   constructor(
     message: string,
     readonly retryAfterMs?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; pacing?: boolean },
   ) {
     super(message, options);
+    this.pacing = options?.pacing === true;
   }
 }
 

@@ -1,0 +1,84 @@
+import { Injectable } from '@nestjs/common';
+import type { DestinationAdapter, DestinationContext } from '@raise-sync/destinations';
+import type { SourceEvent } from '@raise-sync/shared/events';
+import { DataSource } from 'typeorm';
+import type { WorkItem } from './outcome';
+import { decideAgainstSyncState, targetedElsewhere, type Decision } from './sync-state-decision';
+
+interface SyncRow {
+  resource: string;
+  source_id: string;
+  status: string;
+  source_modified_at: Date;
+  last_event_id: string | null;
+}
+
+const keyOf = (e: SourceEvent): string => `${e.resource}\u0000${e.recordId}`;
+
+/**
+ * Decides, before anything is written, which items of a batch one destination gets: an echo of
+ * our own write is skipped, so is a replay aimed at another destination (not_targeted), a
+ * resource the destination does not take (not_applicable), an older event of a record whose
+ * newer one is in the same batch (stale), and whatever the sync state says the destination has
+ * already (stale, duplicate: sync-state-decision.ts).
+ */
+@Injectable()
+export class DeliveryDecider {
+  constructor(private readonly db: DataSource) {}
+
+  /** One Decision per item, in the order of `items`. */
+  async decide(
+    ctx: DestinationContext,
+    adapter: DestinationAdapter,
+    items: WorkItem[],
+  ): Promise<Decision[]> {
+    const rows: SyncRow[] = await this.db.query(
+      `SELECT resource, source_id, status, source_modified_at, last_event_id
+         FROM sync_records
+        WHERE customer_id = $1 AND destination_id = $2
+          AND (resource, source_id) IN (SELECT * FROM unnest($3::text[], $4::text[]))`,
+      [
+        ctx.customerId,
+        ctx.destinationId,
+        items.map((i) => i.event.resource),
+        items.map((i) => i.event.recordId),
+      ],
+    );
+    const known = new Map(rows.map((r) => [`${r.resource}\u0000${r.source_id}`, r]));
+    const newestIndex = new Map<string, number>();
+    items.forEach((item, i) => {
+      const key = keyOf(item.event);
+      const current = newestIndex.get(key);
+      const best = current === undefined ? undefined : items[current];
+      if (!best || item.event.sourceModifiedAt.getTime() >= best.event.sourceModifiedAt.getTime()) {
+        newestIndex.set(key, i);
+      }
+    });
+    return items.map((item, i): Decision => {
+      const { event } = item;
+      if (item.echo) {
+        return { kind: 'skip', reason: 'echo' };
+      }
+      const candidate = {
+        origin: event.origin,
+        sourceModifiedAt: event.sourceModifiedAt,
+        fromRetry: item.fromRetry,
+        targetDestinationId: item.targetDestinationId,
+      };
+      if (targetedElsewhere(candidate, ctx.destinationId)) {
+        return { kind: 'skip', reason: 'not_targeted' };
+      }
+      if (!adapter.accepts(event.resource, ctx)) {
+        return { kind: 'skip', reason: 'not_applicable' };
+      }
+      if (newestIndex.get(keyOf(event)) !== i) {
+        return { kind: 'skip', reason: 'stale' };
+      }
+      const row = known.get(keyOf(event));
+      return decideAgainstSyncState(
+        candidate,
+        row && { status: row.status, sourceModifiedAt: new Date(row.source_modified_at) },
+      );
+    });
+  }
+}
