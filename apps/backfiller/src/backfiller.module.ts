@@ -4,6 +4,7 @@ import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import {
   AdminTokenGuard,
+  BulkPushback,
   DatabaseModule,
   KafkaPlumbingModule,
   ServiceModule,
@@ -43,6 +44,7 @@ import { RunPlanner } from './work/run-planner.service';
         SecretBox.fromHex(config.get('secretsKey', { infer: true })),
     },
     SourceClients,
+    BulkPushback,
     SourceReader,
     BackfillStore,
     BackfillPublisher,

@@ -6,6 +6,7 @@
  *           [--from <ISO> | --from-offset <n|p:n,...>] [--to <ISO> | --to-offset <n|p:n,...>]
  *           [--destination <destinationId>] [--requested-by <name>] [--wait]
  *   ... status <runId> [--watch]      ... status --customer <id>      ... cancel <runId>
+ * --resource reads the resource's live and its bulk topic; --topic one topic (offsets need --topic).
  * On a terminal, progress is a bar redrawn in place; otherwise a line every REPLAY_CLI_STEP_PERCENT
  * percent (default 10) and when the status changes.
  * Exit codes: 0 ok (with --wait/--watch: the run is done), 1 error or the run failed/was cancelled, 2 usage.
@@ -21,6 +22,7 @@ const USAGE = `usage:
   replay.cli.js status <runId> [--watch]
   replay.cli.js status --customer <id>
   replay.cli.js cancel <runId>
+--resource reads the resource's live and bulk topic; --topic reads one topic (offsets need it).
 environment: BACKFILLER_URL (default http://127.0.0.1:3004), ADMIN_TOKEN,
              REPLAY_CLI_REFRESH_MS (default 1000), REPLAY_CLI_STEP_PERCENT (default 10)`;
 
@@ -102,9 +104,11 @@ async function main(): Promise<number> {
       throw new UsageError('give --customer');
     }
     const run = await call<ReplayView>('POST', `/admin/customers/${customer}/replays`, startBody());
-    const partitions = run.partitions.map((p) => `${p.partition}:${p.from}-${p.to}`).join(' ');
+    const partitions = run.partitions
+      .map((p) => `${p.topic ? `${p.topic}:` : ''}${p.partition}:${p.from}-${p.to}`)
+      .join(' ');
     process.stdout.write(
-      `replay run ${run.id} requested (${run.topic}${run.destinationId ? ` → destination ${run.destinationId}` : ''}; offsets ${partitions})\n`,
+      `replay run ${run.id} requested (${run.topics.join(' + ')}${run.destinationId ? ` → destination ${run.destinationId}` : ''}; offsets ${partitions})\n`,
     );
     return flag('wait') ? ended(await follow(run.id)) : 0;
   }

@@ -11,6 +11,7 @@ import {
   ADMIN_TOKEN,
   SECRETS_KEY,
   createRaiseCustomer,
+  publishLiveGiftChanges,
   startBackfiller,
   startSubmitter,
   waitForRunStatus,
@@ -22,6 +23,8 @@ import {
 jest.setTimeout(120_000);
 
 const GIFTS = 1200;
+/** Gifts of each customer changed after the backfill, by webhook: newer versions in the live topic. */
+const CHANGED = 150;
 const CLI = resolve(__dirname, '../../../dist/apps/backfiller/apps/backfiller/src/replay.cli.js');
 const run = promisify(execFile);
 
@@ -29,9 +32,16 @@ interface ReplayBody {
   id: string;
   status: string;
   topic: string;
+  topics: string[];
   destinationId: string | null;
   trigger: string;
-  partitions: Array<{ partition: number; from: number; to: number; position: number }>;
+  partitions: Array<{
+    topic?: string;
+    partition: number;
+    from: number;
+    to: number;
+    position: number;
+  }>;
   progress: {
     offsetsTotal: number;
     offsetsDone: number;
@@ -73,6 +83,8 @@ describe('backfiller: topic replay restores a wiped destination exactly', () => 
   const prefix = `${stack.prefix}-rpl`;
   // Backfilled history sits in the bulk lane of the gift topic; replay copies go back there.
   const topic = topicsFor(prefix).bulkEvents('raise', 'gift');
+  // Changes that came by webhook after the backfill are in the live topic.
+  const liveTopic = topicsFor(prefix).sourceEvents('raise', 'gift');
   let sim: Simulator;
   let submitter: RunningApp;
   let backfiller: BackfillerUnderTest;
@@ -121,7 +133,7 @@ describe('backfiller: topic replay restores a wiped destination exactly', () => 
     await sim?.stop();
   });
 
-  it('history of two customers reaches their destinations (through backfills, in the bulk lane)', async () => {
+  it('history of two customers reaches their destinations (backfills in the bulk lane, later changes live)', async () => {
     windowFrom = new Date(Date.now() - 1000);
     const runs = await Promise.all(
       [a, b].map((c) =>
@@ -138,6 +150,27 @@ describe('backfiller: topic replay restores a wiped destination exactly', () => 
         expect(await warehouseGiftCount(stack, a.id)).toBe(GIFTS);
         expect(await warehouseGiftCount(stack, b.id)).toBe(GIFTS);
         expect(sim.destinations.hookDeliveries(hookAccount)).toHaveLength(GIFTS);
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    // Then some of each customer's gifts change, by webhook: their newest version is only in the
+    // live topic, the older one only in the bulk topic.
+    for (const c of [a, b]) {
+      const ids = (await warehouseGifts(stack, c.id, false))
+        .slice(0, CHANGED)
+        .map((r) => String(r['source_id']));
+      await publishLiveGiftChanges(stack, prefix, c.id, ids, '77.00');
+    }
+    await expectEventually(
+      async () => {
+        for (const c of [a, b]) {
+          const rows = await stack.dataSource.query<Array<{ n: string }>>(
+            `SELECT count(*) AS n FROM warehouse.raise_gift WHERE customer_id = $1 AND amount = 77`,
+            [c.id],
+          );
+          expect(Number(rows[0]?.n)).toBe(CHANGED);
+        }
+        expect(sim.destinations.hookDeliveries(hookAccount)).toHaveLength(GIFTS + CHANGED);
       },
       { timeoutMs: 60_000, intervalMs: 250 },
     );
@@ -158,8 +191,15 @@ describe('backfiller: topic replay restores a wiped destination exactly', () => 
       ).status,
     ).toBe(400);
     expect(
-      (await backfiller.admin('POST', path, { resource: 'gift', toOffset: 10_000_000 })).status,
+      (await backfiller.admin('POST', path, { topic: liveTopic, toOffset: 10_000_000 })).status,
     ).toBe(400);
+    // Offsets are positions in one topic; a replay by resource reads two.
+    const offsetsByResource = await backfiller.admin<{ message: string }>('POST', path, {
+      resource: 'gift',
+      fromOffset: 0,
+    });
+    expect(offsetsByResource.status).toBe(400);
+    expect(JSON.stringify(offsetsByResource.body)).toMatch(/give topic with offsets/);
     expect(
       (await backfiller.admin('POST', path, { topic: `${prefix}.source.raise.nothing` })).status,
     ).toBe(400);
@@ -194,7 +234,7 @@ describe('backfiller: topic replay restores a wiped destination exactly', () => 
     expect((await backfiller.admin<unknown[]>('GET', path)).body).toEqual([]);
   });
 
-  it('wipe A in the warehouse, replay by time for the warehouse only (CLI): the same rows come back', async () => {
+  it('wipe A in the warehouse, replay by resource and time for the warehouse only (CLI): the same rows come back, from both topics', async () => {
     const aBefore = await warehouseGifts(stack, a.id, false);
     const bBefore = await warehouseGifts(stack, b.id, true);
     expect(aBefore).toHaveLength(GIFTS);
@@ -219,10 +259,9 @@ describe('backfiller: topic replay restores a wiped destination exactly', () => 
         'start',
         '--customer',
         a.id,
-        // The history came by backfill, so it is in the bulk topic (a --resource replay reads
-        // the live topic).
-        '--topic',
-        topic,
+        // By resource: the live topic (the webhook changes) and the bulk topic (the backfill).
+        '--resource',
+        'gift',
         '--from',
         windowFrom.toISOString(),
         '--to',
@@ -244,24 +283,35 @@ describe('backfiller: topic replay restores a wiped destination exactly', () => 
     const view = (await backfiller.admin<ReplayBody>('GET', `/admin/replays/${runId}`)).body;
     expect(view).toMatchObject({
       status: 'done',
-      topic,
+      topic: liveTopic,
+      topics: [liveTopic, topic],
       destinationId: aWarehouse,
       trigger: 'cli',
     });
-    // Both customers' messages were in the window; only A's were republished.
-    expect(view.progress.scanned).toBe(2 * GIFTS);
-    expect(view.progress.offsetsTotal).toBe(2 * GIFTS);
-    expect(view.progress.matched).toBe(GIFTS);
-    expect(view.progress.published).toBe(GIFTS);
+    // Both customers' messages of both topics were in the window; only A's were republished.
+    const inWindow = 2 * (GIFTS + CHANGED);
+    expect(view.progress.scanned).toBe(inWindow);
+    expect(view.progress.offsetsTotal).toBe(inWindow);
+    expect(view.progress.matched).toBe(GIFTS + CHANGED);
+    expect(view.progress.published).toBe(GIFTS + CHANGED);
     expect(view.progress.undecodable).toBe(0);
     expect(view.partitions.every((p) => p.position === p.to)).toBe(true);
+    const span = (t: string): number =>
+      view.partitions.filter((p) => p.topic === t).reduce((n, p) => n + p.to - p.from, 0);
+    expect([span(liveTopic), span(topic)]).toEqual([2 * CHANGED, 2 * GIFTS]);
 
-    // The warehouse holds exactly what it held before the wipe.
+    // The warehouse holds exactly what it held before the wipe: the changed gifts in their live
+    // version (only the live topic has it; their bulk copies are older), the rest from the bulk
+    // topic (never in the live one).
     await expectEventually(async () => expect(await warehouseGiftCount(stack, a.id)).toBe(GIFTS), {
       timeoutMs: 30_000,
       intervalMs: 250,
     });
-    expect(await warehouseGifts(stack, a.id, false)).toEqual(aBefore);
+    await expectEventually(
+      async () => expect(await warehouseGifts(stack, a.id, false)).toEqual(aBefore),
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    expect(aBefore.filter((r) => Number(r['amount']) === 77)).toHaveLength(CHANGED);
 
     // The webhook destination of A skipped every replayed event, and its receiver got nothing new.
     await expectEventually(
@@ -273,7 +323,7 @@ describe('backfiller: topic replay restores a wiped destination exactly', () => 
             outcome: 'skipped',
             reason: 'not_targeted',
           }),
-        ).toBe(GIFTS),
+        ).toBe(GIFTS + CHANGED),
       { timeoutMs: 30_000, intervalMs: 250 },
     );
     expect(sim.destinations.hookDeliveries(hookAccount)).toHaveLength(hooksBefore);
@@ -283,20 +333,23 @@ describe('backfiller: topic replay restores a wiped destination exactly', () => 
       [aWebhook],
     );
     expect(Object.fromEntries(ledger.map((r) => [r.outcome, Number(r.n)]))).toEqual({
-      received: 2 * GIFTS,
-      delivered: GIFTS,
-      skipped: GIFTS,
+      received: 2 * (GIFTS + CHANGED),
+      delivered: GIFTS + CHANGED,
+      skipped: GIFTS + CHANGED,
     });
     expect(sim.destinations.hookDuplicates(hookAccount)).toHaveLength(hookDuplicatesBefore);
     // B's rows were not written again: same data and the same write times.
     expect(await warehouseGifts(stack, b.id, true)).toEqual(bBefore);
 
-    // The republished messages (after the replayed range) are A's, origin replay, aimed at the warehouse.
+    // The republished messages (in the bulk topic, after the replayed range) are A's, origin
+    // replay, aimed at the warehouse: one copy per event of both topics.
     const republished = await readAfter(
-      view.partitions.map((p) => ({ partition: p.partition, from: p.to })),
-      GIFTS,
+      view.partitions
+        .filter((p) => p.topic === topic)
+        .map((p) => ({ partition: p.partition, from: p.to })),
+      GIFTS + CHANGED,
     );
-    expect(republished).toHaveLength(GIFTS);
+    expect(republished).toHaveLength(GIFTS + CHANGED);
     expect(new Set(republished.map((m) => m.origin))).toEqual(new Set(['replay']));
     expect(new Set(republished.map((m) => m.headerOrigin))).toEqual(new Set(['replay']));
     expect(new Set(republished.map((m) => m.customerId))).toEqual(new Set([a.id]));
@@ -308,14 +361,14 @@ describe('backfiller: topic replay restores a wiped destination exactly', () => 
     // status through the CLI, and the progress metrics of the backfiller.
     const status = await run(process.execPath, [CLI, 'status', runId], { env });
     expect(status.stdout).toMatch(
-      / done 100\.0%: 2,400\/2,400 offsets scanned, 1,200 matched, 1,200 published, 0 undecodable/,
+      / done 100\.0%: 2,700\/2,700 offsets scanned, 1,350 matched, 1,350 published, 0 undecodable/,
     );
     expect(
       await scrapeMetric(backfiller.app.url, 'raise_sync_replay_messages_total', {
         customer_id: a.id,
         outcome: 'published',
       }),
-    ).toBe(GIFTS);
+    ).toBe(GIFTS + CHANGED);
     await expectEventually(
       async () =>
         expect(

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '@raise-sync/shared/crypto';
+import { EventCodec, newSourceEvent, SAMPLE_RECORDS } from '@raise-sync/shared/events';
+import { createKafka, EventProducer, topicsFor } from '@raise-sync/shared/kafka';
 import { CustomerRepository, DestinationEntity } from '@raise-sync/shared/state';
 import type { CreateOrgOptions, Simulator } from '@raise-sync/simulators';
 import {
@@ -216,4 +218,40 @@ export async function startIngest(
     ...env,
   });
   return { app, admin: adminClient(app.url, ADMIN_TOKEN) };
+}
+
+/**
+ * Changes of a customer's gifts as webhooks bring them: origin `webhook`, written to the LIVE
+ * gift topic (not the bulk lane the backfills use), one newer version per ID with `amount`.
+ */
+export async function publishLiveGiftChanges(
+  stack: TestStack,
+  topicPrefix: string,
+  customerId: string,
+  ids: string[],
+  amount: string,
+): Promise<void> {
+  const modifiedAt = new Date();
+  const events = ids.map((id) =>
+    newSourceEvent({
+      customerId,
+      source: 'raise',
+      resource: 'gift',
+      operation: 'upsert',
+      origin: 'webhook',
+      recordId: id,
+      sourceModifiedAt: modifiedAt,
+      record: { ...SAMPLE_RECORDS.gift, id, amount, modifiedDate: modifiedAt },
+    } as never),
+  );
+  const producer = new EventProducer(
+    createKafka({ brokers: stack.kafkaBrokers, clientId: 'backfiller-e2e-live' }),
+    new EventCodec(stack.registryUrl),
+  );
+  await producer.connect();
+  try {
+    await producer.publish(topicsFor(topicPrefix).sourceEvents('raise', 'gift'), events);
+  } finally {
+    await producer.disconnect();
+  }
 }

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import {
   AdminTokenGuard,
+  BulkPushback,
   DatabaseModule,
   KafkaPlumbingModule,
   ServiceModule,
@@ -17,6 +18,7 @@ import { ReconcilerCoreModule } from './core/core.module';
 import { CrmModule } from './crm/crm.module';
 import { ReplicaIdentity } from './runs/replica-identity';
 import { RunRunner } from './runs/run-runner.service';
+import { RUN_SLOTS_PROVIDER } from './runs/run-slots';
 import { RunStore } from './runs/run-store';
 import { ScheduleStore } from './schedule/schedule-store';
 import { SchedulerService } from './schedule/scheduler.service';
@@ -42,6 +44,8 @@ import { SchedulerService } from './schedule/scheduler.service';
     ScheduleStore,
     SchedulerService,
     RunRunner,
+    RUN_SLOTS_PROVIDER,
+    BulkPushback,
     SourceReader,
     SyncStateStore,
     Republisher,

@@ -12,3 +12,4 @@ export * from './browser';
 export * from './ingest-app';
 export * from './hostile-requests';
 export * from './destination-compare';
+export * from './lanes';

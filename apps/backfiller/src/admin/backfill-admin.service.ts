@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { SOURCE_RESOURCES, type Resource } from '@raise-sync/shared/events';
-import { PinoLogger } from '@raise-sync/shared/service';
+import { BulkPushback, PinoLogger } from '@raise-sync/shared/service';
 import {
   CustomerEntity,
   CustomerRepository,
@@ -17,7 +17,7 @@ import {
 import { DataSource } from 'typeorm';
 import { etaSeconds, percentDone } from '../progress/progress-math';
 import { ProgressTracker } from '../progress/progress-tracker.service';
-import type { RangeStatus, RangeView, RunView } from '../progress/run-view';
+import type { PushbackView, RangeStatus, RangeView, RunView } from '../progress/run-view';
 import { BackfillStore } from '../state/backfill-store.service';
 import type { StartBackfillDto } from './backfill-admin.dto';
 
@@ -93,6 +93,7 @@ export class BackfillAdminService {
     @Inject(SecretBox) box: SecretBox,
     private readonly store: BackfillStore,
     private readonly tracker: ProgressTracker,
+    private readonly pushback: BulkPushback,
     private readonly log: PinoLogger,
   ) {
     this.customers = new CustomerRepository(db, box);
@@ -190,7 +191,8 @@ export class BackfillAdminService {
       `${RUN_SELECT} WHERE r.customer_id = $1 GROUP BY r.id ORDER BY r.requested_at DESC, r.resource`,
       [customerId],
     );
-    return rows.map((row) => this.toView(row));
+    const held = rows.some(isActive) ? await this.heldView(customerId) : null;
+    return rows.map((row) => this.toView(row, held));
   }
 
   async get(runId: string, withRanges = true): Promise<RunView> {
@@ -201,7 +203,7 @@ export class BackfillAdminService {
     if (!row) {
       throw new NotFoundException(`backfill run ${runId} does not exist`);
     }
-    const view = this.toView(row);
+    const view = this.toView(row, isActive(row) ? await this.heldView(row.customer_id) : null);
     if (withRanges) {
       const ranges = await this.db.query<RangeRow[]>(
         `SELECT id, range_start, range_end, cursor, status, records_done, records_total, pages_done,
@@ -236,7 +238,13 @@ export class BackfillAdminService {
     return customer;
   }
 
-  private toView(row: RunRow): RunView {
+  /** The customer's push-back, when its lanes hold its bulk work back right now. */
+  private async heldView(customerId: string): Promise<PushbackView | null> {
+    const lane = await this.pushback.state(customerId);
+    return lane.held ? { waiting: lane.waiting, limit: lane.limit } : null;
+  }
+
+  private toView(row: RunRow, pushback: PushbackView | null): RunView {
     const recordsDone = Number(row.records_done);
     const recordsTotal = row.records_total === null ? null : Number(row.records_total);
     const rate = this.tracker.rateOf({
@@ -246,7 +254,7 @@ export class BackfillAdminService {
       startedAt: row.started_at,
       finishedAt: row.finished_at,
     });
-    const active = row.status === 'pending' || row.status === 'running';
+    const active = isActive(row);
     return {
       id: row.id,
       customerId: row.customer_id,
@@ -282,9 +290,13 @@ export class BackfillAdminService {
           failed: Number(row.failed),
         },
       },
+      pushback: active ? pushback : null,
     };
   }
 }
+
+const isActive = (row: Pick<RunRow, 'status'>): boolean =>
+  row.status === 'pending' || row.status === 'running';
 
 function rangeView(row: RangeRow): RangeView {
   return {

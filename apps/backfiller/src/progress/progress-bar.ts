@@ -1,4 +1,4 @@
-import type { RunView } from './run-view';
+import type { PushbackView, RunView } from './run-view';
 
 /** `52s`, `12m05s`, `3h04m`; `?` when unknown (negative). */
 export function formatDuration(seconds: number): string {
@@ -30,6 +30,11 @@ export function bar(percent: number, width: number, tty: boolean): string {
   return `[${full.repeat(filled)}${empty.repeat(width - filled)}]`;
 }
 
+/** `held: over 5,000 events wait in the customer's destination lanes` */
+export function heldText(pushback: PushbackView): string {
+  return `held: over ${formatCount(pushback.limit)} events wait in the customer's destination lanes`;
+}
+
 function rangesText(run: RunView): string {
   const r = run.progress.ranges;
   const parts = (['done', 'running', 'pending', 'failed'] as const)
@@ -54,6 +59,7 @@ export function renderProgressLine(
   const eta =
     run.status === 'running' || run.status === 'pending' ? formatDuration(p.etaSeconds) : '-';
   const percent = `${p.percent.toFixed(1)}%`;
+  const held = run.pushback ? `, ${heldText(run.pushback)}` : '';
   if (options.tty) {
     return [
       run.resource.padEnd(14),
@@ -63,9 +69,9 @@ export function renderProgressLine(
       `${rate}/s`.padStart(9),
       `ETA ${eta}`.padEnd(11),
       run.status.padEnd(9),
-      rangesText(run),
+      rangesText(run) + held,
     ].join('  ');
   }
   const error = run.lastError ? `, error: ${run.lastError}` : '';
-  return `${run.resource} ${run.status} ${percent}: ${formatCount(p.recordsDone)}/${total} records, ${rate} records/s, ETA ${eta}, ${rangesText(run)}${error}`;
+  return `${run.resource} ${run.status} ${percent}: ${formatCount(p.recordsDone)}/${total} records, ${rate} records/s, ETA ${eta}, ${rangesText(run)}${held}${error}`;
 }

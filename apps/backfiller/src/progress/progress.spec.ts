@@ -89,6 +89,7 @@ const run = (
     ranges: { pending: 0, running: 3, done: 1, failed: 0 },
     ...progress,
   },
+  pushback: null,
   ...overrides,
 });
 
@@ -128,6 +129,17 @@ describe('progress rendering', () => {
     expect(renderProgressLine(failed, { tty: false })).toBe(
       'gift failed 41.5%: 83,000/200,000 records, 2,140 records/s, ETA -, ranges 1 done, 3 failed, error: raise refused the token',
     );
+  });
+
+  it("says when push-back holds the run (its customer's destination lanes are too deep)", () => {
+    const held = run(
+      { pushback: { waiting: 5001, limit: 5000 } },
+      { ranges: { pending: 3, running: 0, done: 1, failed: 0 } },
+    );
+    expect(renderProgressLine(held, { tty: false })).toBe(
+      "gift running 41.5%: 83,000/200,000 records, 2,140 records/s, ETA 55s, ranges 1 done, 3 pending, held: over 5,000 events wait in the customer's destination lanes",
+    );
+    expect(renderProgressLine(held, { tty: true })).toMatch(/3 pending, held: over 5,000 events/);
   });
 
   it('says so while a run is not planned yet', () => {

@@ -19,6 +19,16 @@ export interface RunProgressView {
   ranges: Record<RangeStatus, number>;
 }
 
+/**
+ * Push-back: the run waits because more than `limit` (BACKFILL_MAX_WAITING) of the customer's
+ * events wait in its destination lanes (`waiting` is counted up to limit + 1). Nothing failed:
+ * the run goes on by itself once the lanes drain below the limit.
+ */
+export interface PushbackView {
+  waiting: number;
+  limit: number;
+}
+
 export interface RangeView {
   id: string;
   rangeStart: string;
@@ -53,6 +63,8 @@ export interface RunView {
   /** Newest (modified time, ID) published; seeds the poll checkpoint when the run is done. */
   highWater: { at: string; id: string } | null;
   progress: RunProgressView;
+  /** Set while the run is held by push-back (its ranges wait, pending); else null. */
+  pushback: PushbackView | null;
   /** Only on GET /admin/backfills/:runId. */
   rangesDetail?: RangeView[];
 }

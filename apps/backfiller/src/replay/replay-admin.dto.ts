@@ -13,13 +13,14 @@ import {
 import { ALL_RESOURCES } from '../admin/backfill-admin.dto';
 
 /**
- * A replay request. The topic comes from `topic`, or from `resource` (and `source`, which
- * defaults to the one that has the resource). Each end is a time or offsets, not both; a missing
- * start is the first retained message, a missing end the high-water mark at the request.
+ * A replay request. `topic` names one topic; `resource` (and `source`, which defaults to the one
+ * that has the resource) means both of its topics, live and bulk. Each end is a time or (with
+ * `topic` only) offsets, not both; a missing start is the first retained message, a missing end
+ * the high-water mark at the request.
  */
 export class StartReplayDto {
   @ApiPropertyOptional({
-    description: 'Full source topic name',
+    description: 'Full source or bulk topic name: read that topic only',
     example: 'raise-sync.source.raise.gift',
   })
   @IsOptional()
@@ -27,7 +28,11 @@ export class StartReplayDto {
   @MaxLength(249)
   topic?: string;
 
-  @ApiPropertyOptional({ enum: ALL_RESOURCES, example: 'gift' })
+  @ApiPropertyOptional({
+    enum: ALL_RESOURCES,
+    example: 'gift',
+    description: "Read the resource's live topic and its bulk topic (backfilled history)",
+  })
   @IsOptional()
   @IsIn(ALL_RESOURCES)
   resource?: string;
@@ -57,7 +62,9 @@ export class StartReplayDto {
   @IsISO8601({ strict: true }, { message: 'to must be an ISO 8601 date-time' })
   to?: string;
 
-  @ApiPropertyOptional({ description: 'First offset (inclusive), the same for every partition' })
+  @ApiPropertyOptional({
+    description: 'First offset (inclusive), the same for every partition (with topic only)',
+  })
   @IsOptional()
   @IsInt()
   @Min(0)

@@ -8,13 +8,17 @@ import {
 } from '@nestjs/common';
 import { allSourceResources, SOURCE_RESOURCES } from '@raise-sync/shared/events';
 import type { Admin, Kafka, Topics } from '@raise-sync/shared/kafka';
-import { KAFKA, PinoLogger, TOPICS } from '@raise-sync/shared/service';
-import { CustomerEntity, DestinationEntity } from '@raise-sync/shared/state';
+import { BulkPushback, KAFKA, PinoLogger, TOPICS } from '@raise-sync/shared/service';
+import {
+  CustomerEntity,
+  DestinationEntity,
+  type ReplayPartitionBounds,
+} from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { BoundsError, resolveBounds, type OffsetSide } from './replay-bounds';
 import type { StartReplayDto } from './replay-admin.dto';
 import { ReplayStore } from './replay-store.service';
-import { toReplayView, type ReplayView } from './replay-view';
+import { replayFinished, toReplayView, type ReplayView } from './replay-view';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -31,6 +35,7 @@ export class ReplayAdminService implements OnModuleDestroy {
     private readonly store: ReplayStore,
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(TOPICS) private readonly topics: Topics,
+    private readonly pushback: BulkPushback,
     private readonly log: PinoLogger,
   ) {
     this.log.setContext('replay-admin');
@@ -43,9 +48,11 @@ export class ReplayAdminService implements OnModuleDestroy {
 
   /**
    * Resolves the bounds to offsets now (times through the broker's time index; the end defaults
-   * to the high-water marks) and stores a pending run. 400 for bad or contradictory bounds or an
-   * unknown topic, 404 for an unknown customer or a destination that is not the customer's, 409
-   * for an offboarded customer.
+   * to the high-water marks) and stores a pending run. A replay by resource reads the resource's
+   * live topic and its bulk topic (backfilled and reconciled history), each resolved the same
+   * way; `topic` names one topic. 400 for bad or contradictory bounds, offsets without a topic
+   * (they mean nothing across two topics), or an unknown topic; 404 for an unknown customer or a
+   * destination that is not the customer's; 409 for an offboarded customer.
    */
   async start(customerId: string, dto: StartReplayDto): Promise<ReplayView> {
     const customer = await this.requireCustomer(customerId);
@@ -63,6 +70,17 @@ export class ReplayAdminService implements OnModuleDestroy {
       }
     }
     const { topic, source, resource } = this.topicOf(dto);
+    // By resource: the live topic first, then the bulk lane, where backfills and reconciliation
+    // put history. One run reads both (the copies go to the bulk topic either way).
+    const topics = dto.topic !== undefined ? [topic] : [topic, this.topics.bulkFor(topic)];
+    const offsetsGiven = [dto.fromOffset, dto.fromOffsets, dto.toOffset, dto.toOffsets].some(
+      (o) => o !== undefined,
+    );
+    if (topics.length > 1 && offsetsGiven) {
+      throw new BadRequestException(
+        `offsets are positions in one topic, and a replay by resource reads two (${topics.join(', ')}): give topic with offsets, or times`,
+      );
+    }
     if (dto.from !== undefined && (dto.fromOffset !== undefined || dto.fromOffsets !== undefined)) {
       throw new BadRequestException('give the start as a time (from) or as offsets, not both');
     }
@@ -74,6 +92,71 @@ export class ReplayAdminService implements OnModuleDestroy {
     if (fromTime && toTime && toTime.getTime() <= fromTime.getTime()) {
       throw new BadRequestException('to must be after from');
     }
+    const resolved = { bounds: [] as ReplayPartitionBounds[], total: 0 };
+    for (const read of topics) {
+      const one = await this.resolveTopic(read, dto, fromTime, toTime);
+      // Bounds name their topic only when the run reads several (a one-topic run keeps the
+      // shape every earlier run has).
+      resolved.bounds.push(
+        ...(topics.length > 1 ? one.bounds.map((b) => ({ topic: read, ...b })) : one.bounds),
+      );
+      resolved.total += one.total;
+    }
+    const id = await this.store.create({
+      customerId,
+      topic,
+      source,
+      resource,
+      destinationId: dto.destinationId ?? null,
+      fromTime,
+      toTime,
+      bounds: resolved.bounds,
+      total: resolved.total,
+      trigger: dto.trigger ?? 'admin',
+      requestedBy: dto.requestedBy ?? null,
+    });
+    this.log.info(
+      {
+        customerId,
+        runId: id,
+        topic,
+        topics,
+        resource,
+        destinationId: dto.destinationId ?? null,
+        from: fromTime?.toISOString() ?? null,
+        to: toTime?.toISOString() ?? null,
+        bounds: resolved.bounds,
+        offsetsTotal: resolved.total,
+        trigger: dto.trigger ?? 'admin',
+        requestedBy: dto.requestedBy ?? null,
+      },
+      'replay requested',
+    );
+    return this.get(id);
+  }
+
+  async list(customerId: string): Promise<ReplayView[]> {
+    await this.requireCustomer(customerId);
+    const rows = await this.store.list(customerId);
+    const held = rows.some((r) => !replayFinished(r)) ? await this.heldView(customerId) : null;
+    return rows.map((row) => toReplayView(row, held));
+  }
+
+  async get(runId: string): Promise<ReplayView> {
+    const row = UUID.test(runId) ? await this.store.get(runId) : null;
+    if (!row) {
+      throw new NotFoundException(`replay run ${runId} does not exist`);
+    }
+    return toReplayView(row, replayFinished(row) ? null : await this.heldView(row.customer_id));
+  }
+
+  /** One topic's bounds: times through the broker's time index, offsets as given. */
+  private async resolveTopic(
+    topic: string,
+    dto: StartReplayDto,
+    fromTime: Date | null,
+    toTime: Date | null,
+  ): Promise<ReturnType<typeof resolveBounds>> {
     const admin = await this.connectedAdmin();
     const offsets = await admin.fetchTopicOffsets(topic);
     const byTime = async (at: Date | null): Promise<Record<string, number> | undefined> =>
@@ -94,9 +177,8 @@ export class ReplayAdminService implements OnModuleDestroy {
       ...(byPartition !== undefined ? { byPartition } : {}),
       ...(fromTimestamp !== undefined ? { fromTimestamp } : {}),
     });
-    let resolved: ReturnType<typeof resolveBounds>;
     try {
-      resolved = resolveBounds(
+      return resolveBounds(
         offsets.map((p) => ({ partition: p.partition, low: Number(p.low), high: Number(p.high) })),
         side(dto.fromOffset, dto.fromOffsets, await byTime(fromTime)),
         side(dto.toOffset, dto.toOffsets, await byTime(toTime)),
@@ -107,49 +189,12 @@ export class ReplayAdminService implements OnModuleDestroy {
       }
       throw error;
     }
-    const id = await this.store.create({
-      customerId,
-      topic,
-      source,
-      resource,
-      destinationId: dto.destinationId ?? null,
-      fromTime,
-      toTime,
-      bounds: resolved.bounds,
-      total: resolved.total,
-      trigger: dto.trigger ?? 'admin',
-      requestedBy: dto.requestedBy ?? null,
-    });
-    this.log.info(
-      {
-        customerId,
-        runId: id,
-        topic,
-        resource,
-        destinationId: dto.destinationId ?? null,
-        from: fromTime?.toISOString() ?? null,
-        to: toTime?.toISOString() ?? null,
-        bounds: resolved.bounds,
-        offsetsTotal: resolved.total,
-        trigger: dto.trigger ?? 'admin',
-        requestedBy: dto.requestedBy ?? null,
-      },
-      'replay requested',
-    );
-    return this.get(id);
   }
 
-  async list(customerId: string): Promise<ReplayView[]> {
-    await this.requireCustomer(customerId);
-    return (await this.store.list(customerId)).map(toReplayView);
-  }
-
-  async get(runId: string): Promise<ReplayView> {
-    const row = UUID.test(runId) ? await this.store.get(runId) : null;
-    if (!row) {
-      throw new NotFoundException(`replay run ${runId} does not exist`);
-    }
-    return toReplayView(row);
+  /** The customer's push-back, when its lanes hold its bulk work back right now. */
+  private async heldView(customerId: string): Promise<ReplayView['pushback']> {
+    const lane = await this.pushback.state(customerId);
+    return lane.held ? { waiting: lane.waiting, limit: lane.limit } : null;
   }
 
   async cancel(runId: string): Promise<ReplayView> {
@@ -164,9 +209,12 @@ export class ReplayAdminService implements OnModuleDestroy {
     return this.get(runId);
   }
 
-  /** The topic to read and its source and resource, from `topic` or `resource` (+ `source`). */
+  /**
+   * The topic asked for and its source and resource, from `topic` or `resource` (+ `source`:
+   * then the live topic, which `start` reads together with its bulk topic).
+   */
   private topicOf(dto: StartReplayDto): { topic: string; source: string; resource: string } {
-    // Live topics first (a resource alone means its live topic); bulk topics hold backfills.
+    // Live topics first (a resource alone finds its live topic); bulk topics hold backfills.
     const known = [
       ...allSourceResources().map((s) => ({
         ...s,

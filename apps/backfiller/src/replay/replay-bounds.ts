@@ -107,15 +107,26 @@ export function parseOffsetsOption(
   return { byPartition };
 }
 
-/** Where each partition is: its checkpointed position, else the start of its range. */
+/**
+ * The key a partition's position is checkpointed under in `positions`: `<partition>` for a run
+ * of one topic (as every run before replays by resource), `<topic>:<partition>` for a partition
+ * whose bounds name their topic (a run of several topics).
+ */
+export function positionKey(bounds: Pick<ReplayPartitionBounds, 'topic' | 'partition'>): string {
+  return bounds.topic === undefined
+    ? String(bounds.partition)
+    : `${bounds.topic}:${bounds.partition}`;
+}
+
+/** Where each partition is (by `positionKey`): its checkpointed position, else its start. */
 export function positionsOf(
   bounds: ReplayPartitionBounds[],
   positions: Record<string, number>,
-): Map<number, number> {
+): Map<string, number> {
   return new Map(
     bounds.map((b) => [
-      b.partition,
-      Math.max(b.from, Math.min(b.to, positions[b.partition] ?? b.from)),
+      positionKey(b),
+      Math.max(b.from, Math.min(b.to, positions[positionKey(b)] ?? b.from)),
     ]),
   );
 }
@@ -126,17 +137,30 @@ export function offsetsDone(
   positions: Record<string, number>,
 ): number {
   const at = positionsOf(bounds, positions);
-  return bounds.reduce((n, b) => n + ((at.get(b.partition) ?? b.from) - b.from), 0);
+  return bounds.reduce((n, b) => n + ((at.get(positionKey(b)) ?? b.from) - b.from), 0);
 }
 
-/** Partitions with something left to read, with the offset to start at. */
+/** A partition with something left to read, from `position`; `topic` as in its bounds. */
+export interface RemainingPartition {
+  topic?: string;
+  partition: number;
+  position: number;
+  to: number;
+}
+
+/** Partitions with something left to read, with the offset to start at, in bounds order. */
 export function remainingPartitions(
   bounds: ReplayPartitionBounds[],
   positions: Record<string, number>,
-): Array<{ partition: number; position: number; to: number }> {
+): RemainingPartition[] {
   const at = positionsOf(bounds, positions);
   return bounds
-    .map((b) => ({ partition: b.partition, position: at.get(b.partition) ?? b.from, to: b.to }))
+    .map((b) => ({
+      ...(b.topic === undefined ? {} : { topic: b.topic }),
+      partition: b.partition,
+      position: at.get(positionKey(b)) ?? b.from,
+      to: b.to,
+    }))
     .filter((p) => p.position < p.to);
 }
 

@@ -6,36 +6,48 @@ import type { SourceEvent } from '@raise-sync/shared/events';
 import type { Kafka, Message, Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
+  BulkPushback,
   EventCodec,
   EventProducer,
   KAFKA,
   PIPELINE_METRICS,
   PinoLogger,
+  PUSHBACK_RECHECK_MS,
   countRefusedEvent,
   EventTooLargeError,
   TOPICS,
+  type LaneState,
 } from '@raise-sync/shared/service';
 import { DataSource } from 'typeorm';
 import { BackfillPublisher } from '../work/backfill-publisher.service';
 import { backoffMs } from '../work/failure';
-import { remainingPartitions } from './replay-bounds';
+import { positionKey, remainingPartitions, type RemainingPartition } from './replay-bounds';
 import { eventMatches, keyBelongsTo, replayCopy, replayHeaders } from './replay-filter';
 import { ReplayStore, type ReplayRunRow } from './replay-store.service';
 import { TopicRangeReader, type RangePage } from './topic-range-reader';
 
-/** How a replay attempt ended. */
-export type ReplayOutcome = 'done' | 'lease_lost' | 'stopped' | 'retry' | 'failed';
+/**
+ * How a replay attempt ended. `held`: the customer's destination lanes are too deep
+ * (push-back); the run was handed back, unfailed, to be claimed again after PUSHBACK_RECHECK_MS.
+ */
+export type ReplayOutcome = 'done' | 'lease_lost' | 'stopped' | 'retry' | 'failed' | 'held';
 
 /** Largest produce request of replayed copies. */
 const PUBLISH_CHUNK = 1000;
 
 /**
- * Works one leased replay run: reads the topic between the run's bounds from the checkpointed
- * positions, keeps the customer's events (key first, then the decoded event), publishes copies
- * with origin replay (and the destination header when the run names one) to the same topic,
- * acks=all and behind the submitter-lag gate, and only then checkpoints the page's partition
- * position in one UPDATE guarded by the lease. A crash republishes at most the page in flight;
- * destinations write idempotently, so that is harmless.
+ * Works one leased replay run: reads its topics (one, or a resource's live and bulk topic, one
+ * after the other) between the run's bounds from the checkpointed positions, keeps the
+ * customer's events (key first, then the decoded event), publishes copies with origin replay
+ * (and the destination header when the run names one) to the bulk topic, acks=all and behind
+ * the submitter-lag gate, and only then checkpoints the page's partition position in one UPDATE
+ * guarded by the lease. A crash republishes at most the page in flight; destinations write
+ * idempotently, so that is harmless.
+ *
+ * Push-back: before it starts reading and before each page it would publish, the run looks at
+ * its customer's destination lanes. While more than BACKFILL_MAX_WAITING of the customer's events
+ * wait there, it publishes nothing and hands its lease back for a few seconds (the page is read
+ * again later), so its replay slot goes to other customers' runs meanwhile.
  */
 @Injectable()
 export class ReplayRunner {
@@ -47,6 +59,7 @@ export class ReplayRunner {
     config: ConfigService<AppConfig, true>,
     private readonly store: ReplayStore,
     private readonly gate: BackfillPublisher,
+    private readonly pushback: BulkPushback,
     private readonly producer: EventProducer,
     private readonly codec: EventCodec,
     private readonly db: DataSource,
@@ -76,6 +89,8 @@ export class ReplayRunner {
     let leased = true;
     let pages = 0;
     let interrupted = false;
+    /** Set by a page that found the customer held: the run is handed back after the reader stops. */
+    const pushedBack: { lane: LaneState | null } = { lane: null };
     const renew = setInterval(
       () => {
         this.store
@@ -94,19 +109,25 @@ export class ReplayRunner {
         this.log.error({ ...context, err: message }, 'replay run failed');
         return 'failed';
       }
+      const lane = await this.pushback.state(run.customer_id);
+      if (lane.held) {
+        return await this.yieldHeld(run, owner, lane, context);
+      }
       const left = remainingPartitions(run.bounds, run.positions);
       this.log.info(
         {
           ...context,
           owner,
           attempt: run.attempts,
-          partitions: left.map((p) => `${p.partition}:${p.position}-${p.to}`),
+          partitions: left.map(
+            (p) => `${p.topic ? `${p.topic}:` : ''}${p.partition}:${p.position}-${p.to}`,
+          ),
         },
         'replay run started',
       );
       const scope = { customerId: run.customer_id, resource: run.resource };
       const extraHeaders = replayHeaders(run.destination_id);
-      const onPage = async (page: RangePage): Promise<boolean> => {
+      const onPage = async (page: RangePage, topic: string | undefined): Promise<boolean> => {
         if (!leased) {
           return false;
         }
@@ -129,16 +150,21 @@ export class ReplayRunner {
           }
         }
         if (copies.length > 0) {
+          const now = await this.pushback.state(run.customer_id);
+          if (now.held) {
+            pushedBack.lane = now;
+            return false; // not published, not checkpointed: read again once the lanes drained
+          }
           await this.gate.waitForRoom(signal);
           if (signal.aborted) {
             interrupted = true;
             return false; // not published, not checkpointed: the next attempt reads it again
           }
           // Copies go to the bulk lane, which yields to everyone's live events.
-          await this.publish(this.topics.bulkFor(run.topic), copies, extraHeaders);
+          await this.publish(this.topics.bulkFor(topic ?? run.topic), copies, extraHeaders);
         }
         const kept = await this.store.checkpoint(run.id, owner, this.settings.leaseSeconds, {
-          partition: page.partition,
+          key: positionKey({ topic, partition: page.partition }),
           position: page.position,
           scanned: page.messages.length,
           matched: copies.length,
@@ -163,14 +189,31 @@ export class ReplayRunner {
         }
         return !stopping();
       };
-      const groupId = `${this.topics.prefix}.replay.${run.id}.${randomBytes(3).toString('hex')}`;
-      const outcome = await new TopicRangeReader(this.kafka, groupId, run.topic, left).read(
-        onPage,
-        signal,
-      );
+      // One topic after the other (a replay by resource: live, then bulk), each with its own
+      // throw-away consumer group; partitions whose bounds name no topic are the run's topic.
+      let outcome: 'done' | 'stopped' = 'done';
+      for (const [topic, partitions] of byTopic(left)) {
+        if (stopping()) {
+          outcome = 'stopped'; // shutdown between two topics: the next one is read after resuming
+          break;
+        }
+        const groupId = `${this.topics.prefix}.replay.${run.id}.${randomBytes(3).toString('hex')}`;
+        outcome = await new TopicRangeReader(
+          this.kafka,
+          groupId,
+          topic ?? run.topic,
+          partitions,
+        ).read((page) => onPage(page, topic), signal);
+        if (outcome === 'stopped' || !leased || interrupted || pushedBack.lane) {
+          break;
+        }
+      }
       if (!leased) {
         this.log.warn(context, 'replay lease lost or run cancelled; stopped');
         return 'lease_lost';
+      }
+      if (pushedBack.lane) {
+        return await this.yieldHeld(run, owner, pushedBack.lane, context);
       }
       if (outcome === 'stopped' || interrupted) {
         await this.store.release(run.id, owner, 0, null);
@@ -214,6 +257,19 @@ export class ReplayRunner {
     } finally {
       clearInterval(renew);
     }
+  }
+
+  /** Push-back: hands the run back (still running, no error), claimable after the recheck delay. */
+  private async yieldHeld(
+    run: ReplayRunRow,
+    owner: string,
+    lane: LaneState,
+    context: Record<string, unknown>,
+  ): Promise<ReplayOutcome> {
+    await this.store.release(run.id, owner, PUSHBACK_RECHECK_MS / 1000, null);
+    this.pushback.noteYield(lane, 'replay', { runId: run.id, resource: run.resource });
+    this.log.debug({ ...context, waiting: lane.waiting }, 'replay run held back (push-back)');
+    return 'held';
   }
 
   private async destinationExists(run: ReplayRunRow): Promise<boolean> {
@@ -262,4 +318,13 @@ export class ReplayRunner {
       );
     }
   }
+}
+
+/** Remaining partitions grouped by their bounds' topic (undefined: the run's own), in order. */
+function byTopic(left: RemainingPartition[]): Map<string | undefined, RemainingPartition[]> {
+  const groups = new Map<string | undefined, RemainingPartition[]>();
+  for (const p of left) {
+    groups.set(p.topic, [...(groups.get(p.topic) ?? []), p]);
+  }
+  return groups;
 }

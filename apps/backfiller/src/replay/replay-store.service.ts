@@ -53,7 +53,8 @@ export interface NewReplayRun {
 
 /** One published page of one partition. */
 export interface ReplayPage {
-  partition: number;
+  /** The partition's key in `positions` (`positionKey`: `<partition>` or `<topic>:<partition>`). */
+  key: string;
   /** The next offset to read in that partition after this page. */
   position: number;
   scanned: number;
@@ -175,7 +176,7 @@ export class ReplayStore {
         runId,
         owner,
         secs(leaseSeconds),
-        String(page.partition),
+        page.key,
         page.position,
         page.scanned,
         page.matched,

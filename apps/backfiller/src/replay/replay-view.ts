@@ -1,12 +1,16 @@
-import { bar, formatCount } from '../progress/progress-bar';
-import { offsetsDone, positionsOf, replayPercent } from './replay-bounds';
+import { bar, formatCount, heldText } from '../progress/progress-bar';
+import type { PushbackView } from '../progress/run-view';
+import { offsetsDone, positionKey, positionsOf, replayPercent } from './replay-bounds';
 import type { ReplayRunRow } from './replay-store.service';
 
 /** A replay run as the admin API answers it (and the CLI draws it). */
 export interface ReplayView {
   id: string;
   customerId: string;
+  /** The topic asked for; for a replay by resource its live topic. */
   topic: string;
+  /** The topics read: `[topic]`, or for a replay by resource its live and its bulk topic. */
+  topics: string[];
   source: string;
   resource: string;
   destinationId: string | null;
@@ -15,13 +19,22 @@ export interface ReplayView {
   requestedBy: string | null;
   from: string | null;
   to: string | null;
-  partitions: Array<{ partition: number; from: number; to: number; position: number }>;
+  /** Per partition read (with its `topic` when the run reads several). */
+  partitions: Array<{
+    topic?: string;
+    partition: number;
+    from: number;
+    to: number;
+    position: number;
+  }>;
   requestedAt: string;
   startedAt: string | null;
   finishedAt: string | null;
   lastError: string | null;
   leaseOwner: string | null;
   attempts: number;
+  /** Set while the run waits for the customer's destination lanes (push-back); else null. */
+  pushback: PushbackView | null;
   progress: {
     /** Offsets in the range, all partitions (every message of the topic, any customer). */
     offsetsTotal: number;
@@ -40,7 +53,7 @@ export interface ReplayView {
 
 const iso = (value: Date | null): string | null => (value ? value.toISOString() : null);
 
-export function toReplayView(row: ReplayRunRow): ReplayView {
+export function toReplayView(row: ReplayRunRow, pushback: PushbackView | null = null): ReplayView {
   const positions = positionsOf(row.bounds, row.positions);
   const total = Number(row.messages_total);
   const done = row.status === 'done' ? total : offsetsDone(row.bounds, row.positions);
@@ -48,6 +61,7 @@ export function toReplayView(row: ReplayRunRow): ReplayView {
     id: row.id,
     customerId: row.customer_id,
     topic: row.topic,
+    topics: [...new Set([row.topic, ...row.bounds.map((b) => b.topic ?? row.topic)])],
     source: row.source,
     resource: row.resource,
     destinationId: row.destination_id,
@@ -56,13 +70,17 @@ export function toReplayView(row: ReplayRunRow): ReplayView {
     requestedBy: row.requested_by,
     from: iso(row.from_time),
     to: iso(row.to_time),
-    partitions: row.bounds.map((b) => ({ ...b, position: positions.get(b.partition) ?? b.from })),
+    partitions: row.bounds.map((b) => ({
+      ...b,
+      position: positions.get(positionKey(b)) ?? b.from,
+    })),
     requestedAt: row.requested_at.toISOString(),
     startedAt: iso(row.started_at),
     finishedAt: iso(row.finished_at),
     lastError: row.last_error,
     leaseOwner: row.lease_owner,
     attempts: row.attempts,
+    pushback: replayFinished(row) ? null : pushback,
     progress: {
       offsetsTotal: total,
       offsetsDone: done,
@@ -90,6 +108,7 @@ export function renderReplayLine(run: ReplayView, options: { tty: boolean }): st
   const target = run.destinationId ? ` → ${run.destinationId.slice(0, 8)}` : '';
   const counts = `${formatCount(p.matched)} matched, ${formatCount(p.published)} published, ${formatCount(p.undecodable)} undecodable`;
   const error = run.lastError ? `, error: ${run.lastError}` : '';
+  const held = run.pushback ? `, ${heldText(run.pushback)}` : '';
   if (options.tty) {
     return [
       `replay ${id}`,
@@ -98,8 +117,8 @@ export function renderReplayLine(run: ReplayView, options: { tty: boolean }): st
       `${p.percent.toFixed(1)}%`.padStart(6),
       `${formatCount(p.offsetsDone)}/${formatCount(p.offsetsTotal)}`.padStart(19),
       run.status.padEnd(9),
-      counts + error,
+      counts + held + error,
     ].join('  ');
   }
-  return `replay ${id} ${run.resource}${target} ${run.status} ${p.percent.toFixed(1)}%: ${formatCount(p.offsetsDone)}/${formatCount(p.offsetsTotal)} offsets scanned, ${counts}${error}`;
+  return `replay ${id} ${run.resource}${target} ${run.status} ${p.percent.toFixed(1)}%: ${formatCount(p.offsetsDone)}/${formatCount(p.offsetsTotal)} offsets scanned, ${counts}${held}${error}`;
 }

@@ -4,6 +4,7 @@ import {
   BoundsError,
   offsetsDone,
   parseOffsetsOption,
+  positionKey,
   remainingPartitions,
   replayPercent,
   resolveBounds,
@@ -98,6 +99,25 @@ describe('replay bounds', () => {
     expect(replayPercent(0, 0, false)).toBe(0);
     expect(replayPercent(0, 0, true)).toBe(100);
   });
+
+  it('keeps the positions of a run over two topics (by resource: live and bulk) apart', () => {
+    const live = 'p.source.raise.gift';
+    const bulk = 'p.bulk.raise.gift';
+    const bounds = [
+      { topic: live, partition: 0, from: 0, to: 10 },
+      { topic: live, partition: 1, from: 0, to: 10 },
+      { topic: bulk, partition: 0, from: 100, to: 300 },
+      { topic: bulk, partition: 1, from: 0, to: 0 },
+    ];
+    expect(positionKey({ partition: 3 })).toBe('3'); // a run of one topic, as before
+    expect(positionKey({ topic: bulk, partition: 0 })).toBe(`${bulk}:0`);
+    const positions = { [`${live}:0`]: 10, [`${live}:1`]: 4, [`${bulk}:0`]: 150, '0': 999 };
+    expect(remainingPartitions(bounds, positions)).toEqual([
+      { topic: live, partition: 1, position: 4, to: 10 },
+      { topic: bulk, partition: 0, position: 150, to: 300 },
+    ]);
+    expect(offsetsDone(bounds, positions)).toBe(10 + 4 + 50);
+  });
 });
 
 describe('replay filter and copies', () => {
@@ -182,5 +202,32 @@ describe('replay view', () => {
       'replay 0b8e41c2 gift running 70.0%: 70/100 offsets scanned, 1,200 matched, 1,200 published, 1 undecodable',
     );
     expect(toReplayView({ ...row, status: 'done' }).progress.percent).toBe(100);
+    expect(view.topics).toEqual(['t.source.raise.gift']);
+    expect(view.pushback).toBeNull();
+  });
+
+  it('a replay by resource shows both topics, per partition; push-back shows while it waits', () => {
+    const byResource: ReplayRunRow = {
+      ...row,
+      bounds: [
+        { topic: 't.source.raise.gift', partition: 0, from: 0, to: 60 },
+        { topic: 't.bulk.raise.gift', partition: 0, from: 0, to: 40 },
+      ],
+      positions: { 't.source.raise.gift:0': 60, 't.bulk.raise.gift:0': 10 },
+    };
+    const view = toReplayView(byResource, { waiting: 5001, limit: 5000 });
+    expect(view.topics).toEqual(['t.source.raise.gift', 't.bulk.raise.gift']);
+    expect(view.partitions).toEqual([
+      { topic: 't.source.raise.gift', partition: 0, from: 0, to: 60, position: 60 },
+      { topic: 't.bulk.raise.gift', partition: 0, from: 0, to: 40, position: 10 },
+    ]);
+    expect(view.progress.offsetsDone).toBe(70);
+    expect(renderReplayLine(view, { tty: false })).toBe(
+      "replay 0b8e41c2 gift running 70.0%: 70/100 offsets scanned, 1,200 matched, 1,200 published, 1 undecodable, held: over 5,000 events wait in the customer's destination lanes",
+    );
+    // Finished runs are never shown as held.
+    expect(toReplayView({ ...byResource, status: 'done' }, { waiting: 1, limit: 0 }).pushback).toBe(
+      null,
+    );
   });
 });

@@ -2,7 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import {
+  BulkPushback,
+  PIPELINE_METRICS,
+  PinoLogger,
+  PUSHBACK_RECHECK_MS,
+} from '@raise-sync/shared/service';
 import { SourceReader, type ReadPosition } from '../source/source-reader.service';
 import { BackfillStore, type ClaimedRange } from '../state/backfill-store.service';
 import { BackfillPublisher } from './backfill-publisher.service';
@@ -10,8 +15,12 @@ import { CustomerCredentialsReader } from './credentials.service';
 import { classifyFailure } from './failure';
 import { scopeOf } from './run-planner.service';
 
-/** How a range attempt ended (for the scheduler's bookkeeping and tests of it). */
-export type RangeOutcome = 'done' | 'lease_lost' | 'stopped' | 'retry' | 'run_failed';
+/**
+ * How a range attempt ended (for the scheduler's bookkeeping and tests of it). `held`: the
+ * customer's destination lanes are too deep (push-back); the range was handed back, unfailed,
+ * to be claimed again after PUSHBACK_RECHECK_MS.
+ */
+export type RangeOutcome = 'done' | 'lease_lost' | 'stopped' | 'retry' | 'run_failed' | 'held';
 
 /**
  * Works one leased range: reads it page by page from its cursor, publishes each page (acks=all,
@@ -19,6 +28,12 @@ export type RangeOutcome = 'done' | 'lease_lost' | 'stopped' | 'retry' | 'run_fa
  * the lease. A crash between the publish and the checkpoint republishes that one page (same
  * deterministic event IDs, so downstream it is a duplicate, not a second record); a worker that
  * lost its lease stops at the next page and never moves another worker's cursor.
+ *
+ * Push-back: before its first page and after every checkpointed one, the range looks at its
+ * customer's destination lanes. While more than BACKFILL_MAX_WAITING of the customer's events
+ * wait there, it reads and publishes nothing more and hands its lease back for a few seconds
+ * instead of sleeping on it, so the worker slot goes to other customers' ranges at once (one
+ * replica's BACKFILL_WORKERS slots are shared by every customer's backfills).
  */
 @Injectable()
 export class RangeRunner {
@@ -32,6 +47,7 @@ export class RangeRunner {
     private readonly reader: SourceReader,
     private readonly publisher: BackfillPublisher,
     private readonly credentials: CustomerCredentialsReader,
+    private readonly pushback: BulkPushback,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
   ) {
@@ -76,11 +92,14 @@ export class RangeRunner {
       },
       Math.max(500, (this.settings.leaseSeconds * 1000) / 3),
     );
-    this.log.info(
-      { ...context, owner, cursor: range.cursor, recordsDone: records },
-      'backfill range started',
-    );
     try {
+      if (await this.yieldIfHeld(range, owner, context)) {
+        return 'held';
+      }
+      this.log.info(
+        { ...context, owner, cursor: range.cursor, recordsDone: records },
+        'backfill range started',
+      );
       const creds = await this.credentials.forSource(scope.customerId, scope.source);
       const position: ReadPosition = {
         afterId: range.cursor !== null ? Number(range.cursor) : Number(range.range_start) - 1,
@@ -142,6 +161,9 @@ export class RangeRunner {
           );
           return 'stopped';
         }
+        if (await this.yieldIfHeld(range, owner, context)) {
+          return 'held';
+        }
       }
       const finished = await this.store.finishRange(range.id, range.run_id, owner);
       if (finished === 'lost') {
@@ -176,6 +198,29 @@ export class RangeRunner {
     } finally {
       clearInterval(renew);
     }
+  }
+
+  /**
+   * Push-back: when the customer's lanes are too deep, gives the range back (pending, cursor
+   * kept, no error, not counted as a failure), claimable again after PUSHBACK_RECHECK_MS.
+   */
+  private async yieldIfHeld(
+    range: ClaimedRange,
+    owner: string,
+    context: Record<string, string>,
+  ): Promise<boolean> {
+    const lane = await this.pushback.state(range.customer_id);
+    if (!lane.held) {
+      return false;
+    }
+    await this.store.releaseRange(range.id, owner, PUSHBACK_RECHECK_MS / 1000, null);
+    this.pushback.noteYield(lane, 'backfill', {
+      runId: range.run_id,
+      rangeId: range.id,
+      resource: range.resource,
+    });
+    this.log.debug({ ...context, waiting: lane.waiting }, 'backfill range held back (push-back)');
+    return true;
   }
 
   private async onFailure(

@@ -10,6 +10,7 @@ import {
 import { submitterLagGate, type LagGate, type Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
+  BulkPushback,
   countRefusedEvent,
   EventProducer,
   KAFKA,
@@ -18,6 +19,7 @@ import {
   TOPICS,
 } from '@raise-sync/shared/service';
 import type { ReconciliationKind } from '@raise-sync/shared/state';
+import { RunSlots } from '../runs/run-slots';
 import type { SourceRecord } from './source-reader';
 
 /**
@@ -26,6 +28,10 @@ import type { SourceRecord } from './source-reader';
  * every event takes. Resolves only after the broker acknowledged (acks=all). Like a backfill, a
  * large republish waits while the submitter's backlog is above BACKFILL_MAX_LAG (0: no wait), so
  * a day of gaps never buries other customers' live events.
+ *
+ * Before that, push-back per customer: while more than BACKFILL_MAX_WAITING of the customer's
+ * events wait in its destination lanes, the batch waits (the run lends its working slot to other
+ * customers' runs meanwhile), instead of adding to a lane that already cannot keep up.
  */
 @Injectable()
 export class Republisher implements BeforeApplicationShutdown {
@@ -37,6 +43,8 @@ export class Republisher implements BeforeApplicationShutdown {
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     @Inject(KAFKA) kafka: ConstructorParameters<typeof LagGate>[0],
     config: ConfigService<AppConfig, true>,
+    private readonly pushback: BulkPushback,
+    private readonly slots: RunSlots,
     private readonly log: PinoLogger,
   ) {
     const maxLag = config.get('backfill', { infer: true }).maxLag;
@@ -111,6 +119,11 @@ export class Republisher implements BeforeApplicationShutdown {
     if (!first) {
       return;
     }
+    await this.pushback.waitWhileHeld(first.customerId, 'reconcile', signal, {
+      slot: this.slots.current(),
+      context: { kind, resource },
+    });
+    signal?.throwIfAborted();
     await this.gate?.waitBelowLimit(signal);
     signal?.throwIfAborted();
     let refused = 0;

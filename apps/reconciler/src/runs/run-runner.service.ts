@@ -7,7 +7,12 @@ import {
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger, ReadinessService } from '@raise-sync/shared/service';
+import {
+  BulkPushback,
+  PIPELINE_METRICS,
+  PinoLogger,
+  ReadinessService,
+} from '@raise-sync/shared/service';
 import type { ReconciliationKind } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { DeletionCheck } from '../checks/deletion.check';
@@ -17,11 +22,16 @@ import { WindowCheck } from '../checks/window.check';
 import { CrmConsistencyCheck } from '../crm/crm-consistency.check';
 import { ScheduleStore } from '../schedule/schedule-store';
 import { ReplicaIdentity } from './replica-identity';
+import { RunSlots, type RunSlot } from './run-slots';
 import { RunStore, type RunResult, type RunView } from './run-store';
 import type { ReconciliationCheck, RunContext, RunOutcome } from './run-types';
 
-/** Runs one replica works on at once. */
-const CONCURRENCY = 2;
+/**
+ * Runs one replica holds at most: RUN_CONCURRENCY working, the rest waiting for their
+ * customer's destination lanes (push-back) without a working slot. Bounds the memory of held
+ * runs (each keeps the page it was about to republish).
+ */
+const MAX_RUNS_IN_HAND = 16;
 
 const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message : String(error);
@@ -32,6 +42,10 @@ const messageOf = (error: unknown): string =>
  * gets an AbortSignal that fires when the lease is lost or the process shuts down. The outcome
  * (counts, duration, status, error) is stored, exported as metrics and logged in one line with
  * the customer ID. On shutdown unfinished runs are handed back as pending.
+ *
+ * Push-back: a run whose republish waits for its customer's destination lanes (BulkPushback,
+ * in the Republisher) lends its working slot out meanwhile, so the replica claims and works
+ * other customers' runs; runs of a customer found held are not claimed while it is.
  */
 @Injectable()
 export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
@@ -57,6 +71,8 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
     crm: CrmConsistencyCheck,
     webhookLog: WebhookLogCheck,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
+    private readonly slots: RunSlots,
+    private readonly pushback: BulkPushback,
     private readonly log: PinoLogger,
   ) {
     const reconciler = config.get('reconciler', { infer: true });
@@ -103,11 +119,16 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
       const claimed = await this.runs.claim(
         this.identity.owner,
         this.leaseSeconds,
-        CONCURRENCY - this.running.size,
+        Math.min(this.slots.available(), MAX_RUNS_IN_HAND - this.running.size),
+        this.pushback.heldCustomers(),
       );
       for (const run of claimed) {
         const abort = new AbortController();
-        const done = this.execute(run, abort).finally(() => this.running.delete(run.id));
+        const slot = this.slots.open();
+        const done = this.execute(run, abort, slot).finally(() => {
+          slot.end();
+          this.running.delete(run.id);
+        });
         this.running.set(run.id, { done, abort });
       }
     } catch (error) {
@@ -117,7 +138,7 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private async execute(run: RunView, abort: AbortController): Promise<void> {
+  private async execute(run: RunView, abort: AbortController, slot: RunSlot): Promise<void> {
     const started = process.hrtime.bigint();
     const owner = this.identity.owner;
     let leaseLost = false;
@@ -149,7 +170,9 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
     let result: RunResult;
     let note: string | undefined;
     try {
-      const outcome = await this.runCheck(run, abort.signal);
+      await slot.take(abort.signal); // at once, unless a held run took the slot back meanwhile
+      abort.signal.throwIfAborted();
+      const outcome = await this.slots.run(slot, () => this.runCheck(run, abort.signal));
       note = outcome.note;
       result = {
         status: outcome.status,

@@ -125,8 +125,16 @@ export class RunStore {
     return toRunView(rows[0] as RunRow);
   }
 
-  /** Claims up to `limit` runs: pending ones, oldest first, and running ones whose lease expired. */
-  async claim(owner: string, leaseSeconds: number, limit: number): Promise<RunView[]> {
+  /**
+   * Claims up to `limit` runs: pending ones, oldest first, and running ones whose lease expired.
+   * Runs of the `exceptCustomers` (held by push-back right now) are left for later.
+   */
+  async claim(
+    owner: string,
+    leaseSeconds: number,
+    limit: number,
+    exceptCustomers: readonly string[] = [],
+  ): Promise<RunView[]> {
     if (limit <= 0) {
       return [];
     }
@@ -136,7 +144,8 @@ export class RunStore {
               lease_expires_at = now() + make_interval(secs => $2),
               started_at = now(), finished_at = NULL, duration_ms = NULL, error = NULL, counts = '{}'
          FROM (SELECT id FROM reconciliation_runs
-                WHERE status = 'pending' OR (status = 'running' AND lease_expires_at < now())
+                WHERE (status = 'pending' OR (status = 'running' AND lease_expires_at < now()))
+                  AND NOT (customer_id = ANY($4::uuid[]))
                 ORDER BY requested_at
                 LIMIT $3
                 FOR UPDATE SKIP LOCKED) c
@@ -144,7 +153,7 @@ export class RunStore {
       RETURNING ${COLUMNS.split(',')
         .map((c) => `r.${c.trim()}`)
         .join(', ')}`,
-      [owner, leaseSeconds, limit],
+      [owner, leaseSeconds, limit, exceptCustomers],
     );
     // A run restarted after its replica died begins from scratch.
     if (rows.length > 0) {

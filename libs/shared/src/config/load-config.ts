@@ -309,6 +309,12 @@ class SharedEnv {
 
   @Type(() => Number)
   @IsInt()
+  @Min(0)
+  @Max(100_000_000)
+  BACKFILL_MAX_WAITING = 5000;
+
+  @Type(() => Number)
+  @IsInt()
   @Min(100)
   @Max(600_000)
   RECONCILER_TICK_MS = 5000;
@@ -679,6 +685,13 @@ export const CONFIG_VARIABLES: ReadonlyArray<{
       'backfill pages and reconciliation republishes wait while the submitter lags more than this (0 = no wait)',
   },
   {
+    name: 'BACKFILL_MAX_WAITING',
+    required: false,
+    default: '5000',
+    description:
+      "a customer's backfill pages, reconciliation republishes and replays wait while more than this many of its events wait in its destinations' lanes (0 = no wait)",
+  },
+  {
     name: 'RECONCILER_TICK_MS',
     required: false,
     default: '5000',
@@ -801,6 +814,8 @@ export interface AppConfig {
     tickMs: number;
     logEveryPages: number;
     maxLag: number;
+    /** BACKFILL_MAX_WAITING: per-customer push-back from its destination lanes (0 = off). */
+    maxWaiting: number;
   };
   reconciler: {
     tickMs: number;
@@ -919,6 +934,7 @@ export function loadConfig(env: Record<string, unknown>): AppConfig {
       tickMs: raw.BACKFILL_TICK_MS,
       logEveryPages: raw.BACKFILL_LOG_EVERY_PAGES,
       maxLag: raw.BACKFILL_MAX_LAG,
+      maxWaiting: raw.BACKFILL_MAX_WAITING,
     },
     reconciler: {
       tickMs: raw.RECONCILER_TICK_MS,

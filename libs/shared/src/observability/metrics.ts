@@ -251,6 +251,15 @@ export function createPipelineMetrics(registry: Registry, service: string) {
       labelNames: ['customer_id', 'resource', 'reason'] as const,
       registers: [registry],
     }),
+    bulkPushbackSeconds: new Counter({
+      name: `${PREFIX}bulk_pushback_seconds_total`,
+      help:
+        "Time a customer's bulk work (caller: backfill ranges, reconcile runs, replay runs) was held " +
+        "because more than BACKFILL_MAX_WAITING of the customer's events wait in its destination lanes; " +
+        'summed over the held ranges and runs.',
+      labelNames: ['customer_id', 'caller'] as const,
+      registers: [registry],
+    }),
     replayMessages: new Counter({
       name: `${PREFIX}replay_messages_total`,
       help: "Topic replays: messages scanned, matched (the customer's), published again (origin=replay) and undecodable (skipped).",

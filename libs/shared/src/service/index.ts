@@ -16,3 +16,4 @@ export * from './admin-docs';
 export * from './json-body.interceptor';
 export * from './request-params';
 export * from './unexpected-error.filter';
+export * from './bulk-pushback';

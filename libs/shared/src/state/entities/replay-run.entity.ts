@@ -15,13 +15,20 @@ export const REPLAY_DESTINATION_HEADER = 'x-replay-destination';
 
 /** One partition's part of a replay: offsets `from` (inclusive) to `to` (exclusive). */
 export interface ReplayPartitionBounds {
+  /**
+   * The topic of the partition when the run reads more than one (a replay by resource reads the
+   * live and the bulk topic); absent: the run's `topic`. Its position is then checkpointed under
+   * `<topic>:<partition>` instead of `<partition>`.
+   */
+  topic?: string;
   partition: number;
   from: number;
   to: number;
 }
 
 /**
- * A replay request: a customer's events read back from one source topic between resolved
+ * A replay request: a customer's events read back from a source topic (a replay by resource:
+ * its live and its bulk topic; `topic` is then the live one) between resolved
  * offsets and republished with origin `replay` (optionally for one destination). Worked by one
  * backfiller replica at a time under a lease; `positions` is its per-partition checkpoint.
  */
