@@ -1,13 +1,6 @@
 import { expectEventually, scrapeMetric, useTestStack } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
-import {
-  onboard,
-  readEvents,
-  startIngest,
-  topicMessageCount,
-  topics,
-  type IngestUnderTest,
-} from './support';
+import { onboard, readResourceEvents, startIngest, type IngestUnderTest } from './support';
 
 interface Checkpoint {
   resource: string;
@@ -24,12 +17,12 @@ describe('ingest: checkpointed polling (real Kafka, registry, PostgreSQL, simula
     customerId: string,
     resource: 'gift' | 'donor' | 'user',
   ): Promise<Set<string>> => {
-    const topic = topics(ingest.topicPrefix).sourceEvents(
+    const events = await readResourceEvents(
+      stack,
+      ingest.topicPrefix,
       resource === 'user' ? 'vomo' : 'raise',
       resource,
     );
-    const count = await topicMessageCount(stack, topic);
-    const events = count === 0 ? [] : await readEvents(stack, topic, count);
     return new Set(
       events.filter((e) => e.event.customerId === customerId).map((e) => e.event.recordId),
     );
@@ -92,12 +85,7 @@ describe('ingest: checkpointed polling (real Kafka, registry, PostgreSQL, simula
       { timeoutMs: 10_000 },
     );
     expect(Date.now() - started).toBeLessThan(2000 + 3000);
-    const donorTopic = topics(ingest.topicPrefix).sourceEvents('raise', 'donor');
-    const donorEvents = await readEvents(
-      stack,
-      donorTopic,
-      await topicMessageCount(stack, donorTopic),
-    );
+    const donorEvents = await readResourceEvents(stack, ingest.topicPrefix, 'raise', 'donor');
     const updates = donorEvents.filter(
       (e) =>
         e.event.customerId === c.id && e.event.recordId === String((modified as { id: number }).id),
@@ -186,10 +174,8 @@ describe('ingest: per-customer rate budgets against a rate-limiting source', () 
   });
 
   it("429s slow one customer down without errors, and do not slow another customer's polling", async () => {
-    const giftTopic = topics(ingest.topicPrefix).sourceEvents('raise', 'gift');
     const arrived = async (customerId: string): Promise<number> => {
-      const count = await topicMessageCount(stack, giftTopic);
-      const events = count === 0 ? [] : await readEvents(stack, giftTopic, count);
+      const events = await readResourceEvents(stack, ingest.topicPrefix, 'raise', 'gift');
       return new Set(
         events.filter((e) => e.event.customerId === customerId).map((e) => e.event.recordId),
       ).size;
@@ -293,12 +279,10 @@ describe('ingest: two replicas share the poll schedule through leases', () => {
         polling: { enabled: true, intervalSeconds: 3600 },
       });
     }
-    const giftTopic = topics(first.topicPrefix).sourceEvents('raise', 'gift');
     await expectEventually(
       async () => {
-        const count = await topicMessageCount(stack, giftTopic);
-        expect(count).toBeGreaterThanOrEqual(8000);
-        const events = await readEvents(stack, giftTopic, count);
+        const events = await readResourceEvents(stack, first.topicPrefix, 'raise', 'gift');
+        expect(events.length).toBeGreaterThanOrEqual(8000);
         expect(new Set(events.map((e) => e.key)).size).toBe(8000);
       },
       { timeoutMs: 60_000, intervalMs: 500 },

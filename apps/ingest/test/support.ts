@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { EventCodec, type SourceEvent } from '@raise-sync/shared/events';
+import { EventCodec, type Resource, type SourceEvent } from '@raise-sync/shared/events';
 import { topicsFor } from '@raise-sync/shared/kafka';
 import {
   adminClient,
@@ -133,6 +133,27 @@ export async function topicMessageCount(stack: TestStack, topic: string): Promis
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * Every event of a resource that ingest published: its live topic and its bulk topic (where a
+ * customer's events beyond INGEST_LIVE_SHARE go, e.g. a first poll reading a whole history).
+ */
+export async function readResourceEvents(
+  stack: TestStack,
+  prefix: string,
+  source: 'raise' | 'vomo',
+  resource: Resource,
+): Promise<Array<{ key: string; event: SourceEvent }>> {
+  const t = topics(prefix);
+  const out: Array<{ key: string; event: SourceEvent }> = [];
+  for (const topic of [t.sourceEvents(source, resource), t.bulkEvents(source, resource)]) {
+    const count = await topicMessageCount(stack, topic);
+    if (count > 0) {
+      out.push(...(await readEvents(stack, topic, count)));
+    }
+  }
+  return out;
 }
 
 /** The body Raise sends for a created gift (event type 10), as the tests sign and post it. */
