@@ -35,9 +35,14 @@ export interface RunningApp {
 /**
  * Starts a BUILT app (`nx run <app>:build` output) as a child process with the given environment
  * on top of the test stack's. Used by the e2e tests; the process is killed if a test forgets it.
+ * `entry` runs another build of the app instead (a previous release, for upgrade tests).
  */
-export function startApp(app: AppName, env: Record<string, string>, port: number): RunningApp {
-  const entry = resolve(WORKSPACE, `dist/apps/${app}/apps/${app}/src/main.js`);
+export function startApp(
+  app: AppName,
+  env: Record<string, string>,
+  port: number,
+  entry = resolve(WORKSPACE, `dist/apps/${app}/apps/${app}/src/main.js`),
+): RunningApp {
   const child: ChildProcess = spawn(process.execPath, [entry], {
     env: {
       PATH: process.env['PATH'],

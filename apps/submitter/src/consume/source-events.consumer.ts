@@ -103,6 +103,14 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
           topics,
           partitionsConsumedConcurrently: concurrency,
           onError: (error) => {
+            if ((error as { type?: unknown }).type === 'REBALANCE_IN_PROGRESS') {
+              // A member joined or left (a deploy, a scale-out): nothing failed.
+              this.log.warn(
+                { lane },
+                'the group is rebalancing: the unresolved rest of the batch goes to the next owner of the partition',
+              );
+              return;
+            }
             this.metrics.handlerErrors.inc({
               reason: (error as { reason?: string }).reason ?? 'unexpected',
             });
@@ -170,17 +178,14 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
 
   private async handleChunk(messages: ConsumedMessage[]): Promise<void> {
     const byCustomer = new Map<string, WorkItem[]>();
+    const decoded = new Map<string, number>();
     for (const message of messages) {
       const event = await this.decode(message);
       if (!event) {
         continue;
       }
-      this.metrics.eventsConsumed.inc({
-        customer_id: event.customerId,
-        source: event.source,
-        resource: event.resource,
-        outcome: 'decoded',
-      });
+      const counted = `${event.customerId}\u0000${event.source}\u0000${event.resource}`;
+      decoded.set(counted, (decoded.get(counted) ?? 0) + 1);
       const list = byCustomer.get(event.customerId) ?? [];
       // A replay may name the one destination it is for (see DeliveryEngine.decide).
       const target =
@@ -194,6 +199,13 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
         ...(target ? { targetDestinationId: target } : {}),
       });
       byCustomer.set(event.customerId, list);
+    }
+    for (const [key, n] of decoded) {
+      const [customerId, source, resource] = key.split('\u0000') as [string, string, string];
+      this.metrics.eventsConsumed.inc(
+        { customer_id: customerId, source, resource, outcome: 'decoded' },
+        n,
+      );
     }
     await this.markEchoes(byCustomer);
     // Related records first (the donors this chunk shows), then the gifts that lack theirs, so

@@ -71,7 +71,7 @@ export class DeliveryEngine {
       return summary;
     }
     const adapter = this.adapters.get(ctx.kind);
-    const decisions = await this.decider.decide(ctx, adapter, items);
+    const { decisions, previous } = await this.decider.decide(ctx, adapter, items);
     const hold = this.lanes.holdReason(ctx.destinationId);
     // A lane event sent while the breaker is open is its probe.
     const probing = hold === 'breaker_open' && items.some((i) => i.fromLane);
@@ -157,7 +157,7 @@ export class DeliveryEngine {
     for (const failure of failures) {
       await this.lanes.failed(ctx, failure.message, probing);
     }
-    await this.recorder.settle(ctx, outcomes);
+    await this.recorder.settle(ctx, outcomes, previous);
     const newlyParked = outcomes.filter((o) => o.status === 'parked' && !o.item.fromLane).length;
     if (newlyParked > 0) {
       this.lanes.noteParked(ctx, newlyParked);

@@ -117,7 +117,7 @@ function engineWith(results: Array<DeliveryResult | Error>, hold: ParkReason | n
   const adapters = { get: () => adapter } as unknown as AdapterRegistry;
   const decider = {
     decide: (_ctx: DestinationContext, _a: DestinationAdapter, items: WorkItem[]) =>
-      Promise.resolve(items.map(() => ({ kind: 'deliver' }))),
+      Promise.resolve({ decisions: items.map(() => ({ kind: 'deliver' })), previous: new Map() }),
   } as unknown as DeliveryDecider;
   const settled: Outcome[][] = [];
   const recorder = {

@@ -17,6 +17,7 @@ import {
   type ConsumedMessage,
 } from '@raise-sync/shared/service';
 import { DataSource } from 'typeorm';
+import { recordKeyOf, type PreviousStates } from './delivery-decider';
 import type {
   DeadLetteredOutcome,
   Outcome,
@@ -57,9 +58,13 @@ export class DeliveryRecorder {
   }
 
   /** Publishes the failures, records every outcome, then counts them. */
-  async settle(ctx: DestinationContext, outcomes: Outcome[]): Promise<void> {
+  async settle(
+    ctx: DestinationContext,
+    outcomes: Outcome[],
+    previous: PreviousStates,
+  ): Promise<void> {
     const deadLetters = await this.publishFailures(ctx, outcomes);
-    await this.record(ctx, outcomes, deadLetters);
+    await this.record(ctx, outcomes, deadLetters, previous);
     this.count(ctx, outcomes);
   }
 
@@ -175,12 +180,33 @@ export class DeliveryRecorder {
     return deadLetters;
   }
 
-  /** One transaction: sync state + audit, ledger, retry entries, dead-letter index. */
+  /**
+   * One transaction: sync state + audit, ledger, retry entries, dead-letter index. `previous` is
+   * the state the batch was decided on (the audit row's from-status), so it is not read again.
+   */
   private async record(
     ctx: DestinationContext,
     outcomes: Outcome[],
     deadLetters: Map<DeadLetteredOutcome, DeadLetterCopy>,
+    previous: PreviousStates,
   ): Promise<void> {
+    // The common case, a batch of live events delivered or skipped, is one statement (sync
+    // state, audit rows and ledger) in one commit: no transaction of several round trips, and
+    // the ledger rows are locked only for that statement's commit.
+    const plain = outcomes.every(
+      (o) => !o.item.fromRetry && (o.status === 'delivered' || o.status === 'skipped'),
+    );
+    if (plain) {
+      await this.db.query(
+        ...syncStateStatement(
+          ctx,
+          outcomes,
+          previous,
+          ledgerCounts(outcomes, new Set(), new Set()),
+        ),
+      );
+      return;
+    }
     await this.db.transaction(async (tx) => {
       // Retry items: an entry exists unless the retry message outlived a crash (an orphan whose
       // event was already counted through its replayed source batch); orphans are not counted.
@@ -300,80 +326,6 @@ export class DeliveryRecorder {
         noteNotInserted(newParked, inserted, alreadyInRetry);
       }
 
-      // Sync state (never moves to an older version) and its audit trail. A lane event that
-      // stays in its lane changes nothing there.
-      const changes = outcomes.filter(
-        (o) => o.status !== 'skipped' && !(o.status === 'parked' && o.item.fromLane),
-      );
-      if (changes.length > 0) {
-        await tx.query(
-          `WITH v AS (
-             SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[],
-                                  $10::text[], $11::text[], $12::int[], $13::text[], $14::timestamptz[], $15::int[])
-               AS v(resource, source_id, status, source_modified_at, event_id, destination_record_id, last_error,
-                    origin, topic, topic_partition, topic_offset, captured_at, attempts)
-           ), prev AS (
-             SELECT s.resource, s.source_id, s.status FROM sync_records s JOIN v USING (resource, source_id)
-              WHERE s.customer_id = $1 AND s.destination_id = $2
-           ), up AS (
-             INSERT INTO sync_records AS s (customer_id, destination_id, resource, source_id, status, source_modified_at,
-                                            last_event_id, destination_record_id, last_error, attempts)
-             SELECT $1, $2, resource, source_id, status, source_modified_at, event_id, destination_record_id, last_error, attempts FROM v
-             ON CONFLICT (customer_id, resource, source_id, destination_id) DO UPDATE
-               SET status = EXCLUDED.status,
-                   source_modified_at = EXCLUDED.source_modified_at,
-                   last_event_id = EXCLUDED.last_event_id,
-                   destination_record_id = COALESCE(EXCLUDED.destination_record_id, s.destination_record_id),
-                   last_error = EXCLUDED.last_error,
-                   -- the event's own count: a wait for a budget or Retry-After is no attempt
-                   attempts = CASE WHEN s.last_event_id = EXCLUDED.last_event_id
-                                   THEN GREATEST(s.attempts, EXCLUDED.attempts) ELSE EXCLUDED.attempts END,
-                   updated_at = now()
-               WHERE EXCLUDED.source_modified_at >= s.source_modified_at
-             RETURNING s.resource, s.source_id, s.status, s.attempts, s.destination_record_id, s.last_event_id
-           )
-           INSERT INTO audit_log (customer_id, resource, source_id, destination_id, event_id, action, from_status, to_status, detail)
-           SELECT $1, up.resource, up.source_id, $2, up.last_event_id, 'sync-state', prev.status, up.status,
-                  jsonb_strip_nulls(jsonb_build_object(
-                    'attempts', up.attempts, 'destinationRecordId', up.destination_record_id, 'error', v.last_error,
-                    'origin', v.origin, 'topic', v.topic, 'partition', v.topic_partition, 'offset', v.topic_offset,
-                    'capturedAt', v.captured_at))
-             FROM up JOIN v USING (resource, source_id) LEFT JOIN prev USING (resource, source_id)`,
-          [
-            ctx.customerId,
-            ctx.destinationId,
-            ...columns(changes, 13, (o) => {
-              // The audit row says how the record was captured and where it sits in Kafka (the
-              // source topic position, also for a delivery made from a retry topic).
-              const position = originOf(o.item.message);
-              return [
-                o.item.event.resource,
-                o.item.event.recordId,
-                o.status === 'delivered'
-                  ? 'confirmed'
-                  : o.status === 'parked' || (o.status === 'retry' && o.reason === 'rate_limited')
-                    ? 'pending'
-                    : 'failed',
-                o.item.event.sourceModifiedAt,
-                o.item.event.eventId,
-                o.status === 'delivered' ? (o.destinationRecordId ?? null) : null,
-                o.status === 'delivered'
-                  ? null
-                  : o.status === 'parked'
-                    ? `waiting: ${o.reason}`
-                    : `${o.reason}: ${o.error ?? ''}`.slice(0, 2000),
-                o.item.event.origin,
-                position.originalTopic,
-                position.originalPartition,
-                position.originalOffset,
-                o.item.event.capturedAt,
-                o.attempts,
-              ];
-            }),
-          ],
-        );
-      }
-
       // Dead-letter index with the payload, so the admin API can retry without reading Kafka.
       const dead = outcomes.filter((o) => o.status === 'dead_lettered');
       for (const o of dead) {
@@ -405,36 +357,16 @@ export class DeliveryRecorder {
         );
       }
 
-      // The ledger: live items count as received; terminal outcomes of tracked retries count.
-      const counts = new Map<string, number>();
-      const bump = (outcome: string): void => {
-        counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
-      };
-      for (const o of outcomes) {
-        if (!o.item.fromRetry) {
-          bump('received');
-          if (
-            (o.status === 'retry' || o.status === 'parked') &&
-            alreadyInRetry.has(o.item.event.eventId)
-          ) {
-            bump('skipped');
-            continue;
-          }
-        } else if (!tracked.has(o.item.event.eventId)) {
-          continue;
-        }
-        if (o.status === 'delivered' || o.status === 'skipped' || o.status === 'dead_lettered') {
-          bump(o.status);
-        }
-      }
-      if (counts.size > 0) {
-        await tx.query(
-          `INSERT INTO delivery_counts AS d (customer_id, destination_id, outcome, n)
-           SELECT $1, $2, * FROM unnest($3::text[], $4::bigint[])
-           ON CONFLICT (customer_id, destination_id, outcome) DO UPDATE SET n = d.n + EXCLUDED.n`,
-          [ctx.customerId, ctx.destinationId, [...counts.keys()], [...counts.values()]],
-        );
-      }
+      // Sync state, its audit trail and the ledger, last: the ledger rows are locked until the
+      // commit, so the shorter that is, the less concurrent chunks of the destination queue.
+      await tx.query(
+        ...syncStateStatement(
+          ctx,
+          outcomes,
+          previous,
+          ledgerCounts(outcomes, alreadyInRetry, tracked),
+        ),
+      );
     });
   }
 
@@ -452,16 +384,17 @@ export class DeliveryRecorder {
         "events wait in the destination's lane (no attempt spent)",
       );
     }
+    // Counters once per (outcome, reason) of the batch, not once per event.
+    const tally = new Map<string, number>();
+    const add = (outcome: string, reason: string): void => {
+      const key = `${outcome}\u0000${reason}`;
+      tally.set(key, (tally.get(key) ?? 0) + 1);
+    };
     for (const o of outcomes) {
-      const labels = { customer_id: ctx.customerId, destination: ctx.name };
       if (!o.item.fromRetry) {
-        this.metrics.deliveries.inc({ ...labels, outcome: 'received', reason: '' });
+        add('received', '');
       }
-      this.metrics.deliveries.inc({
-        ...labels,
-        outcome: o.status === 'retry' ? 'retry_scheduled' : o.status,
-        reason: o.reason,
-      });
+      add(o.status === 'retry' ? 'retry_scheduled' : o.status, o.reason);
       if (
         o.status === 'delivered' &&
         (o.item.event.origin === 'webhook' || o.item.event.origin === 'poll')
@@ -499,6 +432,13 @@ export class DeliveryRecorder {
           'delivery failed; scheduled for retry',
         );
       }
+    }
+    for (const [key, n] of tally) {
+      const [outcome, reason] = key.split('\u0000') as [string, string];
+      this.metrics.deliveries.inc(
+        { customer_id: ctx.customerId, destination: ctx.name, outcome, reason },
+        n,
+      );
     }
   }
 }
@@ -569,4 +509,129 @@ function columns<T>(rows: T[], arity: number, pick: (row: T) => unknown[]): unkn
     pick(row).forEach((value, i) => out[i]?.push(value));
   }
   return out;
+}
+
+/**
+ * The ledger's increments for a batch: live items count as received; terminal outcomes of
+ * tracked retries count (an orphan retry message, not tracked, is not counted); a live copy of
+ * an event already in retry counts as skipped.
+ */
+function ledgerCounts(
+  outcomes: Outcome[],
+  alreadyInRetry: ReadonlySet<string>,
+  tracked: ReadonlySet<string>,
+): Record<string, number> {
+  const counts: Record<string, number> = {};
+  const bump = (outcome: string): void => {
+    counts[outcome] = (counts[outcome] ?? 0) + 1;
+  };
+  for (const o of outcomes) {
+    if (!o.item.fromRetry) {
+      bump('received');
+      if (
+        (o.status === 'retry' || o.status === 'parked') &&
+        alreadyInRetry.has(o.item.event.eventId)
+      ) {
+        bump('skipped');
+        continue;
+      }
+    } else if (!tracked.has(o.item.event.eventId)) {
+      continue;
+    }
+    if (o.status === 'delivered' || o.status === 'skipped' || o.status === 'dead_lettered') {
+      bump(o.status);
+    }
+  }
+  return counts;
+}
+
+/** The sync status a change leaves a record in at the destination. */
+function statusOf(o: Outcome): string {
+  if (o.status === 'delivered') {
+    return 'confirmed';
+  }
+  return o.status === 'parked' || (o.status === 'retry' && o.reason === 'rate_limited')
+    ? 'pending'
+    : 'failed';
+}
+
+/**
+ * One statement for sync state (never moved to an older version), an audit row per change and
+ * the ledger increments. The changes travel as one JSON parameter (an array of rows, each an
+ * array of values in the order below), which the server parses once: cheaper on both sides than
+ * fourteen array parameters. A lane event that stays in its lane changes nothing there.
+ */
+function syncStateStatement(
+  ctx: DestinationContext,
+  outcomes: Outcome[],
+  previous: PreviousStates,
+  counts: Record<string, number>,
+): [string, unknown[]] {
+  const rows: unknown[] = [];
+  for (const o of outcomes) {
+    if (o.status === 'skipped' || (o.status === 'parked' && o.item.fromLane)) {
+      continue;
+    }
+    const { event } = o.item;
+    // The audit row says how the record was captured and where it sits in Kafka (the source
+    // topic position, also for a delivery made from a retry topic).
+    const position = originOf(o.item.message);
+    rows.push([
+      event.resource,
+      event.recordId,
+      statusOf(o),
+      event.sourceModifiedAt.toISOString(),
+      event.eventId,
+      o.status === 'delivered' ? (o.destinationRecordId ?? null) : null,
+      o.status === 'delivered'
+        ? null
+        : o.status === 'parked'
+          ? `waiting: ${o.reason}`
+          : `${o.reason}: ${o.error ?? ''}`.slice(0, 2000),
+      event.origin,
+      position.originalTopic,
+      position.originalPartition,
+      position.originalOffset,
+      event.capturedAt.toISOString(),
+      o.attempts,
+      previous.get(recordKeyOf(event)) ?? null,
+    ]);
+  }
+  return [
+    `WITH v AS (
+       SELECT r->>0 AS resource, r->>1 AS source_id, r->>2 AS status, (r->>3)::timestamptz AS source_modified_at,
+              r->>4 AS event_id, r->>5 AS destination_record_id, r->>6 AS last_error, r->>7 AS origin,
+              r->>8 AS topic, (r->>9)::int AS topic_partition, r->>10 AS topic_offset,
+              (r->>11)::timestamptz AS captured_at, (r->>12)::int AS attempts, r->>13 AS from_status
+         FROM jsonb_array_elements($3::jsonb) AS r
+     ), up AS (
+       INSERT INTO sync_records AS s (customer_id, destination_id, resource, source_id, status, source_modified_at,
+                                      last_event_id, destination_record_id, last_error, attempts)
+       SELECT $1, $2, resource, source_id, status, source_modified_at, event_id, destination_record_id, last_error, attempts FROM v
+       ON CONFLICT (customer_id, resource, source_id, destination_id) DO UPDATE
+         SET status = EXCLUDED.status,
+             source_modified_at = EXCLUDED.source_modified_at,
+             last_event_id = EXCLUDED.last_event_id,
+             destination_record_id = COALESCE(EXCLUDED.destination_record_id, s.destination_record_id),
+             last_error = EXCLUDED.last_error,
+             -- the event's own count: a wait for a budget or Retry-After is no attempt
+             attempts = CASE WHEN s.last_event_id = EXCLUDED.last_event_id
+                             THEN GREATEST(s.attempts, EXCLUDED.attempts) ELSE EXCLUDED.attempts END,
+             updated_at = now()
+         WHERE EXCLUDED.source_modified_at >= s.source_modified_at
+       RETURNING s.resource, s.source_id, s.status, s.attempts, s.destination_record_id, s.last_event_id
+     ), audit AS (
+       INSERT INTO audit_log (customer_id, resource, source_id, destination_id, event_id, action, from_status, to_status, detail)
+       SELECT $1, up.resource, up.source_id, $2, up.last_event_id, 'sync-state', v.from_status, up.status,
+              jsonb_strip_nulls(jsonb_build_object(
+                'attempts', up.attempts, 'destinationRecordId', up.destination_record_id, 'error', v.last_error,
+                'origin', v.origin, 'topic', v.topic, 'partition', v.topic_partition, 'offset', v.topic_offset,
+                'capturedAt', v.captured_at))
+         FROM up JOIN v USING (resource, source_id)
+     )
+     INSERT INTO delivery_counts AS d (customer_id, destination_id, outcome, n)
+     SELECT $1, $2, c.key, c.value::bigint FROM jsonb_each_text($4::jsonb) AS c
+     ON CONFLICT (customer_id, destination_id, outcome) DO UPDATE SET n = d.n + EXCLUDED.n`,
+    [ctx.customerId, ctx.destinationId, JSON.stringify(rows), JSON.stringify(counts)],
+  ];
 }

@@ -101,6 +101,15 @@ export async function revertAllMigrations(databaseUrl: string): Promise<number> 
   });
 }
 
+/** Reverts the `count` newest applied migrations, newest first (an upgrade test's old schema). */
+export async function revertMigrations(databaseUrl: string, count: number): Promise<void> {
+  await withDataSource(databaseUrl, async (ds) => {
+    for (let i = 0; i < count; i += 1) {
+      await ds.undoLastMigration({ transaction: 'each' });
+    }
+  });
+}
+
 /** Names of applied migrations, oldest first (empty when none ran yet). */
 export async function appliedMigrations(databaseUrl: string): Promise<string[]> {
   return withDataSource(databaseUrl, async (ds) => {

@@ -141,86 +141,60 @@ describe('state store on real PostgreSQL', () => {
     ).rejects.toThrow(/check constraint/);
   });
 
-  it('records sync state per destination with an audit row for every change', async () => {
-    const customer = await new CustomerRepository(stack.dataSource, box).create({
-      name: 'Riverside Food Bank',
-    });
+  it('removes sync state and audit rows with their customer or destination (triggers, not keys)', async () => {
+    const customers = new CustomerRepository(stack.dataSource, box);
     const destinations = stack.dataSource.getRepository(DestinationEntity);
-    const crm = await destinations.save(
-      destinations.create({ customerId: customer.id, kind: 'crm-plus', name: 'crm', config: {} }),
-    );
-    const warehouse = await destinations.save(
-      destinations.create({ customerId: customer.id, kind: 'warehouse', name: 'dw', config: {} }),
-    );
+    const add = async (name: string) => {
+      const customer = await customers.create({ name });
+      const [crm, dw] = await destinations.save([
+        destinations.create({ customerId: customer.id, kind: 'crm-plus', name: 'crm', config: {} }),
+        destinations.create({ customerId: customer.id, kind: 'warehouse', name: 'dw', config: {} }),
+      ]);
+      for (const destination of [crm, dw]) {
+        await stack.dataSource.query(
+          `INSERT INTO sync_records (customer_id, resource, source_id, destination_id, status, source_modified_at)
+           VALUES ($1, 'gift', '900113', $2, 'confirmed', now())`,
+          [customer.id, destination?.id],
+        );
+        for (const [from, to] of [
+          [null, 'pending'],
+          ['pending', 'confirmed'],
+        ]) {
+          await stack.dataSource.query(
+            `INSERT INTO audit_log (customer_id, resource, source_id, destination_id, action, from_status, to_status)
+             VALUES ($1, 'gift', '900113', $2, 'sync-state', $3, $4)`,
+            [customer.id, destination?.id, from, to],
+          );
+        }
+      }
+      return { customer, crm: crm as DestinationEntity, dw: dw as DestinationEntity };
+    };
+    const riverside = await add('Riverside Food Bank');
+    const other = await add('Trail Keepers');
+    const state = async (customerId: string) =>
+      stack.dataSource.query<Array<{ destination_id: string }>>(
+        `SELECT destination_id FROM sync_records WHERE customer_id = $1 ORDER BY destination_id`,
+        [customerId],
+      );
     const records = new SyncRecordRepository(stack.dataSource);
-    const at = new Date('2026-11-20T09:12:04.250Z');
 
-    await records.recordChange(customer.id, {
-      resource: 'gift',
-      sourceId: '900113',
-      destinationId: crm.id,
-      status: 'pending',
-      sourceModifiedAt: at,
-      eventId: 'e1',
-    });
-    await records.recordChange(customer.id, {
-      resource: 'gift',
-      sourceId: '900113',
-      destinationId: crm.id,
-      status: 'failed',
-      sourceModifiedAt: at,
-      eventId: 'e1',
-      error: 'CRM+ answered 503',
-      attempted: true,
-    });
-    await records.recordChange(customer.id, {
-      resource: 'gift',
-      sourceId: '900113',
-      destinationId: crm.id,
-      status: 'confirmed',
-      sourceModifiedAt: at,
-      eventId: 'e1',
-      destinationRecordId: 'G-77',
-      error: null,
-      attempted: true,
-    });
-    await records.recordChange(customer.id, {
-      resource: 'gift',
-      sourceId: '900113',
-      destinationId: warehouse.id,
-      status: 'confirmed',
-      sourceModifiedAt: at,
-      eventId: 'e1',
-      destinationRecordId: 'row-1',
-      attempted: true,
-    });
-
-    const state = await records.findForRecord(customer.id, 'gift', '900113');
-    expect(state.find((s) => s.destinationId === crm.id)).toEqual(
-      expect.objectContaining({
-        status: 'confirmed',
-        attempts: 2,
-        destinationRecordId: 'G-77',
-        lastError: null,
-      }),
-    );
-    expect(state).toHaveLength(2);
-    const history = await records.history(customer.id, 'gift', '900113');
-    expect(
-      history.filter((h) => h.destinationId === crm.id).map((h) => [h.fromStatus, h.toStatus]),
-    ).toEqual([
-      [null, 'pending'],
-      ['pending', 'failed'],
-      ['failed', 'confirmed'],
+    await destinations.delete({ id: riverside.crm.id });
+    expect(await state(riverside.customer.id)).toEqual([{ destination_id: riverside.dw.id }]);
+    // The audit trail outlives the destination, without its ID, in the order it was written.
+    const history = await records.history(riverside.customer.id, 'gift', '900113');
+    expect(history.map((h) => [h.destinationId, h.fromStatus, h.toStatus])).toEqual([
+      [null, null, 'pending'],
+      [null, 'pending', 'confirmed'],
+      [riverside.dw.id, null, 'pending'],
+      [riverside.dw.id, 'pending', 'confirmed'],
     ]);
-    // another customer sees nothing of this record
-    expect(
-      await records.findForRecord(
-        customer.id.replace(/.$/, (c) => (c === '0' ? '1' : '0')),
-        'gift',
-        '900113',
-      ),
-    ).toEqual([]);
+
+    await stack.dataSource.query(`DELETE FROM customers WHERE id = $1`, [riverside.customer.id]);
+    expect(await state(riverside.customer.id)).toEqual([]);
+    expect(await records.history(riverside.customer.id, 'gift', '900113')).toEqual([]);
+    // The other customer keeps everything.
+    expect(await state(other.customer.id)).toHaveLength(2);
+    expect(await records.history(other.customer.id, 'gift', '900113')).toHaveLength(4);
   });
 
   it('moves checkpoints forward only, by the record timestamp and then its ID', async () => {

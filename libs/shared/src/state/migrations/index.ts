@@ -10,6 +10,7 @@ import { CreateReplayRuns1763800008000 } from './1763800008000-create-replay-run
 import { CreateRelatedRecords1763800010000 } from './1763800010000-create-related-records';
 import { WebhookLogReconciliation1763800011000 } from './1763800011000-webhook-log-reconciliation';
 import { DeliveryLanes1763800012000 } from './1763800012000-delivery-lanes';
+import { LeanSyncState1763800013000 } from './1763800013000-lean-sync-state';
 
 /** Every migration, oldest first. New ones are appended here. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   CreateRelatedRecords1763800010000,
   WebhookLogReconciliation1763800011000,
   DeliveryLanes1763800012000,
+  LeanSyncState1763800013000,
 ];
