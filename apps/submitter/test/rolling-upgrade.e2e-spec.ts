@@ -50,14 +50,18 @@ function buildPreviousRelease(): { dir: string; entry: string; migrations: numbe
   if (!existsSync(entry)) {
     throw new Error(`the previous release built no ${entry}`);
   }
-  const migrations = Number(
-    execFileSync(process.execPath, [
-      '-p',
-      `require(${JSON.stringify(join(dir, 'dist/apps/submitter/libs/shared/src/state/migrations/index.js'))}).MIGRATIONS.length`,
-    ])
-      .toString()
-      .trim(),
-  );
+  // The previous release's migrations, by name, from its source (not its build's output).
+  const index = execFileSync('git', [
+    '-C',
+    ROOT,
+    'show',
+    `${PREVIOUS_RELEASE}:libs/shared/src/state/migrations/index.ts`,
+  ]).toString();
+  const known = new Set(index.match(/\b[A-Za-z]+\d{13}\b/g) ?? []);
+  const migrations = MIGRATIONS.filter((m) => known.has(m.name)).length;
+  if (migrations === 0) {
+    throw new Error(`found no migrations of ${PREVIOUS_RELEASE} in its migrations/index.ts`);
+  }
   return { dir, entry, migrations };
 }
 
