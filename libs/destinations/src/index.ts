@@ -1,6 +1,6 @@
 export * from './port';
 export * from './adapter-registry';
-export { LookupNotSupportedError } from './adapter-support';
+export { LookupNotSupportedError, newestPerRecord, recordKeyOf } from './adapter-support';
 export {
   DestinationHttp,
   type DestinationHttpOptions,

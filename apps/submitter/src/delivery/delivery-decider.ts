@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { DestinationAdapter, DestinationContext } from '@raise-sync/destinations';
-import type { SourceEvent } from '@raise-sync/shared/events';
+import {
+  newestPerRecord,
+  recordKeyOf,
+  type DestinationAdapter,
+  type DestinationContext,
+} from '@raise-sync/destinations';
 import { DataSource } from 'typeorm';
 import type { WorkItem } from './outcome';
 import { decideAgainstSyncState, targetedElsewhere, type Decision } from './sync-state-decision';
@@ -12,10 +16,6 @@ interface SyncRow {
   source_modified_at: Date;
   last_event_id: string | null;
 }
-
-/** A record's key in PreviousStates: resource and source ID. */
-export const recordKeyOf = (e: SourceEvent): string => `${e.resource}\u0000${e.recordId}`;
-const keyOf = recordKeyOf;
 
 /** The sync status each record of a batch had at the destination before it (absent: none). */
 export type PreviousStates = ReadonlyMap<string, string>;
@@ -63,15 +63,7 @@ export class DeliveryDecider {
       ],
     );
     const known = new Map(rows.map((r) => [`${r.resource}\u0000${r.source_id}`, r]));
-    const newestIndex = new Map<string, number>();
-    items.forEach((item, i) => {
-      const key = keyOf(item.event);
-      const current = newestIndex.get(key);
-      const best = current === undefined ? undefined : items[current];
-      if (!best || item.event.sourceModifiedAt.getTime() >= best.event.sourceModifiedAt.getTime()) {
-        newestIndex.set(key, i);
-      }
-    });
+    const newestIndex = newestPerRecord(items.map((i) => i.event));
     const decisions = items.map((item, i): Decision => {
       const { event } = item;
       if (item.echo) {
@@ -89,15 +81,19 @@ export class DeliveryDecider {
       if (!adapter.accepts(event.resource, ctx)) {
         return { kind: 'skip', reason: 'not_applicable' };
       }
-      if (newestIndex.get(keyOf(event)) !== i) {
+      if (newestIndex.get(recordKeyOf(event)) !== i) {
         return { kind: 'skip', reason: 'stale' };
       }
-      const row = known.get(keyOf(event));
+      const row = known.get(recordKeyOf(event));
       return decideAgainstSyncState(
         candidate,
         row && { status: row.status, sourceModifiedAt: new Date(row.source_modified_at) },
       );
     });
-    return { decisions, previous: new Map([...known].map(([key, row]) => [key, row.status])) };
+    const previous = new Map<string, string>();
+    for (const [key, row] of known) {
+      previous.set(key, row.status);
+    }
+    return { decisions, previous };
   }
 }

@@ -17,7 +17,8 @@ import {
   type ConsumedMessage,
 } from '@raise-sync/shared/service';
 import { DataSource } from 'typeorm';
-import { recordKeyOf, type PreviousStates } from './delivery-decider';
+import { recordKeyOf } from '@raise-sync/destinations';
+import type { PreviousStates } from './delivery-decider';
 import type {
   DeadLetteredOutcome,
   Outcome,
