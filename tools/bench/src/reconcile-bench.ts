@@ -5,7 +5,9 @@
  *       at the same page size and the same options (donor embedded), doing nothing else;
  *   (b) the built reconciler app as a child process reconciling that window on demand: wall time
  *       from the request to the stored outcome, and its peak RSS (VmHWM, /proc/<pid>/status).
- * The gaps it reports must equal the planted ones (exit code 1 otherwise).
+ * The gaps it reports must equal the planted ones (exit code 1 otherwise). The reconciler runs with
+ * the heap cap of its Kubernetes manifest; the CPU of the reconciler, the simulator and PostgreSQL
+ * in each timed part is printed, and BENCH_CPU_PROF=dir writes the reconciler's V8 profile there.
  *
  *   npm run bench -- reconcile [--records 1000000] [--page-size 1000]
  */
@@ -24,7 +26,15 @@ import {
 } from '@raise-sync/shared/sources';
 import { CustomerRepository, DestinationEntity } from '@raise-sync/shared/state';
 import { connectSimulator } from '@raise-sync/simulators';
-import { benchDatabase, env, freePort } from './util';
+import {
+  benchDatabase,
+  cpuByComm,
+  cpuOf,
+  cpuSpent,
+  env,
+  freePort,
+  manifestHeapCapMiB,
+} from './util';
 
 const ROOT = resolve(__dirname, '../../../../../..');
 const arg = (name: string, fallback: number): number => {
@@ -73,6 +83,9 @@ async function startSimulatorProcess(): Promise<{ child: ChildProcess; url: stri
   });
   return { child, url: (JSON.parse(banner) as { url: string }).url };
 }
+
+const cpuLine = (reader: number, simulator: number, postgres: number): string =>
+  `reader ${reader.toFixed(1)}, simulator ${simulator.toFixed(1)}, PostgreSQL ${postgres.toFixed(1)}`;
 
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) {
@@ -188,6 +201,12 @@ async function main(): Promise<void> {
         }),
       }),
     });
+    const simulatorPid = simulator.child.pid as number;
+    const baselineCpu = {
+      self: process.cpuUsage(),
+      sim: cpuOf(simulatorPid),
+      pg: cpuByComm('postgres'),
+    };
     const baselineStarted = Date.now();
     let streamed = 0;
     for await (const page of client.streamModifiedSince(
@@ -214,6 +233,12 @@ async function main(): Promise<void> {
       streamed += page.items.length;
     }
     const baselineSeconds = (Date.now() - baselineStarted) / 1000;
+    const baselineUsage = process.cpuUsage(baselineCpu.self);
+    const baselineCpuLine = cpuLine(
+      (baselineUsage.user + baselineUsage.system) / 1e6,
+      cpuOf(simulatorPid) - baselineCpu.sim,
+      cpuSpent(baselineCpu.pg, cpuByComm('postgres')),
+    );
     if (streamed !== RECORDS) {
       throw new Error(`the baseline streamed ${streamed} gifts, expected ${RECORDS}`);
     }
@@ -221,9 +246,16 @@ async function main(): Promise<void> {
     // (b) The reconciler app, on demand, for the same window.
     const port = await freePort();
     const adminToken = randomBytes(24).toString('hex');
+    const heapCap = manifestHeapCapMiB(ROOT, 'reconciler');
+    const profileDir = process.env['BENCH_CPU_PROF'];
     const reconciler = spawn(
       process.execPath,
-      [resolve(ROOT, 'dist/apps/reconciler/apps/reconciler/src/main.js')],
+      [
+        `--max-old-space-size=${heapCap}`,
+        ...(process.env['BENCH_NODE_FLAGS'] ? process.env['BENCH_NODE_FLAGS'].split(' ') : []),
+        ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+        resolve(ROOT, 'dist/apps/reconciler/apps/reconciler/src/main.js'),
+      ],
       {
         env: {
           PATH: process.env['PATH'],
@@ -258,6 +290,11 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 200));
     }
     const idleRss = readHwmMiB(reconciler.pid as number).rss;
+    const runCpu = {
+      self: cpuOf(reconciler.pid as number),
+      sim: cpuOf(simulatorPid),
+      pg: cpuByComm('postgres'),
+    };
     const started = Date.now();
     const requested = await fetch(`${base}/admin/customers/${customer.id}/reconciliations`, {
       method: 'POST',
@@ -290,6 +327,11 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 250));
     }
     const wallSeconds = (Date.now() - started) / 1000;
+    const runCpuLine = cpuLine(
+      cpuOf(reconciler.pid as number) - runCpu.self,
+      cpuOf(simulatorPid) - runCpu.sim,
+      cpuSpent(runCpu.pg, cpuByComm('postgres')),
+    );
     const { hwm } = readHwmMiB(reconciler.pid as number);
     await stop(reconciler);
 
@@ -314,8 +356,10 @@ async function main(): Promise<void> {
     say(
       `${'reconciler app: run duration it recorded'.padEnd(70)} ${((run.durationMs ?? 0) / 1000).toFixed(1).padStart(8)} ${rate((run.durationMs ?? 1) / 1000)}  ${((run.durationMs ?? 0) / 1000 / baselineSeconds).toFixed(2)}x the time`,
     );
+    say(`CPU seconds, baseline:   ${baselineCpuLine}`);
+    say(`CPU seconds, reconciler: ${runCpuLine}`);
     say(
-      `reconciler memory: peak RSS (VmHWM) ${hwm.toFixed(0)} MiB, highest sampled RSS during the run ${peakRss.toFixed(0)} MiB, idle before the run ${idleRss.toFixed(0)} MiB`,
+      `reconciler memory (heap cap ${heapCap} MiB, as in deploy/k8s/base/reconciler.yaml): peak RSS (VmHWM) ${hwm.toFixed(0)} MiB, highest sampled RSS during the run ${peakRss.toFixed(0)} MiB, idle before the run ${idleRss.toFixed(0)} MiB`,
     );
     say(
       `gaps found: ${found.missing} missing + ${found.stale} stale (planted ${plantedMissing} + ${planted.stale.length}), republished ${run.counts['republished'] ?? 0}: ${ok ? 'OK' : 'MISMATCH'}`,

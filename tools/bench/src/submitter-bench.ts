@@ -16,14 +16,22 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { EventCodec } from '@raise-sync/shared/events';
 import { createKafka } from '@raise-sync/shared/kafka';
 import { CustomerRepository, dataSourceOptions } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
-import { benchDatabase, env, freePort } from './util';
+import {
+  benchDatabase,
+  cpuByComm,
+  cpuOf,
+  cpuSpent,
+  env,
+  freePort,
+  manifestHeapCapMiB,
+} from './util';
 import {
   prepareBacklog,
   startFloorConsumer,
@@ -54,51 +62,6 @@ interface Figures {
   peakRssMiB: number;
 }
 
-/** The submitter's heap cap in its Kubernetes manifest (MiB). */
-function manifestHeapCapMiB(): number {
-  const manifest = readFileSync(resolve(ROOT, 'deploy/k8s/base/submitter.yaml'), 'utf8');
-  const cap = /--max-old-space-size=(\d+)/.exec(manifest)?.[1];
-  if (!cap) {
-    throw new Error('deploy/k8s/base/submitter.yaml sets no --max-old-space-size');
-  }
-  return Number(cap);
-}
-
-const TICKS_PER_SECOND = 100;
-
-/** utime + stime of a process in seconds (0 once it is gone). */
-function cpuOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds per pid of every process whose command name is `comm`. */
-function cpuByComm(comm: string): Map<number, number> {
-  const found = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) {
-      continue;
-    }
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) {
-        found.set(Number(entry), cpuOf(Number(entry)));
-      }
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
-
-/** CPU spent by processes named `comm` between two samples (a process new since counts whole). */
-const cpuSpent = (before: Map<number, number>, after: Map<number, number>): number =>
-  [...after].reduce((sum, [pid, cpu]) => sum + cpu - (before.get(pid) ?? 0), 0);
-
 function peakRssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
@@ -128,7 +91,7 @@ async function measure(
   databaseUrl: string,
   secretsKey: string,
 ): Promise<Figures> {
-  const heapCap = manifestHeapCapMiB();
+  const heapCap = manifestHeapCapMiB(ROOT, 'submitter');
   const profileDir = process.env['BENCH_CPU_PROF'];
   const nodeArgs = [
     `--max-old-space-size=${heapCap}`,
@@ -263,7 +226,7 @@ async function main(): Promise<void> {
   const codec = new EventCodec(env('SCHEMA_REGISTRY_URL'));
   const results: Record<Contender, Figures[]> = { floor: [], submitter: [] };
   process.stdout.write(
-    `submitter benchmark: ${EVENTS} gift events into the PostgreSQL warehouse, ${RUNS} run(s), heap cap ${manifestHeapCapMiB()} MiB\n` +
+    `submitter benchmark: ${EVENTS} gift events into the PostgreSQL warehouse, ${RUNS} run(s), heap cap ${manifestHeapCapMiB(ROOT, 'submitter')} MiB\n` +
       `floor: bare kafkajs consumer + the same batched upserts; submitter: + sync state, audit log, ledger, retries\n` +
       `(start s: spawn to first row; timed from the first row to the last; cpu/pg/kafka s: CPU in the timed window)\n` +
       `${HEADER}\n`,

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { openSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
@@ -125,3 +125,54 @@ export async function startService(
     },
   };
 }
+
+/**
+ * The V8 heap cap (MiB) that an app's Kubernetes manifest (deploy/k8s/base/<app>.yaml) gives it,
+ * so a benchmark runs the app with the memory it has in production.
+ */
+export function manifestHeapCapMiB(
+  root: string,
+  app: 'submitter' | 'reconciler' | 'ingest',
+): number {
+  const path = resolve(root, `deploy/k8s/base/${app}.yaml`);
+  const cap = /--max-old-space-size=(\d+)/.exec(readFileSync(path, 'utf8'))?.[1];
+  if (!cap) {
+    throw new Error(`${path} sets no --max-old-space-size`);
+  }
+  return Number(cap);
+}
+
+const TICKS_PER_SECOND = 100;
+
+/** utime + stime of a process in seconds (0 once it is gone). */
+export function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds per pid of every process whose command name is `comm`. */
+export function cpuByComm(comm: string): Map<number, number> {
+  const found = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) {
+        found.set(Number(entry), cpuOf(Number(entry)));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** CPU spent by processes named `comm` between two samples (a process new since counts whole). */
+export const cpuSpent = (before: Map<number, number>, after: Map<number, number>): number =>
+  [...after].reduce((sum, [pid, cpu]) => sum + cpu - (before.get(pid) ?? 0), 0);

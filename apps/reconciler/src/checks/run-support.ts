@@ -87,3 +87,43 @@ export function throwIfAborted(signal: AbortSignal): void {
     throw new RunAbortedError(signal.reason);
   }
 }
+
+/**
+ * Iterates `source` up to `depth` items ahead: as soon as an item (a source page) is handed out,
+ * the next one is requested, so the source keeps preparing pages while the caller checks the one
+ * in hand. Holds at most `depth + 1` items. Leaving the loop early closes the source once the
+ * reads in flight have ended.
+ */
+export async function* readAhead<T>(source: AsyncIterable<T>, depth = 1): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  const queue: Array<Promise<IteratorResult<T>>> = [];
+  const pull = (): void => {
+    const next = iterator.next();
+    // Its error, if any, is thrown where it is awaited (or dropped when the caller left early).
+    next.catch(() => undefined);
+    queue.push(next);
+  };
+  for (let i = 0; i < depth; i += 1) {
+    pull();
+  }
+  let finished = false;
+  try {
+    for (;;) {
+      const result = await (queue.shift() as Promise<IteratorResult<T>>);
+      if (result.done) {
+        finished = true;
+        return;
+      }
+      pull();
+      yield result.value;
+    }
+  } catch (error) {
+    finished = true;
+    throw error;
+  } finally {
+    if (!finished) {
+      await Promise.allSettled(queue);
+      await iterator.return?.();
+    }
+  }
+}

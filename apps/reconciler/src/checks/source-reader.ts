@@ -7,8 +7,10 @@ import {
   isRaiseResource,
   raiseToRecord,
   vomoToRecord,
+  type MapOptions,
   type RaiseResource,
 } from '@raise-sync/shared/sources';
+import { readAhead } from './run-support';
 
 /** One source record as events carry it. */
 export interface SourceRecord {
@@ -44,6 +46,15 @@ export interface IdPage {
   lastId: string;
 }
 
+/** Raise pages requested ahead of the one being compared (memory: this many + 1 pages). */
+const READ_AHEAD = 2;
+
+/**
+ * A window check republishes only its few gaps, so a record's `raw` JSON is serialized only when
+ * one is published (the comparison needs the ID and the version).
+ */
+const LAZY_RAW: MapOptions = { raw: 'deferred' };
+
 const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message : String(error);
 
@@ -55,7 +66,10 @@ function idOf(item: unknown): string | null {
 /**
  * Reads what a reconciliation compares, a page at a time, from the source APIs (through the
  * customer-wide rate budget): records modified in a window, or every record ID in ID order.
- * Nothing here holds more than the page in hand.
+ * A Raise window is read ahead (READ_AHEAD pages): the next request goes out as soon as Raise
+ * answered one, so Raise prepares pages while this one is mapped and compared; a VOMO window,
+ * which has no upper bound and stops at the first page past its end, is read a page at a time.
+ * Nothing here holds more than READ_AHEAD + 1 pages.
  */
 @Injectable()
 export class SourceReader {
@@ -96,8 +110,8 @@ export class SourceReader {
         },
       ],
     });
-    for await (const page of pages) {
-      yield mapPage(page.items, (item) => raiseToRecord(resource, item as never), read);
+    for await (const page of readAhead(pages, READ_AHEAD)) {
+      yield mapPage(page.items, (item) => raiseToRecord(resource, item as never, LAZY_RAW), read);
     }
   }
 
@@ -112,7 +126,7 @@ export class SourceReader {
       signal: read.signal,
     });
     for await (const page of pages) {
-      yield mapPage(page.items, (item) => vomoToRecord(item), read);
+      yield mapPage(page.items, (item) => vomoToRecord(item, LAZY_RAW), read);
       if (page.cursor.at.getTime() >= read.end.getTime()) {
         return;
       }

@@ -43,6 +43,50 @@ export class SyncStateStore {
   }
 
   /**
+   * Of these records (ID and the source's version), the ones whose sync row does NOT show that
+   * version (or a newer one) confirmed at this destination, with their row (null: no row). The
+   * comparison is made by PostgreSQL, so a page that is all delivered returns no row at all.
+   */
+  async notShownDelivered(
+    customerId: string,
+    resource: string,
+    destinationId: string,
+    records: ReadonlyArray<{ recordId: string; sourceModifiedAt: Date }>,
+  ): Promise<Map<string, SyncState | null>> {
+    const behind = new Map<string, SyncState | null>();
+    if (records.length === 0) {
+      return behind;
+    }
+    const rows: Array<SyncRow & { status: SyncState['status'] | null }> = await this.db.query(
+      // LATERAL: one primary-key lookup per record, whatever the table's statistics say.
+      `SELECT v.source_id, s.status, s.source_modified_at
+         FROM unnest($4::text[], $5::timestamptz[]) AS v(source_id, modified)
+         LEFT JOIN LATERAL (
+           SELECT r.status, r.source_modified_at FROM sync_records r
+            WHERE r.customer_id = $1 AND r.resource = $2 AND r.source_id = v.source_id
+              AND r.destination_id = $3
+         ) s ON true
+        WHERE s.status IS NULL OR s.status <> 'confirmed' OR s.source_modified_at < v.modified`,
+      [
+        customerId,
+        resource,
+        destinationId,
+        records.map((r) => r.recordId),
+        records.map((r) => r.sourceModifiedAt.toISOString()),
+      ],
+    );
+    for (const row of rows) {
+      behind.set(
+        row.source_id,
+        row.status === null
+          ? null
+          : { status: row.status, sourceModifiedAt: new Date(row.source_modified_at) },
+      );
+    }
+    return behind;
+  }
+
+  /**
    * Records of this page the submitter has parked at this destination: an open dead letter (a
    * permanent refusal waiting for a human) or a retry still in flight. Republishing those would
    * only add another dead letter or race the retry, so the window check reports them instead.

@@ -16,7 +16,6 @@ import {
   classifyBySync,
   classifyHeld,
   destinationHolds,
-  syncShowsDelivered,
   type SyncState,
   type Verdict,
 } from './gap-classifier';
@@ -36,6 +35,12 @@ interface PageScope {
 }
 
 const asIso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+
+/** A record's verdict at one destination, and what the destination had (for the details). */
+interface Judgement {
+  verdict: Verdict;
+  had: unknown;
+}
 
 /**
  * Window reconciliation (kind 'window'): for every resource of the customer's sources, streams
@@ -154,20 +159,27 @@ export class WindowCheck implements ReconciliationCheck {
     const found: Discrepancy[] = [];
     for (const target of scope.targets) {
       const { ctx: dest } = target;
-      const ids = page.records.map((r) => r.recordId);
-      const sync = await this.syncState.read(ctx.customerId, resource, dest.destinationId, ids);
-      const verdicts = await this.judge(scope, target, page.records, sync);
-      const parked = verdicts.some((v) => v.verdict.gap)
-        ? await this.syncState.parked(ctx.customerId, resource, dest.destinationId, ids)
-        : new Map<string, 'dead_lettered' | 'in_retry'>();
+      // Only the records that are not plainly in line come back from PostgreSQL; the rest of the
+      // page is held at the source's version and costs no further work.
+      const { judged, sync } = await this.judge(scope, target, page.records);
+      counter.add('destination_total', page.records.length - judged.size);
+      const gapIds = [...judged].filter(([, j]) => j.verdict.gap).map(([id]) => id);
+      const parked =
+        gapIds.length > 0
+          ? await this.syncState.parked(ctx.customerId, resource, dest.destinationId, gapIds)
+          : new Map<string, 'dead_lettered' | 'in_retry'>();
       const invalidate: Invalidation[] = [];
-      page.records.forEach((record, i) => {
-        const { verdict, had } = verdicts[i] as { verdict: Verdict; had: unknown };
+      for (const record of page.records) {
+        const judgement = judged.get(record.recordId);
+        if (!judgement) {
+          continue;
+        }
+        const { verdict, had } = judgement;
         if (destinationHolds(verdict)) {
           counter.add('destination_total');
         }
         if (!verdict.gap) {
-          return;
+          continue;
         }
         const row = sync.get(record.recordId);
         const parking = parked.get(record.recordId);
@@ -196,7 +208,7 @@ export class WindowCheck implements ReconciliationCheck {
               },
             });
           }
-          return;
+          continue;
         }
         const state = verdict.state;
         const measure = state === 'missing_in_destination' ? 'missing_in_destination' : 'stale';
@@ -224,7 +236,7 @@ export class WindowCheck implements ReconciliationCheck {
               : null,
           },
         });
-      });
+      }
       const invalidated = await this.syncState.invalidate(
         ctx.customerId,
         resource,
@@ -278,39 +290,64 @@ export class WindowCheck implements ReconciliationCheck {
     }
   }
 
-  /** One verdict per record (same order) and what the destination had, for the details. */
+  /**
+   * The verdicts of the records of a page that are not plainly in line at this destination, by
+   * record ID (a record absent from `judged` is held at the source's version), and the sync rows
+   * of those records. The warehouse is compared by its own rows; an HTTP destination first by the
+   * sync state, then, for what that does not show as delivered, by asking the destination itself.
+   */
   private async judge(
     scope: PageScope,
     target: ReconcileTarget,
     records: SourceRecord[],
-    sync: Map<string, SyncState>,
-  ): Promise<Array<{ verdict: Verdict; had: unknown }>> {
+  ): Promise<{ judged: Map<string, Judgement>; sync: Map<string, SyncState> }> {
     const { ctx: dest } = target;
+    const { customerId } = scope.ctx;
+    const judged = new Map<string, Judgement>();
     if (dest.kind === 'warehouse') {
-      const held = await this.directory.warehouse().lookupMany(
+      const behind = await this.directory.warehouse().behind(
         dest,
         scope.resource,
-        records.map((r) => r.recordId),
+        records.map((r) => ({ sourceId: r.recordId, sourceModifiedAt: r.sourceModifiedAt })),
       );
-      return records.map((r) => {
-        const row = held.get(r.recordId);
-        return {
-          verdict: classifyHeld(r.sourceModifiedAt, row ?? { exists: false }),
-          had: describeHeld(row),
-        };
-      });
-    }
-    return mapLimit(records, this.lookupConcurrency, async (r) => {
-      const row = sync.get(r.recordId);
-      if (syncShowsDelivered(row, r.sourceModifiedAt)) {
-        return { verdict: { gap: false }, had: { source: 'sync_state' } };
+      for (const r of records) {
+        const held = behind.get(r.recordId);
+        if (held) {
+          judged.set(r.recordId, {
+            verdict: classifyHeld(r.sourceModifiedAt, held),
+            had: describeHeld(held),
+          });
+        }
       }
+      const sync =
+        judged.size > 0
+          ? await this.syncState.read(customerId, scope.resource, dest.destinationId, [
+              ...judged.keys(),
+            ])
+          : new Map<string, SyncState>();
+      return { judged, sync };
+    }
+    const rows = await this.syncState.notShownDelivered(
+      customerId,
+      scope.resource,
+      dest.destinationId,
+      records,
+    );
+    const sync = new Map<string, SyncState>();
+    for (const [id, row] of rows) {
+      if (row) {
+        sync.set(id, row);
+      }
+    }
+    const open = records.filter((r) => rows.has(r.recordId));
+    const verdicts = await mapLimit(open, this.lookupConcurrency, async (r) => {
+      const row = sync.get(r.recordId);
       const skip = this.intentionalSkip(scope, target, r);
       if (skip !== null) {
         // The destination never takes this record (test mode, no email, not invoiced...): the
         // submitter skipped it on purpose, so it is not a gap, today or on any later run.
         scope.counter.add(`not_taken:${dest.name}`);
-        return { verdict: { gap: false }, had: { source: 'adapter', notTaken: skip } };
+        return { verdict: { gap: false }, had: { source: 'adapter', notTaken: skip } } as const;
       }
       if (scope.noLookup.has(dest.destinationId)) {
         return { verdict: classifyBySync(r.sourceModifiedAt, row), had: { source: 'sync_state' } };
@@ -326,7 +363,7 @@ export class WindowCheck implements ReconciliationCheck {
           scope.counter.add(`lookup_failed:${dest.name}`);
           this.log.warn(
             {
-              customerId: scope.ctx.customerId,
+              customerId,
               runId: scope.ctx.runId,
               destination: dest.name,
               recordId: r.recordId,
@@ -338,6 +375,8 @@ export class WindowCheck implements ReconciliationCheck {
         return { verdict: classifyBySync(r.sourceModifiedAt, row), had: { source: 'sync_state' } };
       }
     });
+    open.forEach((r, i) => judged.set(r.recordId, verdicts[i] as Judgement));
+    return { judged, sync };
   }
 }
 

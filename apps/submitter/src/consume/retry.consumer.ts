@@ -38,6 +38,11 @@ import { RecordCompletion } from '../delivery/record-completion.service';
 
 /** Most retry messages delivered in one pass (one engine call and transaction per destination). */
 const RETRY_BATCH = 500;
+/**
+ * Most bytes fetched per retry partition (a few hundred events). Every partition of a tier may
+ * hold its batch while its head waits for its due time, so fetches here stay small.
+ */
+const RETRY_FETCH_BYTES_PER_PARTITION = 256 * 1024;
 /** Destinations of one pass written at the same time. */
 const PARALLEL_DESTINATIONS = 8;
 /**
@@ -114,6 +119,9 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
           topics: [this.topics.submitRetry(delay)],
           // every partition of the topic may be waiting for its head message at the same time
           partitionsConsumedConcurrently: 32,
+          // Small fetches: a waiting partition holds its batch until its head is due, and four
+          // tiers of 32 partitions at the default 1 MiB could hold 128 MiB doing nothing.
+          maxBytesPerPartition: RETRY_FETCH_BYTES_PER_PARTITION,
           onError: (error) => this.log.error({ err: error, delay }, 'retry batch left unresolved'),
         },
         (batch, control) => this.handleBatch(batch, control),
@@ -139,7 +147,7 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
   private async handleBatch(batch: PartitionBatch, control: BatchControl): Promise<void> {
     const tier = RETRY_DELAYS.findIndex((delay) => this.topics.submitRetry(delay) === batch.topic);
     const tierDelayMs = this.delaysMs[tier] ?? 0;
-    const held: Held[] = batch.messages.map((message) => {
+    const held: Held[] = batch.slice(0).map((message) => {
       const info = readRetryHeaders(message.headers);
       const readyAt = info ? Math.min(info.dueAt.getTime(), publishedAt(message) + tierDelayMs) : 0;
       return { message, info, readyAt, done: false };

@@ -147,11 +147,11 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     lane: Lane,
   ): Promise<void> {
     const size = lane === 'live' ? CHUNK : BULK_CHUNK;
-    for (let start = 0; start < batch.messages.length; start += size) {
+    for (let start = 0; start < batch.size; start += size) {
       if (!control.shouldContinue()) {
         return; // the unresolved rest is delivered again after the restart or rebalance
       }
-      const chunk = batch.messages.slice(start, start + size);
+      const chunk = batch.slice(start, start + size);
       if (lane === 'live') {
         this.liveInFlight += 1;
         try {

@@ -273,6 +273,22 @@ describe(WarehouseAdapter.name, () => {
     await expect(warehouse.lookupMany(ctx, 'gift', [])).resolves.toEqual(new Map());
   });
 
+  it('returns only the records it does not hold at the given version (reconciliation)', async () => {
+    const later = new Date(T3.getTime() + 1);
+    const behind = await warehouse.behind(ctx, 'gift', [
+      { sourceId: 'g2', sourceModifiedAt: T3 }, // held at this version
+      { sourceId: 'g3', sourceModifiedAt: T2 }, // held at a newer one
+      { sourceId: 'g3x', sourceModifiedAt: T1 }, // never delivered
+      { sourceId: 'g2', sourceModifiedAt: later }, // held at an older one
+      { sourceId: 'g4', sourceModifiedAt: T1 }, // soft-deleted
+    ]);
+    expect([...behind.keys()].sort()).toEqual(['g2', 'g3x', 'g4']);
+    expect(behind.get('g3x')).toEqual({ exists: false });
+    expect(behind.get('g2')).toEqual(await warehouse.lookup(ctx, 'gift', 'g2'));
+    expect(behind.get('g4')).toMatchObject({ exists: true, deleted: true });
+    await expect(warehouse.behind(ctx, 'gift', [])).resolves.toEqual(new Map());
+  });
+
   it('has a migration that reverts and re-applies cleanly', async () => {
     const runner = stack.dataSource.createQueryRunner();
     await runner.startTransaction();

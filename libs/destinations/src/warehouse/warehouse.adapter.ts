@@ -323,6 +323,54 @@ export class WarehouseAdapter implements DestinationAdapter {
     return found;
   }
 
+  /**
+   * For reconciliation: of these records (ID and the source's version), the ones the warehouse
+   * does not hold at that version or a newer one (absent, soft-deleted or older), with what it
+   * holds; ONE query per page, and the comparison is made by PostgreSQL, so a page whose records
+   * are all in line returns no row. IDs absent from the map are held at the source's version.
+   */
+  async behind(
+    ctx: DestinationContext,
+    resource: Resource,
+    records: ReadonlyArray<{ sourceId: string; sourceModifiedAt: Date }>,
+  ): Promise<Map<string, LookupResult>> {
+    const found = new Map<string, LookupResult>();
+    if (records.length === 0) {
+      return found;
+    }
+    const table = WAREHOUSE_TABLES[resource].name;
+    const rows = await this.query(
+      // LATERAL: one primary-key lookup per record, whatever the table's statistics say.
+      `SELECT v.source_id, w.held IS NOT NULL AS held, w.source_modified_at, w.deleted_at
+         FROM unnest($2::text[], $3::timestamptz[]) AS v(source_id, modified)
+         LEFT JOIN LATERAL (
+           SELECT true AS held, t.source_modified_at, t.deleted_at FROM ${WAREHOUSE_SCHEMA}.${table} t
+            WHERE t.customer_id = $1 AND t.source_id = v.source_id
+         ) w ON true
+        WHERE w.held IS NULL OR w.deleted_at IS NOT NULL OR w.source_modified_at < v.modified`,
+      [
+        ctx.customerId,
+        records.map((r) => r.sourceId),
+        records.map((r) => r.sourceModifiedAt.toISOString()),
+      ],
+    );
+    for (const row of rows) {
+      const sourceId = String(row.source_id);
+      if (row.held !== true) {
+        found.set(sourceId, { exists: false });
+        continue;
+      }
+      const modified = row.source_modified_at;
+      found.set(sourceId, {
+        exists: true,
+        deleted: row.deleted_at !== null && row.deleted_at !== undefined,
+        destinationRecordId: `${table}/${sourceId}`,
+        sourceModifiedAt: modified instanceof Date ? modified : new Date(String(modified)),
+      });
+    }
+    return found;
+  }
+
   async health(_ctx: DestinationContext): Promise<void> {
     const rows = await this.query(`SELECT to_regclass($1) IS NOT NULL AS ready`, [
       `${WAREHOUSE_SCHEMA}.${WAREHOUSE_TABLES.gift.name}`,

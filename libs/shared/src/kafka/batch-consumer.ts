@@ -15,14 +15,42 @@ export interface BatchControl {
 export interface PartitionBatch {
   topic: string;
   partition: number;
-  messages: ConsumedMessage[];
+  /** How many messages the batch holds. */
+  size: number;
+  /**
+   * Messages [start, end) as handlers see them, converted when asked: a handler that works a
+   * chunk at a time holds the converted form of one chunk, not of the whole fetch.
+   */
+  slice(start: number, end?: number): ConsumedMessage[];
 }
 
 export type BatchHandler = (batch: PartitionBatch, control: BatchControl) => Promise<void>;
 
 export interface BatchConsumerOptions extends GroupConsumerOptions {
-  /** Most bytes fetched per partition per request (bounds a batch). */
+  /** Most bytes fetched per partition per request (bounds a batch). Default 1 MiB. */
   maxBytesPerPartition?: number;
+  /**
+   * Most bytes of one fetch response. Default: maxBytesPerPartition times the partitions handled
+   * at once (at most 10 MiB), so what a consumer holds follows its concurrency.
+   */
+  maxBytes?: number;
+}
+
+const MIB = 1024 * 1024;
+
+/** The bytes one fetch of this consumer may hold (see BatchConsumerOptions). */
+export function fetchBytesFor(options: BatchConsumerOptions): {
+  maxBytesPerPartition: number;
+  maxBytes: number;
+} {
+  const maxBytesPerPartition = options.maxBytesPerPartition ?? MIB;
+  const concurrency = Math.max(1, options.partitionsConsumedConcurrently ?? 1);
+  return {
+    maxBytesPerPartition,
+    maxBytes:
+      options.maxBytes ??
+      Math.max(maxBytesPerPartition, Math.min(10 * MIB, maxBytesPerPartition * concurrency)),
+  };
 }
 
 /**
@@ -42,10 +70,7 @@ export class BatchConsumer extends GroupConsumer {
     super(
       kafka,
       { ...options, sessionTimeoutMs: options.sessionTimeoutMs ?? 10000 },
-      {
-        heartbeatInterval: 3000,
-        maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
-      },
+      { heartbeatInterval: 3000, ...fetchBytesFor(options) },
     );
   }
 
@@ -54,12 +79,16 @@ export class BatchConsumer extends GroupConsumer {
       eachBatchAutoResolve: false,
       eachBatch: async (payload) => {
         const { batch } = payload;
-        const messages = batch.messages.map((m) =>
-          toConsumedMessage(batch.topic, batch.partition, m),
-        );
+        const { topic, partition, messages } = batch;
         try {
           await this.handler(
-            { topic: batch.topic, partition: batch.partition, messages },
+            {
+              topic,
+              partition,
+              size: messages.length,
+              slice: (start, end) =>
+                messages.slice(start, end).map((m) => toConsumedMessage(topic, partition, m)),
+            },
             {
               resolveOffset: (offset) => payload.resolveOffset(offset),
               heartbeat: () => payload.heartbeat(),

@@ -3,6 +3,7 @@ import { EventCodec } from '../events/codec';
 import { SAMPLE_RECORDS } from '../events/samples';
 import { newSourceEvent, type SourceEvent } from '../events/source-event';
 import { ensureTopics, pipelineTopicSpecs } from './admin';
+import { BatchConsumer } from './batch-consumer';
 import { ConsumerLoop, type ConsumedMessage } from './consumer-loop';
 import { createKafka } from './kafka-client';
 import { EventProducer } from './producer';
@@ -157,5 +158,45 @@ describe('Kafka plumbing against the real broker and registry', () => {
     await expectEventually(() => expect([...handled, ...second].sort()).toEqual(['0', '1', '2']));
     await next.stop();
     expect(second).not.toContain('0');
+  });
+
+  it('hands a batch over for conversion a chunk at a time, within the fetch size it was given', async () => {
+    const topics = topicsFor(`${stack.prefix}.chunks`);
+    const topic = topics.sourceEvents('raise', 'gift');
+    await stack.createTopics([topic], 1);
+    const producer = new EventProducer(
+      createKafka({ brokers: stack.kafkaBrokers, clientId: `${stack.prefix}-p3` }),
+      new EventCodec(stack.registryUrl),
+    );
+    await producer.connect();
+    const events = Array.from({ length: 40 }, (_, i) => giftEvent('cust-c', String(i), i % 60));
+    // Eight record batches of five: a fetch returns whole record batches.
+    for (let i = 0; i < events.length; i += 5) {
+      await producer.publish(topic, events.slice(i, i + 5));
+    }
+    await producer.disconnect();
+
+    const sizes: number[] = [];
+    const offsets: string[] = [];
+    const batches = new BatchConsumer(
+      createKafka({ brokers: stack.kafkaBrokers, clientId: `${stack.prefix}-c3` }),
+      // A few events per fetch: the batches must be bounded by it.
+      { groupId: `${stack.prefix}.chunks`, topics: [topic], maxBytesPerPartition: 4096 },
+      async (batch, control) => {
+        sizes.push(batch.size);
+        for (let start = 0; start < batch.size; start += 3) {
+          const chunk = batch.slice(start, start + 3);
+          offsets.push(...chunk.map((m) => m.offset));
+          control.resolveOffset((chunk[chunk.length - 1] as ConsumedMessage).offset);
+        }
+        await Promise.resolve();
+      },
+    );
+    await batches.start();
+    await expectEventually(() => expect(offsets).toHaveLength(events.length));
+    await batches.stop();
+    expect(offsets).toEqual(events.map((_, i) => String(i)));
+    expect(sizes.length).toBeGreaterThan(1);
+    expect(Math.max(...sizes)).toBeLessThan(events.length);
   });
 });

@@ -168,6 +168,23 @@ describe(raiseToRecord.name, () => {
     expect(withoutRaw(mapped.record)).toEqual(withoutRaw(SAMPLE_RECORDS.campaign));
   });
 
+  it('maps the same record with raw deferred, serialized once on first read', () => {
+    const eager = raiseToRecord('gift', giftModel);
+    const deferred = raiseToRecord('gift', giftModel, { raw: 'deferred' });
+    expect(deferred).toEqual(eager);
+    expect(Object.keys(deferred.record)).toEqual(Object.keys(eager.record));
+    expect(JSON.stringify(deferred.record)).toBe(JSON.stringify(eager.record));
+    // Serialized when first read (from the model as it is then), and kept from then on.
+    const model = { ...giftModel };
+    const late = raiseToRecord('gift', model, { raw: 'deferred' });
+    (model as { amount: unknown }).amount = 99;
+    const raw = late.record.raw;
+    expect(JSON.parse(raw)).toMatchObject({ amount: 99 });
+    (model as { amount: unknown }).amount = 1;
+    expect(late.record.raw).toBe(raw);
+    expect(vomoToRecord(vomoUser, { raw: 'deferred' })).toEqual(vomoToRecord(vomoUser));
+  });
+
   it.each([
     ['gift', 'id', { ...giftModel, id: undefined }],
     ['gift', 'id', { ...giftModel, id: 1.5 }],

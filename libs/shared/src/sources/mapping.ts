@@ -26,6 +26,35 @@ export interface MappedSourceRecord<R extends Resource> {
 
 type Fields = Readonly<Record<string, unknown>>;
 
+/** A record before its `raw` (the source model as JSON) is attached. */
+type Unraw<T extends { raw: string }> = Omit<T, 'raw'>;
+
+export interface MapOptions {
+  /**
+   * 'deferred': `raw` is serialized on first read, not when mapping (a reader that compares
+   * versions and publishes only a few of the records it maps saves the serialization of the
+   * rest). Default 'now'.
+   */
+  raw?: 'now' | 'deferred';
+}
+
+/** Attaches `raw`, serialized now or on first read (then kept); enumerable either way. */
+function withRaw<T extends { raw: string }>(
+  record: Unraw<T>,
+  fields: Fields,
+  options?: MapOptions,
+): T {
+  if (options?.raw !== 'deferred') {
+    return Object.assign(record, { raw: JSON.stringify(fields) }) as T;
+  }
+  let raw: string | undefined;
+  return Object.defineProperty(record, 'raw', {
+    enumerable: true,
+    configurable: true,
+    get: () => (raw ??= JSON.stringify(fields)),
+  }) as T;
+}
+
 const ISO_TIME =
   /^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}:\d{2})(?::(\d{2}))?(?:\.(\d+))?)?\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
 
@@ -204,7 +233,7 @@ export function primaryEmailOf(donor: Fields): string | null {
   return primary ? text(primary.value) : null;
 }
 
-function mapDonor(m: Fields, modifiedDate: Date): RaiseDonor {
+function mapDonor(m: Fields, modifiedDate: Date): Unraw<RaiseDonor> {
   return {
     id: parseRecordId(m.id, 'id'),
     name: text(m.name),
@@ -221,11 +250,10 @@ function mapDonor(m: Fields, modifiedDate: Date): RaiseDonor {
     crmSecondKey: text(m.crmSecondKey),
     createdDate: parseSourceTime(m.createdDate),
     modifiedDate,
-    raw: JSON.stringify(m),
   };
 }
 
-function mapGift(m: Fields, modifiedDate: Date): RaiseGift {
+function mapGift(m: Fields, modifiedDate: Date): Unraw<RaiseGift> {
   const donor = asFields(m.donor);
   return {
     id: parseRecordId(m.id, 'id'),
@@ -243,11 +271,10 @@ function mapGift(m: Fields, modifiedDate: Date): RaiseGift {
     donorEmail: donor ? primaryEmailOf(donor) : null,
     createdDate: parseSourceTime(m.createdDate),
     modifiedDate,
-    raw: JSON.stringify(m),
   };
 }
 
-function mapRecurringGift(m: Fields, modifiedDate: Date): RaiseRecurringGift {
+function mapRecurringGift(m: Fields, modifiedDate: Date): Unraw<RaiseRecurringGift> {
   return {
     id: parseRecordId(m.id, 'id'),
     donorId: optionalId(m.donorId ?? asFields(m.donor)?.id, 'donorId'),
@@ -261,11 +288,10 @@ function mapRecurringGift(m: Fields, modifiedDate: Date): RaiseRecurringGift {
     isTestMode: flag(m.isTestMode),
     createdDate: parseSourceTime(m.createdDate),
     modifiedDate,
-    raw: JSON.stringify(m),
   };
 }
 
-function mapCampaign(m: Fields, modifiedDateTime: Date): RaiseCampaign {
+function mapCampaign(m: Fields, modifiedDateTime: Date): Unraw<RaiseCampaign> {
   return {
     id: parseRecordId(m.id, 'id'),
     name: requiredText(m.name, 'name'),
@@ -276,7 +302,6 @@ function mapCampaign(m: Fields, modifiedDateTime: Date): RaiseCampaign {
     endDate: text(m.endDate),
     createdDateTime: parseSourceTime(m.createdDateTime),
     modifiedDateTime,
-    raw: JSON.stringify(m),
   };
 }
 
@@ -294,6 +319,7 @@ export function raiseModifiedAt(resource: RaiseResource, model: Fields): Date {
 export function raiseToRecord<R extends RaiseResource>(
   resource: R,
   model: RaiseModelByResource[R] | Fields,
+  options?: MapOptions,
 ): MappedSourceRecord<R> {
   const fields = asFields(model);
   if (!fields) {
@@ -304,7 +330,7 @@ export function raiseToRecord<R extends RaiseResource>(
   const mapped: MappedSourceRecord<RaiseResource> = {
     recordId,
     sourceModifiedAt,
-    record: mapRaise(resource, fields, sourceModifiedAt),
+    record: mapRaise(resource, fields, sourceModifiedAt, options),
   };
   return mapped as MappedSourceRecord<R>;
 }
@@ -313,40 +339,47 @@ function mapRaise(
   resource: RaiseResource,
   fields: Fields,
   modifiedAt: Date,
+  options?: MapOptions,
 ): RecordByResource[RaiseResource] {
   switch (resource) {
     case 'donor':
-      return mapDonor(fields, modifiedAt);
+      return withRaw<RaiseDonor>(mapDonor(fields, modifiedAt), fields, options);
     case 'gift':
-      return mapGift(fields, modifiedAt);
+      return withRaw<RaiseGift>(mapGift(fields, modifiedAt), fields, options);
     case 'recurring_gift':
-      return mapRecurringGift(fields, modifiedAt);
+      return withRaw<RaiseRecurringGift>(mapRecurringGift(fields, modifiedAt), fields, options);
     case 'campaign':
-      return mapCampaign(fields, modifiedAt);
+      return withRaw<RaiseCampaign>(mapCampaign(fields, modifiedAt), fields, options);
   }
 }
 
 /** A VOMO UserResource as the VomoUser record; `updated_at` is the source-modified time. */
-export function vomoToRecord(user: VomoUserResource | Fields): MappedSourceRecord<'user'> {
+export function vomoToRecord(
+  user: VomoUserResource | Fields,
+  options?: MapOptions,
+): MappedSourceRecord<'user'> {
   const fields = asFields(user);
   if (!fields) {
     throw new MalformedSourceRecordError('user is not an object', 'user');
   }
   const recordId = parseRecordId(fields.id, 'id');
   const updatedAt = requiredTime(fields.updated_at, 'updated_at');
-  const record: VomoUser = {
-    id: recordId,
-    firstName: text(fields.first_name),
-    lastName: text(fields.last_name),
-    email: text(fields.email),
-    phone: text(fields.phone),
-    userStatus: text(fields.user_status),
-    membershipStatus: text(fields.membership_status),
-    membershipRole: text(fields.membership_role),
-    createdAt: parseSourceTime(fields.created_at),
-    updatedAt,
-    raw: JSON.stringify(fields),
-  };
+  const record = withRaw<VomoUser>(
+    {
+      id: recordId,
+      firstName: text(fields.first_name),
+      lastName: text(fields.last_name),
+      email: text(fields.email),
+      phone: text(fields.phone),
+      userStatus: text(fields.user_status),
+      membershipStatus: text(fields.membership_status),
+      membershipRole: text(fields.membership_role),
+      createdAt: parseSourceTime(fields.created_at),
+      updatedAt,
+    },
+    fields,
+    options,
+  );
   return { recordId, sourceModifiedAt: updatedAt, record };
 }
 
