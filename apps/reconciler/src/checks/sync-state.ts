@@ -46,6 +46,7 @@ export class SyncStateStore {
    * Of these records (ID and the source's version), the ones whose sync row does NOT show that
    * version (or a newer one) confirmed at this destination, with their row (null: no row). The
    * comparison is made by PostgreSQL, so a page that is all delivered returns no row at all.
+   * The WHERE clause is the negation of `syncShowsDelivered` (gap-classifier.ts): keep them alike.
    */
   async notShownDelivered(
     customerId: string,

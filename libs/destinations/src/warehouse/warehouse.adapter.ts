@@ -278,16 +278,7 @@ export class WarehouseAdapter implements DestinationAdapter {
       [ctx.customerId, sourceId],
     );
     const row = rows[0];
-    if (!row) {
-      return { exists: false };
-    }
-    const modified = row.source_modified_at;
-    return {
-      exists: true,
-      deleted: row.deleted_at !== null && row.deleted_at !== undefined,
-      destinationRecordId: `${table}/${sourceId}`,
-      sourceModifiedAt: modified instanceof Date ? modified : new Date(String(modified)),
-    };
+    return row ? heldRow(table, sourceId, row) : { exists: false };
   }
 
   /**
@@ -312,13 +303,7 @@ export class WarehouseAdapter implements DestinationAdapter {
     );
     for (const row of rows) {
       const sourceId = String(row.source_id);
-      const modified = row.source_modified_at;
-      found.set(sourceId, {
-        exists: true,
-        deleted: row.deleted_at !== null && row.deleted_at !== undefined,
-        destinationRecordId: `${table}/${sourceId}`,
-        sourceModifiedAt: modified instanceof Date ? modified : new Date(String(modified)),
-      });
+      found.set(sourceId, heldRow(table, sourceId, row));
     }
     return found;
   }
@@ -360,13 +345,7 @@ export class WarehouseAdapter implements DestinationAdapter {
         found.set(sourceId, { exists: false });
         continue;
       }
-      const modified = row.source_modified_at;
-      found.set(sourceId, {
-        exists: true,
-        deleted: row.deleted_at !== null && row.deleted_at !== undefined,
-        destinationRecordId: `${table}/${sourceId}`,
-        sourceModifiedAt: modified instanceof Date ? modified : new Date(String(modified)),
-      });
+      found.set(sourceId, heldRow(table, sourceId, row));
     }
     return found;
   }
@@ -381,4 +360,19 @@ export class WarehouseAdapter implements DestinationAdapter {
       );
     }
   }
+}
+
+/** What a warehouse row says about its record (a lookup's answer). */
+function heldRow(
+  table: string,
+  sourceId: string,
+  row: { source_modified_at?: unknown; deleted_at?: unknown },
+): LookupResult {
+  const modified = row.source_modified_at;
+  return {
+    exists: true,
+    deleted: row.deleted_at !== null && row.deleted_at !== undefined,
+    destinationRecordId: `${table}/${sourceId}`,
+    sourceModifiedAt: modified instanceof Date ? modified : new Date(String(modified)),
+  };
 }
