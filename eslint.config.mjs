@@ -4,6 +4,7 @@ import tseslint from 'typescript-eslint';
 import nx from '@nx/eslint-plugin';
 import jest from 'eslint-plugin-jest';
 import prettier from 'eslint-config-prettier';
+import { raiseSyncPlugin } from './tools/eslint/customer-scope.mjs';
 
 // Which project may import which (by tag). Apps reach Kafka and prom-client only through libs/shared.
 const runtime = [
@@ -102,6 +103,37 @@ export default tseslint.config(
     // CLIs and the test harness talk to a terminal.
     files: ['**/*.cli.ts', 'libs/testing/**/*.ts', 'tools/**/*.ts'],
     rules: { 'no-console': 'off' },
+  },
+  {
+    // State access lives in repositories: app code outside them never holds a connection or a
+    // transaction itself, so every query is one a repository names (and scopes to a customer).
+    files: ['apps/*/src/**/*.ts'],
+    ignores: ['apps/*/src/**/*.repository.ts', '**/*.spec.ts', '**/*.int-spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'typeorm',
+              importNames: ['DataSource', 'EntityManager', 'QueryRunner'],
+              message: 'Query through a repository (*.repository.ts) that takes a CustomerScope.',
+            },
+            {
+              name: '@nestjs/typeorm',
+              importNames: ['InjectDataSource', 'InjectEntityManager', 'getDataSourceToken'],
+              message: 'Query through a repository (*.repository.ts) that takes a CustomerScope.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Every repository method takes the customer scope first, or says why not (see the rule).
+    files: ['apps/*/src/**/*.repository.ts', 'libs/shared/src/state/repositories/*.ts'],
+    plugins: { 'raise-sync': raiseSyncPlugin },
+    rules: { 'raise-sync/customer-scope': 'error' },
   },
   prettier,
 );

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { CustomerRepository } from '@raise-sync/shared/state';
+import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import {
   bodyBeforeTokenBreaches,
   contractBreaches,
@@ -30,10 +31,13 @@ describe('backfiller: hostile input on the admin API', () => {
       r.template.startsWith('/admin/'),
     );
     customerId = (
-      await new CustomerRepository(stack.dataSource, SecretBox.fromHex(SECRETS_KEY)).create({
-        name: 'Hostile input',
-        status: 'live',
-      })
+      await new CustomerRepository(stack.dataSource, SecretBox.fromHex(SECRETS_KEY)).create(
+        customerScope(randomUUID()),
+        {
+          name: 'Hostile input',
+          status: 'live',
+        },
+      )
     ).id;
   }, 120_000);
 

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { EventCodec, newSourceEvent, SAMPLE_RECORDS } from '@raise-sync/shared/events';
 import { createKafka, EventProducer, topicsFor } from '@raise-sync/shared/kafka';
-import { CustomerRepository, DestinationEntity } from '@raise-sync/shared/state';
+import { CustomerRepository, DestinationEntity, customerScope } from '@raise-sync/shared/state';
 import type { CreateOrgOptions, Simulator } from '@raise-sync/simulators';
 import {
   adminClient,
@@ -93,14 +94,17 @@ export async function createRaiseCustomer(
   const raiseToken = `raise-${org}`;
   const vomoToken = `vomo-${org}`;
   sim.control.createOrg({ id: org, raiseToken, vomoToken, ...data });
-  const customer = await new CustomerRepository(stack.dataSource, box).create({
-    name: org,
-    status: 'live',
-    credentials: {
-      raise: { apiToken: raiseToken },
-      ...(options.vomo ? { vomo: { apiToken: vomoToken } } : {}),
+  const customer = await new CustomerRepository(stack.dataSource, box).create(
+    customerScope(randomUUID()),
+    {
+      name: org,
+      status: 'live',
+      credentials: {
+        raise: { apiToken: raiseToken },
+        ...(options.vomo ? { vomo: { apiToken: vomoToken } } : {}),
+      },
     },
-  });
+  );
   const destinations = stack.dataSource.getRepository(DestinationEntity);
   await destinations.save(
     destinations.create({

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { CustomerRepository } from '@raise-sync/shared/state';
+import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import { expectEventually, scrapeMetric, useTestStack } from '@raise-sync/testing';
 import { onboard, SECRETS_KEY, startIngest, type IngestUnderTest } from './support';
@@ -162,7 +162,7 @@ describe('ingest: CRM+ webhooks for one-sided arrival detection (simulator, Post
     // Hand-made deliveries, signed with the secret ingest sealed for this customer.
     const secret = (
       await new CustomerRepository(stack.dataSource, SecretBox.fromHex(SECRETS_KEY)).credentials(
-        customer.id,
+        customerScope(customer.id),
       )
     ).crmPlus!.webhookSecret!;
     const orphan = JSON.stringify({

@@ -6,7 +6,7 @@ import {
 } from 'node:http';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/shared/sources';
-import { CustomerRepository } from '@raise-sync/shared/state';
+import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import { expectEventually, scrapeMetric, useTestStack } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import {
@@ -407,7 +407,7 @@ describe('ingest: the webhook edge under hostile input (real Kafka, registry, Po
     const crmCustomer = await new CustomerRepository(
       stack.dataSource,
       SecretBox.fromHex(SECRETS_KEY),
-    ).create({
+    ).create(customerScope(randomUUID()), {
       name: `CRM+ edges ${stack.prefix}`,
       credentials: { crmPlus: { webhookSecret: crmSecret } },
     });

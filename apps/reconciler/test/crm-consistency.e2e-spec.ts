@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { CustomerRepository, DestinationEntity } from '@raise-sync/shared/state';
+import { CustomerRepository, DestinationEntity, customerScope } from '@raise-sync/shared/state';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import {
   adminClient,
@@ -89,11 +90,14 @@ async function createCustomer(
     // Generated records are older than this; the test's window starts after it.
     anchor: new Date(Date.now() - 2 * 3_600_000).toISOString(),
   });
-  const customer = await new CustomerRepository(stack.dataSource, box).create({
-    name: `Org ${org}`,
-    status: 'onboarding',
-    credentials: { raise: { apiToken: raiseToken } },
-  });
+  const customer = await new CustomerRepository(stack.dataSource, box).create(
+    customerScope(randomUUID()),
+    {
+      name: `Org ${org}`,
+      status: 'onboarding',
+      credentials: { raise: { apiToken: raiseToken } },
+    },
+  );
   const crmToken = `crm-${org}-${randomBytes(4).toString('hex')}`;
   let crmAccount: string | null = null;
   if (crm) {

@@ -1,4 +1,5 @@
-import { CustomerRepository } from '@raise-sync/shared/state';
+import { randomUUID } from 'node:crypto';
+import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import {
   bodyBeforeTokenBreaches,
   contractBreaches,
@@ -28,8 +29,11 @@ describe('reconciler: hostile input on the admin API', () => {
     routes = (await documentedRoutes(reconciler.app.url)).filter((r) =>
       r.template.startsWith('/admin/'),
     );
-    customerId = (await new CustomerRepository(stack.dataSource, box).create({ name: 'Hostile' }))
-      .id;
+    customerId = (
+      await new CustomerRepository(stack.dataSource, box).create(customerScope(randomUUID()), {
+        name: 'Hostile',
+      })
+    ).id;
   }, 120_000);
 
   afterAll(async () => {

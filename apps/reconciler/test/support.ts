@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import {
   CustomerRepository,
   DestinationEntity,
   type CustomerStatus,
+  customerScope,
 } from '@raise-sync/shared/state';
 import type { Simulator } from '@raise-sync/simulators';
 import {
@@ -213,11 +215,14 @@ export async function createCustomer(
     users: 0,
     ...data,
   });
-  const customer = await new CustomerRepository(stack.dataSource, box).create({
-    name: `Customer ${org}`,
-    status,
-    credentials: { raise: { apiToken: raiseToken } },
-  });
+  const customer = await new CustomerRepository(stack.dataSource, box).create(
+    customerScope(randomUUID()),
+    {
+      name: `Customer ${org}`,
+      status,
+      credentials: { raise: { apiToken: raiseToken } },
+    },
+  );
   const repo = stack.dataSource.getRepository(DestinationEntity);
   await repo.save(
     repo.create({

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import { CustomerRepository } from '@raise-sync/shared/state';
+import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import {
   adminClient,
   bodyBeforeTokenBreaches,
@@ -31,7 +32,12 @@ describe('submitter: hostile input on the admin and console APIs', () => {
   let customerId: string;
 
   const newCustomer = async (name: string): Promise<string> =>
-    (await new CustomerRepository(stack.dataSource, box).create({ name, status: 'live' })).id;
+    (
+      await new CustomerRepository(stack.dataSource, box).create(customerScope(randomUUID()), {
+        name,
+        status: 'live',
+      })
+    ).id;
 
   const issueToken = async (id: string): Promise<string> => {
     const issued = await submitter.admin<{ token: string }>(

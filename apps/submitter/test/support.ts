@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import {
@@ -11,6 +12,7 @@ import {
   CustomerRepository,
   DestinationEntity,
   type DestinationKind,
+  customerScope,
 } from '@raise-sync/shared/state';
 import {
   adminClient,
@@ -82,10 +84,13 @@ export async function createCustomer(
   name: string,
   kinds: DestinationKind[],
 ): Promise<TestCustomer> {
-  const customer = await new CustomerRepository(stack.dataSource, box).create({
-    name,
-    status: 'live',
-  });
+  const customer = await new CustomerRepository(stack.dataSource, box).create(
+    customerScope(randomUUID()),
+    {
+      name,
+      status: 'live',
+    },
+  );
   const destinations: TestCustomer['destinations'] = {};
   for (const kind of kinds) {
     const account = `${name}-${kind}`;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /**
  * Reconciler benchmark: one window of N gifts (default 1,000,000) that the warehouse and the sync
  * state already hold, except a known set of planted gaps. Measured in the same run:
@@ -24,7 +25,7 @@ import {
   RateBudgets,
   SourceHttpClient,
 } from '@raise-sync/shared/sources';
-import { CustomerRepository, DestinationEntity } from '@raise-sync/shared/state';
+import { CustomerRepository, DestinationEntity, customerScope } from '@raise-sync/shared/state';
 import { connectSimulator } from '@raise-sync/simulators';
 import {
   benchDatabase,
@@ -123,11 +124,14 @@ async function main(): Promise<void> {
     const windowStart = new Date(windowEnd.getTime() - 31 * DAY);
     const raiseUrl = `${simulator.url}/raise`;
 
-    const customer = await new CustomerRepository(db, SecretBox.fromHex(secretsKey)).create({
-      name: 'bench reconcile',
-      status: 'live',
-      credentials: { raise: { apiToken: raiseToken } },
-    });
+    const customer = await new CustomerRepository(db, SecretBox.fromHex(secretsKey)).create(
+      customerScope(randomUUID()),
+      {
+        name: 'bench reconcile',
+        status: 'live',
+        credentials: { raise: { apiToken: raiseToken } },
+      },
+    );
     const destinations = db.getRepository(DestinationEntity);
     const warehouse = await destinations.save(
       destinations.create({

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /**
  * The floor the submitter is measured against: a bare kafkajs consumer that decodes the same Avro
  * events and writes them with the same batched PostgreSQL upserts (WarehouseAdapter), without
@@ -18,7 +19,7 @@ import {
   topicsFor,
   type createKafka,
 } from '@raise-sync/shared/kafka';
-import { CustomerRepository, DestinationEntity } from '@raise-sync/shared/state';
+import { CustomerRepository, DestinationEntity, customerScope } from '@raise-sync/shared/state';
 import type { DataSource } from 'typeorm';
 
 type Kafka = ReturnType<typeof createKafka>;
@@ -77,7 +78,10 @@ export async function prepareBacklog(
   const prefix = `bench-${label}-${randomBytes(3).toString('hex')}`;
   const topics = topicsFor(prefix);
   await ensureTopics(kafka, pipelineTopicSpecs(topics));
-  const customer = await customers.create({ name: `bench ${label}`, status: 'live' });
+  const customer = await customers.create(customerScope(randomUUID()), {
+    name: `bench ${label}`,
+    status: 'live',
+  });
   const repo = db.getRepository(DestinationEntity);
   const dest = await repo.save(
     repo.create({

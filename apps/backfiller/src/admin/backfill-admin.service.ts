@@ -13,6 +13,7 @@ import {
   CustomerRepository,
   type BackfillTrigger,
   type SourceName,
+  customerScope,
 } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { etaSeconds, percentDone } from '../progress/progress-math';
@@ -118,7 +119,7 @@ export class BackfillAdminService {
     if (from && to && to.getTime() <= from.getTime()) {
       throw new BadRequestException('modifiedTo must be after modifiedFrom');
     }
-    const credentials = await this.customers.credentials(customerId);
+    const credentials = await this.customers.credentials(customerScope(customerId));
     const withToken = (['raise', 'vomo'] as const).filter((s) => credentials[s]?.apiToken);
     const requested: string[] =
       dto.resource !== undefined

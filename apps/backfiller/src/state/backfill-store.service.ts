@@ -1,5 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { CheckpointRepository, type CheckpointPosition } from '@raise-sync/shared/state';
+import {
+  CheckpointRepository,
+  type CheckpointPosition,
+  customerScope,
+} from '@raise-sync/shared/state';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { PlannedRange } from '../planning/range-split';
 
@@ -398,7 +402,7 @@ export class BackfillStore {
       const handOver = cappedHighWater(run);
       if (handOver) {
         checkpoint = await new CheckpointRepository(tx).advance(
-          run.customer_id,
+          customerScope(run.customer_id),
           run.source,
           run.resource,
           'inbound',

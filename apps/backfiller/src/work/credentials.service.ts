@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { CustomerRepository, type SourceName } from '@raise-sync/shared/state';
+import { CustomerRepository, type SourceName, customerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import type { SourceCredentials } from '../source/source-reader.service';
 import { MissingTokenError } from './failure';
@@ -15,7 +15,7 @@ export class CustomerCredentialsReader {
   }
 
   async forSource(customerId: string, source: SourceName): Promise<SourceCredentials> {
-    const token = (await this.customers.credentials(customerId))[source]?.apiToken;
+    const token = (await this.customers.credentials(customerScope(customerId)))[source]?.apiToken;
     if (!token) {
       throw new MissingTokenError(customerId, source);
     }

@@ -16,7 +16,7 @@ import {
 import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { PinoLogger } from '@raise-sync/shared/service';
-import { CustomerRepository, DestinationEntity } from '@raise-sync/shared/state';
+import { CustomerRepository, DestinationEntity, customerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 
@@ -62,12 +62,12 @@ export class CrmPlusWebhookRegistration {
 
   async register(customerId: string, publicUrl?: string): Promise<CrmPlusWebhookView> {
     const customer = CustomerDirectory.isCustomerId(customerId)
-      ? await this.customers.get(customerId)
+      ? await this.customers.get(customerScope(customerId))
       : null;
     if (!customer || customer.status === 'offboarded') {
       throw new NotFoundException(`customer ${customerId} does not exist`);
     }
-    const credentials = await this.customers.credentials(customerId);
+    const credentials = await this.customers.credentials(customerScope(customerId));
     if (credentials.crmPlus?.subscriptionId) {
       throw new ConflictException(
         `CRM+ webhook ${credentials.crmPlus.subscriptionId} is already registered`,
@@ -100,7 +100,7 @@ export class CrmPlusWebhookRegistration {
     const secret = randomBytes(32).toString('base64url');
     const payloadUrl = `${(publicUrl ?? this.publicUrl).replace(/\/+$/, '')}/webhooks/${customerId}/crm-plus`;
     const subscriptionId = await this.subscribe(customerId, settings, { payloadUrl, secret });
-    await this.customers.setCredentials(customerId, {
+    await this.customers.setCredentials(customerScope(customerId), {
       ...credentials,
       crmPlus: {
         webhookSecret: secret,

@@ -23,6 +23,7 @@ import {
   type CustomerCredentials,
   type CustomerStatus,
   type SourceName,
+  customerScope,
 } from '@raise-sync/shared/state';
 import { DataSource, type EntityManager } from 'typeorm';
 import { CustomerDirectory } from '../customers/customer-directory.service';
@@ -253,7 +254,7 @@ export class OnboardingService {
     if (dto.webhookSecret && source !== 'raise') {
       throw new BadRequestException('only raise sends webhooks');
     }
-    const credentials = await this.customers.credentials(customerId);
+    const credentials = await this.customers.credentials(customerScope(customerId));
     if (dto.apiToken) {
       await this.verify(source, customerId, dto.apiToken);
     }
@@ -301,7 +302,7 @@ export class OnboardingService {
   /** Subscribes the source's webhooks (all Raise event types we carry) to our URL for this customer. */
   async registerWebhook(customerId: string, dto: RegisterWebhookDto): Promise<CustomerView> {
     await this.requireCustomer(customerId);
-    const credentials = await this.customers.credentials(customerId);
+    const credentials = await this.customers.credentials(customerScope(customerId));
     const token = credentials.raise?.apiToken;
     if (!token) {
       throw new BadRequestException('set a raise apiToken before registering webhooks');
@@ -355,11 +356,11 @@ export class OnboardingService {
     fields: Record<string, unknown>,
   ): Promise<unknown> {
     await this.requireCustomer(customerId);
-    const token = (await this.customers.credentials(customerId)).raise?.apiToken;
+    const token = (await this.customers.credentials(customerScope(customerId))).raise?.apiToken;
     if (!token) {
       throw new BadRequestException('this customer has no raise apiToken');
     }
-    await this.intents.record(customerId, 'donor', String(donorId), fields);
+    await this.intents.record(customerScope(customerId), 'donor', String(donorId), fields);
     return this.callSource('raise', customerId, () =>
       this.clients.raise.patchDonor({ customerId, token }, donorId, fields as never),
     );
@@ -406,9 +407,9 @@ export class OnboardingService {
       throw new ConflictException('customer is offboarded');
     }
     if (action === 'pause') {
-      await this.customers.setStatus(customerId, 'paused');
+      await this.customers.setStatus(customerScope(customerId), 'paused');
     } else if (action === 'resume') {
-      await this.customers.setStatus(customerId, 'live');
+      await this.customers.setStatus(customerScope(customerId), 'live');
     } else {
       await this.offboard(customerId);
     }
@@ -418,7 +419,7 @@ export class OnboardingService {
   }
 
   private async offboard(customerId: string): Promise<void> {
-    const credentials = await this.customers.credentials(customerId);
+    const credentials = await this.customers.credentials(customerScope(customerId));
     const raise = await this.db
       .getRepository(CustomerSourceEntity)
       .findOneBy({ customerId, source: 'raise' });
@@ -447,7 +448,7 @@ export class OnboardingService {
         .getRepository(DestinationEntity)
         .update({ customerId }, { enabled: false, secrets: null });
       // The customer's sync-health console goes dark with it.
-      await new ConsoleTokenRepository(tx).revokeAllOf(customerId);
+      await new ConsoleTokenRepository(tx).revokeAllOf(customerScope(customerId));
     });
   }
 

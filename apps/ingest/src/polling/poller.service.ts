@@ -13,6 +13,7 @@ import {
   CheckpointRepository,
   type CheckpointPosition,
   type SourceName,
+  customerScope,
 } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { CustomerDirectory } from '../customers/customer-directory.service';
@@ -70,7 +71,7 @@ export class Poller {
       return { outcome: 'skipped', records: 0 };
     }
     const creds = { customerId, token };
-    let checkpoint = await this.checkpoints.get(customerId, resource, 'inbound');
+    let checkpoint = await this.checkpoints.get(customerScope(customerId), resource, 'inbound');
     let records = 0;
     try {
       const pages =
@@ -83,7 +84,7 @@ export class Poller {
         // A record too large for Kafka is counted and left out, never a stuck checkpoint.
         await this.publisher.publish(events, { skipTooLarge: true });
         checkpoint = await this.checkpoints.advance(
-          customerId,
+          customerScope(customerId),
           source,
           resource,
           'inbound',

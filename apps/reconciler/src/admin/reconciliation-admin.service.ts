@@ -4,6 +4,7 @@ import {
   CustomerRepository,
   type DiscrepancyState,
   type ReconciliationKind,
+  customerScope,
 } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { planResources } from '../checks/run-support';
@@ -52,7 +53,7 @@ export class ReconciliationAdmin {
     const resources = dto.resources ? [...new Set(dto.resources)] : null;
     if (resources) {
       try {
-        planResources(await this.customers.credentials(customerId), resources);
+        planResources(await this.customers.credentials(customerScope(customerId)), resources);
       } catch (error) {
         throw new BadRequestException(error instanceof Error ? error.message : String(error));
       }
@@ -181,7 +182,9 @@ export class ReconciliationAdmin {
   }
 
   private async requireCustomer(customerId: string): Promise<void> {
-    const customer = UUID.test(customerId) ? await this.customers.get(customerId) : null;
+    const customer = UUID.test(customerId)
+      ? await this.customers.get(customerScope(customerId))
+      : null;
     if (!customer) {
       throw new NotFoundException('unknown customer');
     }

@@ -6,7 +6,7 @@ import { SecretBox } from '@raise-sync/shared/crypto';
 import { eventIdFor } from '@raise-sync/shared/events';
 import { PinoLogger } from '@raise-sync/shared/service';
 import { isRaiseResource, type RaiseResource } from '@raise-sync/shared/sources';
-import { CustomerRepository } from '@raise-sync/shared/state';
+import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { DestinationDirectory, type ReconcileTarget } from '../core/destination-directory';
 import { DiscrepancyRecorder, type Discrepancy } from '../runs/discrepancy-recorder';
@@ -80,7 +80,10 @@ export class DeletionCheck implements ReconciliationCheck {
   }
 
   async run(ctx: RunContext): Promise<RunOutcome> {
-    const plan = planResources(await this.customers.credentials(ctx.customerId), ctx.resources);
+    const plan = planResources(
+      await this.customers.credentials(customerScope(ctx.customerId)),
+      ctx.resources,
+    );
     const raise = plan.filter((p) => p.source === 'raise' && isRaiseResource(p.resource));
     const notes: string[] = [];
     if (raise.length < plan.length) {

@@ -12,7 +12,7 @@ import {
   type RaiseResource,
   type RaiseWebhookLogEntry,
 } from '@raise-sync/shared/sources';
-import { CustomerRepository } from '@raise-sync/shared/state';
+import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import type { ReconciliationCheck, RunContext, RunOutcome } from '../runs/run-types';
 import { ScheduleStore } from '../schedule/schedule-store';
@@ -79,7 +79,7 @@ export class WebhookLogCheck implements ReconciliationCheck {
   }
 
   async run(ctx: RunContext): Promise<RunOutcome> {
-    const token = (await this.customers.credentials(ctx.customerId)).raise?.apiToken;
+    const token = (await this.customers.credentials(customerScope(ctx.customerId))).raise?.apiToken;
     if (!token) {
       return { status: 'skipped', counts: {}, note: 'no Raise token' };
     }

@@ -6,7 +6,7 @@ import { SecretBox } from '@raise-sync/shared/crypto';
 import { newSourceEvent, type Resource, type Source } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
-import { CustomerRepository } from '@raise-sync/shared/state';
+import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { DestinationDirectory, type ReconcileTarget } from '../core/destination-directory';
 import { DiscrepancyRecorder, type Discrepancy } from '../runs/discrepancy-recorder';
@@ -82,7 +82,10 @@ export class WindowCheck implements ReconciliationCheck {
   }
 
   async run(ctx: RunContext): Promise<RunOutcome> {
-    const plan = planResources(await this.customers.credentials(ctx.customerId), ctx.resources);
+    const plan = planResources(
+      await this.customers.credentials(customerScope(ctx.customerId)),
+      ctx.resources,
+    );
     if (plan.length === 0) {
       return { status: 'skipped', counts: {}, note: 'the customer has no source token' };
     }

@@ -14,7 +14,7 @@ import {
   type RaiseModelByResource,
   type RaiseRecurringGiftModel,
 } from '@raise-sync/shared/sources';
-import { CustomerRepository } from '@raise-sync/shared/state';
+import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { OpsAlerter } from '../alerts/ops-alerter.service';
 import { DiscrepancyRecorder, type Discrepancy } from '../runs/discrepancy-recorder';
@@ -142,8 +142,8 @@ export class CrmConsistencyCheck implements ReconciliationCheck {
     if (!resolved.found) {
       return { status: 'skipped', counts: {}, note: resolved.reason };
     }
-    const customer = await this.customers.get(customerId);
-    const credentials = await this.customers.credentials(customerId);
+    const customer = await this.customers.get(customerScope(customerId));
+    const credentials = await this.customers.credentials(customerScope(customerId));
     const token = credentials.raise?.apiToken;
     if (!customer || !token) {
       throw new Error('the customer has no Raise API token: cannot read its Raise records');

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
-import { ConsoleTokenRepository, CustomerEntity } from '@raise-sync/shared/state';
+import { ConsoleTokenRepository, CustomerEntity, customerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 
 /** What a console token may see: every customer (the admin token) or exactly one. */
@@ -56,25 +56,23 @@ export class ConsoleTokens {
       throw new ConflictException(`customer ${customerId} is offboarded`);
     }
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-    const row = await this.tokens.issue(customerId, label, tokenDigest(token));
+    const row = await this.tokens.issue(customerScope(customerId), label, tokenDigest(token));
     return { id: row.id, customerId, label: row.label, token, createdAt: row.createdAt };
   }
 
   async list(customerId: string): Promise<ConsoleTokenView[]> {
     await this.requireCustomer(customerId);
-    const rows = await this.tokens.list(customerId);
+    const rows = await this.tokens.list(customerScope(customerId));
     return rows.map(({ tokenSha256: _digest, ...view }) => view);
   }
 
   /** 404 for a token that never existed; `revoked: false` when it was already revoked. */
   async revoke(tokenId: string): Promise<{ revoked: boolean }> {
-    if (await this.tokens.revoke(tokenId)) {
-      return { revoked: true };
-    }
-    if (!(await this.tokens.exists(tokenId))) {
+    const owner = await this.tokens.ownerOfAcrossCustomers(tokenId);
+    if (owner === null) {
       throw new NotFoundException(`console token ${tokenId} does not exist`);
     }
-    return { revoked: false };
+    return { revoked: await this.tokens.revoke(customerScope(owner), tokenId) };
   }
 
   /** The customer a live (not revoked) token of a current (not offboarded) customer belongs to. */
@@ -82,7 +80,7 @@ export class ConsoleTokens {
     if (!token.startsWith(TOKEN_PREFIX)) {
       return { ok: false, reason: 'unknown_token', customerId: null };
     }
-    const row = await this.tokens.findLive(tokenDigest(token));
+    const row = await this.tokens.findLiveAcrossCustomers(tokenDigest(token));
     if (!row) {
       return { ok: false, reason: 'unknown_token', customerId: null };
     }
@@ -90,7 +88,7 @@ export class ConsoleTokens {
       return { ok: false, reason: 'customer_offboarded', customerId: row.customerId };
     }
     if (!row.lastUsedAt || Date.now() - new Date(row.lastUsedAt).getTime() > TOUCH_INTERVAL_MS) {
-      await this.tokens.touch(row.id);
+      await this.tokens.touch(customerScope(row.customerId), row.id);
     }
     return { ok: true, customerId: row.customerId, tokenId: row.id };
   }

@@ -7,7 +7,7 @@ import {
   type CrmLink,
   type RaiseResource,
 } from '@raise-sync/shared/sources';
-import { CustomerRepository } from '@raise-sync/shared/state';
+import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 
 export interface RecordLinks {
@@ -45,7 +45,7 @@ export class RecordLinksService {
     if (!(RAISE_RESOURCES as string[]).includes(resource)) {
       return { ...base, unavailable: `${resource} records carry no crmKeyUrls` };
     }
-    const token = (await this.customers.credentials(customerId)).raise?.apiToken;
+    const token = (await this.customers.credentials(customerScope(customerId))).raise?.apiToken;
     if (!token) {
       return { ...base, unavailable: 'the customer has no Raise token' };
     }

@@ -21,7 +21,11 @@ import {
   type ConsumedMessage,
   type PartitionBatch,
 } from '@raise-sync/shared/service';
-import { REPLAY_DESTINATION_HEADER, WriteIntentRepository } from '@raise-sync/shared/state';
+import {
+  REPLAY_DESTINATION_HEADER,
+  WriteIntentRepository,
+  customerScope,
+} from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
@@ -244,7 +248,7 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
         continue;
       }
       const echoes = await this.intents.takeEchoes(
-        customerId,
+        customerScope(customerId),
         'donor',
         donors.map((i) => ({
           sourceId: i.event.recordId,

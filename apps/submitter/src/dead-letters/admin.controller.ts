@@ -19,7 +19,7 @@ import {
   UuidParam,
   UuidQuery,
 } from '@raise-sync/shared/service';
-import { CustomerEntity, SyncRecordRepository } from '@raise-sync/shared/state';
+import { CustomerEntity, SyncRecordRepository, customerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import { LedgerMonitor, type LedgerRow } from '../ledger/ledger-monitor.service';
 import { BulkDeadLettersDto, DEAD_LETTER_STATUSES, type DeadLetterStatus } from './admin.dto';
@@ -103,9 +103,10 @@ export class SubmitterAdminController {
     if (!(await this.db.getRepository(CustomerEntity).existsBy({ id: customerId }))) {
       throw new NotFoundException(`customer ${customerId} does not exist`);
     }
+    const scope = customerScope(customerId);
     return {
-      destinations: await this.syncRecords.findForRecord(customerId, resource, sourceId),
-      history: await this.syncRecords.history(customerId, resource, sourceId),
+      destinations: await this.syncRecords.findForRecord(scope, resource, sourceId),
+      history: await this.syncRecords.history(scope, resource, sourceId),
     };
   }
 

@@ -9,7 +9,7 @@ import {
   primaryEmailOf,
   raiseToRecord,
 } from '@raise-sync/shared/sources';
-import { CustomerRepository } from '@raise-sync/shared/state';
+import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import type { WorkItem } from './delivery-engine.service';
 
@@ -297,7 +297,7 @@ export class RecordCompletion {
     const results = new Map<string, KnownDonor | Error | null>();
     let token: string | undefined;
     try {
-      token = (await this.customers.credentials(customerId)).raise?.apiToken;
+      token = (await this.customers.credentials(customerScope(customerId))).raise?.apiToken;
     } catch (error) {
       // The customer row is gone (offboarded meanwhile): nothing to ask.
       this.log.warn({ customerId, err: (error as Error).message }, 'no credentials to read');

@@ -1,5 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SourceApi } from './source-errors';
+import { isUuid } from '../service/request-params';
+import { customerScope, type CustomerScope } from '../state/customer-scope';
 
 /** A token bucket's shape: sustained rate and how many requests may go back to back. */
 export interface RateSpec {
@@ -29,10 +31,17 @@ export interface RateWait {
  * before sending it (a debt model: the token is reserved even when the wait is long).
  */
 export interface SharedBudgetStore {
-  reserve(customerId: string, api: SourceApi, spec: RateSpec): Promise<number>;
+  reserve(scope: CustomerScope, api: SourceApi, spec: RateSpec): Promise<number>;
   /** After a 429: nobody sends to this customer's API before `untilMs`. */
-  pause(customerId: string, api: SourceApi, spec: RateSpec, untilMs: number): Promise<void>;
+  pause(scope: CustomerScope, api: SourceApi, spec: RateSpec, untilMs: number): Promise<void>;
 }
+
+/**
+ * The shared store's key for a budget key, or null for one that names no stored customer (token
+ * checks during onboarding run before the customer exists): those stay on the local budget.
+ */
+const sharedScopeOf = (customerId: string): CustomerScope | null =>
+  isUuid(customerId) ? customerScope(customerId) : null;
 
 export interface RateBudgetsOptions {
   /** Shared with other processes; without it the budget is per process. */
@@ -195,9 +204,12 @@ export class RateBudgets {
     bucket.pausedUntilMs = untilMs;
     bucket.tokens = 1;
     bucket.refilledAtMs = untilMs;
-    this.shared
-      ?.pause(customerId, api, this.rateFor(customerId, api), untilMs)
-      .catch((error: unknown) => this.onSharedError?.(error));
+    const scope = sharedScopeOf(customerId);
+    if (this.shared && scope) {
+      this.shared
+        .pause(scope, api, this.rateFor(customerId, api), untilMs)
+        .catch((error: unknown) => this.onSharedError?.(error));
+    }
   }
 
   /** The end of this key's current pause, or null when it is not paused. */
@@ -321,12 +333,13 @@ export class RateBudgets {
     api: SourceApi,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    if (!this.shared) {
+    const scope = sharedScopeOf(customerId);
+    if (!this.shared || !scope) {
       return;
     }
     let waitMs = 0;
     try {
-      waitMs = await this.shared.reserve(customerId, api, this.rateFor(customerId, api));
+      waitMs = await this.shared.reserve(scope, api, this.rateFor(customerId, api));
     } catch (error) {
       this.onSharedError?.(error);
       return;

@@ -2,3 +2,4 @@ export * from './entities';
 export * from './data-source';
 export * from './repositories';
 export * from './lane-depth';
+export * from './customer-scope';

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { useTestStack, withDatabase } from '@raise-sync/testing';
@@ -10,6 +10,7 @@ import {
   revertAllMigrations,
   runMigrations,
 } from './data-source';
+import { customerScope } from './customer-scope';
 import { DestinationEntity } from './entities';
 import { CheckpointRepository, CustomerRepository, SyncRecordRepository } from './repositories';
 
@@ -114,7 +115,7 @@ describe('state store on real PostgreSQL', () => {
   it('stores credentials encrypted: the bytes in the table do not contain the token', async () => {
     const customers = new CustomerRepository(stack.dataSource, box);
     const token = 'tok_live_PLAINTEXT_123';
-    const customer = await customers.create({
+    const customer = await customers.create(customerScope(randomUUID()), {
       name: 'Hope Shelter',
       credentials: { raise: { apiToken: token, webhookSecret: 'whsec_abc' } },
     });
@@ -130,7 +131,7 @@ describe('state store on real PostgreSQL', () => {
     expect(row?.credentials.includes(Buffer.from(token))).toBe(false);
     expect(row?.credentials.includes(Buffer.from('whsec_abc'))).toBe(false);
     expect(row?.as_text).not.toContain('PLAINTEXT');
-    expect(await customers.credentials(customer.id)).toEqual({
+    expect(await customers.credentials(customerScope(customer.id))).toEqual({
       raise: { apiToken: token, webhookSecret: 'whsec_abc' },
     });
   });
@@ -145,7 +146,7 @@ describe('state store on real PostgreSQL', () => {
     const customers = new CustomerRepository(stack.dataSource, box);
     const destinations = stack.dataSource.getRepository(DestinationEntity);
     const add = async (name: string) => {
-      const customer = await customers.create({ name });
+      const customer = await customers.create(customerScope(randomUUID()), { name });
       const [crm, dw] = await destinations.save([
         destinations.create({ customerId: customer.id, kind: 'crm-plus', name: 'crm', config: {} }),
         destinations.create({ customerId: customer.id, kind: 'warehouse', name: 'dw', config: {} }),
@@ -181,7 +182,7 @@ describe('state store on real PostgreSQL', () => {
     await destinations.delete({ id: riverside.crm.id });
     expect(await state(riverside.customer.id)).toEqual([{ destination_id: riverside.dw.id }]);
     // The audit trail outlives the destination, without its ID, in the order it was written.
-    const history = await records.history(riverside.customer.id, 'gift', '900113');
+    const history = await records.history(customerScope(riverside.customer.id), 'gift', '900113');
     expect(history.map((h) => [h.destinationId, h.fromStatus, h.toStatus])).toEqual([
       [null, null, 'pending'],
       [null, 'pending', 'confirmed'],
@@ -191,38 +192,45 @@ describe('state store on real PostgreSQL', () => {
 
     await stack.dataSource.query(`DELETE FROM customers WHERE id = $1`, [riverside.customer.id]);
     expect(await state(riverside.customer.id)).toEqual([]);
-    expect(await records.history(riverside.customer.id, 'gift', '900113')).toEqual([]);
+    expect(await records.history(customerScope(riverside.customer.id), 'gift', '900113')).toEqual(
+      [],
+    );
     // The other customer keeps everything.
     expect(await state(other.customer.id)).toHaveLength(2);
-    expect(await records.history(other.customer.id, 'gift', '900113')).toHaveLength(4);
+    expect(await records.history(customerScope(other.customer.id), 'gift', '900113')).toHaveLength(
+      4,
+    );
   });
 
   it('moves checkpoints forward only, by the record timestamp and then its ID', async () => {
-    const customer = await new CustomerRepository(stack.dataSource, box).create({
-      name: 'Trail Keepers',
-    });
+    const customer = await new CustomerRepository(stack.dataSource, box).create(
+      customerScope(randomUUID()),
+      {
+        name: 'Trail Keepers',
+      },
+    );
     const checkpoints = new CheckpointRepository(stack.dataSource);
     const t = (iso: string): Date => new Date(iso);
 
-    await checkpoints.advance(customer.id, 'raise', 'gift', 'inbound', {
+    await checkpoints.advance(customerScope(customer.id), 'raise', 'gift', 'inbound', {
       at: t('2026-11-20T10:00:00Z'),
       id: '9',
     });
-    await checkpoints.advance(customer.id, 'raise', 'gift', 'inbound', {
+    await checkpoints.advance(customerScope(customer.id), 'raise', 'gift', 'inbound', {
       at: t('2026-11-20T10:00:00Z'),
       id: '10',
     }); // same time, later ID
-    const back = await checkpoints.advance(customer.id, 'raise', 'gift', 'inbound', {
+    const back = await checkpoints.advance(customerScope(customer.id), 'raise', 'gift', 'inbound', {
       at: t('2026-11-20T09:00:00Z'),
       id: '99',
     });
 
     expect(back).toEqual({ at: t('2026-11-20T10:00:00Z'), id: '10' });
-    expect(await checkpoints.get(customer.id, 'gift', 'inbound')).toEqual({
+    expect(await checkpoints.get(customerScope(customer.id), 'gift', 'inbound')).toEqual({
       at: t('2026-11-20T10:00:00Z'),
       id: '10',
     });
-    expect(await checkpoints.get(customer.id, 'gift', 'outbound')).toBeNull();
+    expect(await checkpoints.get(customerScope(customer.id), 'gift', 'outbound')).toBeNull();
   });
 
   it('works through a TypeORM DataSource built from dataSourceOptions (what the apps use)', async () => {

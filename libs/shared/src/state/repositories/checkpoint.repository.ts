@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { CheckpointEntity } from '../entities/checkpoint.entity';
 import type { CheckpointDirection } from '../entities/statuses';
+import type { CustomerScope } from '../customer-scope';
 
 export interface CheckpointPosition {
   /** The last processed record's own timestamp (never the wall clock). */
@@ -17,7 +18,7 @@ export class CheckpointRepository {
   constructor(private readonly db: Pick<EntityManager, 'query' | 'getRepository'>) {}
 
   async get(
-    customerId: string,
+    { customerId }: CustomerScope,
     resource: string,
     direction: CheckpointDirection,
   ): Promise<CheckpointPosition | null> {
@@ -32,7 +33,7 @@ export class CheckpointRepository {
    * ID); an earlier position is ignored. Returns the checkpoint now stored.
    */
   async advance(
-    customerId: string,
+    scope: CustomerScope,
     source: string,
     resource: string,
     direction: CheckpointDirection,
@@ -50,16 +51,16 @@ export class CheckpointRepository {
          WHERE (EXCLUDED.last_processed_at, lpad(EXCLUDED.last_processed_id, 40, '0'))
              > (c.last_processed_at, lpad(c.last_processed_id, 40, '0'))
        RETURNING last_processed_at, last_processed_id`,
-      [customerId, resource, direction, source, position.at, position.id],
+      [scope.customerId, resource, direction, source, position.at, position.id],
     );
     const row = rows[0];
     if (row) {
       return { at: row.last_processed_at, id: row.last_processed_id };
     }
-    const stored = await this.get(customerId, resource, direction);
+    const stored = await this.get(scope, resource, direction);
     if (!stored) {
       throw new Error(
-        `checkpoint for ${customerId}/${resource}/${direction} vanished during advance`,
+        `checkpoint for ${scope.customerId}/${resource}/${direction} vanished during advance`,
       );
     }
     return stored;

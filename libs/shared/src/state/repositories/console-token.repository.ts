@@ -1,6 +1,7 @@
 import { IsNull, type DataSource, type EntityManager } from 'typeorm';
 import { ConsoleTokenEntity } from '../entities/console-token.entity';
 import type { CustomerStatus } from '../entities/statuses';
+import type { CustomerScope } from '../customer-scope';
 
 /** A live (not revoked) console token found by its digest, with its customer's status. */
 export interface LiveConsoleToken {
@@ -18,39 +19,53 @@ export interface LiveConsoleToken {
 export class ConsoleTokenRepository {
   constructor(private readonly db: DataSource | EntityManager) {}
 
-  async issue(customerId: string, label: string, tokenSha256: string): Promise<ConsoleTokenEntity> {
+  async issue(
+    { customerId }: CustomerScope,
+    label: string,
+    tokenSha256: string,
+  ): Promise<ConsoleTokenEntity> {
     const repo = this.db.getRepository(ConsoleTokenEntity);
     return repo.save(repo.create({ customerId, label, tokenSha256 }));
   }
 
-  async list(customerId: string): Promise<ConsoleTokenEntity[]> {
+  async list({ customerId }: CustomerScope): Promise<ConsoleTokenEntity[]> {
     return this.db
       .getRepository(ConsoleTokenEntity)
       .find({ where: { customerId }, order: { createdAt: 'ASC' } });
   }
 
-  /** Revokes one token; false when it does not exist or was already revoked. */
-  async revoke(tokenId: string): Promise<boolean> {
+  /** Revokes one of the customer's tokens; false when it has none by that ID or it was revoked. */
+  async revoke({ customerId }: CustomerScope, tokenId: string): Promise<boolean> {
     const result = await this.db
       .getRepository(ConsoleTokenEntity)
-      .update({ id: tokenId, revokedAt: IsNull() }, { revokedAt: new Date() });
+      .update({ id: tokenId, customerId, revokedAt: IsNull() }, { revokedAt: new Date() });
     return (result.affected ?? 0) > 0;
   }
 
   /** Revokes every live token of a customer (offboarding); answers how many. */
-  async revokeAllOf(customerId: string): Promise<number> {
+  async revokeAllOf({ customerId }: CustomerScope): Promise<number> {
     const result = await this.db
       .getRepository(ConsoleTokenEntity)
       .update({ customerId, revokedAt: IsNull() }, { revokedAt: new Date() });
     return result.affected ?? 0;
   }
 
-  async exists(tokenId: string): Promise<boolean> {
-    return this.db.getRepository(ConsoleTokenEntity).existsBy({ id: tokenId });
+  /**
+   * The customer a token (live or revoked) belongs to, or null. Across customers by design: the
+   * operator's revoke call names only the token.
+   */
+  async ownerOfAcrossCustomers(tokenId: string): Promise<string | null> {
+    const row = await this.db
+      .getRepository(ConsoleTokenEntity)
+      .findOne({ where: { id: tokenId }, select: { id: true, customerId: true } });
+    return row?.customerId ?? null;
   }
 
-  /** The live token with this digest and its customer's current status, or null. */
-  async findLive(tokenSha256: string): Promise<LiveConsoleToken | null> {
+  /**
+   * The live token with this digest and its customer's current status, or null. Across customers
+   * by design: the token is what tells which customer is asking.
+   */
+  async findLiveAcrossCustomers(tokenSha256: string): Promise<LiveConsoleToken | null> {
     const [row] = await this.db.query<
       Array<{ id: string; customer_id: string; last_used_at: Date | null; status: CustomerStatus }>
     >(
@@ -69,9 +84,9 @@ export class ConsoleTokenRepository {
       : null;
   }
 
-  async touch(tokenId: string): Promise<void> {
+  async touch({ customerId }: CustomerScope, tokenId: string): Promise<void> {
     await this.db
       .getRepository(ConsoleTokenEntity)
-      .update({ id: tokenId }, { lastUsedAt: new Date() });
+      .update({ id: tokenId, customerId }, { lastUsedAt: new Date() });
   }
 }

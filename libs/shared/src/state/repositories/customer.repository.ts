@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { SecretBox } from '../../crypto/secret-box';
 import { CustomerEntity } from '../entities/customer.entity';
 import type { CustomerStatus } from '../entities/statuses';
+import type { CustomerScope } from '../customer-scope';
 
 /** Per-source secrets of a customer; stored sealed, returned only to code that needs to call out. */
 export interface CustomerCredentials {
@@ -28,14 +29,19 @@ export class CustomerRepository {
     private readonly box: SecretBox,
   ) {}
 
-  async create(input: {
-    name: string;
-    status?: CustomerStatus;
-    credentials?: CustomerCredentials;
-  }): Promise<CustomerEntity> {
+  /** Creates the customer under the scope's ID (the caller makes a new one: `customerScope(randomUUID())`). */
+  async create(
+    { customerId }: CustomerScope,
+    input: {
+      name: string;
+      status?: CustomerStatus;
+      credentials?: CustomerCredentials;
+    },
+  ): Promise<CustomerEntity> {
     const repo = this.db.getRepository(CustomerEntity);
     return repo.save(
       repo.create({
+        id: customerId,
         name: input.name,
         status: input.status ?? 'onboarding',
         credentials: input.credentials ? this.box.sealJson(input.credentials) : null,
@@ -43,22 +49,25 @@ export class CustomerRepository {
     );
   }
 
-  async get(customerId: string): Promise<CustomerEntity | null> {
+  async get({ customerId }: CustomerScope): Promise<CustomerEntity | null> {
     return this.db.getRepository(CustomerEntity).findOneBy({ id: customerId });
   }
 
-  async setStatus(customerId: string, status: CustomerStatus): Promise<void> {
+  async setStatus({ customerId }: CustomerScope, status: CustomerStatus): Promise<void> {
     await this.db.getRepository(CustomerEntity).update({ id: customerId }, { status });
   }
 
-  async setCredentials(customerId: string, credentials: CustomerCredentials): Promise<void> {
+  async setCredentials(
+    { customerId }: CustomerScope,
+    credentials: CustomerCredentials,
+  ): Promise<void> {
     await this.db
       .getRepository(CustomerEntity)
       .update({ id: customerId }, { credentials: this.box.sealJson(credentials) });
   }
 
   /** Decrypted credentials, or an empty object when none were stored. */
-  async credentials(customerId: string): Promise<CustomerCredentials> {
+  async credentials({ customerId }: CustomerScope): Promise<CustomerCredentials> {
     const row = await this.db.getRepository(CustomerEntity).findOne({
       where: { id: customerId },
       select: { id: true, credentials: true },

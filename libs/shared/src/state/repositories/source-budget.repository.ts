@@ -1,7 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { RateSpec, SharedBudgetStore, SourceApi } from '../../sources';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import type { CustomerScope } from '../customer-scope';
 
 /**
  * The customer-wide source budget in PostgreSQL: one token bucket row per customer and API,
@@ -12,10 +11,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export class PgSharedBudgetStore implements SharedBudgetStore {
   constructor(private readonly db: DataSource) {}
 
-  async reserve(customerId: string, api: SourceApi, spec: RateSpec): Promise<number> {
-    if (!UUID.test(customerId)) {
-      return 0; // token checks during onboarding run before the customer exists
-    }
+  async reserve({ customerId }: CustomerScope, api: SourceApi, spec: RateSpec): Promise<number> {
     const rows = await this.db.query<Array<{ tokens: number }>>(
       `INSERT INTO source_rate_buckets AS b (customer_id, api, tokens, refreshed_at)
        VALUES ($1, $2, $3::float8 - 1, clock_timestamp())
@@ -30,10 +26,12 @@ export class PgSharedBudgetStore implements SharedBudgetStore {
     return tokens >= 0 ? 0 : Math.ceil((-tokens * 1000) / spec.requestsPerSecond);
   }
 
-  async pause(customerId: string, api: SourceApi, spec: RateSpec, untilMs: number): Promise<void> {
-    if (!UUID.test(customerId)) {
-      return;
-    }
+  async pause(
+    { customerId }: CustomerScope,
+    api: SourceApi,
+    spec: RateSpec,
+    untilMs: number,
+  ): Promise<void> {
     const debt = (Math.max(0, untilMs - Date.now()) / 1000) * spec.requestsPerSecond;
     await this.db.query(
       `INSERT INTO source_rate_buckets AS b (customer_id, api, tokens, refreshed_at)

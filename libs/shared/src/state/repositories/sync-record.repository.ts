@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { AuditLogEntity } from '../entities/audit-log.entity';
 import { SyncRecordEntity } from '../entities/sync-record.entity';
+import type { CustomerScope } from '../customer-scope';
 
 /**
  * Reads of per-record, per-destination sync state and its audit trail. The state itself is written by the
@@ -11,7 +12,7 @@ export class SyncRecordRepository {
 
   /** The record's state at each destination (the admin API's record view). */
   async findForRecord(
-    customerId: string,
+    { customerId }: CustomerScope,
     resource: string,
     sourceId: string,
   ): Promise<SyncRecordEntity[]> {
@@ -22,7 +23,11 @@ export class SyncRecordRepository {
   }
 
   /** The record's history across destinations, oldest first. */
-  async history(customerId: string, resource: string, sourceId: string): Promise<AuditLogEntity[]> {
+  async history(
+    { customerId }: CustomerScope,
+    resource: string,
+    sourceId: string,
+  ): Promise<AuditLogEntity[]> {
     return this.db.getRepository(AuditLogEntity).find({
       where: { customerId, resource, sourceId },
       order: { id: 'ASC' },

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { WriteIntentEntity } from '../entities/write-intent.entity';
+import type { CustomerScope } from '../customer-scope';
 
 /**
  * Write attribution for two-way sync: before the pipeline writes to a source (e.g. PATCH a Raise
@@ -11,7 +12,7 @@ export class WriteIntentRepository {
   constructor(private readonly db: DataSource) {}
 
   async record(
-    customerId: string,
+    { customerId }: CustomerScope,
     resource: string,
     sourceId: string,
     expectedFields: Record<string, unknown>,
@@ -37,7 +38,7 @@ export class WriteIntentRepository {
    * closed so a later, genuine change of the same fields is synced normally.
    */
   async takeEchoes(
-    customerId: string,
+    { customerId }: CustomerScope,
     resource: string,
     records: Array<{ sourceId: string; fields: Record<string, unknown> }>,
   ): Promise<Set<string>> {
