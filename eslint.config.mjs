@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import nx from '@nx/eslint-plugin';
 import jest from 'eslint-plugin-jest';
 import prettier from 'eslint-config-prettier';
-import { raiseSyncPlugin } from './tools/eslint/customer-scope.mjs';
+import customerScope from './tools/eslint/customer-scope.cjs';
 
 // Which project may import which (by tag). Apps reach Kafka and prom-client only through libs/shared.
 const runtime = [
@@ -132,7 +132,7 @@ export default tseslint.config(
   {
     // Every repository method takes the customer scope first, or says why not (see the rule).
     files: ['apps/*/src/**/*.repository.ts', 'libs/shared/src/state/repositories/*.ts'],
-    plugins: { 'raise-sync': raiseSyncPlugin },
+    plugins: { 'raise-sync': customerScope.raiseSyncPlugin },
     rules: { 'raise-sync/customer-scope': 'error' },
   },
   prettier,

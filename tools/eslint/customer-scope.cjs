@@ -23,7 +23,7 @@ const takesScope = (fn) => {
 };
 
 /** @type {import('eslint').Rule.RuleModule} */
-export const customerScopeRule = {
+const customerScopeRule = {
   meta: {
     type: 'problem',
     docs: { description: 'repository methods take the customer scope first' },
@@ -71,4 +71,7 @@ export const customerScopeRule = {
   },
 };
 
-export const raiseSyncPlugin = { rules: { 'customer-scope': customerScopeRule } };
+module.exports = {
+  customerScopeRule,
+  raiseSyncPlugin: { rules: { 'customer-scope': customerScopeRule } },
+};
