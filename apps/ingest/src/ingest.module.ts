@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
+import { stateRepositoryProviders } from '@raise-sync/shared/state';
 import {
   AdminTokenGuard,
   DatabaseModule,
@@ -9,17 +10,23 @@ import {
   ServiceModule,
 } from '@raise-sync/shared/service';
 import { AdminController } from './admin/admin.controller';
+import { DestinationRepository } from './admin/destination.repository';
+import { OnboardingRepository } from './admin/onboarding.repository';
 import { OnboardingService } from './admin/onboarding.service';
 import { CustomerDirectory } from './customers/customer-directory.service';
 import { PollScheduler } from './polling/poll-scheduler.service';
+import { PollScheduleRepository } from './polling/poll-schedule.repository';
 import { Poller } from './polling/poller.service';
 import { EventPublisher } from './publish/event-publisher.service';
 import { CredentialHealth } from './sources/credential-health.service';
+import { CustomerSourceRepository } from './sources/customer-source.repository';
 import { SourceClients } from '@raise-sync/shared/service';
 import { CrmPlusWebhookRegistration } from './admin/crm-plus-webhook-registration.service';
 import { CrmPlusWebhookController } from './webhooks/crm-plus-webhook.controller';
 import { CrmPlusWebhookIntake } from './webhooks/crm-plus-webhook.service';
+import { CrossProductArrivalRepository } from './webhooks/cross-product-arrival.repository';
 import { CrossProductArrivals } from './webhooks/cross-product-arrivals.service';
+import { WebhookDeliveryRepository } from './webhooks/webhook-delivery.repository';
 import { WebhookIntake } from './webhooks/webhook-intake.service';
 import { WebhookController } from './webhooks/webhook.controller';
 import { WebhookBodyReader } from './webhooks/raw-body';
@@ -39,6 +46,13 @@ import { WebhookBodyReader } from './webhooks/raw-body';
       useFactory: (config: ConfigService<AppConfig, true>) =>
         SecretBox.fromHex(config.get('secretsKey', { infer: true })),
     },
+    ...stateRepositoryProviders,
+    OnboardingRepository,
+    DestinationRepository,
+    CustomerSourceRepository,
+    PollScheduleRepository,
+    WebhookDeliveryRepository,
+    CrossProductArrivalRepository,
     CustomerDirectory,
     EventPublisher,
     SourceClients,

@@ -16,9 +16,9 @@ import {
 import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { PinoLogger } from '@raise-sync/shared/service';
-import { CustomerRepository, DestinationEntity, customerScope } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
+import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import { CustomerDirectory } from '../customers/customer-directory.service';
+import { DestinationRepository } from './destination.repository';
 
 /** What the admin API answers after registering (no secret). */
 export interface CrmPlusWebhookView {
@@ -43,17 +43,16 @@ const TIMEOUT_MS = 10_000;
  */
 @Injectable()
 export class CrmPlusWebhookRegistration {
-  private readonly customers: CustomerRepository;
   private readonly publicUrl: string;
 
   constructor(
-    private readonly db: DataSource,
+    private readonly customers: CustomerRepository,
+    private readonly destinations: DestinationRepository,
     @Inject(SecretBox) private readonly box: SecretBox,
     private readonly directory: CustomerDirectory,
     config: ConfigService<AppConfig, true>,
     private readonly log: PinoLogger,
   ) {
-    this.customers = new CustomerRepository(db, box);
     const ingest = config.get('ingest', { infer: true });
     this.publicUrl =
       ingest.webhookPublicUrl ?? `http://127.0.0.1:${config.get('http', { infer: true }).port}`;
@@ -61,22 +60,18 @@ export class CrmPlusWebhookRegistration {
   }
 
   async register(customerId: string, publicUrl?: string): Promise<CrmPlusWebhookView> {
-    const customer = CustomerDirectory.isCustomerId(customerId)
-      ? await this.customers.get(customerScope(customerId))
-      : null;
-    if (!customer || customer.status === 'offboarded') {
+    const scope = CustomerDirectory.isCustomerId(customerId) ? customerScope(customerId) : null;
+    const customer = scope ? await this.customers.get(scope) : null;
+    if (!scope || !customer || customer.status === 'offboarded') {
       throw new NotFoundException(`customer ${customerId} does not exist`);
     }
-    const credentials = await this.customers.credentials(customerScope(customerId));
+    const credentials = await this.customers.credentials(scope);
     if (credentials.crmPlus?.subscriptionId) {
       throw new ConflictException(
         `CRM+ webhook ${credentials.crmPlus.subscriptionId} is already registered`,
       );
     }
-    const row = await this.db.getRepository(DestinationEntity).findOne({
-      where: { customerId, kind: 'crm-plus', enabled: true },
-      order: { name: 'ASC' },
-    });
+    const row = await this.destinations.firstEnabled(scope, 'crm-plus');
     if (!row) {
       throw new BadRequestException('the customer has no enabled CRM+ destination');
     }
@@ -100,7 +95,7 @@ export class CrmPlusWebhookRegistration {
     const secret = randomBytes(32).toString('base64url');
     const payloadUrl = `${(publicUrl ?? this.publicUrl).replace(/\/+$/, '')}/webhooks/${customerId}/crm-plus`;
     const subscriptionId = await this.subscribe(customerId, settings, { payloadUrl, secret });
-    await this.customers.setCredentials(customerScope(customerId), {
+    await this.customers.setCredentials(scope, {
       ...credentials,
       crmPlus: {
         webhookSecret: secret,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   BadRequestException,
   ConflictException,
@@ -14,20 +14,17 @@ import { SOURCE_RESOURCES } from '@raise-sync/shared/events';
 import { PinoLogger } from '@raise-sync/shared/service';
 import { RAISE_EVENT_TYPES, SourceAuthError, SourceRequestError } from '@raise-sync/shared/sources';
 import {
-  ConsoleTokenRepository,
   CustomerEntity,
   CustomerRepository,
-  CustomerSourceEntity,
   WriteIntentRepository,
-  DestinationEntity,
   type CustomerCredentials,
   type CustomerStatus,
   type SourceName,
   customerScope,
 } from '@raise-sync/shared/state';
-import { DataSource, type EntityManager } from 'typeorm';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import { CredentialHealth } from '../sources/credential-health.service';
+import { CustomerSourceRepository } from '../sources/customer-source.repository';
 import { SourceClients } from '@raise-sync/shared/service';
 import type {
   CreateCustomerDto,
@@ -37,6 +34,8 @@ import type {
   SetDestinationsDto,
   UpdateSourceDto,
 } from './admin.dto';
+import { DestinationRepository } from './destination.repository';
+import { OnboardingRepository, type NewSource } from './onboarding.repository';
 
 /** A customer as the admin API shows it: state and settings, never a secret. */
 export interface CustomerView {
@@ -75,13 +74,15 @@ export interface CustomerView {
  */
 @Injectable()
 export class OnboardingService {
-  private readonly customers: CustomerRepository;
-  private readonly intents: WriteIntentRepository;
   private readonly defaultInterval: number;
   private readonly publicUrl: string;
 
   constructor(
-    private readonly db: DataSource,
+    private readonly onboarding: OnboardingRepository,
+    private readonly customers: CustomerRepository,
+    private readonly sources: CustomerSourceRepository,
+    private readonly destinations: DestinationRepository,
+    private readonly intents: WriteIntentRepository,
     @Inject(SecretBox) private readonly box: SecretBox,
     private readonly clients: SourceClients,
     private readonly directory: CustomerDirectory,
@@ -89,8 +90,6 @@ export class OnboardingService {
     config: ConfigService<AppConfig, true>,
     private readonly log: PinoLogger,
   ) {
-    this.customers = new CustomerRepository(db, box);
-    this.intents = new WriteIntentRepository(db);
     const ingest = config.get('ingest', { infer: true });
     const http = config.get('http', { infer: true });
     this.defaultInterval = ingest.pollDefaultIntervalSeconds;
@@ -116,25 +115,26 @@ export class OnboardingService {
       credentials.vomo = { apiToken: dto.vomo.apiToken };
     }
     const backfill = dto.backfill ? this.backfillTargets(dto, dto.backfill) : [];
-    const id = await this.db.transaction(async (tx) => {
-      const repo = tx.getRepository(CustomerEntity);
-      const customer = await repo.save(
-        repo.create({
-          name: dto.name,
-          status: dto.backfill ? 'backfilling' : 'onboarding',
-          credentials: this.box.sealJson(credentials),
-        }),
-      );
-      for (const source of ['raise', 'vomo'] as const) {
-        if (dto[source]) {
-          await this.addSource(tx, customer.id, source, dto.polling);
-        }
-      }
-      if (dto.backfill) {
-        await this.requestBackfill(tx, customer.id, dto.backfill, backfill);
-      }
-      return customer.id;
-    });
+    const scope = customerScope(randomUUID());
+    const id = scope.customerId;
+    await this.onboarding.create(
+      scope,
+      {
+        name: dto.name,
+        status: dto.backfill ? 'backfilling' : 'onboarding',
+        credentials: this.box.sealJson(credentials),
+      },
+      (['raise', 'vomo'] as const)
+        .filter((source) => dto[source])
+        .map((source) => this.newSource(source, dto.polling)),
+      dto.backfill
+        ? {
+            modifiedFrom: dto.backfill.modifiedFrom ?? null,
+            modifiedTo: dto.backfill.modifiedTo ?? null,
+            targets: backfill,
+          }
+        : null,
+    );
     this.log.info(
       {
         customerId: id,
@@ -172,51 +172,22 @@ export class OnboardingService {
     });
   }
 
-  /**
-   * One pending backfill run per resource (trigger 'onboarding'), for the backfiller to plan.
-   * Polling of those resources is deferred (next_poll_at = infinity) until the backfiller hands
-   * over: with no checkpoint yet, a poll would otherwise read the whole history a second time.
-   * Webhooks are accepted throughout and flow into the same topics.
-   */
-  private async requestBackfill(
-    tx: EntityManager,
-    customerId: string,
-    backfill: OnboardingBackfillDto,
-    targets: Array<{ source: SourceName; resource: string }>,
-  ): Promise<void> {
-    for (const { source, resource } of targets) {
-      await tx.query(
-        `INSERT INTO backfill_runs (customer_id, source, resource, modified_from, modified_to, trigger, status)
-         VALUES ($1, $2, $3, $4, $5, 'onboarding', 'pending')`,
-        [customerId, source, resource, backfill.modifiedFrom ?? null, backfill.modifiedTo ?? null],
-      );
-      await tx.query(
-        `UPDATE poll_schedule SET next_poll_at = 'infinity'
-          WHERE customer_id = $1 AND source = $2 AND resource = $3`,
-        [customerId, source, resource],
-      );
-    }
-  }
-
   async list(): Promise<CustomerView[]> {
-    const rows = await this.db.getRepository(CustomerEntity).find({ order: { createdAt: 'ASC' } });
+    const rows = await this.onboarding.listAcrossCustomers();
     return Promise.all(rows.map((r) => this.view(r.id)));
   }
 
   async view(customerId: string): Promise<CustomerView> {
-    const customer = await this.db.getRepository(CustomerEntity).findOneBy({ id: customerId });
-    if (!customer) {
+    const scope = CustomerDirectory.isCustomerId(customerId) ? customerScope(customerId) : null;
+    const customer = scope ? await this.customers.get(scope) : null;
+    if (!scope || !customer) {
       throw new NotFoundException(`customer ${customerId} does not exist`);
     }
     const credentials = customer.credentials
       ? this.box.openJson<CustomerCredentials>(customer.credentials)
       : {};
-    const sources = await this.db
-      .getRepository(CustomerSourceEntity)
-      .find({ where: { customerId }, order: { source: 'ASC' } });
-    const destinations = await this.db
-      .getRepository(DestinationEntity)
-      .find({ where: { customerId }, order: { name: 'ASC' } });
+    const sources = await this.sources.list(scope);
+    const destinations = await this.destinations.list(scope);
     return {
       id: customer.id,
       name: customer.name,
@@ -254,46 +225,33 @@ export class OnboardingService {
     if (dto.webhookSecret && source !== 'raise') {
       throw new BadRequestException('only raise sends webhooks');
     }
-    const credentials = await this.customers.credentials(customerScope(customerId));
+    const scope = customerScope(customerId);
+    const credentials = await this.customers.credentials(scope);
     if (dto.apiToken) {
       await this.verify(source, customerId, dto.apiToken);
     }
-    await this.db.transaction(async (tx) => {
-      const existing = await tx
-        .getRepository(CustomerSourceEntity)
-        .findOneBy({ customerId, source });
-      if (!existing) {
-        if (!dto.apiToken) {
-          throw new BadRequestException(
-            `source ${source} is new for this customer: apiToken is required`,
-          );
-        }
-        await this.addSource(tx, customerId, source, dto.polling);
-      } else if (dto.polling) {
-        await tx.getRepository(CustomerSourceEntity).update(
-          { customerId, source },
-          {
-            ...(dto.polling.enabled !== undefined ? { pollingEnabled: dto.polling.enabled } : {}),
-            ...(dto.polling.intervalSeconds !== undefined
-              ? { pollIntervalSeconds: dto.polling.intervalSeconds }
-              : {}),
-          },
-        );
-      }
-      if (dto.apiToken || dto.webhookSecret) {
-        const next: CustomerCredentials = { ...credentials };
-        next[source] = {
-          ...credentials[source],
-          ...(dto.apiToken ? { apiToken: dto.apiToken } : {}),
-          ...(dto.webhookSecret ? { webhookSecret: dto.webhookSecret } : {}),
-        };
-        await tx
-          .getRepository(CustomerEntity)
-          .update({ id: customerId }, { credentials: this.box.sealJson(next) });
-      }
+    let sealed: Buffer | null = null;
+    if (dto.apiToken || dto.webhookSecret) {
+      const next: CustomerCredentials = { ...credentials };
+      next[source] = {
+        ...credentials[source],
+        ...(dto.apiToken ? { apiToken: dto.apiToken } : {}),
+        ...(dto.webhookSecret ? { webhookSecret: dto.webhookSecret } : {}),
+      };
+      sealed = this.box.sealJson(next);
+    }
+    const updated = await this.onboarding.updateSource(scope, source, {
+      addIfMissing: dto.apiToken ? this.newSource(source, dto.polling) : null,
+      polling: dto.polling ?? null,
+      credentials: sealed,
     });
+    if (updated === 'source_missing') {
+      throw new BadRequestException(
+        `source ${source} is new for this customer: apiToken is required`,
+      );
+    }
     if (dto.apiToken) {
-      await this.health.markValid(customerId, source);
+      await this.health.markValid(scope, source);
     }
     this.directory.invalidate(customerId);
     return this.view(customerId);
@@ -302,15 +260,14 @@ export class OnboardingService {
   /** Subscribes the source's webhooks (all Raise event types we carry) to our URL for this customer. */
   async registerWebhook(customerId: string, dto: RegisterWebhookDto): Promise<CustomerView> {
     await this.requireCustomer(customerId);
-    const credentials = await this.customers.credentials(customerScope(customerId));
+    const scope = customerScope(customerId);
+    const credentials = await this.customers.credentials(scope);
     const token = credentials.raise?.apiToken;
     if (!token) {
       throw new BadRequestException('set a raise apiToken before registering webhooks');
     }
     const secret = credentials.raise?.webhookSecret ?? randomBytes(32).toString('base64url');
-    const row = await this.db
-      .getRepository(CustomerSourceEntity)
-      .findOneBy({ customerId, source: 'raise' });
+    const row = await this.sources.get(scope, 'raise');
     if (row?.webhookSubscriptionId) {
       throw new ConflictException(`webhook ${row.webhookSubscriptionId} is already registered`);
     }
@@ -327,20 +284,14 @@ export class OnboardingService {
         },
       ),
     );
-    await this.db.transaction(async (tx) => {
-      await tx.getRepository(CustomerEntity).update(
-        { id: customerId },
-        {
-          credentials: this.box.sealJson({
-            ...credentials,
-            raise: { ...credentials.raise, apiToken: token, webhookSecret: secret },
-          }),
-        },
-      );
-      await tx
-        .getRepository(CustomerSourceEntity)
-        .update({ customerId, source: 'raise' }, { webhookSubscriptionId: String(created.id) });
-    });
+    await this.onboarding.saveRaiseWebhook(
+      scope,
+      this.box.sealJson({
+        ...credentials,
+        raise: { ...credentials.raise, apiToken: token, webhookSecret: secret },
+      }),
+      String(created.id),
+    );
     this.directory.invalidate(customerId);
     this.log.info({ customerId, webhookId: created.id }, 'webhook registered with raise');
     return this.view(customerId);
@@ -356,11 +307,12 @@ export class OnboardingService {
     fields: Record<string, unknown>,
   ): Promise<unknown> {
     await this.requireCustomer(customerId);
-    const token = (await this.customers.credentials(customerScope(customerId))).raise?.apiToken;
+    const scope = customerScope(customerId);
+    const token = (await this.customers.credentials(scope)).raise?.apiToken;
     if (!token) {
       throw new BadRequestException('this customer has no raise apiToken');
     }
-    await this.intents.record(customerScope(customerId), 'donor', String(donorId), fields);
+    await this.intents.record(scope, 'donor', String(donorId), fields);
     return this.callSource('raise', customerId, () =>
       this.clients.raise.patchDonor({ customerId, token }, donorId, fields as never),
     );
@@ -375,26 +327,17 @@ export class OnboardingService {
       }
       names.add(d.name);
     }
-    await this.db.transaction(async (tx) => {
-      const repo = tx.getRepository(DestinationEntity);
-      const existing = await repo.findBy({ customerId });
-      for (const d of dto.destinations) {
-        const current = existing.find((e) => e.name === d.name);
-        await repo.save(
-          repo.create({
-            ...(current ?? { customerId, name: d.name }),
-            kind: d.kind,
-            config: d.config ?? current?.config ?? {},
-            secrets: d.secrets ? this.box.sealJson(d.secrets) : (current?.secrets ?? null),
-            enabled: d.enabled ?? true,
-          }),
-        );
-      }
-      // Destinations left out are disabled, not deleted: their sync history stays answerable.
-      for (const e of existing.filter((x) => !names.has(x.name))) {
-        await repo.update({ id: e.id }, { enabled: false });
-      }
-    });
+    // Destinations left out are disabled, not deleted: their sync history stays answerable.
+    await this.destinations.replace(
+      customerScope(customerId),
+      dto.destinations.map((d) => ({
+        name: d.name,
+        kind: d.kind,
+        config: d.config,
+        secrets: d.secrets ? this.box.sealJson(d.secrets) : undefined,
+        enabled: d.enabled ?? true,
+      })),
+    );
     return this.view(customerId);
   }
 
@@ -419,10 +362,9 @@ export class OnboardingService {
   }
 
   private async offboard(customerId: string): Promise<void> {
-    const credentials = await this.customers.credentials(customerScope(customerId));
-    const raise = await this.db
-      .getRepository(CustomerSourceEntity)
-      .findOneBy({ customerId, source: 'raise' });
+    const scope = customerScope(customerId);
+    const credentials = await this.customers.credentials(scope);
+    const raise = await this.sources.get(scope, 'raise');
     const token = credentials.raise?.apiToken;
     if (raise?.webhookSubscriptionId && token) {
       try {
@@ -437,46 +379,21 @@ export class OnboardingService {
         );
       }
     }
-    await this.db.transaction(async (tx: EntityManager) => {
-      await tx
-        .getRepository(CustomerEntity)
-        .update({ id: customerId }, { status: 'offboarded', credentials: null });
-      await tx
-        .getRepository(CustomerSourceEntity)
-        .update({ customerId }, { pollingEnabled: false, webhookSubscriptionId: null });
-      await tx
-        .getRepository(DestinationEntity)
-        .update({ customerId }, { enabled: false, secrets: null });
-      // The customer's sync-health console goes dark with it.
-      await new ConsoleTokenRepository(tx).revokeAllOf(customerScope(customerId));
-    });
+    await this.onboarding.offboard(scope);
   }
 
-  private async addSource(
-    tx: EntityManager,
-    customerId: string,
-    source: SourceName,
-    polling: PollingDto | undefined,
-  ): Promise<void> {
-    await tx.getRepository(CustomerSourceEntity).insert({
-      customerId,
+  /** A source to add, with the request's polling settings or the defaults. */
+  private newSource(source: SourceName, polling: PollingDto | undefined): NewSource {
+    return {
       source,
       pollingEnabled: polling?.enabled ?? true,
       pollIntervalSeconds: polling?.intervalSeconds ?? this.defaultInterval,
-      credentialStatus: 'valid',
-      credentialCheckedAt: new Date(),
-    });
-    for (const resource of SOURCE_RESOURCES[source]) {
-      await tx.query(
-        `INSERT INTO poll_schedule (customer_id, source, resource) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-        [customerId, source, resource],
-      );
-    }
+    };
   }
 
   private async requireCustomer(customerId: string): Promise<CustomerEntity> {
     const customer = CustomerDirectory.isCustomerId(customerId)
-      ? await this.db.getRepository(CustomerEntity).findOneBy({ id: customerId })
+      ? await this.customers.get(customerScope(customerId))
       : null;
     if (!customer) {
       throw new NotFoundException(`customer ${customerId} does not exist`);

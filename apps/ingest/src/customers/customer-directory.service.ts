@@ -1,15 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import {
-  CustomerEntity,
+  CustomerRepository,
+  customerScope,
   type CustomerCredentials,
+  type CustomerScope,
   type CustomerStatus,
 } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
 
 /** What the hot paths need to know about a customer; credentials are decrypted in memory only. */
 export interface CustomerView {
   id: string;
+  /** The customer's repository scope, made once per load so hot paths allocate none per request. */
+  scope: CustomerScope;
   name: string;
   status: CustomerStatus;
   credentials: CustomerCredentials;
@@ -32,7 +35,7 @@ export class CustomerDirectory {
   >();
 
   constructor(
-    private readonly db: DataSource,
+    private readonly repository: CustomerRepository,
     @Inject(SecretBox) private readonly box: SecretBox,
   ) {}
 
@@ -66,13 +69,16 @@ export class CustomerDirectory {
     this.cache.delete(customerId);
   }
 
+  /** Only called with a checked ID (`isCustomerId`), so `customerScope` cannot throw here. */
   private async load(customerId: string): Promise<CustomerView | null> {
-    const row = await this.db.getRepository(CustomerEntity).findOneBy({ id: customerId });
+    const scope = customerScope(customerId);
+    const row = await this.repository.get(scope);
     if (!row) {
       return null;
     }
     return {
       id: row.id,
+      scope,
       name: row.name,
       status: row.status,
       credentials: row.credentials ? this.box.openJson<CustomerCredentials>(row.credentials) : {},

@@ -8,19 +8,15 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
-import type { Resource } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger, ReadinessService } from '@raise-sync/shared/service';
-import type { SourceName } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
+import { customerScope, type CustomerScope } from '@raise-sync/shared/state';
+import {
+  PollScheduleRepository,
+  type ClaimedPoll,
+  type PollLease,
+} from './poll-schedule.repository';
 import { Poller, type PollTarget } from './poller.service';
-
-interface Claimed {
-  customer_id: string;
-  source: SourceName;
-  resource: Resource;
-  poll_interval_seconds: number;
-}
 
 /**
  * Drives polling from the `poll_schedule` table. Each tick claims due customer-resources with a
@@ -41,7 +37,7 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     config: ConfigService<AppConfig, true>,
-    private readonly db: DataSource,
+    private readonly schedule: PollScheduleRepository,
     private readonly poller: Poller,
     private readonly readiness: ReadinessService,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
@@ -77,27 +73,10 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
       if (free <= 0) {
         return;
       }
-      // TypeORM returns [rows, affected] for UPDATE ... RETURNING on PostgreSQL.
-      const [claimed] = await this.db.query<[Claimed[], number]>(
-        `UPDATE poll_schedule p
-            SET lease_owner = $1,
-                lease_expires_at = now() + make_interval(secs => $2),
-                last_started_at = now()
-           FROM (SELECT ps.customer_id, ps.source, ps.resource, cs.poll_interval_seconds
-                   FROM poll_schedule ps
-                   JOIN customer_sources cs USING (customer_id, source)
-                   JOIN customers c ON c.id = ps.customer_id
-                  WHERE ps.next_poll_at <= now()
-                    AND (ps.lease_expires_at IS NULL OR ps.lease_expires_at < now())
-                    AND cs.polling_enabled
-                    AND cs.credential_status <> 'failing'
-                    AND c.status IN ('onboarding', 'backfilling', 'live')
-                  ORDER BY ps.next_poll_at
-                  LIMIT $3
-                  FOR UPDATE OF ps SKIP LOCKED) due
-          WHERE p.customer_id = due.customer_id AND p.source = due.source AND p.resource = due.resource
-          RETURNING p.customer_id, p.source, p.resource, due.poll_interval_seconds`,
-        [this.owner, this.leaseSeconds, free],
+      const claimed = await this.schedule.claimDueAcrossCustomers(
+        this.owner,
+        this.leaseSeconds,
+        free,
       );
       for (const row of claimed) {
         const key = `${row.customer_id}/${row.source}/${row.resource}`;
@@ -116,7 +95,10 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
     return this.running.size;
   }
 
-  private async run(row: Claimed): Promise<void> {
+  private async run(row: ClaimedPoll): Promise<void> {
+    // A customer ID from our own table: always a UUID.
+    const scope = customerScope(row.customer_id);
+    const lease: PollLease = { source: row.source, resource: row.resource, owner: this.owner };
     const target: PollTarget = {
       customerId: row.customer_id,
       source: row.source,
@@ -130,7 +112,7 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
     let leased = true;
     const renew = setInterval(
       () => {
-        void this.renew(target).then((ok) => {
+        void this.renew(scope, lease).then((ok) => {
           leased = ok;
         });
       },
@@ -160,14 +142,8 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
     } finally {
       clearInterval(renew);
     }
-    await this.db
-      .query(
-        `UPDATE poll_schedule
-            SET lease_owner = NULL, lease_expires_at = NULL, last_finished_at = now(),
-                next_poll_at = now() + make_interval(secs => $5), last_error = $6
-          WHERE customer_id = $1 AND source = $2 AND resource = $3 AND lease_owner = $4`,
-        [target.customerId, target.source, target.resource, this.owner, nextInSeconds, lastError],
-      )
+    await this.schedule
+      .release(scope, lease, nextInSeconds, lastError)
       .catch((error: unknown) =>
         this.log.error(
           { customerId: target.customerId, err: error },
@@ -176,15 +152,9 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
       );
   }
 
-  private async renew(target: PollTarget): Promise<boolean> {
+  private async renew(scope: CustomerScope, lease: PollLease): Promise<boolean> {
     try {
-      const [rows] = await this.db.query<[unknown[], number]>(
-        `UPDATE poll_schedule SET lease_expires_at = now() + make_interval(secs => $5)
-          WHERE customer_id = $1 AND source = $2 AND resource = $3 AND lease_owner = $4
-          RETURNING 1`,
-        [target.customerId, target.source, target.resource, this.owner, this.leaseSeconds],
-      );
-      return rows.length > 0;
+      return await this.schedule.renew(scope, lease, this.leaseSeconds);
     } catch {
       return true; // a failed renewal is not proof of loss; the lease still has time left
     }

@@ -13,9 +13,7 @@ import {
   CheckpointRepository,
   type CheckpointPosition,
   type SourceName,
-  customerScope,
 } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import { EventPublisher } from '../publish/event-publisher.service';
 import { CredentialHealth } from '../sources/credential-health.service';
@@ -47,10 +45,8 @@ interface PolledPage {
  */
 @Injectable()
 export class Poller {
-  private readonly checkpoints: CheckpointRepository;
-
   constructor(
-    db: DataSource,
+    private readonly checkpoints: CheckpointRepository,
     private readonly customers: CustomerDirectory,
     private readonly clients: SourceClients,
     private readonly publisher: EventPublisher,
@@ -58,7 +54,6 @@ export class Poller {
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
   ) {
-    this.checkpoints = new CheckpointRepository(db);
     this.log.setContext('poller');
   }
 
@@ -70,8 +65,9 @@ export class Poller {
     if (!customer || !token) {
       return { outcome: 'skipped', records: 0 };
     }
+    const { scope } = customer;
     const creds = { customerId, token };
-    let checkpoint = await this.checkpoints.get(customerScope(customerId), resource, 'inbound');
+    let checkpoint = await this.checkpoints.get(scope, resource, 'inbound');
     let records = 0;
     try {
       const pages =
@@ -83,13 +79,7 @@ export class Poller {
         // could not be read (logged and counted in toEvents).
         // A record too large for Kafka is counted and left out, never a stuck checkpoint.
         await this.publisher.publish(events, { skipTooLarge: true });
-        checkpoint = await this.checkpoints.advance(
-          customerScope(customerId),
-          source,
-          resource,
-          'inbound',
-          cursor,
-        );
+        checkpoint = await this.checkpoints.advance(scope, source, resource, 'inbound', cursor);
         records += events.length;
         this.metrics.pollRecords.inc({ customer_id: customerId, source, resource }, events.length);
         this.metrics.pollCheckpointTimestamp.set(
@@ -103,7 +93,7 @@ export class Poller {
       }
     } catch (error) {
       if (error instanceof SourceAuthError) {
-        await this.credentials.markFailing(customerId, source, error.message);
+        await this.credentials.markFailing(scope, source, error.message);
         return { outcome: 'auth_failed', records };
       }
       throw error;

@@ -1,8 +1,8 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
-import { CustomerSourceEntity, type SourceName } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
+import type { CustomerScope, SourceName } from '@raise-sync/shared/state';
+import { CustomerSourceRepository } from './customer-source.repository';
 
 /**
  * Token health per customer and source. A 401/403 from the source marks the token failing: the
@@ -13,7 +13,7 @@ import { DataSource } from 'typeorm';
 @Injectable()
 export class CredentialHealth implements OnApplicationBootstrap {
   constructor(
-    private readonly db: DataSource,
+    private readonly sources: CustomerSourceRepository,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
   ) {
@@ -22,21 +22,15 @@ export class CredentialHealth implements OnApplicationBootstrap {
 
   /** Restores the gauge after a restart so the alert does not clear by itself. */
   async onApplicationBootstrap(): Promise<void> {
-    const failing = await this.db
-      .getRepository(CustomerSourceEntity)
-      .findBy({ credentialStatus: 'failing' });
+    const failing = await this.sources.failingAcrossCustomers();
     for (const row of failing) {
       this.metrics.credentialFailing.set({ customer_id: row.customerId, source: row.source }, 1);
     }
   }
 
-  async markFailing(customerId: string, source: SourceName, reason: string): Promise<void> {
-    await this.db
-      .getRepository(CustomerSourceEntity)
-      .update(
-        { customerId, source },
-        { credentialStatus: 'failing', credentialError: reason, credentialCheckedAt: new Date() },
-      );
+  async markFailing(scope: CustomerScope, source: SourceName, reason: string): Promise<void> {
+    const { customerId } = scope;
+    await this.sources.markFailing(scope, source, reason);
     this.metrics.credentialFailing.set({ customer_id: customerId, source }, 1);
     this.log.error(
       { customerId, source, reason },
@@ -44,13 +38,8 @@ export class CredentialHealth implements OnApplicationBootstrap {
     );
   }
 
-  async markValid(customerId: string, source: SourceName): Promise<void> {
-    await this.db
-      .getRepository(CustomerSourceEntity)
-      .update(
-        { customerId, source },
-        { credentialStatus: 'valid', credentialError: null, credentialCheckedAt: new Date() },
-      );
-    this.metrics.credentialFailing.set({ customer_id: customerId, source }, 0);
+  async markValid(scope: CustomerScope, source: SourceName): Promise<void> {
+    await this.sources.markValid(scope, source);
+    this.metrics.credentialFailing.set({ customer_id: scope.customerId, source }, 0);
   }
 }

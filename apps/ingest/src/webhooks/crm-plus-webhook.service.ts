@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
 import { isSignatureShaped } from '@raise-sync/shared/sources';
+import type { CustomerScope } from '@raise-sync/shared/state';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import {
   CRM_PLUS_SIGNATURE_HEADER,
@@ -63,7 +64,7 @@ export class CrmPlusWebhookIntake {
       } else {
         label = customer.id;
         const crmPlus = customer.credentials.crmPlus;
-        outcome = await this.accept(customer.id, req, {
+        outcome = await this.accept(customer.scope, req, {
           secret: crmPlus?.webhookSecret,
           transactionSource: crmPlus?.transactionSource ?? 'raise',
           referenceSource: crmPlus?.referenceSource ?? 'raise',
@@ -99,7 +100,7 @@ export class CrmPlusWebhookIntake {
   }
 
   private async accept(
-    customerId: string,
+    scope: CustomerScope,
     req: IncomingMessage,
     settings: { secret: string | undefined; transactionSource: string; referenceSource: string },
   ): Promise<CrmPlusOutcome> {
@@ -147,7 +148,7 @@ export class CrmPlusWebhookIntake {
     if (parsed.raiseId === null) {
       return answer(200, 'not_from_raise', 'record did not come from Raise; nothing to confirm');
     }
-    await this.arrivals.crmSeen(customerId, { ...parsed, raiseId: parsed.raiseId });
+    await this.arrivals.crmSeen(scope, { ...parsed, raiseId: parsed.raiseId });
     return answer(200, 'recorded', 'recorded');
   }
 }

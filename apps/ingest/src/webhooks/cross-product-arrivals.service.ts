@@ -2,8 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
-import { DataSource } from 'typeorm';
+import type { CustomerScope } from '@raise-sync/shared/state';
 import type { CrmArrival } from './crm-plus-delivery';
+import { CrossProductArrivalRepository } from './cross-product-arrival.repository';
 
 /**
  * Writes the two sides of the dual-webhook check into `cross_product_arrivals` (seed 001,
@@ -15,7 +16,7 @@ import type { CrmArrival } from './crm-plus-delivery';
 @Injectable()
 export class CrossProductArrivals {
   constructor(
-    private readonly db: DataSource,
+    private readonly repository: CrossProductArrivalRepository,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
   ) {
@@ -23,32 +24,14 @@ export class CrossProductArrivals {
   }
 
   /** The CRM+ side. Throws on a database failure: the caller answers 503 so CRM+ retries. */
-  async crmSeen(customerId: string, arrival: CrmArrival & { raiseId: string }): Promise<void> {
+  async crmSeen(scope: CustomerScope, arrival: CrmArrival & { raiseId: string }): Promise<void> {
     try {
-      await this.db.query(
-        `INSERT INTO cross_product_arrivals
-           (customer_id, resource, raise_id, crm_id, crm_seen_at, crm_event, details)
-         VALUES ($1, $2, $3, $4, now(), $5, $6::jsonb)
-         ON CONFLICT (customer_id, resource, raise_id) WHERE raise_id IS NOT NULL DO UPDATE
-           SET crm_id = EXCLUDED.crm_id,
-               crm_seen_at = coalesce(cross_product_arrivals.crm_seen_at, EXCLUDED.crm_seen_at),
-               crm_event = EXCLUDED.crm_event,
-               details = cross_product_arrivals.details || EXCLUDED.details,
-               updated_at = now()`,
-        [
-          customerId,
-          arrival.resource,
-          arrival.raiseId,
-          arrival.crmId,
-          arrival.event,
-          JSON.stringify(arrival.details),
-        ],
-      );
+      await this.repository.recordCrmSide(scope, arrival);
     } catch (error) {
-      this.count(customerId, 'crm-plus', 'failed');
+      this.count(scope.customerId, 'crm-plus', 'failed');
       throw error;
     }
-    this.count(customerId, 'crm-plus', 'recorded');
+    this.count(scope.customerId, 'crm-plus', 'recorded');
   }
 
   /**
@@ -57,7 +40,7 @@ export class CrossProductArrivals {
    * logged with the customer and counted (outcome failed), and the reconciler then sees the gift
    * as CRM+-only at worst, which it double-checks against Raise before reporting.
    */
-  async raiseGiftSeen(event: SourceEvent): Promise<void> {
+  async raiseGiftSeen(scope: CustomerScope, event: SourceEvent): Promise<void> {
     if (event.resource !== 'gift' || event.operation !== 'upsert' || event.record === null) {
       return;
     }
@@ -70,15 +53,7 @@ export class CrossProductArrivals {
       donorId: gift.donorId ?? null,
     };
     try {
-      await this.db.query(
-        `INSERT INTO cross_product_arrivals (customer_id, resource, raise_id, raise_seen_at, details)
-         VALUES ($1, 'gift', $2, now(), $3::jsonb)
-         ON CONFLICT (customer_id, resource, raise_id) WHERE raise_id IS NOT NULL DO UPDATE
-           SET raise_seen_at = coalesce(cross_product_arrivals.raise_seen_at, EXCLUDED.raise_seen_at),
-               details = cross_product_arrivals.details || EXCLUDED.details,
-               updated_at = now()`,
-        [event.customerId, event.recordId, JSON.stringify(details)],
-      );
+      await this.repository.recordRaiseGift(scope, event.recordId, details);
       this.count(event.customerId, 'raise', 'recorded');
     } catch (error) {
       this.count(event.customerId, 'raise', 'failed');

@@ -21,11 +21,12 @@ import {
   raiseToRecord,
   verifyRaiseSignatureDigest,
 } from '@raise-sync/shared/sources';
-import { DataSource } from 'typeorm';
+import type { CustomerScope } from '@raise-sync/shared/state';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import { EventPublisher } from '../publish/event-publisher.service';
 import { CrossProductArrivals } from './cross-product-arrivals.service';
 import { bodyReadRefusal, WebhookBodyReader, type HeldBody } from './raw-body';
+import { WebhookDeliveryRepository } from './webhook-delivery.repository';
 
 /** What the controller answers; `reason` is also the metric label and the log field. */
 export interface WebhookOutcome {
@@ -64,7 +65,7 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
     config: ConfigService<AppConfig, true>,
     private readonly customers: CustomerDirectory,
     private readonly publisher: EventPublisher,
-    private readonly db: DataSource,
+    private readonly deliveries: WebhookDeliveryRepository,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
     private readonly arrivals: CrossProductArrivals,
@@ -81,11 +82,8 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
    */
   onApplicationBootstrap(): void {
     this.pruneTimer = setInterval(() => {
-      this.db
-        .query(
-          `DELETE FROM webhook_deliveries WHERE received_at < now() - make_interval(secs => $1)`,
-          [this.toleranceSeconds * 2],
-        )
+      this.deliveries
+        .pruneAcrossCustomers(this.toleranceSeconds * 2)
         .catch((error: unknown) =>
           this.log.warn({ err: error }, 'pruning webhook deliveries failed'),
         );
@@ -112,7 +110,7 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
       } else {
         label = customer.id;
         outcome = await this.accept(
-          customer.id,
+          customer.scope,
           customer.credentials.raise?.webhookSecret,
           req,
           // Dual-webhook check: only customers with a CRM+ webhook registered need the Raise side.
@@ -155,7 +153,7 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async accept(
-    customerId: string,
+    scope: CustomerScope,
     secret: string | undefined,
     req: IncomingMessage,
     trackArrival = false,
@@ -211,6 +209,7 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
       return reject(401, 'bad_signature', 'signature does not match');
     }
 
+    const { customerId } = scope;
     const parsed = parseDelivery(customerId, body);
     if ('status' in parsed) {
       return parsed;
@@ -219,10 +218,10 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
     // Keyed on what was signed (the HMAC digest of timestamp and body), never on the header's
     // text, so no other spelling of the same signature passes as a new delivery.
     const signatureHash = createHash('sha256').update(digest).digest('hex');
-    const claimed: unknown[] = await this.db.query(
-      `INSERT INTO webhook_deliveries (customer_id, source, signature_hash, delivery_id)
-       VALUES ($1, 'raise', $2, $3) ON CONFLICT DO NOTHING RETURNING 1`,
-      [customerId, signatureHash, header(req, RAISE_WEBHOOK_HEADERS.deliveryId) ?? null],
+    const claimed = await this.deliveries.claim(
+      scope,
+      signatureHash,
+      header(req, RAISE_WEBHOOK_HEADERS.deliveryId) ?? null,
     );
     if (claimed.length === 0) {
       return reject(409, 'replayed', 'this signed delivery was already accepted');
@@ -231,12 +230,7 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
       await this.publisher.publish([parsed]);
     } catch (error) {
       // Not written: forget the claim so the source's redelivery of these bytes is accepted.
-      await this.db
-        .query(
-          `DELETE FROM webhook_deliveries WHERE customer_id = $1 AND source = 'raise' AND signature_hash = $2`,
-          [customerId, signatureHash],
-        )
-        .catch(() => undefined);
+      await this.deliveries.forget(scope, signatureHash).catch(() => undefined);
       if (error instanceof EventTooLargeError) {
         // Refused alone, before it joined a batch (counted in raise_sync_events_refused_total).
         // 413 says the condition is permanent. Raise's retry schedule is undocumented, so a
@@ -259,7 +253,7 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
     }
     if (trackArrival) {
       // Not awaited: the arrival row is bookkeeping for the reconciler, not part of the answer.
-      void this.arrivals.raiseGiftSeen(parsed);
+      void this.arrivals.raiseGiftSeen(scope, parsed);
     }
     return { status: 202, reason: 'accepted', message: 'accepted', eventId: parsed.eventId };
   }

@@ -1,0 +1,49 @@
+import { Injectable } from '@nestjs/common';
+import type { CustomerScope } from '@raise-sync/shared/state';
+import { DataSource } from 'typeorm';
+
+/**
+ * The Raise webhook receiver's replay records (`webhook_deliveries`): one row per signed delivery
+ * accepted, keyed on what was signed. The claim is on the webhook hot path, so its methods hand
+ * back the driver's promise as it is (no extra await, no wrapper object).
+ */
+@Injectable()
+export class WebhookDeliveryRepository {
+  constructor(private readonly db: DataSource) {}
+
+  /**
+   * Claims a signed delivery: one row (`[1]`) when it is new, none when it was already accepted.
+   * Keyed on what was signed (the HMAC digest of timestamp and body), never on the header's text,
+   * so no other spelling of the same signature passes as a new delivery.
+   */
+  claim(
+    scope: CustomerScope,
+    signatureHash: string,
+    deliveryId: string | null,
+  ): Promise<readonly unknown[]> {
+    return this.db.query(
+      `INSERT INTO webhook_deliveries (customer_id, source, signature_hash, delivery_id)
+       VALUES ($1, 'raise', $2, $3) ON CONFLICT DO NOTHING RETURNING 1`,
+      [scope.customerId, signatureHash, deliveryId],
+    );
+  }
+
+  /** Forgets a claim whose event was not written, so the source's redelivery is accepted. */
+  forget(scope: CustomerScope, signatureHash: string): Promise<unknown> {
+    return this.db.query(
+      `DELETE FROM webhook_deliveries WHERE customer_id = $1 AND source = 'raise' AND signature_hash = $2`,
+      [scope.customerId, signatureHash],
+    );
+  }
+
+  /**
+   * Replay records are only needed while a signed timestamp is still fresh; older ones are
+   * refused as stale anyway. Across customers: one sweep prunes every customer's old rows.
+   */
+  pruneAcrossCustomers(olderThanSeconds: number): Promise<unknown> {
+    return this.db.query(
+      `DELETE FROM webhook_deliveries WHERE received_at < now() - make_interval(secs => $1)`,
+      [olderThanSeconds],
+    );
+  }
+}
