@@ -10,6 +10,7 @@ import {
   ServiceModule,
   SourceClients,
 } from '@raise-sync/shared/service';
+import { stateRepositoryProviders } from '@raise-sync/shared/state';
 import { BackfillAdminController } from './admin/backfill-admin.controller';
 import { BackfillAdminService } from './admin/backfill-admin.service';
 import { ProgressTracker } from './progress/progress-tracker.service';
@@ -17,9 +18,10 @@ import { ReplayAdminController } from './replay/replay-admin.controller';
 import { ReplayAdminService } from './replay/replay-admin.service';
 import { ReplayRunner } from './replay/replay-runner.service';
 import { ReplayScheduler } from './replay/replay-scheduler.service';
-import { ReplayStore } from './replay/replay-store.service';
+import { DestinationRepository } from './replay/destination.repository';
+import { ReplayRunRepository } from './replay/replay-run.repository';
 import { SourceReader } from './source/source-reader.service';
-import { BackfillStore } from './state/backfill-store.service';
+import { BackfillRepository } from './state/backfill.repository';
 import { BackfillPublisher } from './work/backfill-publisher.service';
 import { BackfillScheduler } from './work/backfill-scheduler.service';
 import { CustomerCredentialsReader } from './work/credentials.service';
@@ -43,10 +45,11 @@ import { RunPlanner } from './work/run-planner.service';
       useFactory: (config: ConfigService<AppConfig, true>) =>
         SecretBox.fromHex(config.get('secretsKey', { infer: true })),
     },
+    ...stateRepositoryProviders,
     SourceClients,
     BulkPushback,
     SourceReader,
-    BackfillStore,
+    BackfillRepository,
     BackfillPublisher,
     CustomerCredentialsReader,
     RunPlanner,
@@ -54,7 +57,8 @@ import { RunPlanner } from './work/run-planner.service';
     BackfillScheduler,
     ProgressTracker,
     BackfillAdminService,
-    ReplayStore,
+    ReplayRunRepository,
+    DestinationRepository,
     ReplayRunner,
     ReplayScheduler,
     ReplayAdminService,

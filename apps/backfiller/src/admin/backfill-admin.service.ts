@@ -1,81 +1,25 @@
 import {
   BadRequestException,
   ConflictException,
-  Inject,
   Injectable,
   NotFoundException,
 } from '@nestjs/common';
-import { SecretBox } from '@raise-sync/shared/crypto';
 import { SOURCE_RESOURCES, type Resource } from '@raise-sync/shared/events';
 import { BulkPushback, PinoLogger } from '@raise-sync/shared/service';
 import {
-  CustomerEntity,
   CustomerRepository,
   type BackfillTrigger,
+  type CustomerEntity,
   type SourceName,
   customerScope,
 } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
 import { etaSeconds, percentDone } from '../progress/progress-math';
 import { ProgressTracker } from '../progress/progress-tracker.service';
-import type { PushbackView, RangeStatus, RangeView, RunView } from '../progress/run-view';
-import { BackfillStore } from '../state/backfill-store.service';
+import type { PushbackView, RangeView, RunView } from '../progress/run-view';
+import { BackfillRepository, type RangeRow, type RunRow } from '../state/backfill.repository';
 import type { StartBackfillDto } from './backfill-admin.dto';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-interface RunRow {
-  id: string;
-  customer_id: string;
-  source: string;
-  resource: string;
-  trigger: string;
-  status: RunView['status'];
-  modified_from: Date | null;
-  modified_to: Date | null;
-  requested_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-  last_error: string | null;
-  records_total: string | null;
-  high_water_at: Date | null;
-  high_water_id: string | null;
-  records_done: string;
-  pages_done: string;
-  pending: string;
-  running: string;
-  done: string;
-  failed: string;
-}
-
-interface RangeRow {
-  id: string;
-  range_start: string;
-  range_end: string | null;
-  cursor: string | null;
-  status: RangeStatus;
-  records_done: string;
-  records_total: string | null;
-  pages_done: string;
-  lease_owner: string | null;
-  lease_expires_at: Date | null;
-  started_at: Date | null;
-  finished_at: Date | null;
-  last_error: string | null;
-}
-
-const RUN_SELECT = `
-  SELECT r.id, r.customer_id, r.source, r.resource, r.trigger, r.status, r.modified_from, r.modified_to,
-         r.requested_at, r.started_at, r.finished_at, r.last_error, r.records_total,
-         r.high_water_at, r.high_water_id,
-         COALESCE(sum(j.records_done), 0) AS records_done,
-         COALESCE(sum(j.pages_done), 0) AS pages_done,
-         count(j.id) FILTER (WHERE j.status = 'pending') AS pending,
-         count(j.id) FILTER (WHERE j.status = 'running') AS running,
-         count(j.id) FILTER (WHERE j.status = 'done') AS done,
-         count(j.id) FILTER (WHERE j.status = 'failed') AS failed
-    FROM backfill_runs r
-    LEFT JOIN backfill_jobs j ON j.run_id = r.id`;
 
 const iso = (value: Date | null): string | null => (value ? value.toISOString() : null);
 
@@ -87,17 +31,13 @@ function sourceOf(resource: string): SourceName {
 /** Requests, lists, shows and cancels backfill runs for the admin API (and through it the CLI). */
 @Injectable()
 export class BackfillAdminService {
-  private readonly customers: CustomerRepository;
-
   constructor(
-    private readonly db: DataSource,
-    @Inject(SecretBox) box: SecretBox,
-    private readonly store: BackfillStore,
+    private readonly customers: CustomerRepository,
+    private readonly backfills: BackfillRepository,
     private readonly tracker: ProgressTracker,
     private readonly pushback: BulkPushback,
     private readonly log: PinoLogger,
   ) {
-    this.customers = new CustomerRepository(db, box);
     this.log.setContext('backfill-admin');
   }
 
@@ -147,31 +87,20 @@ export class BackfillAdminService {
       targets.push({ source, resource: resource as Resource });
     }
     const trigger: BackfillTrigger = dto.trigger ?? 'admin';
-    const ids = await this.db.transaction(async (tx) => {
-      // One request at a time per customer, so two requests cannot both pass the check below.
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`backfill:${customerId}`]);
-      const active = await tx.query<Array<{ id: string; resource: string; status: string }>>(
-        `SELECT id, resource, status FROM backfill_runs
-          WHERE customer_id = $1 AND status IN ('pending', 'running') AND resource = ANY($2)`,
-        [customerId, targets.map((t) => t.resource)],
+    const outcome = await this.backfills.requestRuns(
+      customerScope(customerId),
+      targets,
+      from,
+      to,
+      trigger,
+    );
+    if ('busy' in outcome) {
+      const { busy } = outcome;
+      throw new ConflictException(
+        `a backfill of ${busy.resource} is already ${busy.status} for this customer (run ${busy.id}); cancel it first`,
       );
-      const busy = active[0];
-      if (busy) {
-        throw new ConflictException(
-          `a backfill of ${busy.resource} is already ${busy.status} for this customer (run ${busy.id}); cancel it first`,
-        );
-      }
-      const created: string[] = [];
-      for (const target of targets) {
-        const rows = await tx.query<Array<{ id: string }>>(
-          `INSERT INTO backfill_runs (customer_id, source, resource, modified_from, modified_to, trigger, status)
-           VALUES ($1, $2, $3, $4, $5, $6, 'pending') RETURNING id`,
-          [customerId, target.source, target.resource, from, to, trigger],
-        );
-        created.push(rows[0]?.id ?? '');
-      }
-      return created;
-    });
+    }
+    const ids = outcome.created;
     this.log.info(
       {
         customerId,
@@ -188,30 +117,19 @@ export class BackfillAdminService {
 
   async list(customerId: string): Promise<RunView[]> {
     await this.requireCustomer(customerId);
-    const rows = await this.db.query<RunRow[]>(
-      `${RUN_SELECT} WHERE r.customer_id = $1 GROUP BY r.id ORDER BY r.requested_at DESC, r.resource`,
-      [customerId],
-    );
+    const rows = await this.backfills.listRuns(customerScope(customerId));
     const held = rows.some(isActive) ? await this.heldView(customerId) : null;
     return rows.map((row) => this.toView(row, held));
   }
 
   async get(runId: string, withRanges = true): Promise<RunView> {
-    const rows = UUID.test(runId)
-      ? await this.db.query<RunRow[]>(`${RUN_SELECT} WHERE r.id = $1 GROUP BY r.id`, [runId])
-      : [];
-    const row = rows[0];
+    const row = UUID.test(runId) ? await this.backfills.findRunAcrossCustomers(runId) : null;
     if (!row) {
       throw new NotFoundException(`backfill run ${runId} does not exist`);
     }
     const view = this.toView(row, isActive(row) ? await this.heldView(row.customer_id) : null);
     if (withRanges) {
-      const ranges = await this.db.query<RangeRow[]>(
-        `SELECT id, range_start, range_end, cursor, status, records_done, records_total, pages_done,
-                lease_owner, lease_expires_at, started_at, finished_at, last_error
-           FROM backfill_jobs WHERE run_id = $1 ORDER BY range_start`,
-        [runId],
-      );
+      const ranges = await this.backfills.ranges(customerScope(row.customer_id), runId);
       view.rangesDetail = ranges.map(rangeView);
     }
     return view;
@@ -219,7 +137,7 @@ export class BackfillAdminService {
 
   async cancel(runId: string): Promise<RunView> {
     const current = await this.get(runId, false);
-    if (!(await this.store.cancelRun(runId))) {
+    if (!(await this.backfills.cancelRun(customerScope(current.customerId), runId))) {
       throw new ConflictException(`backfill run ${runId} is already ${current.status}`);
     }
     this.log.info(
@@ -231,7 +149,7 @@ export class BackfillAdminService {
 
   private async requireCustomer(customerId: string): Promise<CustomerEntity> {
     const customer = UUID.test(customerId)
-      ? await this.db.getRepository(CustomerEntity).findOneBy({ id: customerId })
+      ? await this.customers.get(customerScope(customerId))
       : null;
     if (!customer) {
       throw new NotFoundException(`customer ${customerId} does not exist`);

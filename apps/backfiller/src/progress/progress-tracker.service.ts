@@ -6,26 +6,11 @@ import {
 } from '@nestjs/common';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
-import { DataSource } from 'typeorm';
+import { BackfillRepository } from '../state/backfill.repository';
 import { averageRate, etaSeconds, RateWindow } from './progress-math';
 import { RANGE_STATUSES } from './run-view';
 
 const REFRESH_MS = 2000;
-
-interface NewestRunRow {
-  id: string;
-  customer_id: string;
-  resource: string;
-  status: string;
-  records_total: string | null;
-  started_at: Date | null;
-  finished_at: Date | null;
-  records_done: string;
-  pending: string;
-  running: string;
-  done: string;
-  failed: string;
-}
 
 /**
  * Backfill progress as metrics, refreshed from the state store every 2 s so that every replica
@@ -39,7 +24,7 @@ export class ProgressTracker implements OnApplicationBootstrap, OnModuleDestroy 
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly db: DataSource,
+    private readonly backfills: BackfillRepository,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
   ) {
@@ -83,19 +68,7 @@ export class ProgressTracker implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   async refresh(): Promise<void> {
-    const rows = await this.db.query<NewestRunRow[]>(
-      `SELECT DISTINCT ON (r.customer_id, r.resource)
-              r.id, r.customer_id, r.resource, r.status, r.records_total, r.started_at, r.finished_at,
-              COALESCE(sum(j.records_done), 0) AS records_done,
-              count(j.id) FILTER (WHERE j.status = 'pending') AS pending,
-              count(j.id) FILTER (WHERE j.status = 'running') AS running,
-              count(j.id) FILTER (WHERE j.status = 'done') AS done,
-              count(j.id) FILTER (WHERE j.status = 'failed') AS failed
-         FROM backfill_runs r
-         LEFT JOIN backfill_jobs j ON j.run_id = r.id
-        GROUP BY r.id
-        ORDER BY r.customer_id, r.resource, r.requested_at DESC`,
-    );
+    const rows = await this.backfills.newestRunsAcrossCustomers();
     const now = Date.now();
     const seen = new Set<string>();
     for (const row of rows) {

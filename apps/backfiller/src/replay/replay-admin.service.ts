@@ -10,14 +10,15 @@ import { allSourceResources, SOURCE_RESOURCES } from '@raise-sync/shared/events'
 import type { Admin, Kafka, Topics } from '@raise-sync/shared/kafka';
 import { BulkPushback, KAFKA, PinoLogger, TOPICS } from '@raise-sync/shared/service';
 import {
-  CustomerEntity,
-  DestinationEntity,
+  CustomerRepository,
+  customerScope,
+  type CustomerEntity,
   type ReplayPartitionBounds,
 } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
 import { BoundsError, resolveBounds, type OffsetSide } from './replay-bounds';
 import type { StartReplayDto } from './replay-admin.dto';
-import { ReplayStore } from './replay-store.service';
+import { DestinationRepository } from './destination.repository';
+import { ReplayRunRepository } from './replay-run.repository';
 import { replayFinished, toReplayView, type ReplayView } from './replay-view';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -31,8 +32,9 @@ export class ReplayAdminService implements OnModuleDestroy {
   private admin?: Promise<Admin>;
 
   constructor(
-    private readonly db: DataSource,
-    private readonly store: ReplayStore,
+    private readonly customers: CustomerRepository,
+    private readonly destinations: DestinationRepository,
+    private readonly replays: ReplayRunRepository,
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(TOPICS) private readonly topics: Topics,
     private readonly pushback: BulkPushback,
@@ -60,9 +62,10 @@ export class ReplayAdminService implements OnModuleDestroy {
       throw new ConflictException(`customer ${customerId} is offboarded`);
     }
     if (dto.destinationId !== undefined) {
-      const destination = await this.db
-        .getRepository(DestinationEntity)
-        .findOneBy({ id: dto.destinationId, customerId });
+      const destination = await this.destinations.find(
+        customerScope(customerId),
+        dto.destinationId,
+      );
       if (!destination) {
         throw new NotFoundException(
           `destination ${dto.destinationId} does not exist for customer ${customerId}`,
@@ -102,8 +105,7 @@ export class ReplayAdminService implements OnModuleDestroy {
       );
       resolved.total += one.total;
     }
-    const id = await this.store.create({
-      customerId,
+    const id = await this.replays.create(customerScope(customerId), {
       topic,
       source,
       resource,
@@ -137,13 +139,13 @@ export class ReplayAdminService implements OnModuleDestroy {
 
   async list(customerId: string): Promise<ReplayView[]> {
     await this.requireCustomer(customerId);
-    const rows = await this.store.list(customerId);
+    const rows = await this.replays.list(customerScope(customerId));
     const held = rows.some((r) => !replayFinished(r)) ? await this.heldView(customerId) : null;
     return rows.map((row) => toReplayView(row, held));
   }
 
   async get(runId: string): Promise<ReplayView> {
-    const row = UUID.test(runId) ? await this.store.get(runId) : null;
+    const row = UUID.test(runId) ? await this.replays.findAcrossCustomers(runId) : null;
     if (!row) {
       throw new NotFoundException(`replay run ${runId} does not exist`);
     }
@@ -199,7 +201,7 @@ export class ReplayAdminService implements OnModuleDestroy {
 
   async cancel(runId: string): Promise<ReplayView> {
     const current = await this.get(runId);
-    if (!(await this.store.cancel(runId))) {
+    if (!(await this.replays.cancel(customerScope(current.customerId), runId))) {
       throw new ConflictException(`replay run ${runId} is already ${current.status}`);
     }
     this.log.info(
@@ -269,7 +271,7 @@ export class ReplayAdminService implements OnModuleDestroy {
 
   private async requireCustomer(customerId: string): Promise<CustomerEntity> {
     const customer = UUID.test(customerId)
-      ? await this.db.getRepository(CustomerEntity).findOneBy({ id: customerId })
+      ? await this.customers.get(customerScope(customerId))
       : null;
     if (!customer) {
       throw new NotFoundException(`customer ${customerId} does not exist`);

@@ -18,12 +18,13 @@ import {
   TOPICS,
   type LaneState,
 } from '@raise-sync/shared/service';
-import { DataSource } from 'typeorm';
+import { customerScope } from '@raise-sync/shared/state';
 import { BackfillPublisher } from '../work/backfill-publisher.service';
 import { backoffMs } from '../work/failure';
 import { positionKey, remainingPartitions, type RemainingPartition } from './replay-bounds';
 import { eventMatches, keyBelongsTo, replayCopy, replayHeaders } from './replay-filter';
-import { ReplayStore, type ReplayRunRow } from './replay-store.service';
+import { DestinationRepository } from './destination.repository';
+import { ReplayRunRepository, type ReplayRunRow } from './replay-run.repository';
 import { TopicRangeReader, type RangePage } from './topic-range-reader';
 
 /**
@@ -57,12 +58,12 @@ export class ReplayRunner {
 
   constructor(
     config: ConfigService<AppConfig, true>,
-    private readonly store: ReplayStore,
+    private readonly replays: ReplayRunRepository,
     private readonly gate: BackfillPublisher,
     private readonly pushback: BulkPushback,
     private readonly producer: EventProducer,
     private readonly codec: EventCodec,
-    private readonly db: DataSource,
+    private readonly destinations: DestinationRepository,
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(TOPICS) private readonly topics: Topics,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
@@ -86,6 +87,7 @@ export class ReplayRunner {
       destinationId: run.destination_id,
     };
     const labels = { customer_id: run.customer_id, resource: run.resource };
+    const customer = customerScope(run.customer_id);
     let leased = true;
     let pages = 0;
     let interrupted = false;
@@ -93,8 +95,8 @@ export class ReplayRunner {
     const pushedBack: { lane: LaneState | null } = { lane: null };
     const renew = setInterval(
       () => {
-        this.store
-          .renew(run.id, owner, this.settings.leaseSeconds)
+        this.replays
+          .renew(customer, run.id, owner, this.settings.leaseSeconds)
           .then((ok) => {
             leased &&= ok;
           })
@@ -103,9 +105,12 @@ export class ReplayRunner {
       Math.max(500, (this.settings.leaseSeconds * 1000) / 3),
     );
     try {
-      if (run.destination_id !== null && !(await this.destinationExists(run))) {
+      if (
+        run.destination_id !== null &&
+        !(await this.destinations.exists(customer, run.destination_id))
+      ) {
         const message = `destination ${run.destination_id} no longer exists`;
-        await this.store.fail(run.id, message);
+        await this.replays.fail(customer, run.id, message);
         this.log.error({ ...context, err: message }, 'replay run failed');
         return 'failed';
       }
@@ -163,14 +168,20 @@ export class ReplayRunner {
           // Copies go to the bulk lane, which yields to everyone's live events.
           await this.publish(this.topics.bulkFor(topic ?? run.topic), copies, extraHeaders);
         }
-        const kept = await this.store.checkpoint(run.id, owner, this.settings.leaseSeconds, {
-          key: positionKey({ topic, partition: page.partition }),
-          position: page.position,
-          scanned: page.messages.length,
-          matched: copies.length,
-          published: copies.length,
-          undecodable,
-        });
+        const kept = await this.replays.checkpoint(
+          customer,
+          run.id,
+          owner,
+          this.settings.leaseSeconds,
+          {
+            key: positionKey({ topic, partition: page.partition }),
+            position: page.position,
+            scanned: page.messages.length,
+            matched: copies.length,
+            published: copies.length,
+            undecodable,
+          },
+        );
         this.metrics.replayMessages.inc({ ...labels, outcome: 'scanned' }, page.messages.length);
         this.metrics.replayMessages.inc({ ...labels, outcome: 'matched' }, copies.length);
         this.metrics.replayMessages.inc({ ...labels, outcome: 'published' }, copies.length);
@@ -216,15 +227,15 @@ export class ReplayRunner {
         return await this.yieldHeld(run, owner, pushedBack.lane, context);
       }
       if (outcome === 'stopped' || interrupted) {
-        await this.store.release(run.id, owner, 0, null);
+        await this.replays.release(customer, run.id, owner, 0, null);
         this.log.info(context, 'replay run handed back (shutdown); it resumes from its checkpoint');
         return 'stopped';
       }
-      if (!(await this.store.finish(run.id, owner))) {
+      if (!(await this.replays.finish(customer, run.id, owner))) {
         this.log.warn(context, 'replay finished but its lease was lost or it was cancelled');
         return 'lease_lost';
       }
-      const row = await this.store.get(run.id);
+      const row = await this.replays.get(customer, run.id);
       this.log.info(
         {
           ...context,
@@ -239,15 +250,15 @@ export class ReplayRunner {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (signal.aborted || stopping()) {
-        await this.store.release(run.id, owner, 0, null).catch(() => undefined);
+        await this.replays.release(customer, run.id, owner, 0, null).catch(() => undefined);
         this.log.info(context, 'replay run interrupted by shutdown; handed back');
         return 'stopped';
       }
       const attempts = (this.failures.get(run.id) ?? 0) + 1;
       this.failures.set(run.id, attempts);
       const wait = backoffMs(attempts);
-      await this.store
-        .release(run.id, owner, wait / 1000, message.slice(0, 2000))
+      await this.replays
+        .release(customer, run.id, owner, wait / 1000, message.slice(0, 2000))
         .catch(() => undefined);
       this.log.error(
         { ...context, err: message, attempts, retryInMs: wait },
@@ -266,18 +277,16 @@ export class ReplayRunner {
     lane: LaneState,
     context: Record<string, unknown>,
   ): Promise<ReplayOutcome> {
-    await this.store.release(run.id, owner, PUSHBACK_RECHECK_MS / 1000, null);
+    await this.replays.release(
+      customerScope(run.customer_id),
+      run.id,
+      owner,
+      PUSHBACK_RECHECK_MS / 1000,
+      null,
+    );
     this.pushback.noteYield(lane, 'replay', { runId: run.id, resource: run.resource });
     this.log.debug({ ...context, waiting: lane.waiting }, 'replay run held back (push-back)');
     return 'held';
-  }
-
-  private async destinationExists(run: ReplayRunRow): Promise<boolean> {
-    const rows = await this.db.query<unknown[]>(
-      `SELECT 1 FROM destinations WHERE id = $1 AND customer_id = $2`,
-      [run.destination_id, run.customer_id],
-    );
-    return rows.length > 0;
   }
 
   /** Copies as Kafka messages (same key, Avro value, the usual headers plus the target). */

@@ -11,7 +11,7 @@ import { PIPELINE_METRICS, PinoLogger, ReadinessService } from '@raise-sync/shar
 import { REPLAY_RUN_STATUSES } from '@raise-sync/shared/state';
 import { BackfillScheduler } from '../work/backfill-scheduler.service';
 import { ReplayRunner } from './replay-runner.service';
-import { ReplayStore } from './replay-store.service';
+import { ReplayRunRepository } from './replay-run.repository';
 
 /** Replay runs one replica works on at once. */
 const REPLAY_WORKERS = 2;
@@ -35,7 +35,7 @@ export class ReplayScheduler implements OnApplicationBootstrap, OnModuleDestroy 
 
   constructor(
     config: ConfigService<AppConfig, true>,
-    private readonly store: ReplayStore,
+    private readonly replays: ReplayRunRepository,
     private readonly runner: ReplayRunner,
     private readonly backfills: BackfillScheduler,
     private readonly readiness: ReadinessService,
@@ -68,7 +68,11 @@ export class ReplayScheduler implements OnApplicationBootstrap, OnModuleDestroy 
       const free = REPLAY_WORKERS - this.running.size;
       // The same owner name as the backfill workers: one identity per replica in lease columns.
       const owner = this.backfills.owner;
-      for (const run of await this.store.claim(owner, this.settings.leaseSeconds, free)) {
+      for (const run of await this.replays.claimAcrossCustomers(
+        owner,
+        this.settings.leaseSeconds,
+        free,
+      )) {
         const work = this.runner
           .run(run, owner, () => this.stopped, this.abort.signal)
           .then(() => undefined)
@@ -81,7 +85,7 @@ export class ReplayScheduler implements OnApplicationBootstrap, OnModuleDestroy 
           .finally(() => this.running.delete(run.id));
         this.running.set(run.id, work);
       }
-      const counts = await this.store.countByStatus();
+      const counts = await this.replays.countByStatusAcrossCustomers();
       for (const status of REPLAY_RUN_STATUSES) {
         this.metrics.replayRuns.set({ status }, counts[status] ?? 0);
       }

@@ -1,7 +1,7 @@
 import { bar, formatCount, heldText } from '../progress/progress-bar';
 import type { PushbackView } from '../progress/run-view';
 import { offsetsDone, positionKey, positionsOf, replayPercent } from './replay-bounds';
-import type { ReplayRunRow } from './replay-store.service';
+import type { ReplayRunRow } from './replay-run.repository';
 
 /** A replay run as the admin API answers it (and the CLI draws it). */
 export interface ReplayView {

@@ -11,7 +11,7 @@ import {
 } from './replay-bounds';
 import { eventMatches, keyBelongsTo, replayCopy, replayHeaders } from './replay-filter';
 import { renderReplayLine, toReplayView } from './replay-view';
-import type { ReplayRunRow } from './replay-store.service';
+import type { ReplayRunRow } from './replay-run.repository';
 
 const PARTITIONS = [
   { partition: 1, low: 5, high: 40 },

@@ -4,7 +4,7 @@ import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import { PinoLogger, ReadinessService } from '@raise-sync/shared/service';
-import { BackfillStore } from '../state/backfill-store.service';
+import { BackfillRepository } from '../state/backfill.repository';
 import { RangeRunner } from './range-runner.service';
 import { RunPlanner } from './run-planner.service';
 
@@ -30,7 +30,7 @@ export class BackfillScheduler implements OnApplicationBootstrap, OnModuleDestro
 
   constructor(
     config: ConfigService<AppConfig, true>,
-    private readonly store: BackfillStore,
+    private readonly backfills: BackfillRepository,
     private readonly planner: RunPlanner,
     private readonly runner: RangeRunner,
     private readonly readiness: ReadinessService,
@@ -77,7 +77,11 @@ export class BackfillScheduler implements OnApplicationBootstrap, OnModuleDestro
         this.planning = null;
       });
       const free = this.settings.workers - this.running.size;
-      const claimed = await this.store.claimRanges(this.owner, this.settings.leaseSeconds, free);
+      const claimed = await this.backfills.claimRangesAcrossCustomers(
+        this.owner,
+        this.settings.leaseSeconds,
+        free,
+      );
       for (const range of claimed) {
         const work = this.runner
           .run(range, this.owner, () => this.stopped, this.abort.signal)

@@ -1,18 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { SecretBox } from '@raise-sync/shared/crypto';
+import { Injectable } from '@nestjs/common';
 import { CustomerRepository, type SourceName, customerScope } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
 import type { SourceCredentials } from '../source/source-reader.service';
 import { MissingTokenError } from './failure';
 
 /** A customer's source token, opened from its sealed credentials when a worker needs it. */
 @Injectable()
 export class CustomerCredentialsReader {
-  private readonly customers: CustomerRepository;
-
-  constructor(db: DataSource, @Inject(SecretBox) box: SecretBox) {
-    this.customers = new CustomerRepository(db, box);
-  }
+  constructor(private readonly customers: CustomerRepository) {}
 
   async forSource(customerId: string, source: SourceName): Promise<SourceCredentials> {
     const token = (await this.customers.credentials(customerScope(customerId)))[source]?.apiToken;

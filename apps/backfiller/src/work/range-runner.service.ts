@@ -9,7 +9,8 @@ import {
   PUSHBACK_RECHECK_MS,
 } from '@raise-sync/shared/service';
 import { SourceReader, type ReadPosition } from '../source/source-reader.service';
-import { BackfillStore, type ClaimedRange } from '../state/backfill-store.service';
+import { customerScope } from '@raise-sync/shared/state';
+import { BackfillRepository, type ClaimedRange } from '../state/backfill.repository';
 import { BackfillPublisher } from './backfill-publisher.service';
 import { CustomerCredentialsReader } from './credentials.service';
 import { classifyFailure } from './failure';
@@ -43,7 +44,7 @@ export class RangeRunner {
 
   constructor(
     config: ConfigService<AppConfig, true>,
-    private readonly store: BackfillStore,
+    private readonly backfills: BackfillRepository,
     private readonly reader: SourceReader,
     private readonly publisher: BackfillPublisher,
     private readonly credentials: CustomerCredentialsReader,
@@ -66,6 +67,7 @@ export class RangeRunner {
     signal: AbortSignal,
   ): Promise<RangeOutcome> {
     const scope = scopeOf(range);
+    const customer = customerScope(range.customer_id);
     const labels = { customer_id: range.customer_id, resource: range.resource };
     const context = {
       customerId: range.customer_id,
@@ -83,8 +85,8 @@ export class RangeRunner {
     let leased = true;
     const renew = setInterval(
       () => {
-        this.store
-          .renewRange(range.id, owner, this.settings.leaseSeconds)
+        this.backfills
+          .renewRange(customer, range.id, owner, this.settings.leaseSeconds)
           .then((ok) => {
             leased &&= ok;
           })
@@ -127,11 +129,17 @@ export class RangeRunner {
         await this.publisher.publish(page.events);
         this.metrics.backfillPages.inc(labels);
         this.metrics.backfillRecords.inc(labels, page.events.length);
-        const kept = await this.store.checkpoint(range.id, owner, this.settings.leaseSeconds, {
-          cursor: range.range_end === null ? null : page.lastId,
-          records: page.records,
-          highWater: page.highWater,
-        });
+        const kept = await this.backfills.checkpoint(
+          customer,
+          range.id,
+          owner,
+          this.settings.leaseSeconds,
+          {
+            cursor: range.range_end === null ? null : page.lastId,
+            records: page.records,
+            highWater: page.highWater,
+          },
+        );
         if (!kept) {
           this.log.warn(context, 'backfill range lease lost or run cancelled; stopping');
           return 'lease_lost';
@@ -154,7 +162,7 @@ export class RangeRunner {
           );
         }
         if (stopping()) {
-          await this.store.releaseRange(range.id, owner, 0, null);
+          await this.backfills.releaseRange(customer, range.id, owner, 0, null);
           this.log.info(
             { ...context, cursor: page.lastId },
             'backfill range handed back (shutdown)',
@@ -165,7 +173,7 @@ export class RangeRunner {
           return 'held';
         }
       }
-      const finished = await this.store.finishRange(range.id, range.run_id, owner);
+      const finished = await this.backfills.finishRange(customer, range.id, range.run_id, owner);
       if (finished === 'lost') {
         this.log.warn(context, 'backfill range finished but its lease was lost; not marked done');
         return 'lease_lost';
@@ -213,7 +221,13 @@ export class RangeRunner {
     if (!lane.held) {
       return false;
     }
-    await this.store.releaseRange(range.id, owner, PUSHBACK_RECHECK_MS / 1000, null);
+    await this.backfills.releaseRange(
+      customerScope(range.customer_id),
+      range.id,
+      owner,
+      PUSHBACK_RECHECK_MS / 1000,
+      null,
+    );
     this.pushback.noteYield(lane, 'backfill', {
       runId: range.run_id,
       rangeId: range.id,
@@ -232,7 +246,9 @@ export class RangeRunner {
     context: Record<string, string>,
   ): Promise<RangeOutcome> {
     if (signal.aborted || stopping()) {
-      await this.store.releaseRange(range.id, owner, 0, null).catch(() => undefined);
+      await this.backfills
+        .releaseRange(customerScope(range.customer_id), range.id, owner, 0, null)
+        .catch(() => undefined);
       this.log.info(context, 'backfill range interrupted by shutdown; handed back');
       return 'stopped';
     }
@@ -246,15 +262,21 @@ export class RangeRunner {
     });
     if (failure.action === 'fail-run') {
       this.failures.delete(range.id);
-      await this.store.failRun(range.run_id, failure.message);
+      await this.backfills.failRun(customerScope(range.customer_id), range.run_id, failure.message);
       this.log.error(
         { ...context, reason: failure.reason, err: failure.message },
         'backfill run failed',
       );
       return 'run_failed';
     }
-    await this.store
-      .releaseRange(range.id, owner, failure.backoffMs / 1000, failure.message)
+    await this.backfills
+      .releaseRange(
+        customerScope(range.customer_id),
+        range.id,
+        owner,
+        failure.backoffMs / 1000,
+        failure.message,
+      )
       .catch((releaseError: unknown) =>
         this.log.error(
           {

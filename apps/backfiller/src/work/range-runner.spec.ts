@@ -4,7 +4,8 @@ import type { SourceEvent } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import type { BulkPushback, LaneState, PinoLogger } from '@raise-sync/shared/service';
 import type { BackfillPage, SourceReader } from '../source/source-reader.service';
-import type { BackfillStore, ClaimedRange } from '../state/backfill-store.service';
+import type { CustomerScope } from '@raise-sync/shared/state';
+import type { BackfillRepository, ClaimedRange } from '../state/backfill.repository';
 import type { BackfillPublisher } from './backfill-publisher.service';
 import type { CustomerCredentialsReader } from './credentials.service';
 import { RangeRunner } from './range-runner.service';
@@ -44,21 +45,38 @@ function setup() {
   const calls: string[] = [];
   const hooks: { onPublish?: (customerId: string) => void } = {};
   const failures: unknown[] = [];
-  const store = {
-    checkpoint: (id: string, _owner: string, _lease: number, page: { cursor: string }) => {
+  /** Customers the repository was called for (each call's scope). */
+  const scopes = new Set<string>();
+  const backfills = {
+    checkpoint: (
+      scope: CustomerScope,
+      id: string,
+      _owner: string,
+      _lease: number,
+      page: { cursor: string },
+    ) => {
+      scopes.add(scope.customerId);
       calls.push(`checkpoint ${id} ${page.cursor}`);
       return Promise.resolve(true);
     },
-    releaseRange: (id: string, _owner: string, backoffSeconds: number, error: string | null) => {
+    releaseRange: (
+      scope: CustomerScope,
+      id: string,
+      _owner: string,
+      backoffSeconds: number,
+      error: string | null,
+    ) => {
+      scopes.add(scope.customerId);
       calls.push(`release ${id} ${backoffSeconds}s ${error}`);
       return Promise.resolve();
     },
-    finishRange: (id: string) => {
+    finishRange: (scope: CustomerScope, id: string) => {
+      scopes.add(scope.customerId);
       calls.push(`finish ${id}`);
       return Promise.resolve({ runDone: false, checkpoint: null, customerLive: false });
     },
     renewRange: () => Promise.resolve(true),
-  } as unknown as BackfillStore;
+  } as unknown as BackfillRepository;
   const reader = {
     // eslint-disable-next-line @typescript-eslint/require-await
     async *pages(scope: { customerId: string }): AsyncGenerator<BackfillPage> {
@@ -113,7 +131,7 @@ function setup() {
   } as unknown as ConfigService<AppConfig, true>;
   const runner = new RangeRunner(
     config,
-    store,
+    backfills,
     reader,
     publisher,
     credentials,
@@ -122,7 +140,7 @@ function setup() {
     log,
   );
   const run = (r: ClaimedRange) => runner.run(r, 'me', () => false, new AbortController().signal);
-  return { runner, run, lanes, calls, failures, yields, hooks };
+  return { runner, run, lanes, calls, failures, yields, hooks, scopes };
 }
 
 describe('RangeRunner push-back: a customer with deep lanes hands its ranges back', () => {
@@ -148,6 +166,7 @@ describe('RangeRunner push-back: a customer with deep lanes hands its ranges bac
     expect(t.yields).toEqual([
       { state: { customerId: A, waiting: 11, limit: 10, held: true }, caller: 'backfill' },
     ]);
+    expect([...t.scopes].sort()).toEqual([A, B]); // each range's writes are scoped to its customer
   });
 
   it('stops after the checkpointed page when the lanes fill up mid-range, and resumes from there', async () => {

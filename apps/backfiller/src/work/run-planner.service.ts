@@ -4,21 +4,21 @@ import type { AppConfig } from '@raise-sync/shared/config';
 import type { Resource } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
-import type { SourceName } from '@raise-sync/shared/state';
+import { customerScope, type SourceName } from '@raise-sync/shared/state';
 import { splitIdSpan } from '../planning/range-split';
 import { SourceReader, type BackfillScope } from '../source/source-reader.service';
 import {
-  BackfillStore,
+  BackfillRepository,
   type ClaimedRun,
   type RangeToInsert,
-} from '../state/backfill-store.service';
+} from '../state/backfill.repository';
 import { CustomerCredentialsReader } from './credentials.service';
 import { classifyFailure } from './failure';
 
 /**
  * Plans pending runs: claims one with a lease, asks the source for the ID span and count (with
  * the run's modified-time window), splits the span into ranges and stores the plan in one
- * transaction (BackfillStore.savePlan), so a planner that dies half-way leaves nothing behind
+ * transaction (BackfillRepository.savePlan), so a planner that dies half-way leaves nothing behind
  * and the run is planned again, whole, once its lease expires.
  */
 @Injectable()
@@ -28,7 +28,7 @@ export class RunPlanner {
 
   constructor(
     config: ConfigService<AppConfig, true>,
-    private readonly store: BackfillStore,
+    private readonly backfills: BackfillRepository,
     private readonly reader: SourceReader,
     private readonly credentials: CustomerCredentialsReader,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
@@ -40,7 +40,10 @@ export class RunPlanner {
 
   /** Plans the oldest pending run nobody else is planning; false when there was none. */
   async planNext(owner: string, signal: AbortSignal): Promise<boolean> {
-    const run = await this.store.claimRunToPlan(owner, this.settings.leaseSeconds);
+    const run = await this.backfills.claimRunToPlanAcrossCustomers(
+      owner,
+      this.settings.leaseSeconds,
+    );
     if (!run) {
       return false;
     }
@@ -70,7 +73,13 @@ export class RunPlanner {
         total = span.total ?? 0;
         ranges = [{ start: 0, end: null, recordsTotal: total }];
       }
-      const saved = await this.store.savePlan(run, owner, total, ranges);
+      const saved = await this.backfills.savePlan(
+        customerScope(run.customer_id),
+        run,
+        owner,
+        total,
+        ranges,
+      );
       this.failures.delete(run.id);
       if (saved === 'lost') {
         this.log.warn(context, 'backfill planning lease lost; another worker plans this run');
@@ -108,7 +117,13 @@ export class RunPlanner {
       resource: run.resource,
     };
     if (signal.aborted) {
-      await this.store.releaseRun(run.id, owner, 0, 'planning interrupted by shutdown');
+      await this.backfills.releaseRun(
+        customerScope(run.customer_id),
+        run.id,
+        owner,
+        0,
+        'planning interrupted by shutdown',
+      );
       return;
     }
     const attempts = (this.failures.get(run.id) ?? 0) + 1;
@@ -121,14 +136,20 @@ export class RunPlanner {
     });
     if (failure.action === 'fail-run') {
       this.failures.delete(run.id);
-      await this.store.failRun(run.id, failure.message);
+      await this.backfills.failRun(customerScope(run.customer_id), run.id, failure.message);
       this.log.error(
         { ...context, reason: failure.reason, err: failure.message },
         'backfill run failed',
       );
       return;
     }
-    await this.store.releaseRun(run.id, owner, failure.backoffMs / 1000, failure.message);
+    await this.backfills.releaseRun(
+      customerScope(run.customer_id),
+      run.id,
+      owner,
+      failure.backoffMs / 1000,
+      failure.message,
+    );
     this.log.warn(
       { ...context, reason: failure.reason, err: failure.message, retryInMs: failure.backoffMs },
       'backfill planning failed; retrying later',

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type {
+  CustomerScope,
   ReplayPartitionBounds,
   ReplayRunStatus,
   ReplayTrigger,
@@ -37,8 +38,8 @@ export interface ReplayRunRow {
   updated_at: Date;
 }
 
+/** A run to store (the customer is the scope's). */
 export interface NewReplayRun {
-  customerId: string;
   topic: string;
   source: string;
   resource: string;
@@ -69,19 +70,20 @@ const secs = (seconds: number): number => Math.max(0, Math.round(seconds * 1000)
  * Every statement on replay_runs. Leases work like the backfill ranges': a claim is one UPDATE
  * over a `FOR UPDATE SKIP LOCKED` selection, and each later write of the worker says
  * `WHERE lease_owner = <me>`, so a worker that lost its lease (or whose run was cancelled) can no
- * longer move the checkpoint and stops at its next page.
+ * longer move the checkpoint and stops at its next page. Every write after a claim also says
+ * `customer_id = <the scope's>`.
  */
 @Injectable()
-export class ReplayStore {
+export class ReplayRunRepository {
   constructor(private readonly db: DataSource) {}
 
-  async create(run: NewReplayRun): Promise<string> {
+  async create(scope: CustomerScope, run: NewReplayRun): Promise<string> {
     const rows = await this.db.query<Array<{ id: string }>>(
       `INSERT INTO replay_runs (customer_id, topic, source, resource, destination_id, from_time, to_time,
                                 bounds, status, trigger, requested_by, messages_total)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, 'pending', $9, $10, $11) RETURNING id`,
       [
-        run.customerId,
+        scope.customerId,
         run.topic,
         run.source,
         run.resource,
@@ -97,26 +99,43 @@ export class ReplayStore {
     return rows[0]?.id ?? '';
   }
 
-  async get(runId: string): Promise<ReplayRunRow | null> {
+  async get(scope: CustomerScope, runId: string): Promise<ReplayRunRow | null> {
+    const rows = await this.db.query<ReplayRunRow[]>(
+      `SELECT * FROM replay_runs WHERE id = $1 AND customer_id = $2`,
+      [runId, scope.customerId],
+    );
+    return rows[0] ?? null;
+  }
+
+  /**
+   * A run by its ID (a UUID), whoever's it is. Across customers: the admin API's run routes
+   * name the run only; the row says whose it is.
+   */
+  async findAcrossCustomers(runId: string): Promise<ReplayRunRow | null> {
     const rows = await this.db.query<ReplayRunRow[]>(`SELECT * FROM replay_runs WHERE id = $1`, [
       runId,
     ]);
     return rows[0] ?? null;
   }
 
-  list(customerId: string): Promise<ReplayRunRow[]> {
+  list(scope: CustomerScope): Promise<ReplayRunRow[]> {
     return this.db.query<ReplayRunRow[]>(
       `SELECT * FROM replay_runs WHERE customer_id = $1 ORDER BY requested_at DESC`,
-      [customerId],
+      [scope.customerId],
     );
   }
 
   /**
    * Up to `limit` runs to work: pending ones, and running ones whose lease expired (their worker
    * died, or gave the run back with a backoff that is over). Runs of paused or offboarded
-   * customers wait.
+   * customers wait. Across customers: a replica's replay slots are shared by every customer's
+   * runs.
    */
-  async claim(owner: string, leaseSeconds: number, limit: number): Promise<ReplayRunRow[]> {
+  async claimAcrossCustomers(
+    owner: string,
+    leaseSeconds: number,
+    limit: number,
+  ): Promise<ReplayRunRow[]> {
     if (limit <= 0) {
       return [];
     }
@@ -139,11 +158,17 @@ export class ReplayStore {
     return rows;
   }
 
-  async renew(runId: string, owner: string, leaseSeconds: number): Promise<boolean> {
+  async renew(
+    scope: CustomerScope,
+    runId: string,
+    owner: string,
+    leaseSeconds: number,
+  ): Promise<boolean> {
     const [rows] = await this.db.query<[unknown[], number]>(
       `UPDATE replay_runs SET lease_expires_at = now() + make_interval(secs => $3)
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING 1`,
-      [runId, owner, secs(leaseSeconds)],
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running' AND customer_id = $4
+        RETURNING 1`,
+      [runId, owner, secs(leaseSeconds), scope.customerId],
     );
     return rows.length > 0;
   }
@@ -154,6 +179,7 @@ export class ReplayStore {
    * run was cancelled: the worker stops.
    */
   async checkpoint(
+    scope: CustomerScope,
     runId: string,
     owner: string,
     leaseSeconds: number,
@@ -170,7 +196,7 @@ export class ReplayStore {
               pages_done = pages_done + 1,
               lease_expires_at = now() + make_interval(secs => $3),
               last_error = NULL, updated_at = now()
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running'
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running' AND customer_id = $10
         RETURNING 1`,
       [
         runId,
@@ -182,25 +208,27 @@ export class ReplayStore {
         page.matched,
         page.published,
         page.undecodable,
+        scope.customerId,
       ],
     );
     return rows.length > 0;
   }
 
   /** Every partition reached its end: done. */
-  async finish(runId: string, owner: string): Promise<boolean> {
+  async finish(scope: CustomerScope, runId: string, owner: string): Promise<boolean> {
     const [rows] = await this.db.query<[unknown[], number]>(
       `UPDATE replay_runs
           SET status = 'done', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               last_error = NULL, updated_at = now()
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING 1`,
-      [runId, owner],
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running' AND customer_id = $3 RETURNING 1`,
+      [runId, owner, scope.customerId],
     );
     return rows.length > 0;
   }
 
   /** Gives the run back (still running) to be resumed after `backoffSeconds` (0 = at once). */
   async release(
+    scope: CustomerScope,
     runId: string,
     owner: string,
     backoffSeconds: number,
@@ -211,37 +239,37 @@ export class ReplayStore {
           SET lease_owner = NULL,
               lease_expires_at = CASE WHEN $3::float8 > 0 THEN now() + make_interval(secs => $3) END,
               last_error = COALESCE($4, last_error), updated_at = now()
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
-      [runId, owner, secs(backoffSeconds), error],
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running' AND customer_id = $5`,
+      [runId, owner, secs(backoffSeconds), error, scope.customerId],
     );
   }
 
   /** Ends a run that cannot succeed (its destination or topic is gone). */
-  async fail(runId: string, message: string): Promise<boolean> {
+  async fail(scope: CustomerScope, runId: string, message: string): Promise<boolean> {
     const [rows] = await this.db.query<[unknown[], number]>(
       `UPDATE replay_runs
           SET status = 'failed', last_error = $2, finished_at = now(), lease_owner = NULL,
               lease_expires_at = NULL, updated_at = now()
-        WHERE id = $1 AND status IN ('pending', 'running') RETURNING 1`,
-      [runId, message],
+        WHERE id = $1 AND status IN ('pending', 'running') AND customer_id = $3 RETURNING 1`,
+      [runId, message, scope.customerId],
     );
     return rows.length > 0;
   }
 
   /** Cancels a pending or running run; its worker stops at its next page. False once finished. */
-  async cancel(runId: string): Promise<boolean> {
+  async cancel(scope: CustomerScope, runId: string): Promise<boolean> {
     const [rows] = await this.db.query<[unknown[], number]>(
       `UPDATE replay_runs
           SET status = 'cancelled', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               updated_at = now()
-        WHERE id = $1 AND status IN ('pending', 'running') RETURNING 1`,
-      [runId],
+        WHERE id = $1 AND status IN ('pending', 'running') AND customer_id = $2 RETURNING 1`,
+      [runId, scope.customerId],
     );
     return rows.length > 0;
   }
 
-  /** Runs per status, for the runs gauge. */
-  async countByStatus(): Promise<Record<string, number>> {
+  /** Runs per status, for the runs gauge. Across customers: the gauge counts every run. */
+  async countByStatusAcrossCustomers(): Promise<Record<string, number>> {
     const rows = await this.db.query<Array<{ status: string; n: string }>>(
       `SELECT status, count(*) AS n FROM replay_runs GROUP BY status`,
     );

@@ -1,11 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import {
   CheckpointRepository,
+  type BackfillTrigger,
   type CheckpointPosition,
-  customerScope,
+  type CustomerScope,
+  type SourceName,
 } from '@raise-sync/shared/state';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { PlannedRange } from '../planning/range-split';
+import type { RangeStatus, RunView } from '../progress/run-view';
+
+type RunStatus = RunView['status'];
 
 /** A run this worker holds the planning lease of. */
 export interface ClaimedRun {
@@ -55,6 +60,87 @@ export interface PageCheckpoint {
   highWater: { at: Date; id: string } | null;
 }
 
+/** A run as the admin API shows it: the backfill_runs row with its ranges' sums and counts. */
+export interface RunRow {
+  id: string;
+  customer_id: string;
+  source: string;
+  resource: string;
+  trigger: string;
+  status: RunStatus;
+  modified_from: Date | null;
+  modified_to: Date | null;
+  requested_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  last_error: string | null;
+  records_total: string | null;
+  high_water_at: Date | null;
+  high_water_id: string | null;
+  records_done: string;
+  pages_done: string;
+  pending: string;
+  running: string;
+  done: string;
+  failed: string;
+}
+
+/** One backfill_jobs row as the admin API shows it. */
+export interface RangeRow {
+  id: string;
+  range_start: string;
+  range_end: string | null;
+  cursor: string | null;
+  status: RangeStatus;
+  records_done: string;
+  records_total: string | null;
+  pages_done: string;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  last_error: string | null;
+}
+
+/** The newest run per customer and resource, for the progress metrics. */
+export interface NewestRunRow {
+  id: string;
+  customer_id: string;
+  resource: string;
+  status: string;
+  records_total: string | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  records_done: string;
+  pending: string;
+  running: string;
+  done: string;
+  failed: string;
+}
+
+/** A run to request: which resource of which source. */
+export interface RunTarget {
+  source: SourceName;
+  resource: string;
+}
+
+/** What requesting runs did: created them all, or found one of them already in progress. */
+export type RequestedRuns =
+  { created: string[] } | { busy: { id: string; resource: string; status: string } };
+
+const RUN_SELECT = `
+  SELECT r.id, r.customer_id, r.source, r.resource, r.trigger, r.status, r.modified_from, r.modified_to,
+         r.requested_at, r.started_at, r.finished_at, r.last_error, r.records_total,
+         r.high_water_at, r.high_water_id,
+         COALESCE(sum(j.records_done), 0) AS records_done,
+         COALESCE(sum(j.pages_done), 0) AS pages_done,
+         count(j.id) FILTER (WHERE j.status = 'pending') AS pending,
+         count(j.id) FILTER (WHERE j.status = 'running') AS running,
+         count(j.id) FILTER (WHERE j.status = 'done') AS done,
+         count(j.id) FILTER (WHERE j.status = 'failed') AS failed
+    FROM backfill_runs r
+    LEFT JOIN backfill_jobs j ON j.run_id = r.id`;
+
 const secs = (seconds: number): number => Math.max(0, Math.round(seconds * 1000) / 1000);
 
 /**
@@ -62,13 +148,107 @@ const secs = (seconds: number): number => Math.max(0, Math.round(seconds * 1000)
  * the poll scheduler's: claims are one UPDATE over a `FOR UPDATE SKIP LOCKED` selection, and
  * every later write by a worker says `WHERE lease_owner = <me>`, so a worker that lost its lease
  * (it stalled past the expiry and someone else claimed the row) can no longer change the row.
+ * Every write after a claim also says `customer_id = <the scope's>`.
  */
 @Injectable()
-export class BackfillStore {
+export class BackfillRepository {
   constructor(private readonly db: DataSource) {}
 
-  /** A pending run nobody is planning (or whose planner died), leased to `owner`. */
-  async claimRunToPlan(owner: string, leaseSeconds: number): Promise<ClaimedRun | null> {
+  /**
+   * One pending run per target, unless one of the targets' resources already has a run pending
+   * or running (then nothing is created and that run is returned as `busy`).
+   */
+  async requestRuns(
+    scope: CustomerScope,
+    targets: RunTarget[],
+    from: Date | null,
+    to: Date | null,
+    trigger: BackfillTrigger,
+  ): Promise<RequestedRuns> {
+    return this.db.transaction(async (tx): Promise<RequestedRuns> => {
+      // One request at a time per customer, so two requests cannot both pass the check below.
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [
+        `backfill:${scope.customerId}`,
+      ]);
+      const active = await tx.query<Array<{ id: string; resource: string; status: string }>>(
+        `SELECT id, resource, status FROM backfill_runs
+          WHERE customer_id = $1 AND status IN ('pending', 'running') AND resource = ANY($2)`,
+        [scope.customerId, targets.map((t) => t.resource)],
+      );
+      const busy = active[0];
+      if (busy) {
+        return { busy };
+      }
+      const created: string[] = [];
+      for (const target of targets) {
+        const rows = await tx.query<Array<{ id: string }>>(
+          `INSERT INTO backfill_runs (customer_id, source, resource, modified_from, modified_to, trigger, status)
+           VALUES ($1, $2, $3, $4, $5, $6, 'pending') RETURNING id`,
+          [scope.customerId, target.source, target.resource, from, to, trigger],
+        );
+        created.push(rows[0]?.id ?? '');
+      }
+      return { created };
+    });
+  }
+
+  /** The customer's runs, newest first. */
+  listRuns(scope: CustomerScope): Promise<RunRow[]> {
+    return this.db.query<RunRow[]>(
+      `${RUN_SELECT} WHERE r.customer_id = $1 GROUP BY r.id ORDER BY r.requested_at DESC, r.resource`,
+      [scope.customerId],
+    );
+  }
+
+  /**
+   * A run by its ID (a UUID), whoever's it is. Across customers: the admin API's run routes
+   * name the run only; the row says whose it is.
+   */
+  async findRunAcrossCustomers(runId: string): Promise<RunRow | null> {
+    const rows = await this.db.query<RunRow[]>(`${RUN_SELECT} WHERE r.id = $1 GROUP BY r.id`, [
+      runId,
+    ]);
+    return rows[0] ?? null;
+  }
+
+  /** A run's ranges, in ID order. */
+  ranges(scope: CustomerScope, runId: string): Promise<RangeRow[]> {
+    return this.db.query<RangeRow[]>(
+      `SELECT id, range_start, range_end, cursor, status, records_done, records_total, pages_done,
+              lease_owner, lease_expires_at, started_at, finished_at, last_error
+         FROM backfill_jobs WHERE run_id = $1 AND customer_id = $2 ORDER BY range_start`,
+      [runId, scope.customerId],
+    );
+  }
+
+  /**
+   * The newest run per customer and resource with its ranges' sums and counts. Across
+   * customers: every replica exports the progress metrics of every customer's backfills.
+   */
+  newestRunsAcrossCustomers(): Promise<NewestRunRow[]> {
+    return this.db.query<NewestRunRow[]>(
+      `SELECT DISTINCT ON (r.customer_id, r.resource)
+              r.id, r.customer_id, r.resource, r.status, r.records_total, r.started_at, r.finished_at,
+              COALESCE(sum(j.records_done), 0) AS records_done,
+              count(j.id) FILTER (WHERE j.status = 'pending') AS pending,
+              count(j.id) FILTER (WHERE j.status = 'running') AS running,
+              count(j.id) FILTER (WHERE j.status = 'done') AS done,
+              count(j.id) FILTER (WHERE j.status = 'failed') AS failed
+         FROM backfill_runs r
+         LEFT JOIN backfill_jobs j ON j.run_id = r.id
+        GROUP BY r.id
+        ORDER BY r.customer_id, r.resource, r.requested_at DESC`,
+    );
+  }
+
+  /**
+   * A pending run nobody is planning (or whose planner died), leased to `owner`. Across
+   * customers: the planners take the oldest pending run of any customer.
+   */
+  async claimRunToPlanAcrossCustomers(
+    owner: string,
+    leaseSeconds: number,
+  ): Promise<ClaimedRun | null> {
     const [rows] = await this.db.query<[ClaimedRun[], number]>(
       `UPDATE backfill_runs r
           SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2)
@@ -96,6 +276,7 @@ export class BackfillStore {
    * A plan without ranges (the source has nothing to backfill) finishes the run right away.
    */
   async savePlan(
+    scope: CustomerScope,
     run: ClaimedRun,
     owner: string,
     total: number,
@@ -103,8 +284,10 @@ export class BackfillStore {
   ): Promise<'planned' | 'lost' | HandOver> {
     return this.db.transaction(async (tx) => {
       const locked = await tx.query<Array<{ id: string }>>(
-        `SELECT id FROM backfill_runs WHERE id = $1 AND status = 'pending' AND lease_owner = $2 FOR UPDATE`,
-        [run.id, owner],
+        `SELECT id FROM backfill_runs
+          WHERE id = $1 AND status = 'pending' AND lease_owner = $2 AND customer_id = $3
+          FOR UPDATE`,
+        [run.id, owner, scope.customerId],
       );
       if (locked.length === 0) {
         return 'lost';
@@ -116,7 +299,7 @@ export class BackfillStore {
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)`,
           [
             run.id,
-            run.customer_id,
+            scope.customerId,
             run.source,
             run.resource,
             run.modified_from,
@@ -131,11 +314,11 @@ export class BackfillStore {
         `UPDATE backfill_runs
             SET status = 'running', ranges = $2, records_total = $3, started_at = now(),
                 lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
-          WHERE id = $1`,
-        [run.id, ranges.length, total],
+          WHERE id = $1 AND customer_id = $4`,
+        [run.id, ranges.length, total, scope.customerId],
       );
       if (ranges.length === 0) {
-        return this.completeRun(tx, run.id);
+        return this.completeRun(tx, scope, run.id);
       }
       return 'planned';
     });
@@ -143,6 +326,7 @@ export class BackfillStore {
 
   /** Gives a run's planning lease back, retried after `backoffSeconds` (0 = at once). */
   async releaseRun(
+    scope: CustomerScope,
     runId: string,
     owner: string,
     backoffSeconds: number,
@@ -153,28 +337,28 @@ export class BackfillStore {
           SET lease_owner = NULL,
               lease_expires_at = CASE WHEN $3::float8 > 0 THEN now() + make_interval(secs => $3) END,
               last_error = $4
-        WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
-      [runId, owner, secs(backoffSeconds), error],
+        WHERE id = $1 AND lease_owner = $2 AND status = 'pending' AND customer_id = $5`,
+      [runId, owner, secs(backoffSeconds), error, scope.customerId],
     );
   }
 
   /** Ends a run as failed (no retry: e.g. the token was refused); its unfinished ranges fail too. */
-  async failRun(runId: string, message: string): Promise<boolean> {
+  async failRun(scope: CustomerScope, runId: string, message: string): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const [rows] = await tx.query<[unknown[], number]>(
         `UPDATE backfill_runs
             SET status = 'failed', last_error = $2, finished_at = now(),
                 lease_owner = NULL, lease_expires_at = NULL
-          WHERE id = $1 AND status IN ('pending', 'running')
+          WHERE id = $1 AND status IN ('pending', 'running') AND customer_id = $3
           RETURNING 1`,
-        [runId, message],
+        [runId, message, scope.customerId],
       );
       await tx.query(
         `UPDATE backfill_jobs
             SET status = 'failed', last_error = $2, lease_owner = NULL, lease_expires_at = NULL,
                 updated_at = now()
-          WHERE run_id = $1 AND status IN ('pending', 'running')`,
-        [runId, message],
+          WHERE run_id = $1 AND status IN ('pending', 'running') AND customer_id = $3`,
+        [runId, message, scope.customerId],
       );
       return rows.length > 0;
     });
@@ -185,14 +369,14 @@ export class BackfillStore {
    * leases are cleared, so the workers on them stop at their next checkpoint (it no longer
    * matches their lease). Returns false when the run had already finished.
    */
-  async cancelRun(runId: string): Promise<boolean> {
+  async cancelRun(scope: CustomerScope, runId: string): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const [rows] = await tx.query<[unknown[], number]>(
         `UPDATE backfill_runs
             SET status = 'cancelled', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
-          WHERE id = $1 AND status IN ('pending', 'running')
+          WHERE id = $1 AND status IN ('pending', 'running') AND customer_id = $2
           RETURNING 1`,
-        [runId],
+        [runId, scope.customerId],
       );
       if (rows.length === 0) {
         return false;
@@ -201,8 +385,8 @@ export class BackfillStore {
         `UPDATE backfill_jobs
             SET status = 'failed', last_error = 'cancelled', lease_owner = NULL,
                 lease_expires_at = NULL, updated_at = now()
-          WHERE run_id = $1 AND status IN ('pending', 'running')`,
-        [runId],
+          WHERE run_id = $1 AND status IN ('pending', 'running') AND customer_id = $2`,
+        [runId, scope.customerId],
       );
       return true;
     });
@@ -211,9 +395,14 @@ export class BackfillStore {
   /**
    * Up to `limit` ranges of running runs: pending ones (whose retry backoff, if any, is over) and
    * running ones whose lease expired (their worker died or stalled). Ranges of paused or
-   * offboarded customers wait. Customers with fewer ranges in progress go first.
+   * offboarded customers wait. Customers with fewer ranges in progress go first. Across
+   * customers: the workers' slots are shared by every customer's ranges.
    */
-  async claimRanges(owner: string, leaseSeconds: number, limit: number): Promise<ClaimedRange[]> {
+  async claimRangesAcrossCustomers(
+    owner: string,
+    leaseSeconds: number,
+    limit: number,
+  ): Promise<ClaimedRange[]> {
     if (limit <= 0) {
       return [];
     }
@@ -247,12 +436,17 @@ export class BackfillStore {
   }
 
   /** Extends a held lease; false when it is no longer this worker's. */
-  async renewRange(rangeId: string, owner: string, leaseSeconds: number): Promise<boolean> {
+  async renewRange(
+    scope: CustomerScope,
+    rangeId: string,
+    owner: string,
+    leaseSeconds: number,
+  ): Promise<boolean> {
     const [rows] = await this.db.query<[unknown[], number]>(
       `UPDATE backfill_jobs SET lease_expires_at = now() + make_interval(secs => $3)
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running'
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running' AND customer_id = $4
         RETURNING 1`,
-      [rangeId, owner, secs(leaseSeconds)],
+      [rangeId, owner, secs(leaseSeconds), scope.customerId],
     );
     return rows.length > 0;
   }
@@ -263,6 +457,7 @@ export class BackfillStore {
    * still this worker's; false means it was lost (or the run cancelled) and the worker must stop.
    */
   async checkpoint(
+    scope: CustomerScope,
     rangeId: string,
     owner: string,
     leaseSeconds: number,
@@ -284,7 +479,7 @@ export class BackfillStore {
               lease_expires_at = now() + make_interval(secs => $3),
               last_error = NULL,
               updated_at = now()
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running'
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running' AND customer_id = $8
         RETURNING 1`,
       [
         rangeId,
@@ -294,6 +489,7 @@ export class BackfillStore {
         page.records,
         page.highWater?.at ?? null,
         page.highWater?.id ?? null,
+        scope.customerId,
       ],
     );
     return rows.length > 0;
@@ -301,6 +497,7 @@ export class BackfillStore {
 
   /** Gives a range back after a retriable failure; claimable again after `backoffSeconds`. */
   async releaseRange(
+    scope: CustomerScope,
     rangeId: string,
     owner: string,
     backoffSeconds: number,
@@ -311,8 +508,8 @@ export class BackfillStore {
           SET status = 'pending', lease_owner = NULL,
               lease_expires_at = CASE WHEN $3::float8 > 0 THEN now() + make_interval(secs => $3) END,
               last_error = COALESCE($4, last_error), updated_at = now()
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
-      [rangeId, owner, secs(backoffSeconds), error],
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running' AND customer_id = $5`,
+      [rangeId, owner, secs(backoffSeconds), error, scope.customerId],
     );
   }
 
@@ -322,27 +519,36 @@ export class BackfillStore {
    * completeRun). Two ranges finishing at once queue on the run lock, so exactly one of them
    * sees the other done and completes the run. 'lost' when the lease was no longer ours.
    */
-  async finishRange(rangeId: string, runId: string, owner: string): Promise<'lost' | HandOver> {
+  async finishRange(
+    scope: CustomerScope,
+    rangeId: string,
+    runId: string,
+    owner: string,
+  ): Promise<'lost' | HandOver> {
     return this.db.transaction(async (tx) => {
-      await tx.query(`SELECT id FROM backfill_runs WHERE id = $1 FOR UPDATE`, [runId]);
+      await tx.query(`SELECT id FROM backfill_runs WHERE id = $1 AND customer_id = $2 FOR UPDATE`, [
+        runId,
+        scope.customerId,
+      ]);
       const [done] = await tx.query<[unknown[], number]>(
         `UPDATE backfill_jobs
             SET status = 'done', finished_at = now(), lease_expires_at = NULL, updated_at = now()
-          WHERE id = $1 AND lease_owner = $2 AND status = 'running'
+          WHERE id = $1 AND lease_owner = $2 AND status = 'running' AND customer_id = $3
           RETURNING 1`,
-        [rangeId, owner],
+        [rangeId, owner, scope.customerId],
       );
       if (done.length === 0) {
         return 'lost';
       }
       const open = await tx.query<Array<{ n: string }>>(
-        `SELECT count(*) AS n FROM backfill_jobs WHERE run_id = $1 AND status <> 'done'`,
-        [runId],
+        `SELECT count(*) AS n FROM backfill_jobs
+          WHERE run_id = $1 AND status <> 'done' AND customer_id = $2`,
+        [runId, scope.customerId],
       );
       if (Number(open[0]?.n ?? 0) > 0) {
         return { runDone: false, checkpoint: null, customerLive: false };
       }
-      return this.completeRun(tx, runId);
+      return this.completeRun(tx, scope, runId);
     });
   }
 
@@ -360,7 +566,11 @@ export class BackfillStore {
    * 3. Unless the customer has another run pending or running, a customer that was backfilling
    *    (or onboarding) goes live; a paused or offboarded customer keeps its status.
    */
-  private async completeRun(tx: EntityManager, runId: string): Promise<HandOver> {
+  private async completeRun(
+    tx: EntityManager,
+    scope: CustomerScope,
+    runId: string,
+  ): Promise<HandOver> {
     const [runs] = await tx.query<
       [
         Array<{
@@ -382,10 +592,10 @@ export class BackfillStore {
                         ORDER BY high_water_at DESC, high_water_id DESC LIMIT 1) AS at,
                       (SELECT high_water_id FROM backfill_jobs WHERE run_id = $1 AND high_water_at IS NOT NULL
                         ORDER BY high_water_at DESC, high_water_id DESC LIMIT 1) AS id) hw
-        WHERE r.id = $1 AND r.status = 'running'
+        WHERE r.id = $1 AND r.status = 'running' AND r.customer_id = $2
         RETURNING r.customer_id, r.source, r.resource, r.started_at, r.modified_to,
                   r.high_water_at, r.high_water_id`,
-      [runId],
+      [runId, scope.customerId],
     );
     const run = runs[0];
     if (!run) {
@@ -396,13 +606,13 @@ export class BackfillStore {
       `SELECT count(*) AS n FROM backfill_runs
         WHERE customer_id = $1 AND source = $2 AND resource = $3 AND id <> $4
           AND status IN ('pending', 'running')`,
-      [run.customer_id, run.source, run.resource, runId],
+      [scope.customerId, run.source, run.resource, runId],
     );
     if (Number(sameResource[0]?.n ?? 0) === 0) {
       const handOver = cappedHighWater(run);
       if (handOver) {
         checkpoint = await new CheckpointRepository(tx).advance(
-          customerScope(run.customer_id),
+          scope,
           run.source,
           run.resource,
           'inbound',
@@ -412,7 +622,7 @@ export class BackfillStore {
       await tx.query(
         `UPDATE poll_schedule SET next_poll_at = now()
           WHERE customer_id = $1 AND source = $2 AND resource = $3 AND next_poll_at = 'infinity'`,
-        [run.customer_id, run.source, run.resource],
+        [scope.customerId, run.source, run.resource],
       );
     }
     const [live] = await tx.query<[unknown[], number]>(
@@ -421,7 +631,7 @@ export class BackfillStore {
           AND NOT EXISTS (SELECT 1 FROM backfill_runs
                            WHERE customer_id = $1 AND id <> $2 AND status IN ('pending', 'running'))
         RETURNING 1`,
-      [run.customer_id, runId],
+      [scope.customerId, runId],
     );
     return { runDone: true, checkpoint, customerLive: live.length > 0 };
   }
