@@ -11,7 +11,7 @@ import { ReconciliationAdmin } from './admin/reconciliation-admin.service';
 import { DeletionCheck } from './checks/deletion.check';
 import { Republisher } from './checks/republisher';
 import { SourceReader } from './checks/source-reader';
-import { SyncStateStore } from './checks/sync-state';
+import { SyncStateRepository } from './checks/sync-state.repository';
 import { WebhookLogCheck } from './checks/webhook-log.check';
 import { WindowCheck } from './checks/window.check';
 import { ReconcilerCoreModule } from './core/core.module';
@@ -19,8 +19,8 @@ import { CrmModule } from './crm/crm.module';
 import { ReplicaIdentity } from './runs/replica-identity';
 import { RunRunner } from './runs/run-runner.service';
 import { RUN_SLOTS_PROVIDER } from './runs/run-slots';
-import { RunStore } from './runs/run-store';
-import { ScheduleStore } from './schedule/schedule-store';
+import { RunRepository } from './runs/run.repository';
+import { ScheduleRepository } from './schedule/schedule.repository';
 import { SchedulerService } from './schedule/scheduler.service';
 
 /**
@@ -40,14 +40,14 @@ import { SchedulerService } from './schedule/scheduler.service';
   providers: [
     AdminTokenGuard,
     ReplicaIdentity,
-    RunStore,
-    ScheduleStore,
+    RunRepository,
+    ScheduleRepository,
     SchedulerService,
     RunRunner,
     RUN_SLOTS_PROVIDER,
     BulkPushback,
     SourceReader,
-    SyncStateStore,
+    SyncStateRepository,
     Republisher,
     WindowCheck,
     DeletionCheck,

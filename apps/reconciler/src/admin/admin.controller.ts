@@ -7,8 +7,8 @@ import {
   type DiscrepancyState,
   type ReconciliationKind,
 } from '@raise-sync/shared/state';
-import type { RunView } from '../runs/run-store';
-import type { ScheduleView } from '../schedule/schedule-store';
+import type { RunView } from '../runs/run.repository';
+import type { ScheduleView } from '../schedule/schedule.repository';
 import { RequestReconciliationDto, UpdateScheduleDto } from './admin.dto';
 import { ReconciliationAdmin, type Trend } from './reconciliation-admin.service';
 

@@ -1,15 +1,14 @@
-import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
-import { SecretBox } from '@raise-sync/shared/crypto';
+import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import {
   CustomerRepository,
+  type CustomerScope,
   type DiscrepancyState,
   type ReconciliationKind,
   customerScope,
 } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
 import { planResources } from '../checks/run-support';
-import { RunStore, type DiscrepancyView, type RunView } from '../runs/run-store';
-import { ScheduleStore, type ScheduleView } from '../schedule/schedule-store';
+import { RunRepository, type DiscrepancyView, type RunView } from '../runs/run.repository';
+import { ScheduleRepository, type ScheduleView } from '../schedule/schedule.repository';
 import {
   historyBefore,
   isValidTimeZone,
@@ -35,31 +34,25 @@ export interface Trend {
  */
 @Injectable()
 export class ReconciliationAdmin {
-  private readonly customers: CustomerRepository;
-
   constructor(
-    db: DataSource,
-    @Inject(SecretBox) box: SecretBox,
-    private readonly runs: RunStore,
-    private readonly schedules: ScheduleStore,
-  ) {
-    this.customers = new CustomerRepository(db, box);
-  }
+    private readonly customers: CustomerRepository,
+    private readonly runs: RunRepository,
+    private readonly schedules: ScheduleRepository,
+  ) {}
 
   async request(customerId: string, dto: RequestReconciliationDto): Promise<RunView> {
-    await this.requireCustomer(customerId);
+    const customer = await this.requireCustomer(customerId);
     const kind = dto.kind ?? 'window';
-    const window = await this.windowFor(customerId, kind, dto);
+    const window = await this.windowFor(customer, kind, dto);
     const resources = dto.resources ? [...new Set(dto.resources)] : null;
     if (resources) {
       try {
-        planResources(await this.customers.credentials(customerScope(customerId)), resources);
+        planResources(await this.customers.credentials(customer), resources);
       } catch (error) {
         throw new BadRequestException(error instanceof Error ? error.message : String(error));
       }
     }
-    return this.runs.request({
-      customerId,
+    return this.runs.request(customer, {
       kind,
       windowStart: window.start,
       windowEnd: window.end,
@@ -73,8 +66,8 @@ export class ReconciliationAdmin {
     customerId: string,
     query: { kind?: ReconciliationKind; limit?: number },
   ): Promise<{ runs: RunView[]; trend: Trend }> {
-    await this.requireCustomer(customerId);
-    const runs = await this.runs.list(customerId, query.kind ?? null, query.limit ?? 20);
+    const customer = await this.requireCustomer(customerId);
+    const runs = await this.runs.list(customer, query.kind ?? null, query.limit ?? 20);
     return { runs, trend: trendOf(runs) };
   }
 
@@ -89,27 +82,31 @@ export class ReconciliationAdmin {
     const offset = query.offset ?? 0;
     const limit = query.limit ?? 100;
     const state = query.state ?? null;
-    const run = await this.runs.get(runId);
+    const run = await this.runs.getAcrossCustomers(runId);
     if (!run) {
       throw new NotFoundException('unknown reconciliation run');
     }
-    const page = await this.runs.discrepancies(runId, { offset, limit, state });
+    const page = await this.runs.discrepancies(customerScope(run.customerId), runId, {
+      offset,
+      limit,
+      state,
+    });
     return { ...run, discrepancies: { total: page.total, offset, limit, items: page.items } };
   }
 
   async schedulesOf(customerId: string): Promise<ScheduleView[]> {
-    await this.requireCustomer(customerId);
-    await this.schedules.ensure(customerId);
-    return this.schedules.list(customerId);
+    const customer = await this.requireCustomer(customerId);
+    await this.schedules.ensure(customer);
+    return this.schedules.list(customer);
   }
 
   async updateSchedule(customerId: string, dto: UpdateScheduleDto): Promise<ScheduleView> {
-    await this.requireCustomer(customerId);
+    const customer = await this.requireCustomer(customerId);
     if (dto.timezone !== undefined && !isValidTimeZone(dto.timezone)) {
       throw new BadRequestException(`timezone '${dto.timezone}' is not a known IANA time zone`);
     }
-    await this.schedules.ensure(customerId);
-    const updated = await this.schedules.update(customerId, dto.kind, {
+    await this.schedules.ensure(customer);
+    const updated = await this.schedules.update(customer, dto.kind, {
       cadence: dto.cadence,
       timezone: dto.timezone,
       runAtMinute: dto.runAt === undefined ? undefined : (parseRunAt(dto.runAt) ?? undefined),
@@ -126,12 +123,12 @@ export class ReconciliationAdmin {
 
   /** The closed window a request names; every problem is a 400 with the reason. */
   private async windowFor(
-    customerId: string,
+    customer: CustomerScope,
     kind: ReconciliationKind,
     dto: RequestReconciliationDto,
   ): Promise<TimeWindow> {
     const now = new Date();
-    const zone = await this.schedules.timezone(customerId);
+    const zone = await this.schedules.timezone(customer);
     if (dto.date !== undefined && (dto.windowStart !== undefined || dto.windowEnd !== undefined)) {
       throw new BadRequestException('give either date or windowStart/windowEnd, not both');
     }
@@ -181,13 +178,14 @@ export class ReconciliationAdmin {
     }
   }
 
-  private async requireCustomer(customerId: string): Promise<void> {
-    const customer = UUID.test(customerId)
-      ? await this.customers.get(customerScope(customerId))
-      : null;
-    if (!customer) {
+  /** The customer's scope; 404 for an unknown (or malformed) ID, checked before the scope is made. */
+  private async requireCustomer(customerId: string): Promise<CustomerScope> {
+    const scope = UUID.test(customerId) ? customerScope(customerId) : null;
+    const customer = scope ? await this.customers.get(scope) : null;
+    if (!scope || !customer) {
       throw new NotFoundException('unknown customer');
     }
+    return scope;
   }
 }
 

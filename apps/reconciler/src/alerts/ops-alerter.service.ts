@@ -4,9 +4,13 @@ import { networkErrorCode } from '@raise-sync/shared';
 import type { AppConfig } from '@raise-sync/shared/config';
 import { redactUrl, type PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
-import type { AlertDeliveryStatus, AlertSeverity } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
-import { backoffMs, runAlertDetails, webhookBody, type AlertRecordRow } from './alert-format';
+import {
+  customerScope,
+  type AlertDeliveryStatus,
+  type AlertSeverity,
+} from '@raise-sync/shared/state';
+import { AlertRepository } from './alert.repository';
+import { backoffMs, runAlertDetails, webhookBody } from './alert-format';
 
 /** Delivery tuning; tests and other checks may pass their own through OPS_ALERTER_OPTIONS. */
 export interface OpsAlerterOptions {
@@ -74,7 +78,7 @@ export class OpsAlerter {
   private readonly options: OpsAlerterOptions;
 
   constructor(
-    private readonly db: DataSource,
+    private readonly alerts: AlertRepository,
     config: ConfigService<AppConfig, true>,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
@@ -90,20 +94,13 @@ export class OpsAlerter {
    * `maxRecords` with the total; null when the run has none.
    */
   async raiseForRun(input: RunAlertInput): Promise<RaisedAlert | null> {
-    const [{ total }] = await this.db.query<[{ total: number }]>(
-      `SELECT count(*)::int AS total FROM reconciliation_discrepancies
-        WHERE run_id = $1 AND actionable`,
-      [input.runId],
-    );
+    const customer = customerScope(input.customerId);
+    const total = await this.alerts.actionableCount(customer, input.runId);
     if (total === 0) {
       return null;
     }
-    const rows = await this.db.query<AlertRecordRow[]>(
-      `SELECT resource, source_id, state, details FROM reconciliation_discrepancies
-        WHERE run_id = $1 AND actionable ORDER BY id LIMIT $2`,
-      [input.runId, this.options.maxRecords],
-    );
-    const customerName = await this.customerName(input.customerId);
+    const rows = await this.alerts.actionable(customer, input.runId, this.options.maxRecords);
+    const customerName = await this.alerts.customerName(customer);
     return this.raise({
       runId: input.runId,
       customerId: input.customerId,
@@ -127,20 +124,15 @@ export class OpsAlerter {
 
   /** Stores the alert, then delivers it to the ops URL (never throws for a delivery failure). */
   async raise(input: AlertInput): Promise<RaisedAlert> {
-    const [row] = await this.db.query<[{ id: string; created_at: Date }]>(
-      `INSERT INTO reconciliation_alerts (run_id, customer_id, severity, title, details)
-       VALUES ($1, $2, $3, $4, $5::jsonb)
-       RETURNING id, created_at`,
-      [input.runId, input.customerId, input.severity, input.title, JSON.stringify(input.details)],
-    );
+    const customer = customerScope(input.customerId);
+    const row = await this.alerts.create(customer, {
+      runId: input.runId,
+      severity: input.severity,
+      title: input.title,
+      details: input.details,
+    });
     const outcome = await this.deliver({ ...input, id: row.id, createdAt: row.created_at });
-    await this.db.query(
-      `UPDATE reconciliation_alerts
-          SET delivery_status = $2, delivery_attempts = $3, last_error = $4,
-              delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE NULL END
-        WHERE id = $1`,
-      [row.id, outcome.deliveryStatus, outcome.attempts, outcome.lastError],
-    );
+    await this.alerts.recordDelivery(customer, row.id, outcome);
     this.metrics.reconciliationAlerts.inc({
       customer_id: input.customerId,
       delivery: outcome.deliveryStatus,
@@ -218,13 +210,5 @@ export class OpsAlerter {
       const code = networkErrorCode(error);
       return `network error${code ? ` ${code}` : ''}`;
     }
-  }
-
-  private async customerName(customerId: string): Promise<string | null> {
-    const rows = await this.db.query<Array<{ name: string }>>(
-      `SELECT name FROM customers WHERE id = $1`,
-      [customerId],
-    );
-    return rows[0]?.name ?? null;
   }
 }

@@ -1,31 +1,23 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { LookupNotSupportedError } from '@raise-sync/destinations';
 import type { AppConfig } from '@raise-sync/shared/config';
-import { SecretBox } from '@raise-sync/shared/crypto';
 import { eventIdFor } from '@raise-sync/shared/events';
 import { PinoLogger } from '@raise-sync/shared/service';
 import { isRaiseResource, type RaiseResource } from '@raise-sync/shared/sources';
-import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
+import { CustomerRepository, customerScope, type CustomerScope } from '@raise-sync/shared/state';
 import { DestinationDirectory, type ReconcileTarget } from '../core/destination-directory';
-import { DiscrepancyRecorder, type Discrepancy } from '../runs/discrepancy-recorder';
+import { DiscrepancyRepository, type Discrepancy } from '../runs/discrepancy.repository';
 import type { ReconciliationCheck, RunContext, RunOutcome } from '../runs/run-types';
-import { assertAscending, diffSortedIds, idRangeSql } from './id-merge';
+import { assertAscending, diffSortedIds } from './id-merge';
 import { Republisher } from './republisher';
 import { Counter, mapLimit, planResources, throwIfAborted } from './run-support';
 import { SourceReader } from './source-reader';
-
-/** One record of the destination inventory: who holds it according to the sync state. */
-interface InventoryRow {
-  source_id: string;
-  destinations: string[];
-  event_ids: Array<string | null>;
-  modified: Date | string;
-}
+import { SyncStateRepository, type InventoryRow } from './sync-state.repository';
 
 interface Scope {
   ctx: RunContext;
+  customer: CustomerScope;
   resource: RaiseResource;
   targets: Map<string, ReconcileTarget>;
   counter: Counter;
@@ -58,21 +50,19 @@ const MS = 1;
 @Injectable()
 export class DeletionCheck implements ReconciliationCheck {
   readonly kind = 'deletion' as const;
-  private readonly customers: CustomerRepository;
   private readonly pageSize: number;
   private readonly lookupConcurrency: number;
 
   constructor(
-    private readonly db: DataSource,
-    @Inject(SecretBox) box: SecretBox,
+    private readonly customers: CustomerRepository,
+    private readonly syncState: SyncStateRepository,
     config: ConfigService<AppConfig, true>,
     private readonly directory: DestinationDirectory,
     private readonly reader: SourceReader,
     private readonly republisher: Republisher,
-    private readonly recorder: DiscrepancyRecorder,
+    private readonly recorder: DiscrepancyRepository,
     private readonly log: PinoLogger,
   ) {
-    this.customers = new CustomerRepository(db, box);
     const reconciler = config.get('reconciler', { infer: true });
     this.pageSize = reconciler.pageSize;
     this.lookupConcurrency = reconciler.lookupConcurrency;
@@ -80,10 +70,8 @@ export class DeletionCheck implements ReconciliationCheck {
   }
 
   async run(ctx: RunContext): Promise<RunOutcome> {
-    const plan = planResources(
-      await this.customers.credentials(customerScope(ctx.customerId)),
-      ctx.resources,
-    );
+    const customer = customerScope(ctx.customerId);
+    const plan = planResources(await this.customers.credentials(customer), ctx.resources);
     const raise = plan.filter((p) => p.source === 'raise' && isRaiseResource(p.resource));
     const notes: string[] = [];
     if (raise.length < plan.length) {
@@ -92,7 +80,7 @@ export class DeletionCheck implements ReconciliationCheck {
     if (raise.length === 0) {
       return { status: 'skipped', counts: {}, note: notes.join('; ') || 'no Raise token' };
     }
-    const targets = await this.directory.enabled(ctx.customerId);
+    const targets = await this.directory.enabled(customer);
     if (targets.length === 0) {
       return { status: 'skipped', counts: {}, note: 'the customer has no enabled destination' };
     }
@@ -109,6 +97,7 @@ export class DeletionCheck implements ReconciliationCheck {
     for (const { resource, token } of raise) {
       const scope: Scope = {
         ctx,
+        customer,
         resource: resource as RaiseResource,
         targets: byId,
         counter,
@@ -174,26 +163,14 @@ export class DeletionCheck implements ReconciliationCheck {
     const limit = this.pageSize * 2;
     let after = lo;
     for (;;) {
-      const range = idRangeSql('source_id', after, hi, 6);
-      const rows: InventoryRow[] = await this.db.query(
-        `SELECT source_id,
-                array_agg(destination_id::text) AS destinations,
-                array_agg(last_event_id) AS event_ids,
-                max(source_modified_at) AS modified
-           FROM sync_records
-          WHERE customer_id = $1 AND resource = $2 AND destination_id = ANY($3::uuid[])
-            AND source_modified_at < $4 AND $5::int > 0 AND ${range.sql}
-          GROUP BY source_id
-          ORDER BY length(source_id), source_id
-          LIMIT $5`,
-        [
-          scope.ctx.customerId,
-          scope.resource,
-          [...scope.targets.keys()],
-          scope.ctx.windowEnd.toISOString(),
-          limit,
-          ...range.params,
-        ],
+      const rows = await this.syncState.inventoryPage(
+        scope.customer,
+        scope.resource,
+        [...scope.targets.keys()],
+        scope.ctx.windowEnd,
+        limit,
+        after,
+        hi,
       );
       for (const row of rows) {
         scope.counter.add('destination_total', row.destinations.length);
@@ -210,17 +187,12 @@ export class DeletionCheck implements ReconciliationCheck {
   }
 
   private async count(scope: Scope): Promise<number> {
-    const rows: Array<{ n: string }> = await this.db.query(
-      `SELECT count(DISTINCT source_id) AS n FROM sync_records
-        WHERE customer_id = $1 AND resource = $2 AND destination_id = ANY($3::uuid[]) AND source_modified_at < $4`,
-      [
-        scope.ctx.customerId,
-        scope.resource,
-        [...scope.targets.keys()],
-        scope.ctx.windowEnd.toISOString(),
-      ],
+    return this.syncState.countHeld(
+      scope.customer,
+      scope.resource,
+      [...scope.targets.keys()],
+      scope.ctx.windowEnd,
     );
-    return Number(rows[0]?.n ?? 0);
   }
 
   /** Confirms candidates at each destination, publishes their deletes, records discrepancies. */
@@ -337,7 +309,7 @@ export class DeletionCheck implements ReconciliationCheck {
         });
       }
     }
-    await this.recorder.record(ctx.runId, ctx.customerId, found);
+    await this.recorder.record(scope.customer, ctx.runId, found);
   }
 
   /**
@@ -349,12 +321,11 @@ export class DeletionCheck implements ReconciliationCheck {
     if (eventIds.length === 0) {
       return new Set();
     }
-    const rows: Array<{ event_id: string }> = await this.db.query(
-      `SELECT DISTINCT details->>'eventId' AS event_id FROM reconciliation_discrepancies
-        WHERE customer_id = $1 AND resource = $2 AND state = 'deleted_in_source'
-          AND source_id = ANY($3::text[]) AND details->>'eventId' = ANY($4::text[])`,
-      [scope.ctx.customerId, scope.resource, candidates.map((r) => r.source_id), eventIds],
+    return this.recorder.publishedDeletes(
+      scope.customer,
+      scope.resource,
+      candidates.map((r) => r.source_id),
+      eventIds,
     );
-    return new Set(rows.map((r) => r.event_id));
   }
 }

@@ -1,4 +1,4 @@
-import { CustomerRepository } from '@raise-sync/shared/state';
+import { customerScope } from '@raise-sync/shared/state';
 import type { RaiseWebhookLogEntry, RaiseWebhookLogPage } from '@raise-sync/shared/sources';
 import type { RunContext } from '../runs/run-types';
 import { WebhookLogCheck } from './webhook-log.check';
@@ -13,6 +13,8 @@ jest.mock('@raise-sync/shared/service', () => ({
   TOPICS: 'TOPICS',
   countRefusedEvent: () => undefined,
 }));
+
+const CUSTOMER = '3f1c2a4e-5b6d-4e7f-8a9b-0c1d2e3f4a5b';
 
 let logId = 0;
 const entry = (
@@ -56,9 +58,9 @@ function setUp(options: {
   checkpoint?: { id: string; at: string };
   heldVersion?: Date;
 }) {
-  jest
-    .spyOn(CustomerRepository.prototype, 'credentials')
-    .mockResolvedValue({ raise: { apiToken: 'raise-token' } });
+  const customers = {
+    credentials: jest.fn(() => Promise.resolve({ raise: { apiToken: 'raise-token' } })),
+  };
   const page: RaiseWebhookLogPage = {
     entries: [...options.log].reverse(),
     malformed: 0,
@@ -84,20 +86,22 @@ function setUp(options: {
   const upserts = jest.fn((..._args: unknown[]) => Promise.resolve([]));
   const deletes = jest.fn((..._args: unknown[]) => Promise.resolve([]));
   const mergeSettings = jest.fn((..._args: unknown[]) => Promise.resolve(true));
-  const db = {
-    query: jest.fn(() =>
+  const syncState = {
+    newestVersions: jest.fn(() =>
       Promise.resolve(
-        options.heldVersion
-          ? options.log
-              .filter((e) => e.eventType === 12)
-              .map((e) => ({ source_id: e.contextId, modified: options.heldVersion }))
-          : [],
+        new Map(
+          options.heldVersion
+            ? options.log
+                .filter((e) => e.eventType === 12)
+                .map((e) => [e.contextId, (options.heldVersion as Date).getTime()])
+            : [],
+        ),
       ),
     ),
   };
   const check = new WebhookLogCheck(
-    db as never,
-    {} as never,
+    customers as never,
+    syncState as never,
     { get: () => ({ pageSize: 500, lookupConcurrency: 4 }) } as never,
     clients as never,
     { upserts, deletes } as never,
@@ -107,7 +111,7 @@ function setUp(options: {
   );
   const ctx: RunContext = {
     runId: 'run-1',
-    customerId: 'customer-1',
+    customerId: CUSTOMER,
     kind: 'webhook-log',
     windowStart: new Date('2026-11-19T09:00:00Z'),
     windowEnd: new Date('2026-11-20T10:00:00Z'),
@@ -140,13 +144,13 @@ describe('WebhookLogCheck', () => {
     expect(upserts).not.toHaveBeenCalled();
     expect(deletes).toHaveBeenCalledWith(
       'webhook-log',
-      'customer-1',
+      CUSTOMER,
       'raise',
       'gift',
       [{ recordId: '502', deletedAt: new Date('2026-11-20T09:10:00Z') }],
       ctx.signal,
     );
-    expect(mergeSettings).toHaveBeenCalledWith('customer-1', 'webhook-log', {
+    expect(mergeSettings).toHaveBeenCalledWith(customerScope(CUSTOMER), 'webhook-log', {
       webhookLogCheckpoint: { id: String(logId), at: '2026-11-20T09:10:02.000Z' },
     });
   });
@@ -158,7 +162,7 @@ describe('WebhookLogCheck', () => {
     await check.run(ctx);
     expect(deletes).toHaveBeenCalledWith(
       'webhook-log',
-      'customer-1',
+      CUSTOMER,
       'raise',
       'gift',
       [{ recordId: '502', deletedAt: new Date(held.getTime() + 1) }],

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
-import { SecretBox } from '@raise-sync/shared/crypto';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger, SourceClients } from '@raise-sync/shared/service';
 import {
@@ -12,13 +11,13 @@ import {
   type RaiseResource,
   type RaiseWebhookLogEntry,
 } from '@raise-sync/shared/sources';
-import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
+import { CustomerRepository, customerScope, type CustomerScope } from '@raise-sync/shared/state';
 import type { ReconciliationCheck, RunContext, RunOutcome } from '../runs/run-types';
-import { ScheduleStore } from '../schedule/schedule-store';
+import { ScheduleRepository } from '../schedule/schedule.repository';
 import { Republisher } from './republisher';
 import { Counter, mapLimit, throwIfAborted } from './run-support';
 import type { SourceRecord } from './source-reader';
+import { SyncStateRepository } from './sync-state.repository';
 import { failedDeliveries, readCheckpoint, type LogCheckpoint } from './webhook-log-groups';
 
 /** The settings key of a webhook-log schedule that holds its checkpoint. */
@@ -57,21 +56,19 @@ interface Suspect {
 @Injectable()
 export class WebhookLogCheck implements ReconciliationCheck {
   readonly kind = 'webhook-log' as const;
-  private readonly customers: CustomerRepository;
   private readonly pageSize: number;
   private readonly lookupConcurrency: number;
 
   constructor(
-    private readonly db: DataSource,
-    @Inject(SecretBox) box: SecretBox,
+    private readonly customers: CustomerRepository,
+    private readonly syncState: SyncStateRepository,
     config: ConfigService<AppConfig, true>,
     private readonly clients: SourceClients,
     private readonly republisher: Republisher,
-    private readonly schedules: ScheduleStore,
+    private readonly schedules: ScheduleRepository,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
   ) {
-    this.customers = new CustomerRepository(db, box);
     const reconciler = config.get('reconciler', { infer: true });
     this.pageSize = reconciler.pageSize;
     this.lookupConcurrency = reconciler.lookupConcurrency;
@@ -79,7 +76,8 @@ export class WebhookLogCheck implements ReconciliationCheck {
   }
 
   async run(ctx: RunContext): Promise<RunOutcome> {
-    const token = (await this.customers.credentials(customerScope(ctx.customerId))).raise?.apiToken;
+    const customer = customerScope(ctx.customerId);
+    const token = (await this.customers.credentials(customer)).raise?.apiToken;
     if (!token) {
       return { status: 'skipped', counts: {}, note: 'no Raise token' };
     }
@@ -180,7 +178,7 @@ export class WebhookLogCheck implements ReconciliationCheck {
           );
         }
       });
-      plans.push({ resource, upserts, deletes: await this.deleteTimes(ctx, resource, gone) });
+      plans.push({ resource, upserts, deletes: await this.deleteTimes(customer, resource, gone) });
     }
 
     for (const plan of plans) {
@@ -224,7 +222,7 @@ export class WebhookLogCheck implements ReconciliationCheck {
 
     const newest = newestEntry(entries) ?? checkpoint;
     if (newest && (!checkpoint || compareSourceIds(newest.id, checkpoint.id) > 0)) {
-      await this.schedules.mergeSettings(ctx.customerId, 'webhook-log', {
+      await this.schedules.mergeSettings(customer, 'webhook-log', {
         [CHECKPOINT_KEY]: { id: newest.id, at: newest.at },
       });
     }
@@ -287,20 +285,18 @@ export class WebhookLogCheck implements ReconciliationCheck {
    * source clock ahead of ours).
    */
   private async deleteTimes(
-    ctx: RunContext,
+    customer: CustomerScope,
     resource: RaiseResource,
     gone: Suspect[],
   ): Promise<Array<{ recordId: string; deletedAt: Date }>> {
     if (gone.length === 0) {
       return [];
     }
-    const rows: Array<{ source_id: string; modified: Date | string }> = await this.db.query(
-      `SELECT source_id, max(source_modified_at) AS modified FROM sync_records
-        WHERE customer_id = $1 AND resource = $2 AND source_id = ANY($3::text[])
-        GROUP BY source_id`,
-      [ctx.customerId, resource, gone.map((g) => g.recordId)],
+    const newest = await this.syncState.newestVersions(
+      customer,
+      resource,
+      gone.map((g) => g.recordId),
     );
-    const newest = new Map(rows.map((r) => [r.source_id, new Date(r.modified).getTime()]));
     return gone.map((g) => {
       const failedAt = (g.deleteFailedAt as Date).getTime();
       const held = newest.get(g.recordId);

@@ -2,14 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { LookupNotSupportedError, type LookupResult } from '@raise-sync/destinations';
 import type { AppConfig } from '@raise-sync/shared/config';
-import { SecretBox } from '@raise-sync/shared/crypto';
 import { newSourceEvent, type Resource, type Source } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
-import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
+import { CustomerRepository, customerScope, type CustomerScope } from '@raise-sync/shared/state';
 import { DestinationDirectory, type ReconcileTarget } from '../core/destination-directory';
-import { DiscrepancyRecorder, type Discrepancy } from '../runs/discrepancy-recorder';
+import { DiscrepancyRepository, type Discrepancy } from '../runs/discrepancy.repository';
 import type { ReconciliationCheck, RunContext, RunOutcome } from '../runs/run-types';
 import {
   blocksRepublish,
@@ -22,10 +20,11 @@ import {
 import { Republisher } from './republisher';
 import { Counter, mapLimit, planResources, throwIfAborted } from './run-support';
 import { SourceReader, type SourcePage, type SourceRecord } from './source-reader';
-import { SyncStateStore, type Invalidation } from './sync-state';
+import { SyncStateRepository, type Invalidation } from './sync-state.repository';
 
 interface PageScope {
   ctx: RunContext;
+  customer: CustomerScope;
   source: Source;
   resource: Resource;
   targets: ReconcileTarget[];
@@ -58,23 +57,20 @@ interface Judgement {
 @Injectable()
 export class WindowCheck implements ReconciliationCheck {
   readonly kind = 'window' as const;
-  private readonly customers: CustomerRepository;
   private readonly pageSize: number;
   private readonly lookupConcurrency: number;
 
   constructor(
-    db: DataSource,
-    @Inject(SecretBox) box: SecretBox,
+    private readonly customers: CustomerRepository,
     config: ConfigService<AppConfig, true>,
     private readonly directory: DestinationDirectory,
     private readonly reader: SourceReader,
-    private readonly syncState: SyncStateStore,
+    private readonly syncState: SyncStateRepository,
     private readonly republisher: Republisher,
-    private readonly recorder: DiscrepancyRecorder,
+    private readonly recorder: DiscrepancyRepository,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
   ) {
-    this.customers = new CustomerRepository(db, box);
     const reconciler = config.get('reconciler', { infer: true });
     this.pageSize = reconciler.pageSize;
     this.lookupConcurrency = reconciler.lookupConcurrency;
@@ -82,14 +78,12 @@ export class WindowCheck implements ReconciliationCheck {
   }
 
   async run(ctx: RunContext): Promise<RunOutcome> {
-    const plan = planResources(
-      await this.customers.credentials(customerScope(ctx.customerId)),
-      ctx.resources,
-    );
+    const customer = customerScope(ctx.customerId);
+    const plan = planResources(await this.customers.credentials(customer), ctx.resources);
     if (plan.length === 0) {
       return { status: 'skipped', counts: {}, note: 'the customer has no source token' };
     }
-    const targets = await this.directory.enabled(ctx.customerId);
+    const targets = await this.directory.enabled(customer);
     if (targets.length === 0) {
       return { status: 'skipped', counts: {}, note: 'the customer has no enabled destination' };
     }
@@ -126,7 +120,10 @@ export class WindowCheck implements ReconciliationCheck {
       });
       for await (const page of pages) {
         throwIfAborted(ctx.signal);
-        await this.page({ ctx, source, resource, targets: accepting, counter, noLookup }, page);
+        await this.page(
+          { ctx, customer, source, resource, targets: accepting, counter, noLookup },
+          page,
+        );
       }
     }
     return { status: 'done', counts: counter.counts };
@@ -169,7 +166,7 @@ export class WindowCheck implements ReconciliationCheck {
       const gapIds = [...judged].filter(([, j]) => j.verdict.gap).map(([id]) => id);
       const parked =
         gapIds.length > 0
-          ? await this.syncState.parked(ctx.customerId, resource, dest.destinationId, gapIds)
+          ? await this.syncState.parked(scope.customer, resource, dest.destinationId, gapIds)
           : new Map<string, 'dead_lettered' | 'in_retry'>();
       const invalidate: Invalidation[] = [];
       for (const record of page.records) {
@@ -241,7 +238,7 @@ export class WindowCheck implements ReconciliationCheck {
         });
       }
       const invalidated = await this.syncState.invalidate(
-        ctx.customerId,
+        scope.customer,
         resource,
         dest.destinationId,
         invalidate,
@@ -263,7 +260,7 @@ export class WindowCheck implements ReconciliationCheck {
       counter.add('republished', gaps.size);
     }
     if (found.length > 0) {
-      await this.recorder.record(ctx.runId, ctx.customerId, found);
+      await this.recorder.record(scope.customer, ctx.runId, found);
     }
   }
 
@@ -324,14 +321,14 @@ export class WindowCheck implements ReconciliationCheck {
       }
       const sync =
         judged.size > 0
-          ? await this.syncState.read(customerId, scope.resource, dest.destinationId, [
+          ? await this.syncState.read(scope.customer, scope.resource, dest.destinationId, [
               ...judged.keys(),
             ])
           : new Map<string, SyncState>();
       return { judged, sync };
     }
     const rows = await this.syncState.notShownDelivered(
-      customerId,
+      scope.customer,
       scope.resource,
       dest.destinationId,
       records,

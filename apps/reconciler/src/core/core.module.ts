@@ -3,13 +3,16 @@ import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { SourceClients } from '@raise-sync/shared/service';
-import { DiscrepancyRecorder } from '../runs/discrepancy-recorder';
+import { CustomerRepository, stateRepositoryProviders } from '@raise-sync/shared/state';
+import { DiscrepancyRepository } from '../runs/discrepancy.repository';
 import { DestinationDirectory } from './destination-directory';
+import { DESTINATION_ADAPTERS_PROVIDER, DestinationRepository } from './destination.repository';
 
 /**
  * What every part of the reconciler (window and deletion checks, the CRM+ consistency check, the
  * alerts) shares: the secret box for sealed credentials, the source clients on the customer-wide
- * rate budget, the customers' destinations, and the recorder of what runs find. Global, so feature modules inject them directly.
+ * rate budget, the customers (CustomerRepository) and their destinations, and the repository of
+ * what runs find. Global, so feature modules inject them directly.
  */
 @Global()
 @Module({
@@ -20,10 +23,20 @@ import { DestinationDirectory } from './destination-directory';
       useFactory: (config: ConfigService<AppConfig, true>) =>
         SecretBox.fromHex(config.get('secretsKey', { infer: true })),
     },
+    ...stateRepositoryProviders,
     SourceClients,
+    DESTINATION_ADAPTERS_PROVIDER,
+    DestinationRepository,
     DestinationDirectory,
-    DiscrepancyRecorder,
+    DiscrepancyRepository,
   ],
-  exports: [SecretBox, SourceClients, DestinationDirectory, DiscrepancyRecorder],
+  exports: [
+    SecretBox,
+    CustomerRepository,
+    SourceClients,
+    DestinationRepository,
+    DestinationDirectory,
+    DiscrepancyRepository,
+  ],
 })
 export class ReconcilerCoreModule {}

@@ -1,13 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  createAdapters,
   WarehouseAdapter,
   type DestinationAdapter,
   type DestinationContext,
 } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { DestinationEntity, type DestinationKind } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
+import type { CustomerScope, DestinationKind } from '@raise-sync/shared/state';
+import { DESTINATION_ADAPTERS, DestinationRepository } from './destination.repository';
 
 /** One enabled destination of a customer with the adapter that reaches it. */
 export interface ReconcileTarget {
@@ -24,16 +23,15 @@ export class DestinationDirectory {
   private readonly adapters: Map<DestinationKind, DestinationAdapter>;
 
   constructor(
-    private readonly db: DataSource,
+    private readonly destinations: DestinationRepository,
     @Inject(SecretBox) private readonly box: SecretBox,
+    @Inject(DESTINATION_ADAPTERS) adapters: DestinationAdapter[],
   ) {
-    this.adapters = new Map(createAdapters({ dataSource: db }).map((a) => [a.kind, a]));
+    this.adapters = new Map(adapters.map((a) => [a.kind, a]));
   }
 
-  async enabled(customerId: string): Promise<ReconcileTarget[]> {
-    const rows = await this.db
-      .getRepository(DestinationEntity)
-      .find({ where: { customerId, enabled: true }, order: { name: 'ASC' } });
+  async enabled(customer: CustomerScope): Promise<ReconcileTarget[]> {
+    const rows = await this.destinations.enabled(customer);
     return rows.flatMap((row) => {
       const adapter = this.adapters.get(row.kind);
       if (!adapter) {

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
-import { SecretBox } from '@raise-sync/shared/crypto';
 import { PinoLogger, SourceClients } from '@raise-sync/shared/service';
 import {
   crmLinks,
@@ -14,10 +13,9 @@ import {
   type RaiseModelByResource,
   type RaiseRecurringGiftModel,
 } from '@raise-sync/shared/sources';
-import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
+import { CustomerRepository, customerScope, type CustomerScope } from '@raise-sync/shared/state';
 import { OpsAlerter } from '../alerts/ops-alerter.service';
-import { DiscrepancyRecorder, type Discrepancy } from '../runs/discrepancy-recorder';
+import { DiscrepancyRepository, type Discrepancy } from '../runs/discrepancy.repository';
 import type { ReconciliationCheck, RunContext, RunOutcome } from '../runs/run-types';
 import { CampaignDirectory } from './campaign-directory';
 import {
@@ -32,7 +30,9 @@ import {
   type Classification,
   type CrmLookup,
 } from './crm-classify';
+import { CrmConsistencyRepository } from './crm-consistency.repository';
 import { CrmDestinationResolver, type CrmDestination } from './crm-destination';
+import { CrossProductArrivalRepository } from './cross-product-arrival.repository';
 import { CrmPlusLookups, type CrmPlusLookupOptions } from './crm-plus-lookups';
 import { OneSidedArrivalCheck } from './one-sided';
 import { OneSidedTally } from './one-sided-classify';
@@ -47,6 +47,7 @@ const CHECKED: CheckedResource[] = ['donor', 'gift', 'recurring_gift'];
 /** Everything one run carries from page to page. */
 interface RunScope {
   ctx: RunContext;
+  customer: CustomerScope;
   creds: RaiseCredentials;
   crm: CrmDestination;
   lookups: CrmPlusLookups;
@@ -96,26 +97,25 @@ const asRecord = (value: unknown): Record<string, unknown> | null =>
 @Injectable()
 export class CrmConsistencyCheck implements ReconciliationCheck {
   readonly kind = 'crm-consistency' as const;
-  private readonly customers: CustomerRepository;
   private readonly pageSize: number;
   private readonly concurrency: number;
   private readonly lagMinutes: number;
   private readonly defaults: { timezone: string; runAtMinute: number };
 
   constructor(
-    private readonly db: DataSource,
-    @Inject(SecretBox) box: SecretBox,
+    private readonly customers: CustomerRepository,
+    private readonly store: CrmConsistencyRepository,
+    private readonly arrivals: CrossProductArrivalRepository,
     config: ConfigService<AppConfig, true>,
     private readonly clients: SourceClients,
     private readonly destinations: CrmDestinationResolver,
-    private readonly recorder: DiscrepancyRecorder,
+    private readonly recorder: DiscrepancyRepository,
     private readonly alerter: OpsAlerter,
     private readonly log: PinoLogger,
     @Optional()
     @Inject(CRM_LOOKUP_OPTIONS)
     private readonly lookupOptions: CrmPlusLookupOptions = {},
   ) {
-    this.customers = new CustomerRepository(db, box);
     const reconciler = config.get('reconciler', { infer: true });
     this.pageSize = reconciler.pageSize;
     this.concurrency = reconciler.lookupConcurrency;
@@ -130,7 +130,11 @@ export class CrmConsistencyCheck implements ReconciliationCheck {
   async run(ctx: RunContext): Promise<RunOutcome> {
     const runStartedAt = new Date();
     const { customerId } = ctx;
-    const settings = { ...ctx.settings, ...(await this.storedSettings(customerId)) };
+    const customerKey = customerScope(customerId);
+    const settings = {
+      ...ctx.settings,
+      ...(await this.store.storedSettings(customerKey, this.kind)),
+    };
     if (settings.singleProduct === true) {
       return {
         status: 'skipped',
@@ -138,12 +142,12 @@ export class CrmConsistencyCheck implements ReconciliationCheck {
         note: 'single-product: no donor carried a crmKey (detected earlier); clear settings.singleProduct to check again',
       };
     }
-    const resolved = await this.destinations.resolve(customerId, settings);
+    const resolved = await this.destinations.resolve(customerKey, settings);
     if (!resolved.found) {
       return { status: 'skipped', counts: {}, note: resolved.reason };
     }
-    const customer = await this.customers.get(customerScope(customerId));
-    const credentials = await this.customers.credentials(customerScope(customerId));
+    const customer = await this.customers.get(customerKey);
+    const credentials = await this.customers.credentials(customerKey);
     const token = credentials.raise?.apiToken;
     if (!customer || !token) {
       throw new Error('the customer has no Raise API token: cannot read its Raise records');
@@ -151,6 +155,7 @@ export class CrmConsistencyCheck implements ReconciliationCheck {
     const creds: RaiseCredentials = { customerId, token };
     const scope: RunScope = {
       ctx,
+      customer: customerKey,
       creds,
       crm: resolved.destination,
       lookups: new CrmPlusLookups(resolved.destination.target, this.lookupOptions),
@@ -165,7 +170,7 @@ export class CrmConsistencyCheck implements ReconciliationCheck {
     if (resources.includes('donor')) {
       const donors = await this.checkDonors(scope);
       if (looksSingleProduct(donors.total, donors.withKey)) {
-        await this.markSingleProduct(ctx, donors.total);
+        await this.markSingleProduct(scope, donors.total);
         return {
           status: 'skipped',
           counts: { donor_total: donors.total, donors_with_crm_key: 0 },
@@ -183,7 +188,7 @@ export class CrmConsistencyCheck implements ReconciliationCheck {
     // Dual-webhook one-sided arrivals: only when ingest registered a CRM+ webhook for the customer.
     const oneSided =
       resources.includes('gift') && credentials.crmPlus?.subscriptionId
-        ? await new OneSidedArrivalCheck(this.db, this.clients.raise, this.recorder, {
+        ? await new OneSidedArrivalCheck(this.arrivals, this.clients.raise, this.recorder, {
             lagMinutes: this.lagMinutes,
             pageSize: this.pageSize,
             concurrency: this.concurrency,
@@ -258,7 +263,7 @@ export class CrmConsistencyCheck implements ReconciliationCheck {
           found.push(this.discrepancy(scope, 'donor', String(donor.id), c, donorDetails(donor)));
         }
       });
-      await this.recorder.record(scope.ctx.runId, scope.ctx.customerId, found);
+      await this.recorder.record(scope.customer, scope.ctx.runId, found);
     }
     return { total, withKey };
   }
@@ -289,7 +294,7 @@ export class CrmConsistencyCheck implements ReconciliationCheck {
           );
         }
       }
-      await this.recorder.record(scope.ctx.runId, scope.ctx.customerId, found);
+      await this.recorder.record(scope.customer, scope.ctx.runId, found);
     }
   }
 
@@ -311,7 +316,7 @@ export class CrmConsistencyCheck implements ReconciliationCheck {
           );
         }
       }
-      await this.recorder.record(scope.ctx.runId, scope.ctx.customerId, found);
+      await this.recorder.record(scope.customer, scope.ctx.runId, found);
     }
   }
 
@@ -381,42 +386,18 @@ export class CrmConsistencyCheck implements ReconciliationCheck {
     };
   }
 
-  private async storedSettings(customerId: string): Promise<Record<string, unknown>> {
-    const rows = await this.db.query<Array<{ settings: Record<string, unknown> | null }>>(
-      `SELECT settings FROM reconciliation_schedules WHERE customer_id = $1 AND kind = $2`,
-      [customerId, this.kind],
-    );
-    return rows[0]?.settings ?? {};
-  }
-
   /**
    * Remembers that the customer does not run the platform's Raise → CRM+ sync, and drops what this
    * run stored so far (only not-yet-synced donors: none had a key to look up).
    */
-  private async markSingleProduct(ctx: RunContext, donors: number): Promise<void> {
+  private async markSingleProduct(scope: RunScope, donors: number): Promise<void> {
+    const { ctx } = scope;
     const mark = {
       singleProduct: true,
       singleProductDetectedAt: new Date().toISOString(),
       singleProductRunId: ctx.runId,
     };
-    await this.db.transaction(async (tx) => {
-      await tx.query(`DELETE FROM reconciliation_discrepancies WHERE run_id = $1`, [ctx.runId]);
-      await tx.query(
-        `INSERT INTO reconciliation_schedules
-           (customer_id, kind, cadence, timezone, run_at_minute, next_run_at, settings)
-         VALUES ($1, $2, 'daily', $3, $4, now() + interval '1 day', $5::jsonb)
-         ON CONFLICT (customer_id, kind) DO UPDATE
-           SET settings = reconciliation_schedules.settings || EXCLUDED.settings,
-               updated_at = now()`,
-        [
-          ctx.customerId,
-          this.kind,
-          this.defaults.timezone,
-          this.defaults.runAtMinute,
-          JSON.stringify(mark),
-        ],
-      );
-    });
+    await this.store.markSingleProduct(scope.customer, ctx.runId, this.kind, mark, this.defaults);
     this.log.info(
       { customerId: ctx.customerId, runId: ctx.runId, donors },
       'single-product customer detected: no donor has a crmKey; CRM+ consistency runs are skipped from now on',

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { crmPlusSettings, type DestinationContext } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { DestinationEntity } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
+import type { CustomerScope, DestinationEntity } from '@raise-sync/shared/state';
+import { DestinationRepository } from '../core/destination.repository';
 import type { CrmPlusTarget } from './crm-plus-lookups';
 
 /** The customer's CRM+ as the consistency check uses it; `target` holds the decrypted token. */
@@ -29,19 +29,19 @@ const text = (value: unknown): string | null =>
 @Injectable()
 export class CrmDestinationResolver {
   constructor(
-    private readonly db: DataSource,
+    private readonly destinations: DestinationRepository,
     @Inject(SecretBox) private readonly box: SecretBox,
   ) {}
 
   async resolve(
-    customerId: string,
+    customer: CustomerScope,
     settings: Record<string, unknown>,
   ): Promise<CrmDestinationResult> {
-    const repo = this.db.getRepository(DestinationEntity);
+    const { customerId } = customer;
     const named = text(settings.crmDestination);
     let row: DestinationEntity | null;
     if (named !== null) {
-      const rows = await repo.find({ where: { customerId, kind: 'crm-plus' } });
+      const rows = await this.destinations.crmPlus(customer);
       row = rows.find((r) => r.name === named || r.id === named) ?? null;
       if (!row) {
         // A misconfiguration, not a single-product customer: fail the run so it is seen.
@@ -50,10 +50,7 @@ export class CrmDestinationResolver {
         );
       }
     } else {
-      row = await repo.findOne({
-        where: { customerId, kind: 'crm-plus', enabled: true },
-        order: { name: 'ASC' },
-      });
+      row = await this.destinations.firstEnabledCrmPlus(customer);
       if (!row) {
         return { found: false, reason: 'single-product: no CRM+ configured' };
       }

@@ -1,16 +1,23 @@
 import { Module } from '@nestjs/common';
 import { AlertsModule } from '../alerts/alerts.module';
 import { CrmConsistencyCheck } from './crm-consistency.check';
+import { CrmConsistencyRepository } from './crm-consistency.repository';
 import { CrmDestinationResolver } from './crm-destination';
+import { CrossProductArrivalRepository } from './cross-product-arrival.repository';
 
 /**
  * Raise vs CRM+ consistency and the ops alerts for its actionable discrepancies. SecretBox,
- * SourceClients and DiscrepancyRecorder come from the global ReconcilerCoreModule: one source
+ * SourceClients, CustomerRepository, DestinationRepository and DiscrepancyRepository come from the global ReconcilerCoreModule: one source
  * client per process, so the check draws on the same per-customer Raise budget as the others.
  */
 @Module({
   imports: [AlertsModule],
-  providers: [CrmDestinationResolver, CrmConsistencyCheck],
+  providers: [
+    CrmConsistencyRepository,
+    CrossProductArrivalRepository,
+    CrmDestinationResolver,
+    CrmConsistencyCheck,
+  ],
   exports: [CrmConsistencyCheck, AlertsModule],
 })
 export class CrmModule {}

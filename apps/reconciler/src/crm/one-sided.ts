@@ -4,24 +4,15 @@ import {
   type RaiseCredentials,
   type RaiseGiftModel,
 } from '@raise-sync/shared/sources';
-import type { DataSource } from 'typeorm';
-import type { Discrepancy, DiscrepancyRecorder } from '../runs/discrepancy-recorder';
+import { customerScope, type CustomerScope } from '@raise-sync/shared/state';
+import type { Discrepancy, DiscrepancyRepository } from '../runs/discrepancy.repository';
 import type { RunContext } from '../runs/run-types';
 import type { CampaignDirectory } from './campaign-directory';
 import { raiseAdminLink, type CampaignInfo } from './crm-classify';
 import type { CrmDestination } from './crm-destination';
+import type { ArrivalRow, CrossProductArrivalRepository } from './cross-product-arrival.repository';
 import { judgeOneSided, ONE_SIDED_HORIZON_DAYS, OneSidedTally } from './one-sided-classify';
 import { mapPool } from './pool';
-
-interface ArrivalRow {
-  id: string;
-  raise_id: string;
-  crm_id: string | null;
-  raise_seen_at: Date | null;
-  crm_seen_at: Date | null;
-  crm_event: string | null;
-  details: Record<string, unknown>;
-}
 
 export interface OneSidedScope {
   ctx: RunContext;
@@ -56,48 +47,41 @@ const RAISE_ID = /^\d{1,18}$/;
  */
 export class OneSidedArrivalCheck {
   constructor(
-    private readonly db: DataSource,
+    private readonly arrivals: CrossProductArrivalRepository,
     private readonly raise: RaiseClient,
-    private readonly recorder: DiscrepancyRecorder,
+    private readonly recorder: DiscrepancyRepository,
     private readonly options: OneSidedOptions,
   ) {}
 
   async run(scope: OneSidedScope): Promise<OneSidedTally> {
     const { ctx } = scope;
+    const customer = customerScope(ctx.customerId);
     const tally = new OneSidedTally();
     const cutoff = new Date(scope.runStartedAt.getTime() - this.options.lagMinutes * 60_000);
     const horizon = new Date(cutoff.getTime() - ONE_SIDED_HORIZON_DAYS * 86_400_000);
     let afterId = '0';
     for (;;) {
       ctx.signal.throwIfAborted();
-      const rows = await this.db.query<ArrivalRow[]>(
-        `SELECT id::text AS id, raise_id, crm_id, raise_seen_at, crm_seen_at, crm_event, details
-           FROM cross_product_arrivals
-          WHERE customer_id = $1 AND resource = 'gift' AND raise_id IS NOT NULL
-            AND (raise_seen_at IS NULL OR crm_seen_at IS NULL)
-            AND coalesce(raise_seen_at, crm_seen_at) < $2
-            AND coalesce(raise_seen_at, crm_seen_at) >= $3
-            AND id > $4::bigint
-          ORDER BY id LIMIT $5`,
-        [ctx.customerId, cutoff, horizon, afterId, this.options.pageSize],
+      const rows = await this.arrivals.oneSidedGifts(
+        customer,
+        cutoff,
+        horizon,
+        afterId,
+        this.options.pageSize,
       );
       if (rows.length === 0) {
         break;
       }
       afterId = rows[rows.length - 1]!.id;
-      await this.page(scope, rows, tally);
+      await this.page(scope, customer, rows, tally);
     }
-    await this.db.query(
-      `DELETE FROM cross_product_arrivals
-        WHERE customer_id = $1 AND raise_seen_at IS NOT NULL AND crm_seen_at IS NOT NULL
-          AND updated_at < $2`,
-      [ctx.customerId, horizon],
-    );
+    await this.arrivals.pruneBothSided(customer, horizon);
     return tally;
   }
 
   private async page(
     scope: OneSidedScope,
+    customer: CustomerScope,
     rows: ArrivalRow[],
     tally: OneSidedTally,
   ): Promise<void> {
@@ -140,15 +124,9 @@ export class OneSidedArrivalCheck {
       }
     }
     if (confirmed.length > 0) {
-      await this.db.query(
-        `UPDATE cross_product_arrivals
-            SET raise_seen_at = now(), updated_at = now(),
-                details = details || '{"raiseSideFrom":"reconciler lookup"}'::jsonb
-          WHERE id = ANY($1::bigint[]) AND raise_seen_at IS NULL`,
-        [confirmed],
-      );
+      await this.arrivals.confirmRaiseSide(customer, confirmed);
     }
-    await this.recorder.record(scope.ctx.runId, scope.ctx.customerId, found);
+    await this.recorder.record(customer, scope.ctx.runId, found);
   }
 }
 

@@ -13,17 +13,20 @@ import {
   PinoLogger,
   ReadinessService,
 } from '@raise-sync/shared/service';
-import type { ReconciliationKind } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
+import {
+  customerScope,
+  type CustomerScope,
+  type ReconciliationKind,
+} from '@raise-sync/shared/state';
 import { DeletionCheck } from '../checks/deletion.check';
 import { RunAbortedError } from '../checks/run-support';
 import { WebhookLogCheck } from '../checks/webhook-log.check';
 import { WindowCheck } from '../checks/window.check';
 import { CrmConsistencyCheck } from '../crm/crm-consistency.check';
-import { ScheduleStore } from '../schedule/schedule-store';
+import { ScheduleRepository } from '../schedule/schedule.repository';
 import { ReplicaIdentity } from './replica-identity';
 import { RunSlots, type RunSlot } from './run-slots';
-import { RunStore, type RunResult, type RunView } from './run-store';
+import { RunRepository, type RunResult, type RunView } from './run.repository';
 import type { ReconciliationCheck, RunContext, RunOutcome } from './run-types';
 
 /**
@@ -61,9 +64,8 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     config: ConfigService<AppConfig, true>,
-    private readonly db: DataSource,
-    private readonly runs: RunStore,
-    private readonly schedules: ScheduleStore,
+    private readonly runs: RunRepository,
+    private readonly schedules: ScheduleRepository,
     private readonly identity: ReplicaIdentity,
     private readonly readiness: ReadinessService,
     window: WindowCheck,
@@ -116,7 +118,7 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
     }
     this.ticking = true;
     try {
-      const claimed = await this.runs.claim(
+      const claimed = await this.runs.claimAcrossCustomers(
         this.identity.owner,
         this.leaseSeconds,
         Math.min(this.slots.available(), MAX_RUNS_IN_HAND - this.running.size),
@@ -141,11 +143,13 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
   private async execute(run: RunView, abort: AbortController, slot: RunSlot): Promise<void> {
     const started = process.hrtime.bigint();
     const owner = this.identity.owner;
+    // A run's customer_id comes from a uuid column: always a valid scope.
+    const customer = customerScope(run.customerId);
     let leaseLost = false;
     const renew = setInterval(
       () => {
         this.runs
-          .renew(run.id, owner, this.leaseSeconds)
+          .renew(customer, run.id, owner, this.leaseSeconds)
           .then((held) => {
             if (!held && !leaseLost) {
               leaseLost = true;
@@ -172,7 +176,7 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       await slot.take(abort.signal); // at once, unless a held run took the slot back meanwhile
       abort.signal.throwIfAborted();
-      const outcome = await this.slots.run(slot, () => this.runCheck(run, abort.signal));
+      const outcome = await this.slots.run(slot, () => this.runCheck(run, customer, abort.signal));
       note = outcome.note;
       result = {
         status: outcome.status,
@@ -191,7 +195,7 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
       if (abort.signal.aborted && (leaseLost || this.stopped)) {
         clearInterval(renew);
         if (this.stopped && !leaseLost) {
-          await this.runs.release(run.id, owner).catch(() => undefined);
+          await this.runs.release(customer, run.id, owner).catch(() => undefined);
         }
         this.log.warn(
           {
@@ -215,13 +219,15 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
     } finally {
       clearInterval(renew);
     }
-    const stored = await this.runs.finish(run.id, owner, result).catch((error: unknown) => {
-      this.log.error(
-        { customerId: run.customerId, runId: run.id, err: messageOf(error) },
-        'could not store the reconciliation outcome; the run will be retried after its lease',
-      );
-      return false;
-    });
+    const stored = await this.runs
+      .finish(customer, run.id, owner, result)
+      .catch((error: unknown) => {
+        this.log.error(
+          { customerId: run.customerId, runId: run.id, err: messageOf(error) },
+          'could not store the reconciliation outcome; the run will be retried after its lease',
+        );
+        return false;
+      });
     if (!stored) {
       this.log.warn(
         { customerId: run.customerId, runId: run.id, kind: run.kind },
@@ -248,12 +254,12 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
     );
   }
 
-  private async runCheck(run: RunView, signal: AbortSignal): Promise<RunOutcome> {
-    const customers: Array<{ status: string }> = await this.db.query(
-      `SELECT status FROM customers WHERE id = $1`,
-      [run.customerId],
-    );
-    const status = customers[0]?.status;
+  private async runCheck(
+    run: RunView,
+    customer: CustomerScope,
+    signal: AbortSignal,
+  ): Promise<RunOutcome> {
+    const status = await this.runs.customerStatus(customer);
     if (!status || status === 'offboarded') {
       return { status: 'skipped', counts: {}, note: `customer is ${status ?? 'gone'}` };
     }
@@ -269,7 +275,7 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
       windowEnd: new Date(run.windowEnd),
       resources: run.resources,
       trigger: run.trigger,
-      settings: await this.schedules.settings(run.customerId, run.kind),
+      settings: await this.schedules.settings(customer, run.kind),
       signal,
     };
     return check.run(ctx);

@@ -3,7 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import { PinoLogger, ReadinessService } from '@raise-sync/shared/service';
 import { ReplicaIdentity } from '../runs/replica-identity';
-import { ScheduleStore } from './schedule-store';
+import { ScheduleRepository } from './schedule.repository';
 
 /** How often missing default schedules are created (they only appear with new live customers). */
 const ENSURE_EVERY_MS = 30_000;
@@ -25,7 +25,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
 
   constructor(
     config: ConfigService<AppConfig, true>,
-    private readonly schedules: ScheduleStore,
+    private readonly schedules: ScheduleRepository,
     private readonly identity: ReplicaIdentity,
     private readonly readiness: ReadinessService,
     private readonly log: PinoLogger,
@@ -52,13 +52,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
     this.ticking = true;
     try {
       if (Date.now() - this.lastEnsure >= ENSURE_EVERY_MS) {
-        const created = await this.schedules.ensure();
+        const created = await this.schedules.ensureAcrossCustomers();
         this.lastEnsure = Date.now();
         if (created > 0) {
           this.log.info({ created }, 'default reconciliation schedules created');
         }
       }
-      const runs = await this.schedules.createDueRuns(this.identity.owner, DUE_PER_TICK);
+      const runs = await this.schedules.createDueRunsAcrossCustomers(
+        this.identity.owner,
+        DUE_PER_TICK,
+      );
       for (const run of runs) {
         this.log.info(
           {

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import type { CustomerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import type { SyncState } from './gap-classifier';
+import { idRangeSql } from './id-merge';
 
 interface SyncRow {
   source_id: string;
@@ -14,17 +16,26 @@ export interface Invalidation {
   sourceModifiedAt: Date;
 }
 
+/** One record of the destination inventory: who holds it according to the sync state. */
+export interface InventoryRow {
+  source_id: string;
+  destinations: string[];
+  event_ids: Array<string | null>;
+  modified: Date | string;
+}
+
 /**
  * The reconciler's reads and the one write it makes to the submitter's sync state
- * (sync_records), always one statement per page of records, never one per record.
+ * (sync_records, with its audit_log entries; parked records from dead_letters and
+ * retry_entries), always one statement per page of records, never one per record.
  */
 @Injectable()
-export class SyncStateStore {
+export class SyncStateRepository {
   constructor(private readonly db: DataSource) {}
 
   /** The sync rows of these records at one destination, by source ID. */
   async read(
-    customerId: string,
+    { customerId }: CustomerScope,
     resource: string,
     destinationId: string,
     sourceIds: readonly string[],
@@ -49,7 +60,7 @@ export class SyncStateStore {
    * The WHERE clause is the negation of `syncShowsDelivered` (gap-classifier.ts): keep them alike.
    */
   async notShownDelivered(
-    customerId: string,
+    { customerId }: CustomerScope,
     resource: string,
     destinationId: string,
     records: ReadonlyArray<{ recordId: string; sourceModifiedAt: Date }>,
@@ -93,7 +104,7 @@ export class SyncStateStore {
    * only add another dead letter or race the retry, so the window check reports them instead.
    */
   async parked(
-    customerId: string,
+    { customerId }: CustomerScope,
     resource: string,
     destinationId: string,
     sourceIds: readonly string[],
@@ -129,7 +140,7 @@ export class SyncStateStore {
    * is written to the audit log in the same statement.
    */
   async invalidate(
-    customerId: string,
+    { customerId }: CustomerScope,
     resource: string,
     destinationId: string,
     records: readonly Invalidation[],
@@ -171,5 +182,64 @@ export class SyncStateStore {
       ],
     );
     return rows.length;
+  }
+  /**
+   * The deletion check's destination inventory: sync rows of these destinations whose version is
+   * older than `before`, with IDs in (after, hi], grouped per record, in ID order, at most
+   * `limit` records (a numeric ID range the sync_records index serves).
+   */
+  async inventoryPage(
+    { customerId }: CustomerScope,
+    resource: string,
+    destinationIds: readonly string[],
+    before: Date,
+    limit: number,
+    after: string | null,
+    hi: string | null,
+  ): Promise<InventoryRow[]> {
+    const range = idRangeSql('source_id', after, hi, 6);
+    return this.db.query(
+      `SELECT source_id,
+              array_agg(destination_id::text) AS destinations,
+              array_agg(last_event_id) AS event_ids,
+              max(source_modified_at) AS modified
+         FROM sync_records
+        WHERE customer_id = $1 AND resource = $2 AND destination_id = ANY($3::uuid[])
+          AND source_modified_at < $4 AND $5::int > 0 AND ${range.sql}
+        GROUP BY source_id
+        ORDER BY length(source_id), source_id
+        LIMIT $5`,
+      [customerId, resource, [...destinationIds], before.toISOString(), limit, ...range.params],
+    );
+  }
+
+  /** How many records these destinations hold (by the sync state) at versions older than `before`. */
+  async countHeld(
+    { customerId }: CustomerScope,
+    resource: string,
+    destinationIds: readonly string[],
+    before: Date,
+  ): Promise<number> {
+    const rows: Array<{ n: string }> = await this.db.query(
+      `SELECT count(DISTINCT source_id) AS n FROM sync_records
+        WHERE customer_id = $1 AND resource = $2 AND destination_id = ANY($3::uuid[]) AND source_modified_at < $4`,
+      [customerId, resource, [...destinationIds], before.toISOString()],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** The newest version any destination's sync row holds of these records, by source ID. */
+  async newestVersions(
+    { customerId }: CustomerScope,
+    resource: string,
+    sourceIds: readonly string[],
+  ): Promise<Map<string, number>> {
+    const rows: Array<{ source_id: string; modified: Date | string }> = await this.db.query(
+      `SELECT source_id, max(source_modified_at) AS modified FROM sync_records
+        WHERE customer_id = $1 AND resource = $2 AND source_id = ANY($3::text[])
+        GROUP BY source_id`,
+      [customerId, resource, [...sourceIds]],
+    );
+    return new Map(rows.map((r) => [r.source_id, new Date(r.modified).getTime()]));
   }
 }

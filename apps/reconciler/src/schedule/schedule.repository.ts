@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
-import type { ReconciliationCadence, ReconciliationKind } from '@raise-sync/shared/state';
+import type {
+  CustomerScope,
+  ReconciliationCadence,
+  ReconciliationKind,
+} from '@raise-sync/shared/state';
 import { DataSource, type EntityManager } from 'typeorm';
 import { formatRunAt, nextRunAt, scheduledWindow, type ScheduleTiming } from './windows';
 
@@ -111,7 +115,7 @@ const COLUMNS = `customer_id, kind, cadence, timezone, run_at_minute, lag_hours,
  * runs for their closed window and moves next_run_at on, in one transaction per tick.
  */
 @Injectable()
-export class ScheduleStore {
+export class ScheduleRepository {
   private readonly defaults: AppConfig['reconciler'];
 
   constructor(
@@ -126,7 +130,7 @@ export class ScheduleStore {
    * before issue 12; a missed delete webhook must not wait a week), crmKey daily, the webhook
    * delivery log hourly.
    */
-  defaultTiming(kind: ReconciliationKind): ScheduleTiming {
+  private defaultTiming(kind: ReconciliationKind): ScheduleTiming {
     const cadence: ReconciliationCadence =
       kind === 'window'
         ? this.defaults.defaultCadence
@@ -143,10 +147,24 @@ export class ScheduleStore {
   }
 
   /**
-   * Creates the missing default schedules of live/backfilling customers (or of one customer,
-   * whatever its status, when given). Returns how many rows were created.
+   * Creates the customer's missing default schedules, whatever its status (unless offboarded).
+   * Returns how many rows were created.
    */
-  async ensure(customerId?: string): Promise<number> {
+  async ensure({ customerId }: CustomerScope): Promise<number> {
+    return this.createDefaults(customerId);
+  }
+
+  /**
+   * Creates the missing default schedules of every live/backfilling customer. Across customers
+   * by design: the scheduler gives each new live customer its schedules. Returns how many rows
+   * were created.
+   */
+  async ensureAcrossCustomers(): Promise<number> {
+    return this.createDefaults();
+  }
+
+  /** Of one customer when given, else of every live/backfilling customer. */
+  private async createDefaults(customerId?: string): Promise<number> {
     const now = new Date();
     const kinds = SCHEDULED_KINDS;
     const timings = kinds.map((k) => this.defaultTiming(k));
@@ -172,7 +190,7 @@ export class ScheduleStore {
     return rows.length;
   }
 
-  async list(customerId: string): Promise<ScheduleView[]> {
+  async list({ customerId }: CustomerScope): Promise<ScheduleView[]> {
     const rows: ScheduleRow[] = await this.db.query(
       `SELECT ${COLUMNS} FROM reconciliation_schedules WHERE customer_id = $1 ORDER BY kind`,
       [customerId],
@@ -181,7 +199,10 @@ export class ScheduleStore {
   }
 
   /** The schedule's settings for a run of this kind ({} when there is no schedule). */
-  async settings(customerId: string, kind: ReconciliationKind): Promise<Record<string, unknown>> {
+  async settings(
+    { customerId }: CustomerScope,
+    kind: ReconciliationKind,
+  ): Promise<Record<string, unknown>> {
     const rows: Array<{ settings: Record<string, unknown> | null }> = await this.db.query(
       `SELECT settings FROM reconciliation_schedules WHERE customer_id = $1 AND kind = $2`,
       [customerId, kind],
@@ -194,7 +215,7 @@ export class ScheduleStore {
    * its checkpoint there). False when the customer has no schedule of that kind.
    */
   async mergeSettings(
-    customerId: string,
+    { customerId }: CustomerScope,
     kind: ReconciliationKind,
     patch: Record<string, unknown>,
   ): Promise<boolean> {
@@ -207,7 +228,7 @@ export class ScheduleStore {
   }
 
   /** The timezone the customer's dates are read in (its window schedule's, else the default). */
-  async timezone(customerId: string): Promise<string> {
+  async timezone({ customerId }: CustomerScope): Promise<string> {
     const rows: Array<{ timezone: string }> = await this.db.query(
       `SELECT timezone FROM reconciliation_schedules WHERE customer_id = $1 AND kind = 'window'`,
       [customerId],
@@ -220,7 +241,7 @@ export class ScheduleStore {
    * now unless the change sets next_run_at itself.
    */
   async update(
-    customerId: string,
+    { customerId }: CustomerScope,
     kind: ReconciliationKind,
     change: ScheduleChange,
   ): Promise<ScheduleView | null> {
@@ -278,9 +299,10 @@ export class ScheduleStore {
    * (FOR UPDATE SKIP LOCKED) for the transaction that inserts each run and moves next_run_at, so
    * two replicas never create a run for the same due time. Missed window runs are caught up one
    * after another (each run covers the window of its own due time); a missed deletion or crmKey
-   * run is not repeated, its next time is after now.
+   * run is not repeated, its next time is after now. Across customers by design: the scheduler
+   * serves every customer's due schedules.
    */
-  async createDueRuns(owner: string, limit: number): Promise<ScheduledRun[]> {
+  async createDueRunsAcrossCustomers(owner: string, limit: number): Promise<ScheduledRun[]> {
     return this.db.transaction(async (tx: EntityManager) => {
       const due: ScheduleRow[] = await tx.query(
         `SELECT ${COLUMNS.split(',')

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { DiscrepancyState } from '@raise-sync/shared/state';
+import type { CustomerScope, DiscrepancyState } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 
 export interface Discrepancy {
@@ -14,12 +14,16 @@ export interface Discrepancy {
 
 const CHUNK = 500;
 
-/** Stores what a run found, a page at a time (one multi-row INSERT per chunk, never per record). */
+/**
+ * reconciliation_discrepancies as the checks use it: stores what a run found, a page at a time
+ * (one multi-row INSERT per chunk, never per record), and tells which deletes earlier runs
+ * published.
+ */
 @Injectable()
-export class DiscrepancyRecorder {
+export class DiscrepancyRepository {
   constructor(private readonly db: DataSource) {}
 
-  async record(runId: string, customerId: string, found: Discrepancy[]): Promise<void> {
+  async record({ customerId }: CustomerScope, runId: string, found: Discrepancy[]): Promise<void> {
     for (let i = 0; i < found.length; i += CHUNK) {
       const chunk = found.slice(i, i + CHUNK);
       const params: unknown[] = [];
@@ -45,5 +49,24 @@ export class DiscrepancyRecorder {
         params,
       );
     }
+  }
+
+  /**
+   * Event IDs of deletes earlier runs published for these records: a destination that cannot be
+   * asked and whose last event is one of them already has the delete.
+   */
+  async publishedDeletes(
+    { customerId }: CustomerScope,
+    resource: string,
+    sourceIds: readonly string[],
+    eventIds: readonly string[],
+  ): Promise<Set<string>> {
+    const rows: Array<{ event_id: string }> = await this.db.query(
+      `SELECT DISTINCT details->>'eventId' AS event_id FROM reconciliation_discrepancies
+        WHERE customer_id = $1 AND resource = $2 AND state = 'deleted_in_source'
+          AND source_id = ANY($3::text[]) AND details->>'eventId' = ANY($4::text[])`,
+      [customerId, resource, [...sourceIds], [...eventIds]],
+    );
+    return new Set(rows.map((r) => r.event_id));
   }
 }

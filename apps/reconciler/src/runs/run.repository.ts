@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type {
+  CustomerScope,
   DiscrepancyState,
   ReconciliationKind,
   ReconciliationStatus,
@@ -83,7 +84,6 @@ const COLUMNS = `id, customer_id, kind, trigger, status, window_start, window_en
   requested_at, started_at, finished_at, duration_ms, error, lease_owner`;
 
 export interface RunRequest {
-  customerId: string;
   kind: ReconciliationKind;
   windowStart: Date;
   windowEnd: Date;
@@ -103,18 +103,19 @@ export interface RunResult {
  * reconciliation_runs: requested runs wait as 'pending'; a runner claims one with a lease
  * (owner + expiry, renewed while it runs). A run whose lease expired (its replica died) is
  * claimable again and starts over from scratch: republishing is idempotent and the earlier
- * attempt's discrepancies are dropped when it is claimed.
+ * attempt's discrepancies are dropped when it is claimed. Also the run's discrepancies as the
+ * admin API pages them, and the customer status a runner checks before a run.
  */
 @Injectable()
-export class RunStore {
+export class RunRepository {
   constructor(private readonly db: DataSource) {}
 
-  async request(input: RunRequest): Promise<RunView> {
+  async request({ customerId }: CustomerScope, input: RunRequest): Promise<RunView> {
     const rows: RunRow[] = await this.db.query(
       `INSERT INTO reconciliation_runs (customer_id, kind, window_start, window_end, resources, trigger, status)
        VALUES ($1, $2, $3, $4, $5, $6, 'pending') RETURNING ${COLUMNS}`,
       [
-        input.customerId,
+        customerId,
         input.kind,
         input.windowStart.toISOString(),
         input.windowEnd.toISOString(),
@@ -127,9 +128,10 @@ export class RunStore {
 
   /**
    * Claims up to `limit` runs: pending ones, oldest first, and running ones whose lease expired.
-   * Runs of the `exceptCustomers` (held by push-back right now) are left for later.
+   * Runs of the `exceptCustomers` (held by push-back right now) are left for later. Across
+   * customers by design: a runner takes the next work of whichever customer it belongs to.
    */
-  async claim(
+  async claimAcrossCustomers(
     owner: string,
     leaseSeconds: number,
     limit: number,
@@ -166,22 +168,32 @@ export class RunStore {
   }
 
   /** Extends the lease; false when this owner no longer holds it. */
-  async renew(runId: string, owner: string, leaseSeconds: number): Promise<boolean> {
+  async renew(
+    { customerId }: CustomerScope,
+    runId: string,
+    owner: string,
+    leaseSeconds: number,
+  ): Promise<boolean> {
     const [rows] = await this.db.query<[unknown[], number]>(
       `UPDATE reconciliation_runs SET lease_expires_at = now() + make_interval(secs => $3)
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING 1`,
-      [runId, owner, leaseSeconds],
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running' AND customer_id = $4 RETURNING 1`,
+      [runId, owner, leaseSeconds, customerId],
     );
     return rows.length > 0;
   }
 
   /** Stores the outcome; false when the lease was lost (another replica owns the run now). */
-  async finish(runId: string, owner: string, result: RunResult): Promise<boolean> {
+  async finish(
+    { customerId }: CustomerScope,
+    runId: string,
+    owner: string,
+    result: RunResult,
+  ): Promise<boolean> {
     const [rows] = await this.db.query<[unknown[], number]>(
       `UPDATE reconciliation_runs
           SET status = $3, counts = $4::jsonb, error = $5, duration_ms = $6, finished_at = now(),
               lease_owner = NULL, lease_expires_at = NULL
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING 1`,
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running' AND customer_id = $7 RETURNING 1`,
       [
         runId,
         owner,
@@ -189,22 +201,27 @@ export class RunStore {
         JSON.stringify(result.counts),
         result.error,
         Math.round(result.durationMs),
+        customerId,
       ],
     );
     return rows.length > 0;
   }
 
   /** Hands a run back (graceful shutdown): pending again, claimable at once by another replica. */
-  async release(runId: string, owner: string): Promise<void> {
+  async release({ customerId }: CustomerScope, runId: string, owner: string): Promise<void> {
     await this.db.query(
       `UPDATE reconciliation_runs SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
               started_at = NULL
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
-      [runId, owner],
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running' AND customer_id = $3`,
+      [runId, owner, customerId],
     );
   }
 
-  async get(runId: string): Promise<RunView | null> {
+  /**
+   * One run by its ID, whichever customer it belongs to. Across customers by design: the admin
+   * API's run view names only the run; the customer is read from the row.
+   */
+  async getAcrossCustomers(runId: string): Promise<RunView | null> {
     const rows: RunRow[] = await this.db.query(
       `SELECT ${COLUMNS} FROM reconciliation_runs WHERE id = $1`,
       [runId],
@@ -214,7 +231,7 @@ export class RunStore {
 
   /** The customer's runs, newest first. */
   async list(
-    customerId: string,
+    { customerId }: CustomerScope,
     kind: ReconciliationKind | null,
     limit: number,
   ): Promise<RunView[]> {
@@ -227,13 +244,16 @@ export class RunStore {
     return rows.map(toRunView);
   }
 
+  /** A page of the run's discrepancies (the run must be the customer's) and their total. */
   async discrepancies(
+    { customerId }: CustomerScope,
     runId: string,
     options: { offset: number; limit: number; state: string | null },
   ): Promise<{ total: number; items: DiscrepancyView[] }> {
     const totals: Array<{ n: string }> = await this.db.query(
-      `SELECT count(*) AS n FROM reconciliation_discrepancies WHERE run_id = $1 AND ($2::text IS NULL OR state = $2)`,
-      [runId, options.state],
+      `SELECT count(*) AS n FROM reconciliation_discrepancies WHERE run_id = $1 AND ($2::text IS NULL OR state = $2)
+          AND customer_id = $3`,
+      [runId, options.state, customerId],
     );
     const rows: Array<{
       id: string;
@@ -248,9 +268,9 @@ export class RunStore {
     }> = await this.db.query(
       `SELECT id, resource, source_id, destination_id, state, actionable, republished, details, created_at
          FROM reconciliation_discrepancies
-        WHERE run_id = $1 AND ($2::text IS NULL OR state = $2)
+        WHERE run_id = $1 AND ($2::text IS NULL OR state = $2) AND customer_id = $5
         ORDER BY id OFFSET $3 LIMIT $4`,
-      [runId, options.state, options.offset, options.limit],
+      [runId, options.state, options.offset, options.limit, customerId],
     );
     return {
       total: Number(totals[0]?.n ?? 0),
@@ -266,5 +286,14 @@ export class RunStore {
         createdAt: new Date(r.created_at).toISOString(),
       })),
     };
+  }
+
+  /** The customer's status (null when it does not exist), checked before a run starts. */
+  async customerStatus({ customerId }: CustomerScope): Promise<string | null> {
+    const customers: Array<{ status: string }> = await this.db.query(
+      `SELECT status FROM customers WHERE id = $1`,
+      [customerId],
+    );
+    return customers[0]?.status ?? null;
   }
 }
