@@ -1,3 +1,4 @@
+import { adapterRegistryProvider } from '@raise-sync/destinations';
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
@@ -9,9 +10,11 @@ import {
   ServiceModule,
   SourceClients,
 } from '@raise-sync/shared/service';
+import { stateRepositoryProviders } from '@raise-sync/shared/state';
 import { ConsoleAuthGuard } from './console/console-auth.guard';
 import { ConsoleController } from './console/console.controller';
 import { ConsoleQueries } from './console/console-query.service';
+import { ConsoleRepository } from './console/console.repository';
 import { ConsoleTokens } from './console/console-tokens.service';
 import { ConsoleTokensController } from './console/console-tokens.controller';
 import { RecordLinksService } from './console/record-links.service';
@@ -19,15 +22,20 @@ import { LaneDrainer } from './consume/lane-drainer';
 import { RetryConsumer } from './consume/retry.consumer';
 import { SourceEventsConsumer } from './consume/source-events.consumer';
 import { SubmitterAdminController } from './dead-letters/admin.controller';
+import { DeadLetterRepository } from './dead-letters/dead-letter.repository';
 import { DeadLetterService } from './dead-letters/dead-letter.service';
-import { AdapterRegistry } from './delivery/adapter-registry';
 import { DeliveryDecider } from './delivery/delivery-decider';
 import { DeliveryEngine } from './delivery/delivery-engine.service';
 import { DeliveryLanes } from './delivery/delivery-lanes.service';
 import { DeliveryRecorder } from './delivery/delivery-recorder';
+import { DeliveryRepository } from './delivery/delivery.repository';
 import { DeliveryWriter } from './delivery/delivery-writer';
 import { DestinationDirectory } from './delivery/destination-directory.service';
+import { DestinationRepository } from './delivery/destination.repository';
+import { LaneRepository } from './delivery/lane.repository';
+import { RelatedRecordRepository } from './delivery/related-record.repository';
 import { LedgerMonitor } from './ledger/ledger-monitor.service';
+import { LedgerRepository } from './ledger/ledger.repository';
 import { RecordCompletion } from './delivery/record-completion.service';
 import { UnroutableMessages } from './dead-letters/unroutable-messages.service';
 import { RelatedRedrive } from './dead-letters/related-redrive.service';
@@ -46,7 +54,15 @@ import { RelatedRedrive } from './dead-letters/related-redrive.service';
       useFactory: (config: ConfigService<AppConfig, true>) =>
         SecretBox.fromHex(config.get('secretsKey', { infer: true })),
     },
-    AdapterRegistry,
+    ...stateRepositoryProviders,
+    ConsoleRepository,
+    DeadLetterRepository,
+    DeliveryRepository,
+    DestinationRepository,
+    LaneRepository,
+    LedgerRepository,
+    RelatedRecordRepository,
+    adapterRegistryProvider,
     DestinationDirectory,
     DeliveryLanes,
     DeliveryDecider,

@@ -1,6 +1,6 @@
 import type { DestinationKind } from '@raise-sync/shared/state';
 import type { Pool } from 'pg';
-import type { DataSource } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { AccountingAdapter } from './accounting/accounting.adapter';
 import { CrmPlusAdapter } from './crm-plus/crm-plus.adapter';
 import type { DestinationHttpOptions } from './http/destination-http';
@@ -77,3 +77,15 @@ export class AdapterRegistry {
     return [...this.adapters.keys()];
   }
 }
+
+/**
+ * The process's registry as a Nest provider (`providers: [adapterRegistryProvider]`, then inject
+ * `AdapterRegistry`). The warehouse adapter writes its tables on the state store's DataSource,
+ * which apps never hold themselves (their state access goes through repositories).
+ */
+export const adapterRegistryProvider = {
+  provide: AdapterRegistry,
+  inject: [DataSource],
+  useFactory: (db: DataSource): AdapterRegistry =>
+    new AdapterRegistry(createAdapters({ dataSource: db })),
+};

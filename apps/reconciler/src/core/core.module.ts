@@ -5,8 +5,9 @@ import { SecretBox } from '@raise-sync/shared/crypto';
 import { SourceClients } from '@raise-sync/shared/service';
 import { CustomerRepository, stateRepositoryProviders } from '@raise-sync/shared/state';
 import { DiscrepancyRepository } from '../runs/discrepancy.repository';
+import { adapterRegistryProvider } from '@raise-sync/destinations';
 import { DestinationDirectory } from './destination-directory';
-import { DESTINATION_ADAPTERS_PROVIDER, DestinationRepository } from './destination.repository';
+import { DestinationRepository } from './destination.repository';
 
 /**
  * What every part of the reconciler (window and deletion checks, the CRM+ consistency check, the
@@ -25,7 +26,7 @@ import { DESTINATION_ADAPTERS_PROVIDER, DestinationRepository } from './destinat
     },
     ...stateRepositoryProviders,
     SourceClients,
-    DESTINATION_ADAPTERS_PROVIDER,
+    adapterRegistryProvider,
     DestinationRepository,
     DestinationDirectory,
     DiscrepancyRepository,

@@ -1,12 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  AdapterRegistry,
   WarehouseAdapter,
   type DestinationAdapter,
   type DestinationContext,
 } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import type { CustomerScope, DestinationKind } from '@raise-sync/shared/state';
-import { DESTINATION_ADAPTERS, DestinationRepository } from './destination.repository';
+import type { CustomerScope } from '@raise-sync/shared/state';
+import { DestinationRepository } from './destination.repository';
 
 /** One enabled destination of a customer with the adapter that reaches it. */
 export interface ReconcileTarget {
@@ -20,23 +21,19 @@ export interface ReconcileTarget {
  */
 @Injectable()
 export class DestinationDirectory {
-  private readonly adapters: Map<DestinationKind, DestinationAdapter>;
-
   constructor(
     private readonly destinations: DestinationRepository,
     @Inject(SecretBox) private readonly box: SecretBox,
-    @Inject(DESTINATION_ADAPTERS) adapters: DestinationAdapter[],
-  ) {
-    this.adapters = new Map(adapters.map((a) => [a.kind, a]));
-  }
+    private readonly adapters: AdapterRegistry,
+  ) {}
 
   async enabled(customer: CustomerScope): Promise<ReconcileTarget[]> {
     const rows = await this.destinations.enabled(customer);
     return rows.flatMap((row) => {
-      const adapter = this.adapters.get(row.kind);
-      if (!adapter) {
+      if (!this.adapters.has(row.kind)) {
         return [];
       }
+      const adapter = this.adapters.get(row.kind);
       const ctx: DestinationContext = {
         customerId: row.customerId,
         destinationId: row.id,
@@ -51,7 +48,7 @@ export class DestinationDirectory {
 
   /** The warehouse adapter, for its batched lookups. */
   warehouse(): WarehouseAdapter {
-    const adapter = this.adapters.get('warehouse');
+    const adapter = this.adapters.has('warehouse') ? this.adapters.get('warehouse') : null;
     if (!(adapter instanceof WarehouseAdapter)) {
       throw new Error('no warehouse adapter in this process');
     }

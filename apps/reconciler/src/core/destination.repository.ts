@@ -1,5 +1,4 @@
-import { Injectable, type Provider } from '@nestjs/common';
-import { createAdapters, type DestinationAdapter } from '@raise-sync/destinations';
+import { Injectable } from '@nestjs/common';
 import { DestinationEntity, type CustomerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 
@@ -33,17 +32,3 @@ export class DestinationRepository {
     });
   }
 }
-
-/** The destination adapters of this process, one per kind (see DESTINATION_ADAPTERS_PROVIDER). */
-export const DESTINATION_ADAPTERS = Symbol('DESTINATION_ADAPTERS');
-
-/**
- * One adapter per destination kind for the whole process. The warehouse adapter reads the
- * warehouse tables (a destination, not the sync state) through the state store's DataSource,
- * which is why the adapters are built here.
- */
-export const DESTINATION_ADAPTERS_PROVIDER: Provider = {
-  provide: DESTINATION_ADAPTERS,
-  inject: [DataSource],
-  useFactory: (db: DataSource): DestinationAdapter[] => createAdapters({ dataSource: db }),
-};

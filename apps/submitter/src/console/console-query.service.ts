@@ -1,6 +1,7 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { allSourceResources } from '@raise-sync/shared/events';
-import { DataSource } from 'typeorm';
+import { customerScope } from '@raise-sync/shared/state';
+import { ConsoleRepository } from './console.repository';
 
 /** A customer's row in the console's customer list. */
 export interface CustomerSummary {
@@ -133,59 +134,18 @@ const iso = (value: Date | string | null | undefined): string | null =>
   value === null || value === undefined ? null : new Date(value).toISOString();
 
 /**
- * The console's read side: one customer's sync health and one record's audit trail, straight
- * from the state store (sync_records, dead_letters, customer_sources, webhook_deliveries,
- * backfill_runs/jobs, reconciliation_runs, audit_log). Each answer is a handful of indexed queries.
+ * The console's read side: one customer's sync health and one record's audit trail, from the
+ * state store through ConsoleRepository. Each answer is a handful of indexed queries.
  */
 @Injectable()
 export class ConsoleQueries {
-  constructor(private readonly db: DataSource) {}
+  constructor(private readonly repository: ConsoleRepository) {}
 
+  /** The customers a viewer may see: its own (a console token), or every current one (admin). */
   async customers(onlyCustomerId?: string): Promise<CustomerSummary[]> {
-    const rows = await this.db.query<
-      Array<{
-        id: string;
-        name: string;
-        status: string;
-        last_success: Date | null;
-        open_dead: string;
-        oldest_dead: Date | null;
-        failing_credentials: string;
-        latest_actionable: string;
-        failed_backfills: string;
-        lanes: Array<{
-          name: string;
-          open: boolean;
-          openedAt: string | null;
-          waiting: number;
-        }> | null;
-      }>
-    >(
-      `SELECT c.id, c.name, c.status,
-              (SELECT max(s.updated_at) FROM sync_records s
-                WHERE s.customer_id = c.id AND s.status = 'confirmed') AS last_success,
-              (SELECT count(*) FROM dead_letters d
-                WHERE d.customer_id = c.id AND d.status = 'open') AS open_dead,
-              (SELECT min(d.first_failed_at) FROM dead_letters d
-                WHERE d.customer_id = c.id AND d.status = 'open') AS oldest_dead,
-              (SELECT count(*) FROM customer_sources cs
-                WHERE cs.customer_id = c.id AND cs.credential_status = 'failing') AS failing_credentials,
-              (SELECT COALESCE(sum((x.counts->>'actionable')::int), 0) FROM (
-                 SELECT DISTINCT ON (r.kind) r.counts FROM reconciliation_runs r
-                  WHERE r.customer_id = c.id AND r.status = 'done'
-                  ORDER BY r.kind, r.requested_at DESC) x) AS latest_actionable,
-              (SELECT count(*) FROM (
-                 SELECT DISTINCT ON (b.resource) b.status FROM backfill_runs b
-                  WHERE b.customer_id = c.id ORDER BY b.resource, b.requested_at DESC) x
-                WHERE x.status = 'failed') AS failed_backfills,
-              (SELECT json_agg(json_build_object('name', d.name, 'open', true, 'openedAt', b.opened_at, 'waiting', 0))
-                 FROM destination_breakers b JOIN destinations d ON d.id = b.destination_id
-                WHERE b.customer_id = c.id AND b.state = 'open') AS lanes
-         FROM customers c
-        WHERE c.status <> 'offboarded' AND ($1::uuid IS NULL OR c.id = $1::uuid)
-        ORDER BY c.name, c.id`,
-      [onlyCustomerId ?? null],
-    );
+    const rows = onlyCustomerId
+      ? await this.repository.customerSummary(customerScope(onlyCustomerId))
+      : await this.repository.customerSummariesAcrossCustomers();
     return rows.map((r) => ({
       id: r.id,
       name: r.name,
@@ -210,121 +170,24 @@ export class ConsoleQueries {
 
   /** 404 unless the customer exists (the admin token may ask about any ID). */
   async requireCustomer(customerId: string): Promise<void> {
-    const rows = await this.db.query<unknown[]>(`SELECT 1 FROM customers WHERE id = $1`, [
-      customerId,
-    ]);
-    if (rows.length === 0) {
+    if (!(await this.repository.customerExists(customerScope(customerId)))) {
       throw new NotFoundException(`customer ${customerId} does not exist`);
     }
   }
 
   async health(customerId: string): Promise<CustomerHealth> {
-    const [customer] = await this.db.query<
-      Array<{ id: string; name: string; status: string; created_at: Date }>
-    >(`SELECT id, name, status, created_at FROM customers WHERE id = $1`, [customerId]);
+    const scope = customerScope(customerId);
+    const customer = await this.repository.customer(scope);
     if (!customer) {
       throw new NotFoundException(`customer ${customerId} does not exist`);
     }
     const [destinations, syncs, dead, sources, backfills, runs] = await Promise.all([
-      this.db.query<
-        Array<{
-          id: string;
-          name: string;
-          kind: string;
-          enabled: boolean;
-          open: boolean;
-          opened_at: Date | null;
-          waiting: string;
-        }>
-      >(
-        `SELECT d.id, d.name, d.kind, d.enabled, COALESCE(b.state = 'open', false) AS open, b.opened_at,
-                (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id AND r.parked_at IS NOT NULL) AS waiting
-           FROM destinations d LEFT JOIN destination_breakers b ON b.destination_id = d.id
-          WHERE d.customer_id = $1 ORDER BY d.name, d.id`,
-        [customerId],
-      ),
-      this.db.query<
-        Array<{
-          resource: string;
-          destination_id: string;
-          last_success: Date | null;
-          today: string;
-          week: string;
-          month: string;
-          failing: string;
-        }>
-      >(
-        `SELECT resource, destination_id,
-                max(updated_at) FILTER (WHERE status = 'confirmed') AS last_success,
-                count(*) FILTER (WHERE status = 'confirmed' AND updated_at >= date_trunc('day', now())) AS today,
-                count(*) FILTER (WHERE status = 'confirmed' AND updated_at >= date_trunc('week', now())) AS week,
-                count(*) FILTER (WHERE status = 'confirmed' AND updated_at >= date_trunc('month', now())) AS month,
-                count(*) FILTER (WHERE status = 'failed') AS failing
-           FROM sync_records WHERE customer_id = $1
-          GROUP BY resource, destination_id ORDER BY resource, destination_id`,
-        [customerId],
-      ),
-      this.db.query<Array<{ destination_id: string | null; open: string; oldest: Date }>>(
-        `SELECT destination_id, count(*) AS open, min(first_failed_at) AS oldest
-           FROM dead_letters WHERE customer_id = $1 AND status = 'open'
-          GROUP BY destination_id ORDER BY destination_id`,
-        [customerId],
-      ),
-      this.db.query<
-        Array<{
-          source: string;
-          credential_status: string;
-          credential_error: string | null;
-          credential_checked_at: Date | null;
-          webhook_subscription_id: string | null;
-          polling_enabled: boolean;
-          last_webhook: Date | null;
-        }>
-      >(
-        `SELECT cs.source, cs.credential_status, cs.credential_error, cs.credential_checked_at,
-                cs.webhook_subscription_id, cs.polling_enabled,
-                (SELECT max(w.received_at) FROM webhook_deliveries w
-                  WHERE w.customer_id = cs.customer_id AND w.source = cs.source) AS last_webhook
-           FROM customer_sources cs WHERE cs.customer_id = $1 ORDER BY cs.source`,
-        [customerId],
-      ),
-      this.db.query<
-        Array<{
-          id: string;
-          resource: string;
-          status: string;
-          done: string;
-          records_total: string | null;
-          requested_at: Date;
-          finished_at: Date | null;
-          last_error: string | null;
-        }>
-      >(
-        `SELECT r.id, r.resource, r.status, COALESCE(sum(j.records_done), 0) AS done, r.records_total,
-                r.requested_at, r.finished_at, r.last_error
-           FROM backfill_runs r LEFT JOIN backfill_jobs j ON j.run_id = r.id
-          WHERE r.customer_id = $1
-          GROUP BY r.id ORDER BY r.requested_at DESC LIMIT 10`,
-        [customerId],
-      ),
-      this.db.query<
-        Array<{
-          id: string;
-          kind: string;
-          status: string;
-          window_start: Date;
-          window_end: Date;
-          finished_at: Date | null;
-          counts: Record<string, number> | null;
-          error: string | null;
-        }>
-      >(
-        `SELECT id, kind, status, window_start, window_end, finished_at, counts, error FROM (
-           SELECT *, row_number() OVER (PARTITION BY kind ORDER BY requested_at DESC) AS n
-             FROM reconciliation_runs WHERE customer_id = $1) latest
-          WHERE n <= $2 ORDER BY kind, requested_at DESC`,
-        [customerId, TREND_RUNS],
-      ),
+      this.repository.destinations(scope),
+      this.repository.syncVolumes(scope),
+      this.repository.openDeadLetters(scope),
+      this.repository.sources(scope),
+      this.repository.backfills(scope),
+      this.repository.reconciliationRuns(scope, TREND_RUNS),
     ]);
 
     const reconciliations: CustomerHealth['reconciliations'] = [];
@@ -435,62 +298,11 @@ export class ConsoleQueries {
   /** Every trace of one source record ID (any resource unless one is named). */
   async trail(customerId: string, sourceId: string, resource?: string): Promise<RecordTrail> {
     const resources = resource ? [resource] : RESOURCES;
+    const scope = customerScope(customerId);
     const [states, history, dead] = await Promise.all([
-      this.db.query<
-        Array<{
-          resource: string;
-          destination_id: string;
-          name: string | null;
-          kind: string | null;
-          status: string;
-          destination_record_id: string | null;
-          attempts: number;
-          last_error: string | null;
-          source_modified_at: Date;
-          updated_at: Date;
-        }>
-      >(
-        `SELECT s.resource, s.destination_id, d.name, d.kind, s.status, s.destination_record_id,
-                s.attempts, s.last_error, s.source_modified_at, s.updated_at
-           FROM sync_records s LEFT JOIN destinations d ON d.id = s.destination_id
-          WHERE s.customer_id = $1 AND s.resource = ANY($2::text[]) AND s.source_id = $3
-          ORDER BY s.resource, d.name, s.destination_id`,
-        [customerId, resources, sourceId],
-      ),
-      this.db.query<
-        Array<{
-          resource: string;
-          destination_id: string | null;
-          event_id: string | null;
-          from_status: string | null;
-          to_status: string | null;
-          detail: Record<string, unknown>;
-          at: Date;
-        }>
-      >(
-        `SELECT resource, destination_id, event_id, from_status, to_status, detail, at
-           FROM audit_log
-          WHERE customer_id = $1 AND resource = ANY($2::text[]) AND source_id = $3
-          ORDER BY id`,
-        [customerId, resources, sourceId],
-      ),
-      this.db.query<
-        Array<{
-          id: string;
-          resource: string;
-          destination_id: string | null;
-          reason: string;
-          error_message: string;
-          status: string;
-          first_failed_at: Date;
-        }>
-      >(
-        `SELECT id, resource, destination_id, reason, error_message, status, first_failed_at
-           FROM dead_letters
-          WHERE customer_id = $1 AND resource = ANY($2::text[]) AND source_id = $3
-          ORDER BY first_failed_at`,
-        [customerId, resources, sourceId],
-      ),
+      this.repository.recordStates(scope, resources, sourceId),
+      this.repository.recordHistory(scope, resources, sourceId),
+      this.repository.recordDeadLetters(scope, resources, sourceId),
     ]);
 
     const found = new Set([

@@ -1,7 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
-import { ConsoleTokenRepository, CustomerEntity, customerScope } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
+import {
+  ConsoleTokenRepository,
+  CustomerRepository,
+  customerScope,
+  type CustomerEntity,
+} from '@raise-sync/shared/state';
 
 /** What a console token may see: every customer (the admin token) or exactly one. */
 export type ConsoleViewer =
@@ -44,11 +48,10 @@ export type ResolvedConsoleToken =
  */
 @Injectable()
 export class ConsoleTokens {
-  private readonly tokens: ConsoleTokenRepository;
-
-  constructor(private readonly db: DataSource) {
-    this.tokens = new ConsoleTokenRepository(db);
-  }
+  constructor(
+    private readonly tokens: ConsoleTokenRepository,
+    private readonly customers: CustomerRepository,
+  ) {}
 
   async issue(customerId: string, label: string): Promise<IssuedConsoleToken> {
     const customer = await this.requireCustomer(customerId);
@@ -94,7 +97,7 @@ export class ConsoleTokens {
   }
 
   private async requireCustomer(customerId: string): Promise<CustomerEntity> {
-    const customer = await this.db.getRepository(CustomerEntity).findOneBy({ id: customerId });
+    const customer = await this.customers.get(customerScope(customerId));
     if (!customer) {
       throw new NotFoundException(`customer ${customerId} does not exist`);
     }

@@ -1,5 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { SecretBox } from '@raise-sync/shared/crypto';
+import { Injectable } from '@nestjs/common';
 import { PinoLogger, SourceClients } from '@raise-sync/shared/service';
 import {
   crmLinks,
@@ -8,7 +7,6 @@ import {
   type RaiseResource,
 } from '@raise-sync/shared/sources';
 import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
 
 export interface RecordLinks {
   resource: string;
@@ -28,15 +26,11 @@ const LOOKUP_TIMEOUT_MS = 5_000;
  */
 @Injectable()
 export class RecordLinksService {
-  private readonly customers: CustomerRepository;
-
   constructor(
-    db: DataSource,
-    @Inject(SecretBox) box: SecretBox,
+    private readonly customers: CustomerRepository,
     private readonly clients: SourceClients,
     private readonly log: PinoLogger,
   ) {
-    this.customers = new CustomerRepository(db, box);
     this.log.setContext('console');
   }
 

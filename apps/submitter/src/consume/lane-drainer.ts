@@ -8,11 +8,12 @@ import type { DestinationContext } from '@raise-sync/destinations';
 import type { AppConfig } from '@raise-sync/shared/config';
 import { DEAD_LETTER_HEADERS } from '@raise-sync/shared/kafka';
 import { EventCodec, PinoLogger, type ConsumedMessage } from '@raise-sync/shared/service';
-import { DataSource } from 'typeorm';
+import { customerScope } from '@raise-sync/shared/state';
 import { UnroutableMessages } from '../dead-letters/unroutable-messages.service';
 import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';
 import { DeliveryLanes, type LaneView } from '../delivery/delivery-lanes.service';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
+import { LaneRepository } from '../delivery/lane.repository';
 import { RecordCompletion } from '../delivery/record-completion.service';
 
 const TICK_MS = 250;
@@ -30,18 +31,6 @@ const BATCH_BUDGET_MS = 5000;
 /** Most events one lane batch takes (their payloads are held in memory together). */
 const MAX_BATCH = 1000;
 
-interface LaneRow {
-  event_id: string;
-  attempt: number;
-  first_failed_at: Date;
-  payload: Buffer | null;
-  message_key: string | null;
-  headers: Record<string, string> | null;
-  parked_seq: string;
-  /** False while an earlier write of it may still be in flight (its due time is ahead). */
-  ready: boolean;
-}
-
 /**
  * Drains the lanes: events parked for a destination (its breaker open, or it had no time for
  * them in a chunk) are delivered oldest first at the destination's own pace, away from the
@@ -58,7 +47,7 @@ export class LaneDrainer implements OnApplicationBootstrap, BeforeApplicationShu
   private readonly keyConcurrency: number;
 
   constructor(
-    private readonly db: DataSource,
+    private readonly repository: LaneRepository,
     private readonly lanes: DeliveryLanes,
     private readonly engine: DeliveryEngine,
     private readonly directory: DestinationDirectory,
@@ -180,13 +169,8 @@ export class LaneDrainer implements OnApplicationBootstrap, BeforeApplicationShu
 
   /** The oldest parked events of the lane as work items (completed like any retried event). */
   private async take(ctx: DestinationContext, limit: number): Promise<WorkItem[]> {
-    const rows: LaneRow[] = await this.db.query(
-      `SELECT event_id, attempt, first_failed_at, payload, message_key, headers, parked_seq,
-              due_at <= now() AS ready
-         FROM retry_entries WHERE destination_id = $1 AND parked_at IS NOT NULL
-        ORDER BY parked_seq LIMIT $2`,
-      [ctx.destinationId, limit],
-    );
+    const scope = customerScope(ctx.customerId);
+    const rows = await this.repository.parkedEvents(scope, ctx.destinationId, limit);
     // The lane keeps its order: it stops at the first event that may not be sent again yet.
     const notYet = rows.findIndex((r) => !r.ready);
     const items: WorkItem[] = [];
@@ -211,7 +195,7 @@ export class LaneDrainer implements OnApplicationBootstrap, BeforeApplicationShu
           detail: decoded.error.message,
           customerId: ctx.customerId,
         });
-        await this.engine.dropRetry(ctx.destinationId, row.event_id, 'dead_lettered');
+        await this.engine.dropRetry(scope, ctx.destinationId, row.event_id, 'dead_lettered');
         continue;
       }
       if (decoded.event.customerId !== ctx.customerId) {
@@ -221,7 +205,7 @@ export class LaneDrainer implements OnApplicationBootstrap, BeforeApplicationShu
           customerId: decoded.event.customerId,
           event: decoded.event,
         });
-        await this.engine.dropRetry(ctx.destinationId, row.event_id, 'dead_lettered');
+        await this.engine.dropRetry(scope, ctx.destinationId, row.event_id, 'dead_lettered');
         continue;
       }
       items.push({

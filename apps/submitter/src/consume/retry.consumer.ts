@@ -28,9 +28,10 @@ import {
   type ConsumedMessage,
   type PartitionBatch,
 } from '@raise-sync/shared/service';
-import { DataSource } from 'typeorm';
+import { customerScope } from '@raise-sync/shared/state';
 import { UnroutableMessages } from '../dead-letters/unroutable-messages.service';
 import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';
+import { DeliveryRepository } from '../delivery/delivery.repository';
 import { retryTierFor } from '../delivery/retry-tier';
 import { runLimited } from './run-limited';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
@@ -99,7 +100,7 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
     private readonly producer: EventProducer,
     private readonly unroutable: UnroutableMessages,
     config: ConfigService<AppConfig, true>,
-    private readonly db: DataSource,
+    private readonly deliveries: DeliveryRepository,
   ) {
     this.log.setContext(RetryConsumer.name);
     this.delaysMs = config.get('submitter', { infer: true }).retryDelaysMs;
@@ -260,8 +261,12 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
       const entries = [...group.values()];
       const destination = await this.directory.byId(destinationId);
       if (!destination || !destination.enabled) {
+        // A removed destination's entries went with it (ON DELETE CASCADE): nothing to drop.
+        const scope = destination ? customerScope(destination.customerId) : null;
         for (const { held: h, item } of entries) {
-          await this.engine.dropRetry(destinationId, item.event.eventId);
+          if (scope) {
+            await this.engine.dropRetry(scope, destinationId, item.event.eventId);
+          }
           h.done = true;
         }
         this.log.warn(
@@ -281,7 +286,8 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
         h.done = true;
       }
       // A young message whose entry is not written yet waits for it (see ENTRY_GRACE_MS).
-      const tracked = await this.trackedEvents(
+      const tracked = await this.deliveries.retryEntriesOf(
+        customerScope(destination.customerId),
         destinationId,
         mine.map((e) => e.item.event.eventId),
       );
@@ -306,14 +312,5 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
       }
     });
     await runLimited(tasks, PARALLEL_DESTINATIONS);
-  }
-
-  /** The events of this list that have a retry entry at the destination. */
-  private async trackedEvents(destinationId: string, eventIds: string[]): Promise<Set<string>> {
-    const rows: Array<{ event_id: string }> = await this.db.query(
-      `SELECT event_id FROM retry_entries WHERE destination_id = $1 AND event_id = ANY($2::text[])`,
-      [destinationId, eventIds],
-    );
-    return new Set(rows.map((r) => r.event_id));
   }
 }

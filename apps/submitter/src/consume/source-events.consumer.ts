@@ -26,7 +26,6 @@ import {
   WriteIntentRepository,
   customerScope,
 } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
 import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
 import { RecordCompletion } from '../delivery/record-completion.service';
@@ -60,7 +59,6 @@ type Lane = 'live' | 'bulk';
 export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly consumers: Array<{ lane: Lane; groupId: string; consumer: BatchConsumer }> = [];
   private liveInFlight = 0;
-  private readonly intents: WriteIntentRepository;
   /** How long one customer's reads (gift completion) may hold a chunk. */
   private readonly taskBudgetMs: number;
 
@@ -74,13 +72,12 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     private readonly readiness: ReadinessService,
     private readonly config: ConfigService<AppConfig, true>,
     private readonly log: PinoLogger,
-    db: DataSource,
+    private readonly intents: WriteIntentRepository,
     private readonly completion: RecordCompletion,
     private readonly redrive: RelatedRedrive,
     private readonly unroutable: UnroutableMessages,
   ) {
     this.log.setContext(SourceEventsConsumer.name);
-    this.intents = new WriteIntentRepository(db);
     this.taskBudgetMs = config.get('submitter', { infer: true }).taskBudgetMs;
   }
 

@@ -19,8 +19,7 @@ import {
   UuidParam,
   UuidQuery,
 } from '@raise-sync/shared/service';
-import { CustomerEntity, SyncRecordRepository, customerScope } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
+import { CustomerRepository, SyncRecordRepository, customerScope } from '@raise-sync/shared/state';
 import { LedgerMonitor, type LedgerRow } from '../ledger/ledger-monitor.service';
 import { BulkDeadLettersDto, DEAD_LETTER_STATUSES, type DeadLetterStatus } from './admin.dto';
 import { DeadLetterService, type DeadLetterView } from './dead-letter.service';
@@ -33,15 +32,12 @@ const bodyPipe = new ValidationPipe({ whitelist: true, forbidNonWhitelisted: tru
 @AdminApi()
 @Controller('admin')
 export class SubmitterAdminController {
-  private readonly syncRecords: SyncRecordRepository;
-
   constructor(
     private readonly deadLetters: DeadLetterService,
     private readonly ledger: LedgerMonitor,
-    private readonly db: DataSource,
-  ) {
-    this.syncRecords = new SyncRecordRepository(db);
-  }
+    private readonly customers: CustomerRepository,
+    private readonly syncRecords: SyncRecordRepository,
+  ) {}
 
   @Get('dead-letters')
   @ApiOperation({
@@ -100,10 +96,10 @@ export class SubmitterAdminController {
     @OneOfParam('resource', RESOURCES) resource: string,
     @TextParam('sourceId') sourceId: string,
   ): Promise<{ destinations: unknown[]; history: unknown[] }> {
-    if (!(await this.db.getRepository(CustomerEntity).existsBy({ id: customerId }))) {
+    const scope = customerScope(customerId);
+    if (!(await this.customers.get(scope))) {
       throw new NotFoundException(`customer ${customerId} does not exist`);
     }
-    const scope = customerScope(customerId);
     return {
       destinations: await this.syncRecords.findForRecord(scope, resource, sourceId),
       history: await this.syncRecords.history(scope, resource, sourceId),

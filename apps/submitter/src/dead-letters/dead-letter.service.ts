@@ -2,18 +2,16 @@ import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { EventCodec } from '@raise-sync/shared/events';
 import { RETRY_DELAYS, retryHeaders, type Topics } from '@raise-sync/shared/kafka';
 import { EventProducer, PinoLogger, TOPICS } from '@raise-sync/shared/service';
-import { DeadLetterEntity } from '@raise-sync/shared/state';
-import { DataSource, In, type FindOptionsWhere } from 'typeorm';
+import { customerScope, type DeadLetterEntity } from '@raise-sync/shared/state';
+import { DeadLetterRepository, type DeadLetterQuery } from './dead-letter.repository';
 
-export interface DeadLetterFilter {
+export interface DeadLetterFilter extends DeadLetterQuery {
   customerId?: string;
-  destinationId?: string;
-  reason?: string;
-  status?: 'open' | 'retried' | 'discarded';
   limit?: number;
-  /** Only dead letters waiting for one of these related records (`<resource>:<id>`). */
-  waitingFor?: string[];
 }
+
+/** What a retry or discard takes: one dead letter by ID, or a customer's open ones matching. */
+export type DeadLetterTarget = { id: string } | (DeadLetterQuery & { customerId: string });
 
 export interface DeadLetterView {
   id: string;
@@ -42,7 +40,7 @@ export interface DeadLetterView {
 @Injectable()
 export class DeadLetterService {
   constructor(
-    private readonly db: DataSource,
+    private readonly repository: DeadLetterRepository,
     private readonly producer: EventProducer,
     private readonly codec: EventCodec,
     @Inject(TOPICS) private readonly topics: Topics,
@@ -52,11 +50,10 @@ export class DeadLetterService {
   }
 
   async list(filter: DeadLetterFilter): Promise<DeadLetterView[]> {
-    const rows = await this.db.getRepository(DeadLetterEntity).find({
-      where: this.where(filter),
-      order: { firstFailedAt: 'ASC' },
-      take: Math.min(filter.limit ?? 100, 1000),
-    });
+    const limit = Math.min(filter.limit ?? 100, 1000);
+    const rows = filter.customerId
+      ? await this.repository.list(customerScope(filter.customerId), filter, limit)
+      : await this.repository.listAcrossCustomers(filter, limit);
     return rows.map((r) => this.view(r));
   }
 
@@ -70,14 +67,16 @@ export class DeadLetterService {
     };
   }
 
-  async retry(filter: DeadLetterFilter & { id?: string }): Promise<{ retried: number }> {
-    const rows = filter.id
-      ? [await this.find(filter.id)]
-      : await this.db
-          .getRepository(DeadLetterEntity)
-          .find({ where: this.where({ ...filter, status: 'open' }), take: 10_000 });
+  async retry(target: DeadLetterTarget): Promise<{ retried: number }> {
+    const rows =
+      'id' in target
+        ? [await this.find(target.id)]
+        : await this.repository.open(customerScope(target.customerId), target, 10_000);
     let retried = 0;
-    for (const row of rows.filter((r) => r.status === 'open' && r.payload && r.destinationId)) {
+    // (A dead letter with a destination is always a customer's: the delivery path wrote it.)
+    for (const row of rows.filter(
+      (r) => r.status === 'open' && r.payload && r.destinationId && r.customerId,
+    )) {
       const decoded = await this.codec.decode(row.payload);
       if (!decoded.ok) {
         continue;
@@ -88,45 +87,8 @@ export class DeadLetterService {
       // consumer may deliver it at once and must find its retry entry to account for it. The
       // entry is claimed (open -> retried) in the same transaction, so an admin retry and the
       // automatic re-drive, in any number of replicas, retry it once.
-      const claimed = await this.db.transaction(async (tx) => {
-        const [, claimedRows] = await tx.query<[unknown[], number]>(
-          `UPDATE dead_letters SET status = 'retried', resolved_at = now() WHERE id = $1 AND status = 'open'`,
-          [row.id],
-        );
-        if (claimedRows === 0) {
-          return 'taken' as const;
-        }
-        const entry: unknown[] = await tx.query(
-          `INSERT INTO retry_entries (destination_id, customer_id, event_id, resource, source_id, attempt, due_at, last_error, first_failed_at)
-           VALUES ($1, $2, $3, $4, $5, 0, now(), $6, $7) ON CONFLICT (destination_id, event_id) DO NOTHING
-           RETURNING event_id`,
-          [
-            row.destinationId,
-            row.customerId,
-            event.eventId,
-            event.resource,
-            event.recordId,
-            row.reason,
-            row.firstFailedAt,
-          ],
-        );
-        await tx.query(
-          `UPDATE delivery_counts SET n = n - 1 WHERE customer_id = $1 AND destination_id = $2 AND outcome = 'dead_lettered' AND n > 0`,
-          [row.customerId, row.destinationId],
-        );
-        if (entry.length === 0) {
-          // Another copy of the same version (event IDs are per version) is in retry already,
-          // e.g. the webhook and the poll copy of a gift both dead-lettered and both re-driven:
-          // that one carries the delivery; this one leaves the ledger as a duplicate.
-          await tx.query(
-            `INSERT INTO delivery_counts AS d (customer_id, destination_id, outcome, n) VALUES ($1, $2, 'skipped', 1)
-             ON CONFLICT (customer_id, destination_id, outcome) DO UPDATE SET n = d.n + 1`,
-            [row.customerId, row.destinationId],
-          );
-          return 'duplicate' as const;
-        }
-        return 'claimed' as const;
-      });
+      const scope = customerScope(row.customerId as string);
+      const claimed = await this.repository.claimForRetry(scope, row, event);
       if (claimed === 'taken') {
         continue;
       }
@@ -159,20 +121,7 @@ export class DeadLetterService {
           },
         ]);
       } catch (error) {
-        await this.db.transaction(async (tx) => {
-          await tx.query(
-            `UPDATE dead_letters SET status = 'open', resolved_at = NULL WHERE id = $1`,
-            [row.id],
-          );
-          await tx.query(`DELETE FROM retry_entries WHERE destination_id = $1 AND event_id = $2`, [
-            row.destinationId,
-            event.eventId,
-          ]);
-          await tx.query(
-            `UPDATE delivery_counts SET n = n + 1 WHERE customer_id = $1 AND destination_id = $2 AND outcome = 'dead_lettered'`,
-            [row.customerId, row.destinationId],
-          );
-        });
+        await this.repository.unclaimRetry(scope, row, event.eventId);
         throw error;
       }
       retried += 1;
@@ -185,37 +134,22 @@ export class DeadLetterService {
   }
 
   /** Discards open dead letters; one by ID is a 404 when it does not exist. */
-  async discard(filter: DeadLetterFilter & { id?: string }): Promise<{ discarded: number }> {
-    if (filter.id) {
-      await this.find(filter.id);
+  async discard(target: DeadLetterTarget): Promise<{ discarded: number }> {
+    if ('id' in target) {
+      await this.find(target.id);
+      return { discarded: await this.repository.discardByIdAcrossCustomers(target.id) };
     }
-    const where = filter.id
-      ? { id: filter.id, status: 'open' as const }
-      : this.where({ ...filter, status: 'open' });
-    const result = await this.db
-      .getRepository(DeadLetterEntity)
-      .update(where, { status: 'discarded', resolvedAt: new Date() });
-    return { discarded: result.affected ?? 0 };
+    return {
+      discarded: await this.repository.discardOpen(customerScope(target.customerId), target),
+    };
   }
 
   private async find(id: string): Promise<DeadLetterEntity> {
-    const row = /^[0-9a-f-]{36}$/i.test(id)
-      ? await this.db.getRepository(DeadLetterEntity).findOneBy({ id })
-      : null;
+    const row = /^[0-9a-f-]{36}$/i.test(id) ? await this.repository.findAcrossCustomers(id) : null;
     if (!row) {
       throw new NotFoundException(`dead letter ${id} does not exist`);
     }
     return row;
-  }
-
-  private where(filter: DeadLetterFilter): FindOptionsWhere<DeadLetterEntity> {
-    return {
-      ...(filter.customerId ? { customerId: filter.customerId } : {}),
-      ...(filter.destinationId ? { destinationId: filter.destinationId } : {}),
-      ...(filter.reason ? { reason: filter.reason } : {}),
-      ...(filter.status ? { status: filter.status } : {}),
-      ...(filter.waitingFor ? { waitingFor: In(filter.waitingFor) } : {}),
-    };
   }
 
   private view(r: DeadLetterEntity): DeadLetterView {

@@ -7,7 +7,7 @@ import {
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
 import { primaryEmailOf } from '@raise-sync/shared/sources';
-import { DataSource } from 'typeorm';
+import { DeadLetterRepository } from './dead-letter.repository';
 import { DeadLetterService } from './dead-letter.service';
 
 /** How often open dead letters waiting for a related record are checked against its known state. */
@@ -28,7 +28,7 @@ export class RelatedRedrive implements OnApplicationBootstrap, OnModuleDestroy {
   private sweeping = false;
 
   constructor(
-    private readonly db: DataSource,
+    private readonly repository: DeadLetterRepository,
     private readonly deadLetters: DeadLetterService,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
@@ -77,20 +77,7 @@ export class RelatedRedrive implements OnApplicationBootstrap, OnModuleDestroy {
     }
     this.sweeping = true;
     try {
-      const rows: Array<{
-        customer_id: string;
-        source_id: string;
-        model: Record<string, unknown>;
-      }> = await this.db.query(
-        `SELECT DISTINCT d.customer_id, r.source_id, r.model
-             FROM dead_letters d
-             JOIN related_records r
-               ON r.customer_id = d.customer_id AND r.resource = 'donor'
-              AND d.waiting_for = 'donor:' || r.source_id
-            WHERE d.status = 'open' AND d.waiting_for IS NOT NULL
-            LIMIT $1`,
-        [SWEEP_LIMIT],
-      );
+      const rows = await this.repository.waitingForKnownDonorsAcrossCustomers(SWEEP_LIMIT);
       const ready = new Map<string, string[]>();
       for (const row of rows.filter((r) => primaryEmailOf(r.model) !== null)) {
         ready.set(row.customer_id, [...(ready.get(row.customer_id) ?? []), row.source_id]);

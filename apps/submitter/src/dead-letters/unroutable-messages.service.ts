@@ -9,7 +9,7 @@ import {
   TOPICS,
   type ConsumedMessage,
 } from '@raise-sync/shared/service';
-import { DataSource } from 'typeorm';
+import { DeadLetterRepository } from './dead-letter.repository';
 
 /** Why a consumed message could not be delivered anywhere. */
 export interface Unroutable {
@@ -32,7 +32,7 @@ export interface Unroutable {
 @Injectable()
 export class UnroutableMessages {
   constructor(
-    private readonly db: DataSource,
+    private readonly repository: DeadLetterRepository,
     private readonly producer: EventProducer,
     @Inject(TOPICS) private readonly topics: Topics,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
@@ -57,27 +57,20 @@ export class UnroutableMessages {
       }),
     };
     const [written] = await this.publish(message.key, message.value, headers);
-    await this.db.query(
-      `INSERT INTO dead_letters (customer_id, topic, partition, "offset", event_id, resource, source_id, reason,
-                                 error_message, attempts, first_failed_at, status, payload, message_key, headers)
-       VALUES ((SELECT id FROM customers WHERE id::text = $1), $2, $3, $4, $5, $6, $7, $8, $9, 1, now(), 'open',
-               $10, $11, $12)
-       ON CONFLICT (topic, partition, "offset") DO NOTHING`,
-      [
-        label,
-        this.topics.deadLetters,
-        written?.partition ?? 0,
-        written?.baseOffset ?? '0',
-        why.event?.eventId ?? null,
-        why.event?.resource ?? null,
-        why.event?.recordId ?? null,
-        why.reason,
-        why.detail.slice(0, 2000),
-        message.value,
-        message.key?.toString() ?? null,
-        JSON.stringify(headers),
-      ],
-    );
+    await this.repository.indexUnroutableAcrossCustomers({
+      namedCustomer: label,
+      topic: this.topics.deadLetters,
+      partition: written?.partition ?? 0,
+      offset: written?.baseOffset ?? '0',
+      eventId: why.event?.eventId ?? null,
+      resource: why.event?.resource ?? null,
+      sourceId: why.event?.recordId ?? null,
+      reason: why.reason,
+      errorMessage: why.detail.slice(0, 2000),
+      payload: message.value,
+      messageKey: message.key?.toString() ?? null,
+      headers,
+    });
     this.metrics.deadLetters.inc({ customer_id: label, reason: why.reason });
     this.log.warn(
       {

@@ -3,7 +3,8 @@ import { ConfigService } from '@nestjs/config';
 import type { DeliveryResult, DestinationContext } from '@raise-sync/destinations';
 import { DestinationUnavailableError } from '@raise-sync/shared';
 import type { AppConfig } from '@raise-sync/shared/config';
-import { AdapterRegistry } from './adapter-registry';
+import type { CustomerScope } from '@raise-sync/shared/state';
+import { AdapterRegistry } from '@raise-sync/destinations';
 import { DeliveryDecider } from './delivery-decider';
 import { DeliveryLanes } from './delivery-lanes.service';
 import { DeliveryRecorder } from './delivery-recorder';
@@ -31,8 +32,9 @@ const isPacing = (error: Error): boolean => (error as { pacing?: unknown }).paci
  *   in retry" holds per customer and destination across crashes (a replayed batch finds its
  *   events confirmed and counts them as duplicates, which keeps the ledger balanced).
  * The work is split three ways: DeliveryDecider decides what to send, DeliveryWriter sends it
- * and turns results into outcomes, DeliveryRecorder publishes and records them. This class
- * routes between them and the destination's lane and breaker (DeliveryLanes).
+ * and turns results into outcomes, DeliveryRecorder publishes and records them (the state
+ * through DeliveryRepository). This class routes between them and the destination's lane and
+ * breaker (DeliveryLanes).
  */
 @Injectable()
 export class DeliveryEngine {
@@ -171,12 +173,13 @@ export class DeliveryEngine {
     return this.writer.typicalWriteMs(destinationId);
   }
 
-  /** Takes a retry entry out without delivering it (see DeliveryRecorder.dropRetry). */
+  /** Takes a retry entry out without delivering it (see DeliveryRepository.dropRetry). */
   dropRetry(
+    scope: CustomerScope,
     destinationId: string,
     eventId: string,
     outcome: 'skipped' | 'dead_lettered' = 'skipped',
   ): Promise<void> {
-    return this.recorder.dropRetry(destinationId, eventId, outcome);
+    return this.recorder.dropRetry(scope, destinationId, eventId, outcome);
   }
 }

@@ -9,7 +9,7 @@ import type { AppConfig } from '@raise-sync/shared/config';
 import { newSourceEvent, SAMPLE_RECORDS } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { SourceUnavailableError } from '@raise-sync/shared/sources';
-import type { AdapterRegistry } from './adapter-registry';
+import type { AdapterRegistry } from '@raise-sync/destinations';
 import type { DeliveryDecider } from './delivery-decider';
 import { DeliveryEngine } from './delivery-engine.service';
 import type { DeliveryLanes, ParkReason } from './delivery-lanes.service';

@@ -6,7 +6,8 @@ import type { DestinationContext } from '@raise-sync/destinations';
 import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
-import { DataSource } from 'typeorm';
+import { customerScope } from '@raise-sync/shared/state';
+import { LaneRepository } from './lane.repository';
 
 /** Why an event waits in its destination's lane instead of being sent now. */
 export type ParkReason = 'breaker_open' | 'slow_destination' | 'slow_source' | 'lane_waiting';
@@ -49,7 +50,7 @@ export class DeliveryLanes {
   private readonly probeMaxMs: number;
 
   constructor(
-    private readonly db: DataSource,
+    private readonly repository: LaneRepository,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     config: ConfigService<AppConfig, true>,
     private readonly log: PinoLogger,
@@ -128,24 +129,7 @@ export class DeliveryLanes {
    * holdReason answers from until the next refresh.
    */
   async refresh(): Promise<LaneView[]> {
-    const rows: Array<{
-      destination_id: string;
-      customer_id: string;
-      waiting: string;
-      open: boolean;
-      next_probe_at: Date | null;
-    }> = await this.db.query(
-      `WITH w AS (
-         SELECT destination_id, min(customer_id::text)::uuid AS customer_id, count(*) AS waiting
-           FROM retry_entries WHERE parked_at IS NOT NULL GROUP BY destination_id
-       )
-       SELECT COALESCE(w.destination_id, b.destination_id) AS destination_id,
-              COALESCE(w.customer_id, b.customer_id) AS customer_id,
-              COALESCE(w.waiting, 0) AS waiting,
-              COALESCE(b.state = 'open', false) AS open, b.next_probe_at
-         FROM w FULL JOIN (SELECT * FROM destination_breakers WHERE state = 'open') b
-           ON b.destination_id = w.destination_id`,
-    );
+    const rows = await this.repository.lanesAcrossCustomers();
     const views = rows.map((r): LaneView => ({
       destinationId: r.destination_id,
       customerId: r.customer_id,
@@ -176,38 +160,25 @@ export class DeliveryLanes {
     ctx: DestinationContext,
     leaseMs: number,
   ): Promise<{ open: boolean; nextProbeAt: Date | null } | null> {
-    const rows: Array<{ state: string; next_probe_at: Date | null }> = await this.db.query(
-      `INSERT INTO destination_breakers AS b (destination_id, customer_id, lease_owner, lease_until)
-       VALUES ($1, $2, $3, now() + make_interval(secs => $4))
-       ON CONFLICT (destination_id) DO UPDATE
-         SET lease_owner = EXCLUDED.lease_owner, lease_until = EXCLUDED.lease_until
-         WHERE b.lease_until IS NULL OR b.lease_until < now() OR b.lease_owner = EXCLUDED.lease_owner
-       RETURNING b.state, b.next_probe_at`,
-      [ctx.destinationId, ctx.customerId, this.owner, leaseMs / 1000],
+    const row = await this.repository.claim(
+      customerScope(ctx.customerId),
+      ctx.destinationId,
+      this.owner,
+      leaseMs,
     );
-    const row = rows[0];
     return row ? { open: row.state === 'open', nextProbeAt: row.next_probe_at } : null;
   }
 
   async release(ctx: DestinationContext): Promise<void> {
-    await this.db.query(
-      `UPDATE destination_breakers SET lease_owner = NULL, lease_until = NULL
-        WHERE destination_id = $1 AND lease_owner = $2`,
-      [ctx.destinationId, this.owner],
-    );
+    await this.repository.release(customerScope(ctx.customerId), ctx.destinationId, this.owner);
   }
 
   private async open(ctx: DestinationContext, error: string): Promise<void> {
-    await this.db.query(
-      `INSERT INTO destination_breakers AS b (destination_id, customer_id, state, opened_at, next_probe_at,
-                                              probe_interval_ms, probes, last_error, updated_at)
-       VALUES ($1, $2, 'open', now(), now() + make_interval(secs => $3), $4, 0, $5, now())
-       ON CONFLICT (destination_id) DO UPDATE
-         SET state = 'open', opened_at = COALESCE(b.opened_at, now()), next_probe_at = EXCLUDED.next_probe_at,
-             probe_interval_ms = EXCLUDED.probe_interval_ms, probes = 0, last_error = EXCLUDED.last_error,
-             updated_at = now()
-         WHERE b.state <> 'open'`,
-      [ctx.destinationId, ctx.customerId, this.probeMs / 1000, this.probeMs, error.slice(0, 500)],
+    await this.repository.openBreaker(
+      customerScope(ctx.customerId),
+      ctx.destinationId,
+      this.probeMs,
+      error,
     );
     this.setOpen(ctx, true);
     this.metrics.breakerTransitions.inc({
@@ -222,14 +193,12 @@ export class DeliveryLanes {
   }
 
   private async probeFailed(ctx: DestinationContext, error: string): Promise<void> {
-    const rows: Array<{ probe_interval_ms: number }> = await this.db.query(
-      `UPDATE destination_breakers
-          SET probe_interval_ms = LEAST(GREATEST(probe_interval_ms, $2) * 2, $3),
-              next_probe_at = now() + make_interval(secs => LEAST(GREATEST(probe_interval_ms, $2) * 2, $3) / 1000.0),
-              probes = probes + 1, last_error = $4, updated_at = now()
-        WHERE destination_id = $1 AND state = 'open'
-        RETURNING probe_interval_ms`,
-      [ctx.destinationId, this.probeMs, this.probeMaxMs, error.slice(0, 500)],
+    const nextProbeMs = await this.repository.probeFailed(
+      customerScope(ctx.customerId),
+      ctx.destinationId,
+      this.probeMs,
+      this.probeMaxMs,
+      error,
     );
     this.metrics.breakerTransitions.inc({
       customer_id: ctx.customerId,
@@ -240,20 +209,14 @@ export class DeliveryLanes {
       {
         customerId: ctx.customerId,
         destination: ctx.name,
-        nextProbeMs: rows[0]?.probe_interval_ms,
+        nextProbeMs,
       },
       'breaker probe failed; destination still unavailable',
     );
   }
 
   private async close(ctx: DestinationContext): Promise<void> {
-    await this.db.query(
-      `UPDATE destination_breakers
-          SET state = 'closed', opened_at = NULL, next_probe_at = NULL, probe_interval_ms = 0,
-              last_error = NULL, updated_at = now()
-        WHERE destination_id = $1 AND state = 'open'`,
-      [ctx.destinationId],
-    );
+    await this.repository.closeBreaker(customerScope(ctx.customerId), ctx.destinationId);
     this.setOpen(ctx, false);
     this.metrics.breakerTransitions.inc({
       customer_id: ctx.customerId,

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DestinationContext } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { DestinationEntity } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
+import { customerScope, type DestinationEntity } from '@raise-sync/shared/state';
+import { DestinationRepository } from './destination.repository';
 
 const TTL_MS = 5000;
 
@@ -19,7 +19,7 @@ export class DestinationDirectory {
   >();
 
   constructor(
-    private readonly db: DataSource,
+    private readonly destinations: DestinationRepository,
     @Inject(SecretBox) private readonly box: SecretBox,
   ) {}
 
@@ -37,22 +37,12 @@ export class DestinationDirectory {
 
   /** One destination by ID, enabled or not (retries and dead-letter replays name it). */
   async byId(destinationId: string): Promise<(DestinationContext & { enabled: boolean }) | null> {
-    const row = await this.db.getRepository(DestinationEntity).findOneBy({ id: destinationId });
+    const row = await this.destinations.byIdAcrossCustomers(destinationId);
     return row ? { ...this.toContext(row), enabled: row.enabled } : null;
   }
 
-  invalidate(customerId?: string): void {
-    if (customerId) {
-      this.cache.delete(customerId);
-    } else {
-      this.cache.clear();
-    }
-  }
-
   private async load(customerId: string): Promise<DestinationContext[]> {
-    const rows = await this.db
-      .getRepository(DestinationEntity)
-      .find({ where: { customerId, enabled: true }, order: { name: 'ASC' } });
+    const rows = await this.destinations.enabled(customerScope(customerId));
     return rows.map((row) => this.toContext(row));
   }
 

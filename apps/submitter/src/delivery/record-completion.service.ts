@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { SecretBox } from '@raise-sync/shared/crypto';
 import type { RaiseGift, SourceEvent } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger, SourceClients } from '@raise-sync/shared/service';
@@ -10,8 +9,8 @@ import {
   raiseToRecord,
 } from '@raise-sync/shared/sources';
 import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
 import type { WorkItem } from './delivery-engine.service';
+import { RelatedRecordRepository } from './related-record.repository';
 
 type Model = Record<string, unknown>;
 
@@ -74,18 +73,16 @@ function withoutDonorEmail(event: SourceEvent): boolean {
  */
 @Injectable()
 export class RecordCompletion {
-  private readonly customers: CustomerRepository;
   /** `<customer>\0<donor>` → modified time (ms) of the version stored last (insertion-ordered LRU). */
   private readonly stored = new Map<string, number>();
 
   constructor(
-    private readonly db: DataSource,
-    @Inject(SecretBox) box: SecretBox,
+    private readonly related: RelatedRecordRepository,
+    private readonly customers: CustomerRepository,
     private readonly clients: SourceClients,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
   ) {
-    this.customers = new CustomerRepository(db, box);
     this.log.setContext('record-completion');
   }
 
@@ -133,12 +130,7 @@ export class RecordCompletion {
       }
     }
     if (deleted.size > 0) {
-      await this.db.query(
-        `DELETE FROM related_records r USING unnest($2::text[], $3::timestamptz[]) AS d(source_id, at)
-          WHERE r.customer_id = $1 AND r.resource = 'donor' AND r.source_id = d.source_id
-            AND r.source_modified_at <= d.at`,
-        [customerId, [...deleted.keys()], [...deleted.values()]],
-      );
+      await this.related.forgetDonors(customerScope(customerId), deleted);
       for (const id of deleted.keys()) {
         newest.delete(id);
         this.stored.delete(`${customerId}\u0000${id}`);
@@ -233,16 +225,7 @@ export class RecordCompletion {
   }
 
   private async known(customerId: string, donorIds: string[]): Promise<Map<string, KnownDonor>> {
-    const rows: Array<{
-      source_id: string;
-      model: Model;
-      source_modified_at: Date;
-      learned_from: KnownDonor['learnedFrom'];
-    }> = await this.db.query(
-      `SELECT source_id, model, source_modified_at, learned_from FROM related_records
-        WHERE customer_id = $1 AND resource = 'donor' AND source_id = ANY($2::text[])`,
-      [customerId, donorIds],
-    );
+    const rows = await this.related.donors(customerScope(customerId), donorIds);
     return new Map(
       rows.map((r) => [
         r.source_id,
@@ -258,22 +241,7 @@ export class RecordCompletion {
   /** Writes newer versions only; returns the IDs whose row was inserted or moved forward. */
   private async store(customerId: string, donors: Map<string, KnownDonor>): Promise<string[]> {
     const entries = [...donors.entries()];
-    const rows: Array<{ source_id: string }> = await this.db.query(
-      `INSERT INTO related_records AS r (customer_id, resource, source_id, model, source_modified_at, learned_from)
-       SELECT $1, 'donor', * FROM unnest($2::text[], $3::jsonb[], $4::timestamptz[], $5::text[])
-       ON CONFLICT (customer_id, resource, source_id) DO UPDATE
-         SET model = EXCLUDED.model, source_modified_at = EXCLUDED.source_modified_at,
-             learned_from = EXCLUDED.learned_from, updated_at = now()
-         WHERE EXCLUDED.source_modified_at > r.source_modified_at
-       RETURNING source_id`,
-      [
-        customerId,
-        entries.map(([id]) => id),
-        entries.map(([, d]) => JSON.stringify(d.model)),
-        entries.map(([, d]) => d.modifiedAt),
-        entries.map(([, d]) => d.learnedFrom),
-      ],
-    );
+    const changed = await this.related.storeDonors(customerScope(customerId), entries);
     for (const [id, donor] of entries) {
       const key = `${customerId}\u0000${id}`;
       this.stored.delete(key);
@@ -282,7 +250,7 @@ export class RecordCompletion {
     while (this.stored.size > STORED_CACHE_SIZE) {
       this.stored.delete(this.stored.keys().next().value as string);
     }
-    return rows.map((r) => r.source_id);
+    return changed;
   }
 
   /**

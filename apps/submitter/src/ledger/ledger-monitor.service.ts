@@ -14,27 +14,10 @@ import {
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { KAFKA, PIPELINE_METRICS, PinoLogger, TOPICS } from '@raise-sync/shared/service';
 import type { Admin, Kafka } from '@raise-sync/shared/kafka';
-import { DataSource } from 'typeorm';
+import { customerScope } from '@raise-sync/shared/state';
+import { LedgerRepository, type LedgerRow } from './ledger.repository';
 
-export interface LedgerRow {
-  customerId: string;
-  destinationId: string;
-  destination: string;
-  received: number;
-  delivered: number;
-  skipped: number;
-  deadLettered: number;
-  inRetry: number;
-  /** Parked in the destination's lane (breaker open, or the destination was too slow). */
-  waiting: number;
-  /** 'open' while the destination's breaker is open. */
-  breaker: 'open' | 'closed';
-  retriesOverdue: number;
-  /** received - (delivered + skipped + dead_lettered + in_retry + waiting): 0 when nothing was lost. */
-  imbalance: number;
-}
-
-const OVERDUE_GRACE_SECONDS = 60;
+export type { LedgerRow } from './ledger.repository';
 
 /**
  * Exports the delivery ledger kept in PostgreSQL (so it holds across restarts and replicas):
@@ -49,7 +32,7 @@ export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
   private admin?: Admin;
 
   constructor(
-    private readonly db: DataSource,
+    private readonly repository: LedgerRepository,
     @Inject(KAFKA) private readonly kafka: Kafka,
     @Inject(TOPICS) private readonly topics: Topics,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
@@ -85,47 +68,11 @@ export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
+  /** The ledger of one customer, or of every customer without one. */
   async snapshot(customerId?: string): Promise<LedgerRow[]> {
-    const rows: Array<Record<string, string | number>> = await this.db.query(
-      `SELECT d.customer_id, d.id AS destination_id, d.name,
-              COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'received'), 0)::bigint AS received,
-              COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'delivered'), 0)::bigint AS delivered,
-              COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'skipped'), 0)::bigint AS skipped,
-              COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'dead_lettered'), 0)::bigint AS dead_lettered,
-              (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id AND r.parked_at IS NULL) AS in_retry,
-              (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id AND r.parked_at IS NOT NULL) AS waiting,
-              (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id AND r.parked_at IS NULL
-                  AND r.due_at < now() - make_interval(secs => ${OVERDUE_GRACE_SECONDS})) AS overdue,
-              COALESCE((SELECT b.state FROM destination_breakers b WHERE b.destination_id = d.id), 'closed') AS breaker
-         FROM destinations d LEFT JOIN delivery_counts c ON c.destination_id = d.id
-        WHERE ($1::uuid IS NULL OR d.customer_id = $1)
-        GROUP BY d.customer_id, d.id, d.name
-        ORDER BY d.customer_id, d.name`,
-      [customerId ?? null],
-    );
-    return rows.map((r) => {
-      const n = (k: string): number => Number(r[k] ?? 0);
-      return {
-        customerId: String(r['customer_id']),
-        destinationId: String(r['destination_id']),
-        destination: String(r['name']),
-        received: n('received'),
-        delivered: n('delivered'),
-        skipped: n('skipped'),
-        deadLettered: n('dead_lettered'),
-        inRetry: n('in_retry'),
-        waiting: n('waiting'),
-        breaker: r['breaker'] === 'open' ? 'open' : 'closed',
-        retriesOverdue: n('overdue'),
-        imbalance:
-          n('received') -
-          n('delivered') -
-          n('skipped') -
-          n('dead_lettered') -
-          n('in_retry') -
-          n('waiting'),
-      };
-    });
+    return customerId
+      ? this.repository.snapshot(customerScope(customerId))
+      : this.repository.snapshotAcrossCustomers();
   }
 
   async refresh(): Promise<void> {
@@ -133,7 +80,7 @@ export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
       this.log.warn({ err: error }, 'consumer lag refresh failed'),
     );
     try {
-      for (const row of await this.snapshot()) {
+      for (const row of await this.repository.snapshotAcrossCustomers()) {
         const labels = { customer_id: row.customerId, destination: row.destination };
         this.metrics.ledger.set({ ...labels, outcome: 'received' }, row.received);
         this.metrics.ledger.set({ ...labels, outcome: 'delivered' }, row.delivered);
@@ -145,13 +92,7 @@ export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
         this.metrics.ledgerImbalance.set(labels, row.imbalance);
         this.metrics.retriesOverdue.set(labels, row.retriesOverdue);
       }
-      const open: Array<{ customer_id: string; name: string; n: string; oldest: string }> =
-        await this.db.query(
-          `SELECT l.customer_id, d.name, count(*) AS n,
-                  EXTRACT(EPOCH FROM now() - min(l.first_failed_at)) AS oldest
-             FROM dead_letters l JOIN destinations d ON d.id = l.destination_id
-            WHERE l.status = 'open' GROUP BY l.customer_id, d.name`,
-        );
+      const open = await this.repository.openDeadLettersAcrossCustomers();
       this.metrics.deadLettersOpen.reset();
       this.metrics.deadLetterOldestSeconds.reset();
       for (const row of open) {

@@ -5,7 +5,7 @@ import type { CustomerScope } from '../customer-scope';
 
 /**
  * Reads of per-record, per-destination sync state and its audit trail. The state itself is written by the
- * submitter's DeliveryRecorder, set-based, one statement per chunk and destination.
+ * submitter's DeliveryRepository, set-based, one statement per chunk and destination.
  */
 export class SyncRecordRepository {
   constructor(private readonly db: DataSource) {}
