@@ -18,7 +18,6 @@ import { ReplayAdminController } from './replay/replay-admin.controller';
 import { ReplayAdminService } from './replay/replay-admin.service';
 import { ReplayRunner } from './replay/replay-runner.service';
 import { ReplayScheduler } from './replay/replay-scheduler.service';
-import { DestinationRepository } from './replay/destination.repository';
 import { ReplayRunRepository } from './replay/replay-run.repository';
 import { SourceReader } from './source/source-reader.service';
 import { BackfillRepository } from './state/backfill.repository';
@@ -58,7 +57,6 @@ import { RunPlanner } from './work/run-planner.service';
     ProgressTracker,
     BackfillAdminService,
     ReplayRunRepository,
-    DestinationRepository,
     ReplayRunner,
     ReplayScheduler,
     ReplayAdminService,

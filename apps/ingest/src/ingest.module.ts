@@ -10,7 +10,6 @@ import {
   ServiceModule,
 } from '@raise-sync/shared/service';
 import { AdminController } from './admin/admin.controller';
-import { DestinationRepository } from './admin/destination.repository';
 import { OnboardingRepository } from './admin/onboarding.repository';
 import { OnboardingService } from './admin/onboarding.service';
 import { CustomerDirectory } from './customers/customer-directory.service';
@@ -48,7 +47,6 @@ import { WebhookBodyReader } from './webhooks/raw-body';
     },
     ...stateRepositoryProviders,
     OnboardingRepository,
-    DestinationRepository,
     CustomerSourceRepository,
     PollScheduleRepository,
     WebhookDeliveryRepository,

@@ -31,7 +31,6 @@ import { DeliveryRecorder } from './delivery/delivery-recorder';
 import { DeliveryRepository } from './delivery/delivery.repository';
 import { DeliveryWriter } from './delivery/delivery-writer';
 import { DestinationDirectory } from './delivery/destination-directory.service';
-import { DestinationRepository } from './delivery/destination.repository';
 import { LaneRepository } from './delivery/lane.repository';
 import { RelatedRecordRepository } from './delivery/related-record.repository';
 import { LedgerMonitor } from './ledger/ledger-monitor.service';
@@ -58,7 +57,6 @@ import { RelatedRedrive } from './dead-letters/related-redrive.service';
     ConsoleRepository,
     DeadLetterRepository,
     DeliveryRepository,
-    DestinationRepository,
     LaneRepository,
     LedgerRepository,
     RelatedRecordRepository,

@@ -1,3 +1,4 @@
+import { DestinationRepository } from '@raise-sync/shared/state';
 import {
   BadRequestException,
   ConflictException,
@@ -17,7 +18,6 @@ import {
 } from '@raise-sync/shared/state';
 import { BoundsError, resolveBounds, type OffsetSide } from './replay-bounds';
 import type { StartReplayDto } from './replay-admin.dto';
-import { DestinationRepository } from './destination.repository';
 import { ReplayRunRepository } from './replay-run.repository';
 import { replayFinished, toReplayView, type ReplayView } from './replay-view';
 

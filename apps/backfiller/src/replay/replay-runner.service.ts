@@ -1,3 +1,4 @@
+import { DestinationRepository } from '@raise-sync/shared/state';
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
@@ -23,7 +24,6 @@ import { BackfillPublisher } from '../work/backfill-publisher.service';
 import { backoffMs } from '../work/failure';
 import { positionKey, remainingPartitions, type RemainingPartition } from './replay-bounds';
 import { eventMatches, keyBelongsTo, replayCopy, replayHeaders } from './replay-filter';
-import { DestinationRepository } from './destination.repository';
 import { ReplayRunRepository, type ReplayRunRow } from './replay-run.repository';
 import { TopicRangeReader, type RangePage } from './topic-range-reader';
 

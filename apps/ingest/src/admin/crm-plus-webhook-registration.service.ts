@@ -1,3 +1,4 @@
+import { DestinationRepository } from '@raise-sync/shared/state';
 import { randomBytes } from 'node:crypto';
 import {
   BadGatewayException,
@@ -18,7 +19,6 @@ import { SecretBox } from '@raise-sync/shared/crypto';
 import { PinoLogger } from '@raise-sync/shared/service';
 import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import { CustomerDirectory } from '../customers/customer-directory.service';
-import { DestinationRepository } from './destination.repository';
 
 /** What the admin API answers after registering (no secret). */
 export interface CrmPlusWebhookView {

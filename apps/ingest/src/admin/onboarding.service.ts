@@ -1,3 +1,4 @@
+import { DestinationRepository } from '@raise-sync/shared/state';
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   BadRequestException,
@@ -34,7 +35,6 @@ import type {
   SetDestinationsDto,
   UpdateSourceDto,
 } from './admin.dto';
-import { DestinationRepository } from './destination.repository';
 import { OnboardingRepository, type NewSource } from './onboarding.repository';
 
 /** A customer as the admin API shows it: state and settings, never a secret. */

@@ -3,11 +3,14 @@ import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { SourceClients } from '@raise-sync/shared/service';
-import { CustomerRepository, stateRepositoryProviders } from '@raise-sync/shared/state';
+import {
+  CustomerRepository,
+  DestinationRepository,
+  stateRepositoryProviders,
+} from '@raise-sync/shared/state';
 import { DiscrepancyRepository } from '../runs/discrepancy.repository';
 import { adapterRegistryProvider } from '@raise-sync/destinations';
 import { DestinationDirectory } from './destination-directory';
-import { DestinationRepository } from './destination.repository';
 
 /**
  * What every part of the reconciler (window and deletion checks, the CRM+ consistency check, the
@@ -27,7 +30,6 @@ import { DestinationRepository } from './destination.repository';
     ...stateRepositoryProviders,
     SourceClients,
     adapterRegistryProvider,
-    DestinationRepository,
     DestinationDirectory,
     DiscrepancyRepository,
   ],

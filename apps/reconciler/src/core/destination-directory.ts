@@ -1,3 +1,4 @@
+import { DestinationRepository } from '@raise-sync/shared/state';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   AdapterRegistry,
@@ -7,7 +8,6 @@ import {
 } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import type { CustomerScope } from '@raise-sync/shared/state';
-import { DestinationRepository } from './destination.repository';
 
 /** One enabled destination of a customer with the adapter that reaches it. */
 export interface ReconcileTarget {

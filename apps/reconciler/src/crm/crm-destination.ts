@@ -1,8 +1,8 @@
+import { DestinationRepository } from '@raise-sync/shared/state';
 import { Inject, Injectable } from '@nestjs/common';
 import { crmPlusSettings, type DestinationContext } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import type { CustomerScope, DestinationEntity } from '@raise-sync/shared/state';
-import { DestinationRepository } from '../core/destination.repository';
 import type { CrmPlusTarget } from './crm-plus-lookups';
 
 /** The customer's CRM+ as the consistency check uses it; `target` holds the decrypted token. */
@@ -41,7 +41,7 @@ export class CrmDestinationResolver {
     const named = text(settings.crmDestination);
     let row: DestinationEntity | null;
     if (named !== null) {
-      const rows = await this.destinations.crmPlus(customer);
+      const rows = await this.destinations.ofKind(customer, 'crm-plus');
       row = rows.find((r) => r.name === named || r.id === named) ?? null;
       if (!row) {
         // A misconfiguration, not a single-product customer: fail the run so it is seen.
@@ -50,7 +50,7 @@ export class CrmDestinationResolver {
         );
       }
     } else {
-      row = await this.destinations.firstEnabledCrmPlus(customer);
+      row = await this.destinations.firstEnabled(customer, 'crm-plus');
       if (!row) {
         return { found: false, reason: 'single-product: no CRM+ configured' };
       }

@@ -1,8 +1,8 @@
+import { DestinationRepository } from '@raise-sync/shared/state';
 import { Inject, Injectable } from '@nestjs/common';
 import type { DestinationContext } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { customerScope, type DestinationEntity } from '@raise-sync/shared/state';
-import { DestinationRepository } from './destination.repository';
 
 const TTL_MS = 5000;
 

@@ -5,6 +5,7 @@ import {
   CheckpointRepository,
   ConsoleTokenRepository,
   CustomerRepository,
+  DestinationRepository,
   SyncRecordRepository,
   WriteIntentRepository,
 } from './repositories';
@@ -28,6 +29,11 @@ export const stateRepositoryProviders: Provider[] = [
     provide: ConsoleTokenRepository,
     inject: [DataSource],
     useFactory: (db: DataSource) => new ConsoleTokenRepository(db),
+  },
+  {
+    provide: DestinationRepository,
+    inject: [DataSource],
+    useFactory: (db: DataSource) => new DestinationRepository(db),
   },
   {
     provide: SyncRecordRepository,

@@ -4,3 +4,4 @@ export * from './checkpoint.repository';
 export * from './write-intent.repository';
 export * from './source-budget.repository';
 export * from './console-token.repository';
+export * from './destination.repository';
