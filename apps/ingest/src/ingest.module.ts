@@ -23,7 +23,6 @@ import { SourceClients } from '@raise-sync/shared/service';
 import { CrmPlusWebhookRegistration } from './admin/crm-plus-webhook-registration.service';
 import { CrmPlusWebhookController } from './webhooks/crm-plus-webhook.controller';
 import { CrmPlusWebhookIntake } from './webhooks/crm-plus-webhook.service';
-import { CrossProductArrivalRepository } from './webhooks/cross-product-arrival.repository';
 import { CrossProductArrivals } from './webhooks/cross-product-arrivals.service';
 import { WebhookDeliveryRepository } from './webhooks/webhook-delivery.repository';
 import { WebhookIntake } from './webhooks/webhook-intake.service';
@@ -50,7 +49,6 @@ import { WebhookBodyReader } from './webhooks/raw-body';
     CustomerSourceRepository,
     PollScheduleRepository,
     WebhookDeliveryRepository,
-    CrossProductArrivalRepository,
     CustomerDirectory,
     EventPublisher,
     SourceClients,

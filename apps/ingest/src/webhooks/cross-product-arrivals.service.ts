@@ -4,7 +4,7 @@ import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
 import type { CustomerScope } from '@raise-sync/shared/state';
 import type { CrmArrival } from './crm-plus-delivery';
-import { CrossProductArrivalRepository } from './cross-product-arrival.repository';
+import { CrossProductArrivalRepository } from '@raise-sync/shared/state';
 
 /**
  * Writes the two sides of the dual-webhook check into `cross_product_arrivals` (seed 001,

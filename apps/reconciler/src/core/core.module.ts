@@ -4,6 +4,7 @@ import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { SourceClients } from '@raise-sync/shared/service';
 import {
+  CrossProductArrivalRepository,
   CustomerRepository,
   DestinationRepository,
   stateRepositoryProviders,
@@ -36,6 +37,7 @@ import { DestinationDirectory } from './destination-directory';
   exports: [
     SecretBox,
     CustomerRepository,
+    CrossProductArrivalRepository,
     SourceClients,
     DestinationRepository,
     DestinationDirectory,

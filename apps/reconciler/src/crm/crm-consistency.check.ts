@@ -32,7 +32,7 @@ import {
 } from './crm-classify';
 import { CrmConsistencyRepository } from './crm-consistency.repository';
 import { CrmDestinationResolver, type CrmDestination } from './crm-destination';
-import { CrossProductArrivalRepository } from './cross-product-arrival.repository';
+import { CrossProductArrivalRepository } from '@raise-sync/shared/state';
 import { CrmPlusLookups, type CrmPlusLookupOptions } from './crm-plus-lookups';
 import { OneSidedArrivalCheck } from './one-sided';
 import { OneSidedTally } from './one-sided-classify';

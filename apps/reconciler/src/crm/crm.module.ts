@@ -3,7 +3,6 @@ import { AlertsModule } from '../alerts/alerts.module';
 import { CrmConsistencyCheck } from './crm-consistency.check';
 import { CrmConsistencyRepository } from './crm-consistency.repository';
 import { CrmDestinationResolver } from './crm-destination';
-import { CrossProductArrivalRepository } from './cross-product-arrival.repository';
 
 /**
  * Raise vs CRM+ consistency and the ops alerts for its actionable discrepancies. SecretBox,
@@ -12,12 +11,7 @@ import { CrossProductArrivalRepository } from './cross-product-arrival.repositor
  */
 @Module({
   imports: [AlertsModule],
-  providers: [
-    CrmConsistencyRepository,
-    CrossProductArrivalRepository,
-    CrmDestinationResolver,
-    CrmConsistencyCheck,
-  ],
+  providers: [CrmConsistencyRepository, CrmDestinationResolver, CrmConsistencyCheck],
   exports: [CrmConsistencyCheck, AlertsModule],
 })
 export class CrmModule {}

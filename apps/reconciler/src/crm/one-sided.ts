@@ -10,7 +10,7 @@ import type { RunContext } from '../runs/run-types';
 import type { CampaignDirectory } from './campaign-directory';
 import { raiseAdminLink, type CampaignInfo } from './crm-classify';
 import type { CrmDestination } from './crm-destination';
-import type { ArrivalRow, CrossProductArrivalRepository } from './cross-product-arrival.repository';
+import type { ArrivalRow, CrossProductArrivalRepository } from '@raise-sync/shared/state';
 import { judgeOneSided, ONE_SIDED_HORIZON_DAYS, OneSidedTally } from './one-sided-classify';
 import { mapPool } from './pool';
 

@@ -4,6 +4,7 @@ import { SecretBox } from '../crypto/secret-box';
 import {
   CheckpointRepository,
   ConsoleTokenRepository,
+  CrossProductArrivalRepository,
   CustomerRepository,
   DestinationRepository,
   SyncRecordRepository,
@@ -29,6 +30,11 @@ export const stateRepositoryProviders: Provider[] = [
     provide: ConsoleTokenRepository,
     inject: [DataSource],
     useFactory: (db: DataSource) => new ConsoleTokenRepository(db),
+  },
+  {
+    provide: CrossProductArrivalRepository,
+    inject: [DataSource],
+    useFactory: (db: DataSource) => new CrossProductArrivalRepository(db),
   },
   {
     provide: DestinationRepository,
