@@ -20,7 +20,6 @@ import { ReplicaIdentity } from './runs/replica-identity';
 import { RunRunner } from './runs/run-runner.service';
 import { RUN_SLOTS_PROVIDER } from './runs/run-slots';
 import { RunRepository } from './runs/run.repository';
-import { ScheduleRepository } from './schedule/schedule.repository';
 import { SchedulerService } from './schedule/scheduler.service';
 
 /**
@@ -41,7 +40,6 @@ import { SchedulerService } from './schedule/scheduler.service';
     AdminTokenGuard,
     ReplicaIdentity,
     RunRepository,
-    ScheduleRepository,
     SchedulerService,
     RunRunner,
     RUN_SLOTS_PROVIDER,

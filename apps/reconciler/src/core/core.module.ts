@@ -10,14 +10,16 @@ import {
   stateRepositoryProviders,
 } from '@raise-sync/shared/state';
 import { DiscrepancyRepository } from '../runs/discrepancy.repository';
+import { ScheduleRepository } from '../schedule/schedule.repository';
 import { adapterRegistryProvider } from '@raise-sync/destinations';
 import { DestinationDirectory } from './destination-directory';
 
 /**
  * What every part of the reconciler (window and deletion checks, the CRM+ consistency check, the
  * alerts) shares: the secret box for sealed credentials, the source clients on the customer-wide
- * rate budget, the customers (CustomerRepository) and their destinations, and the repository of
- * what runs find. Global, so feature modules inject them directly.
+ * rate budget, the customers (CustomerRepository) and their destinations, the repository of what
+ * runs find, and the schedules (whose settings the checks keep). Global, so feature modules inject
+ * them directly.
  */
 @Global()
 @Module({
@@ -33,6 +35,7 @@ import { DestinationDirectory } from './destination-directory';
     adapterRegistryProvider,
     DestinationDirectory,
     DiscrepancyRepository,
+    ScheduleRepository,
   ],
   exports: [
     SecretBox,
@@ -42,6 +45,7 @@ import { DestinationDirectory } from './destination-directory';
     DestinationRepository,
     DestinationDirectory,
     DiscrepancyRepository,
+    ScheduleRepository,
   ],
 })
 export class ReconcilerCoreModule {}

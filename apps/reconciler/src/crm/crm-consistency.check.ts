@@ -30,7 +30,7 @@ import {
   type Classification,
   type CrmLookup,
 } from './crm-classify';
-import { CrmConsistencyRepository } from './crm-consistency.repository';
+import { ScheduleRepository } from '../schedule/schedule.repository';
 import { CrmDestinationResolver, type CrmDestination } from './crm-destination';
 import { CrossProductArrivalRepository } from '@raise-sync/shared/state';
 import { CrmPlusLookups, type CrmPlusLookupOptions } from './crm-plus-lookups';
@@ -104,7 +104,7 @@ export class CrmConsistencyCheck implements ReconciliationCheck {
 
   constructor(
     private readonly customers: CustomerRepository,
-    private readonly store: CrmConsistencyRepository,
+    private readonly schedules: ScheduleRepository,
     private readonly arrivals: CrossProductArrivalRepository,
     config: ConfigService<AppConfig, true>,
     private readonly clients: SourceClients,
@@ -133,7 +133,7 @@ export class CrmConsistencyCheck implements ReconciliationCheck {
     const customerKey = customerScope(customerId);
     const settings = {
       ...ctx.settings,
-      ...(await this.store.storedSettings(customerKey, this.kind)),
+      ...(await this.schedules.settings(customerKey, this.kind)),
     };
     if (settings.singleProduct === true) {
       return {
@@ -397,7 +397,13 @@ export class CrmConsistencyCheck implements ReconciliationCheck {
       singleProductDetectedAt: new Date().toISOString(),
       singleProductRunId: ctx.runId,
     };
-    await this.store.markSingleProduct(scope.customer, ctx.runId, this.kind, mark, this.defaults);
+    await this.schedules.markSingleProduct(
+      scope.customer,
+      ctx.runId,
+      this.kind,
+      mark,
+      this.defaults,
+    );
     this.log.info(
       { customerId: ctx.customerId, runId: ctx.runId, donors },
       'single-product customer detected: no donor has a crmKey; CRM+ consistency runs are skipped from now on',

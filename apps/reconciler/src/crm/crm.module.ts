@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AlertsModule } from '../alerts/alerts.module';
 import { CrmConsistencyCheck } from './crm-consistency.check';
-import { CrmConsistencyRepository } from './crm-consistency.repository';
 import { CrmDestinationResolver } from './crm-destination';
 
 /**
@@ -11,7 +10,7 @@ import { CrmDestinationResolver } from './crm-destination';
  */
 @Module({
   imports: [AlertsModule],
-  providers: [CrmConsistencyRepository, CrmDestinationResolver, CrmConsistencyCheck],
+  providers: [CrmDestinationResolver, CrmConsistencyCheck],
   exports: [CrmConsistencyCheck, AlertsModule],
 })
 export class CrmModule {}

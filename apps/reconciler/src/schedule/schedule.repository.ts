@@ -211,6 +211,35 @@ export class ScheduleRepository {
   }
 
   /**
+   * In one transaction: drops what the run stored so far (a CRM+ check finding a single-product
+   * customer) and merges `mark` into the settings of
+   * the customer's schedule of this kind (created with `defaults` when missing).
+   */
+  async markSingleProduct(
+    { customerId }: CustomerScope,
+    runId: string,
+    kind: ReconciliationKind,
+    mark: Record<string, unknown>,
+    defaults: { timezone: string; runAtMinute: number },
+  ): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `DELETE FROM reconciliation_discrepancies WHERE run_id = $1 AND customer_id = $2`,
+        [runId, customerId],
+      );
+      await tx.query(
+        `INSERT INTO reconciliation_schedules
+           (customer_id, kind, cadence, timezone, run_at_minute, next_run_at, settings)
+         VALUES ($1, $2, 'daily', $3, $4, now() + interval '1 day', $5::jsonb)
+         ON CONFLICT (customer_id, kind) DO UPDATE
+           SET settings = reconciliation_schedules.settings || EXCLUDED.settings,
+               updated_at = now()`,
+        [customerId, kind, defaults.timezone, defaults.runAtMinute, JSON.stringify(mark)],
+      );
+    });
+  }
+
+  /**
    * Merges `patch` into the schedule's settings without touching its timing (a check keeping
    * its checkpoint there). False when the customer has no schedule of that kind.
    */
