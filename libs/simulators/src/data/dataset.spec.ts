@@ -28,15 +28,23 @@ describe('Dataset', () => {
     expect(all(c, 'gift')).not.toEqual(all(a, 'gift'));
   });
 
-  it('generates 200,000 gifts well under two seconds', () => {
-    const started = Date.now();
+  it('generates 200,000 gifts lazily: in less time than materializing half of them', () => {
+    // The floor is measured here, on the same machine and load: building the dataset must cost
+    // less than materializing 100,000 of its gifts would (about 0.45 of that on an idle machine).
+    // A fixed limit in milliseconds failed on loaded CI machines.
+    let started = performance.now();
     const ds = dataset(1, { gift: 200_000, donor: 40_000 });
-    const elapsed = Date.now() - started;
+    const build = performance.now() - started;
     expect(ds.tables.gift.liveCount).toBe(200_000);
-    expect(elapsed).toBeLessThan(2000);
     // Reading one late record must not need the others.
     expect(ds.materialize('gift', 199_999).id).toBe(ID_BASE.gift + 200_000);
-  });
+    started = performance.now();
+    for (let slot = 0; slot < 100_000; slot += 1) {
+      ds.materialize('gift', slot);
+    }
+    const halfMaterialized = performance.now() - started;
+    expect(build).toBeLessThan(halfMaterialized);
+  }, 60_000);
 
   it('assigns ascending ids and ISO millisecond times within the 30 days before the anchor', () => {
     const gifts = all(dataset(5), 'gift');
