@@ -11,6 +11,13 @@ import {
   WriteIntentRepository,
 } from './repositories';
 
+/** A repository that needs only the connection, provided under its own class. */
+const onDataSource = <T>(repository: new (db: DataSource) => T): Provider => ({
+  provide: repository,
+  inject: [DataSource],
+  useFactory: (db: DataSource) => new repository(db),
+});
+
 /**
  * The shared repositories as Nest providers, so a service asks for `CustomerRepository` (or
  * another) instead of holding a DataSource. Needs TypeORM's DataSource and the app's SecretBox.
@@ -21,34 +28,10 @@ export const stateRepositoryProviders: Provider[] = [
     inject: [DataSource, SecretBox],
     useFactory: (db: DataSource, box: SecretBox) => new CustomerRepository(db, box),
   },
-  {
-    provide: CheckpointRepository,
-    inject: [DataSource],
-    useFactory: (db: DataSource) => new CheckpointRepository(db),
-  },
-  {
-    provide: ConsoleTokenRepository,
-    inject: [DataSource],
-    useFactory: (db: DataSource) => new ConsoleTokenRepository(db),
-  },
-  {
-    provide: CrossProductArrivalRepository,
-    inject: [DataSource],
-    useFactory: (db: DataSource) => new CrossProductArrivalRepository(db),
-  },
-  {
-    provide: DestinationRepository,
-    inject: [DataSource],
-    useFactory: (db: DataSource) => new DestinationRepository(db),
-  },
-  {
-    provide: SyncRecordRepository,
-    inject: [DataSource],
-    useFactory: (db: DataSource) => new SyncRecordRepository(db),
-  },
-  {
-    provide: WriteIntentRepository,
-    inject: [DataSource],
-    useFactory: (db: DataSource) => new WriteIntentRepository(db),
-  },
+  onDataSource(CheckpointRepository),
+  onDataSource(ConsoleTokenRepository),
+  onDataSource(CrossProductArrivalRepository),
+  onDataSource(DestinationRepository),
+  onDataSource(SyncRecordRepository),
+  onDataSource(WriteIntentRepository),
 ];
