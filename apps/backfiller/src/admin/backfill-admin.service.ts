@@ -5,7 +5,7 @@ import {
   NotFoundException,
 } from '@nestjs/common';
 import { SOURCE_RESOURCES, type Resource } from '@raise-sync/shared/events';
-import { BulkPushback, PinoLogger } from '@raise-sync/shared/service';
+import { BulkPushback, PinoLogger, isUuid } from '@raise-sync/shared/service';
 import {
   CustomerRepository,
   type BackfillTrigger,
@@ -18,8 +18,6 @@ import { ProgressTracker } from '../progress/progress-tracker.service';
 import type { PushbackView, RangeView, RunView } from '../progress/run-view';
 import { BackfillRepository, type RangeRow, type RunRow } from '../state/backfill.repository';
 import type { StartBackfillDto } from './backfill-admin.dto';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const iso = (value: Date | null): string | null => (value ? value.toISOString() : null);
 
@@ -123,7 +121,7 @@ export class BackfillAdminService {
   }
 
   async get(runId: string, withRanges = true): Promise<RunView> {
-    const row = UUID.test(runId) ? await this.backfills.findRunAcrossCustomers(runId) : null;
+    const row = isUuid(runId) ? await this.backfills.findRunAcrossCustomers(runId) : null;
     if (!row) {
       throw new NotFoundException(`backfill run ${runId} does not exist`);
     }
@@ -148,7 +146,7 @@ export class BackfillAdminService {
   }
 
   private async requireCustomer(customerId: string): Promise<CustomerEntity> {
-    const customer = UUID.test(customerId)
+    const customer = isUuid(customerId)
       ? await this.customers.get(customerScope(customerId))
       : null;
     if (!customer) {

@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { allSourceResources, SOURCE_RESOURCES } from '@raise-sync/shared/events';
 import type { Admin, Kafka, Topics } from '@raise-sync/shared/kafka';
-import { BulkPushback, KAFKA, PinoLogger, TOPICS } from '@raise-sync/shared/service';
+import { BulkPushback, KAFKA, PinoLogger, TOPICS, isUuid } from '@raise-sync/shared/service';
 import {
   CustomerRepository,
   customerScope,
@@ -20,8 +20,6 @@ import { BoundsError, resolveBounds, type OffsetSide } from './replay-bounds';
 import type { StartReplayDto } from './replay-admin.dto';
 import { ReplayRunRepository } from './replay-run.repository';
 import { replayFinished, toReplayView, type ReplayView } from './replay-view';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const sourceOf = (resource: string): 'raise' | 'vomo' =>
   (SOURCE_RESOURCES.vomo as readonly string[]).includes(resource) ? 'vomo' : 'raise';
@@ -145,7 +143,7 @@ export class ReplayAdminService implements OnModuleDestroy {
   }
 
   async get(runId: string): Promise<ReplayView> {
-    const row = UUID.test(runId) ? await this.replays.findAcrossCustomers(runId) : null;
+    const row = isUuid(runId) ? await this.replays.findAcrossCustomers(runId) : null;
     if (!row) {
       throw new NotFoundException(`replay run ${runId} does not exist`);
     }
@@ -270,7 +268,7 @@ export class ReplayAdminService implements OnModuleDestroy {
   }
 
   private async requireCustomer(customerId: string): Promise<CustomerEntity> {
-    const customer = UUID.test(customerId)
+    const customer = isUuid(customerId)
       ? await this.customers.get(customerScope(customerId))
       : null;
     if (!customer) {

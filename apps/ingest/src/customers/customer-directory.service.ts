@@ -1,3 +1,4 @@
+import { isUuid } from '@raise-sync/shared/service';
 import { Inject, Injectable } from '@nestjs/common';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import {
@@ -18,7 +19,6 @@ export interface CustomerView {
   credentials: CustomerCredentials;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TTL_MS = 5000;
 
 /**
@@ -40,7 +40,7 @@ export class CustomerDirectory {
   ) {}
 
   static isCustomerId(value: string): boolean {
-    return UUID.test(value);
+    return isUuid(value);
   }
 
   get(customerId: string): Promise<CustomerView | null> {

@@ -1,3 +1,4 @@
+import { isUuid } from '@raise-sync/shared/service';
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import {
   CustomerRepository,
@@ -19,8 +20,6 @@ import {
   type TimeWindow,
 } from '../schedule/windows';
 import type { RequestReconciliationDto, UpdateScheduleDto } from './admin.dto';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** How the counts of the last N finished runs move, measure by measure (oldest first). */
 export interface Trend {
@@ -180,7 +179,7 @@ export class ReconciliationAdmin {
 
   /** The customer's scope; 404 for an unknown (or malformed) ID, checked before the scope is made. */
   private async requireCustomer(customerId: string): Promise<CustomerScope> {
-    const scope = UUID.test(customerId) ? customerScope(customerId) : null;
+    const scope = isUuid(customerId) ? customerScope(customerId) : null;
     const customer = scope ? await this.customers.get(scope) : null;
     if (!scope || !customer) {
       throw new NotFoundException('unknown customer');
