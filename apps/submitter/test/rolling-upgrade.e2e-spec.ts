@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { SourceEvent } from '@raise-sync/shared/events';
-import { MIGRATIONS, revertMigrations, runMigrations } from '@raise-sync/shared/state';
+import {
+  MIGRATIONS,
+  auditDetailSql,
+  revertMigrations,
+  runMigrations,
+} from '@raise-sync/shared/state';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import {
   expectEventually,
@@ -27,10 +32,11 @@ import {
 
 /**
  * The release the rolling upgrade starts from: the last commit before migration
- * LeanSyncState1763800013000 (issue 14). Move it forward when a later release adds migrations
- * whose rolling deploy needs proving.
+ * TypedAuditDetail1763800014000 (issue 14; the one before it started from 4dd1e59, the last
+ * commit before LeanSyncState1763800013000). Move it forward when a later release adds
+ * migrations whose rolling deploy needs proving.
  */
-const PREVIOUS_RELEASE = '4dd1e59e9f2ff526b5fec868d111705e83cae582';
+const PREVIOUS_RELEASE = '813ac6973fe40dc9d9fa55b01271b475af62e6e0';
 const ROOT = resolve(__dirname, '../../..');
 
 jest.setTimeout(600_000);
@@ -260,6 +266,25 @@ if (!AVAILABLE) {
         (r) => r.destination === 'warehouse',
       );
       expect(Number(audit[0]?.n)).toBe(warehouseLedger?.delivered);
+      // Each of those rows reads with its delivery detail, whether the old release wrote it into
+      // the jsonb column or this one into the typed columns.
+      const details: Array<{ detail: Record<string, unknown> }> = await stack.dataSource.query(
+        `SELECT ${auditDetailSql('a')} AS detail FROM audit_log a
+          WHERE a.customer_id = $1 AND a.destination_id = $2 AND a.to_status = 'confirmed'`,
+        [c.id, c.destinations.warehouse?.id],
+      );
+      const incomplete = details.filter(
+        ({ detail }) =>
+          typeof detail['attempts'] !== 'number' ||
+          typeof detail['topic'] !== 'string' ||
+          typeof detail['partition'] !== 'number' ||
+          !/^\d+$/.test(String(detail['offset'])) ||
+          typeof detail['capturedAt'] !== 'string',
+      );
+      expect({ rows: details.length, incomplete: incomplete.slice(0, 3) }).toEqual({
+        rows: warehouseLedger?.delivered,
+        incomplete: [],
+      });
       await publisher.close();
 
       // Neither release logged an error on the way.

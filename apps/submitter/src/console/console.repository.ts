@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { CustomerScope } from '@raise-sync/shared/state';
+import { auditDetailSql, type CustomerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 
 /** A customer's summary row: health inputs for the verdict. */
@@ -262,10 +262,11 @@ export class ConsoleRepository {
     sourceId: string,
   ): Promise<RecordHistoryRow[]> {
     return this.db.query(
-      `SELECT resource, destination_id, event_id, from_status, to_status, detail, at
-           FROM audit_log
-          WHERE customer_id = $1 AND resource = ANY($2::text[]) AND source_id = $3
-          ORDER BY id`,
+      `SELECT a.resource, a.destination_id, a.event_id, a.from_status, a.to_status,
+              ${auditDetailSql('a')} AS detail, a.at
+           FROM audit_log a
+          WHERE a.customer_id = $1 AND a.resource = ANY($2::text[]) AND a.source_id = $3
+          ORDER BY a.id`,
       [customerId, resources, sourceId],
     );
   }

@@ -459,12 +459,11 @@ function syncStateStatement(
          WHERE EXCLUDED.source_modified_at >= s.source_modified_at
        RETURNING s.resource, s.source_id, s.status, s.attempts, s.destination_record_id, s.last_event_id
      ), audit AS (
-       INSERT INTO audit_log (customer_id, resource, source_id, destination_id, event_id, action, from_status, to_status, detail)
+       INSERT INTO audit_log (customer_id, resource, source_id, destination_id, event_id, action, from_status, to_status,
+                              attempts, destination_record_id, error, origin, topic, topic_partition, topic_offset, captured_at)
        SELECT $1, up.resource, up.source_id, $2, up.last_event_id, 'sync-state', v.from_status, up.status,
-              jsonb_strip_nulls(jsonb_build_object(
-                'attempts', up.attempts, 'destinationRecordId', up.destination_record_id, 'error', v.last_error,
-                'origin', v.origin, 'topic', v.topic, 'partition', v.topic_partition, 'offset', v.topic_offset,
-                'capturedAt', v.captured_at))
+              up.attempts, up.destination_record_id, v.last_error, v.origin, v.topic, v.topic_partition, v.topic_offset,
+              v.captured_at
          FROM up JOIN v USING (resource, source_id)
      )
      INSERT INTO delivery_counts AS d (customer_id, destination_id, outcome, n)

@@ -11,6 +11,7 @@ import { CreateRelatedRecords1763800010000 } from './1763800010000-create-relate
 import { WebhookLogReconciliation1763800011000 } from './1763800011000-webhook-log-reconciliation';
 import { DeliveryLanes1763800012000 } from './1763800012000-delivery-lanes';
 import { LeanSyncState1763800013000 } from './1763800013000-lean-sync-state';
+import { TypedAuditDetail1763800014000 } from './1763800014000-typed-audit-detail';
 
 /** Every migration, oldest first. New ones are appended here. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   WebhookLogReconciliation1763800011000,
   DeliveryLanes1763800012000,
   LeanSyncState1763800013000,
+  TypedAuditDetail1763800014000,
 ];

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { AuditLogEntity } from '../entities/audit-log.entity';
+import { auditDetailSql, type AuditTrailRow } from '../entities/audit-log.entity';
 import { SyncRecordEntity } from '../entities/sync-record.entity';
 import type { CustomerScope } from '../customer-scope';
 
@@ -27,10 +27,15 @@ export class SyncRecordRepository {
     { customerId }: CustomerScope,
     resource: string,
     sourceId: string,
-  ): Promise<AuditLogEntity[]> {
-    return this.db.getRepository(AuditLogEntity).find({
-      where: { customerId, resource, sourceId },
-      order: { id: 'ASC' },
-    });
+  ): Promise<AuditTrailRow[]> {
+    return this.db.query(
+      `SELECT a.id, a.customer_id AS "customerId", a.resource, a.source_id AS "sourceId",
+              a.destination_id AS "destinationId", a.event_id AS "eventId", a.action,
+              a.from_status AS "fromStatus", a.to_status AS "toStatus", ${auditDetailSql('a')} AS detail, a.at
+         FROM audit_log a
+        WHERE a.customer_id = $1 AND a.resource = $2 AND a.source_id = $3
+        ORDER BY a.id`,
+      [customerId, resource, sourceId],
+    );
   }
 }
