@@ -63,9 +63,16 @@ describe.each(IMAGES)('$dir/Dockerfile', (image) => {
       }
     ).engines.node;
     const [wantMajor, wantMinor] = (/(\d+)\.(\d+)/.exec(engines) ?? []).slice(1).map(Number);
-    const [major, minor] = (/^node:(\d+)\.(\d+)-/.exec(nodeImage ?? '') ?? []).slice(1).map(Number);
+    const [major, minor] = (/^node:(\d+)\.(\d+)(?:\.\d+)?-/.exec(nodeImage ?? '') ?? [])
+      .slice(1)
+      .map(Number);
     expect(major).toBe(wantMajor);
     expect(minor).toBeGreaterThanOrEqual(wantMinor ?? 0);
+    // The images run the Node release the scripts fetch for local runs and CI (tools/infra/node.sh).
+    const pinned = /^RAISE_SYNC_NODE_VERSION=(\S+)$/m.exec(
+      readFileSync(join(REPO_ROOT, 'tools/infra/node.sh'), 'utf8'),
+    )?.[1];
+    expect(nodeImage).toBe(`node:${pinned}-bookworm-slim`);
     for (const stage of file.stages) {
       expect(stage.from).toBe('${NODE_IMAGE}');
     }

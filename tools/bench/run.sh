@@ -9,6 +9,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
+source tools/infra/node.sh
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false TZ=UTC
 [ -d node_modules ] || bash tools/infra/npm-install.sh
 eval "$(bash tools/infra/infra.sh up)"

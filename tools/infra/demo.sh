@@ -7,6 +7,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
+source tools/infra/node.sh
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
 log() { printf '[demo] %s\n' "$*" >&2; }
 [ -d node_modules ] || { log "installing npm dependencies"; bash tools/infra/npm-install.sh; }

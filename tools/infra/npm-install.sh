@@ -5,7 +5,8 @@
 # versions and only fills in those entries.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-command -v npm >/dev/null 2>&1 || { echo "missing prerequisite: npm (Node.js 20.19+)" >&2; exit 2; }
+source tools/infra/node.sh
+command -v npm >/dev/null 2>&1 || { echo "missing prerequisite: npm (it comes with Node.js)" >&2; exit 2; }
 if npm ci --no-fund --no-audit; then
   exit 0
 fi

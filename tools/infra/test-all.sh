@@ -12,8 +12,9 @@ export TZ=UTC NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false FORCE_COLOR=0
 
 log() { printf '[test-all] %s\n' "$*" >&2; }
 need() { command -v "$1" >/dev/null 2>&1 || { log "missing prerequisite: $1 ($2)"; exit 2; }; }
-need node "Node.js 20.19+ is required"
-need npm "npm comes with Node.js"
+need npm "npm comes with Node.js; it also fetches Node 24 when the installed one is older"
+source tools/infra/node.sh
+log "node $(node -v)"
 if [ ! -d node_modules ]; then
   log "installing the locked npm dependencies"
   bash tools/infra/npm-install.sh || { log "npm could not install the dependencies"; exit 2; }
