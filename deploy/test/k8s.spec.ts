@@ -2,8 +2,9 @@
  * deploy/k8s without a cluster: render the base and the production overlay (test renderer, kept
  * honest against `kubectl kustomize` where kubectl exists), validate every object against the
  * API schema pinned by kubernetes-models@4.5.1 (Kubernetes 1.33 fields: it knows
- * lifecycle.stopSignal, not 1.34's hostnameOverride) and, for the ServiceMonitor,
- * @kubernetes-models/prometheus-operator@4.4.4. Then check what a schema cannot: probes on the
+ * lifecycle.stopSignal, not 1.34's hostnameOverride; 5.x is ESM only, which this Jest setup does
+ * not load) and, for the ServiceMonitor and KEDA's ScaledObject,
+ * @kubernetes-models/prometheus-operator@4.4.4 and @kubernetes-models/keda@0.4.2. Then check what a schema cannot: probes on the
  * real health paths and port, sizing, security context, every variable known to the services'
  * config and every secret from the Secret, selectors that select, and images that are the ones
  * the Dockerfiles build.
@@ -23,6 +24,7 @@ import {
   loadConfig,
 } from '../../libs/shared/src/config/load-config';
 import { METRIC_NAMES } from '@raise-sync/shared/observability';
+import { bulkGroupId, liveGroupId } from '@raise-sync/shared/kafka';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret } from 'kubernetes-models/v1/Secret';
@@ -33,6 +35,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBu
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import { K8S_DIR, kustomizeHash, renderKustomization, type K8sObject } from './kustomize';
 import {
   effectiveEnv,
@@ -51,6 +54,7 @@ const APPS = ['ingest', 'submitter', 'reconciler', 'backfiller'] as const;
 const BASE = join(K8S_DIR, 'base');
 const PRODUCTION = join(K8S_DIR, 'overlays/production');
 const HPA_EXAMPLE = join(K8S_DIR, 'examples/submitter-hpa.yaml');
+const KEDA_EXAMPLE = join(K8S_DIR, 'examples/submitter-keda.yaml');
 
 /** Values a variable may only get from a Secret: credentials, keys, URLs with passwords or tokens. */
 const SECRET_VARIABLES = [
@@ -94,6 +98,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'networking.k8s.io/v1/Ingress': Ingress,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
+  'keda.sh/v1alpha1/ScaledObject': ScaledObject,
 };
 
 function validate(object: K8sObject): void {
@@ -552,5 +557,45 @@ describe('submitter autoscaling example (deploy/k8s/examples/submitter-hpa.yaml)
     expect(METRIC_NAMES).toContain('raise_sync_consumer_lag_messages');
     const prefix = configValue(renders.base, 'submitter', 'KAFKA_TOPIC_PREFIX');
     expect(external[0]?.selector.matchLabels).toEqual({ group: `${prefix}.submitter` });
+  });
+});
+
+describe('submitter KEDA example (deploy/k8s/examples/submitter-keda.yaml)', () => {
+  const [scaled] = parseAllDocuments(readFileSync(KEDA_EXAMPLE, 'utf8')).map(
+    (d) => d.toJS() as K8sObject,
+  );
+  const spec = (scaled?.['spec'] ?? {}) as {
+    scaleTargetRef: { kind: string; name: string };
+    minReplicaCount: number;
+    maxReplicaCount: number;
+    triggers: Array<{ type: string; metadata: Record<string, string> }>;
+  };
+
+  it('validates against the KEDA schema, targets the submitter and stays within the partitions', () => {
+    expect(() => validate(scaled as K8sObject)).not.toThrow();
+    expect(spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'raise-sync-submitter' });
+    const partitions = Number(configValue(renders.base, 'submitter', 'KAFKA_SOURCE_PARTITIONS'));
+    expect(spec.maxReplicaCount).toBeLessThanOrEqual(partitions);
+    expect(spec.minReplicaCount).toBeGreaterThanOrEqual(2);
+    expect(spec.minReplicaCount).toBeLessThanOrEqual(spec.maxReplicaCount);
+  });
+
+  it("reads the lag of both of the submitter's groups from the brokers the services use", () => {
+    const prefix = configValue(renders.base, 'submitter', 'KAFKA_TOPIC_PREFIX');
+    const brokers = configValue(renders.base, 'submitter', 'KAFKA_BROKERS');
+    expect(spec.triggers.map((t) => t.type)).toEqual(['kafka', 'kafka']);
+    expect(spec.triggers.map((t) => t.metadata['consumerGroup'])).toEqual([
+      liveGroupId(prefix),
+      bulkGroupId(prefix),
+    ]);
+    for (const { metadata } of spec.triggers) {
+      expect(metadata['bootstrapServers']).toBe(brokers);
+      expect(metadata['allowIdleConsumers']).toBe('false');
+      expect(Number(metadata['lagThreshold'])).toBeGreaterThan(0);
+    }
+    // A backfill at its lag gate asks for one replica, not for the maximum.
+    expect(Number(spec.triggers[1]?.metadata['lagThreshold'])).toBeGreaterThanOrEqual(
+      Number(configValue(renders.base, 'submitter', 'BACKFILL_MAX_LAG')),
+    );
   });
 });
