@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`), and exactly what CI runs.
 #   1. checks prerequisites, 2. starts (or reuses) Kafka, the Schema Registry and PostgreSQL,
-#   3. runs lint, typecheck and unit tests, builds every project, then integration and e2e tests
+#   3. runs the format check, promtool on the alert rules, lint, typecheck and unit tests (the
+#      dashboards' Grafana schema check among them), builds every project, then integration and e2e tests
 #      against the real services, 4. prints one summary line: "tests: N passed, N failed, N skipped".
 # Reuses services named by KAFKA_BROKERS / SCHEMA_REGISTRY_URL / DATABASE_URL when all are set.
 # Stops what it started unless KEEP_STACK=1.
@@ -67,6 +68,7 @@ nx() { npx --no-install nx "$@" --outputStyle=stream; }
 
 suite_t0=$(date +%s)
 step "format check" npx --no-install prettier --check . --log-level warn
+step "alert rules (promtool check rules + test rules)" bash tools/infra/promtool.sh
 step "lint + typecheck + unit tests" nx run-many -t lint typecheck test --parallel=2
 step "build" nx run-many -t build --parallel=2
 step "integration tests (real Kafka, registry, PostgreSQL)" nx run-many -t int-test --parallel=1
