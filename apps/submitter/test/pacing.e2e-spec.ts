@@ -110,11 +110,16 @@ describe('submitter: pacing is not failure, and one customer waiting never delay
     );
     // Well under A's hour and under the longest tier: B's retries never queued behind A's.
     expect(took).toBeLessThan(DELAYS_MS[2]! / 2);
-    expect(await rowOf(b.id, 'webhook')).toMatchObject({
-      delivered: bEvents.length,
-      inRetry: 0,
-      deadLettered: 0,
-      imbalance: 0,
+    // The submitter records a delivery after the destination answered it, so the ledger can be a
+    // moment behind what the destination saw (14 of 40 still counted in retry on a clean-clone
+    // CI run that checked at once): wait for it.
+    await expectEventually(async () => {
+      expect(await rowOf(b.id, 'webhook')).toMatchObject({
+        delivered: bEvents.length,
+        inRetry: 0,
+        deadLettered: 0,
+        imbalance: 0,
+      });
     });
     expect(await rowOf(a.id, 'webhook')).toMatchObject({
       inRetry: aEvents.length,
