@@ -6,19 +6,26 @@ import jest from 'eslint-plugin-jest';
 import prettier from 'eslint-config-prettier';
 import customerScope from './tools/eslint/customer-scope.cjs';
 
-// Which project may import which (by tag). Apps reach Kafka and prom-client only through libs/shared.
+// Which project may import which (by tag). Apps, the destination adapters and the tools reach
+// Kafka, the schema registry and prom-client only through libs/shared (docs/kafka-client.md).
+const sealedClients = ['kafkajs', 'prom-client', '@kafkajs/confluent-schema-registry'];
 const runtime = [
   {
     sourceTag: 'type:app',
     onlyDependOnLibsWithTags: ['type:domain', 'type:shared'],
-    bannedExternalImports: ['kafkajs', 'prom-client', '@kafkajs/confluent-schema-registry'],
+    bannedExternalImports: sealedClients,
   },
-  { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:shared'] },
+  {
+    sourceTag: 'type:domain',
+    onlyDependOnLibsWithTags: ['type:shared'],
+    bannedExternalImports: sealedClients,
+  },
   { sourceTag: 'type:shared', onlyDependOnLibsWithTags: ['type:shared'] },
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:shared', 'type:domain'] },
   {
     sourceTag: 'type:tool',
     onlyDependOnLibsWithTags: ['type:shared', 'type:domain', 'type:testing'],
+    bannedExternalImports: sealedClients,
   },
 ];
 // Test files (of apps and libs) may also use the testing harness.
@@ -49,6 +56,8 @@ export default tseslint.config(
       '**/*.cjs',
       '**/*.mjs',
       '**/*.js',
+      // Code that must fail lint, linted on purpose by tools/eslint/sealed-clients.spec.ts.
+      'tools/eslint/fixtures/**',
     ],
   },
   js.configs.recommended,

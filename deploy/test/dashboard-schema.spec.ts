@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import { allPanels, DEPLOY_DIR, loadDashboards, type Panel } from './observability-files';
+import { allPanels, DEPLOY_DIR, loadDashboards, type Dashboard } from './observability-files';
 
 const SCHEMA_DIR = join(DEPLOY_DIR, 'grafana/schema');
 const PANEL_TYPES = ['timeseries', 'stat', 'table', 'bargauge', 'gauge'] as const;
@@ -53,7 +53,7 @@ function findings(dashboard: unknown): string[] {
   if (!dashboardSchema(dashboard)) {
     out.push(...describeErrors('dashboard', dashboardSchema.errors));
   }
-  for (const panel of allPanels(dashboard as { panels?: Panel[] })) {
+  for (const panel of allPanels(dashboard as Dashboard)) {
     if (panel.type === 'row') {
       continue;
     }
@@ -71,7 +71,8 @@ function findings(dashboard: unknown): string[] {
       out.push(...describeErrors(`${where} fieldConfig.defaults.custom`, forType.custom.errors));
     }
     for (const target of panel.targets ?? []) {
-      if (!querySchema(target)) {
+      const conforms: boolean = querySchema(target); // not a type guard: keep the target's type
+      if (!conforms) {
         out.push(...describeErrors(`${where} target ${target.refId ?? ''}`, querySchema.errors));
       }
     }

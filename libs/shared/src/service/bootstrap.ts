@@ -8,6 +8,7 @@ import { PIPELINE_METRICS } from './tokens';
 import type { PipelineMetrics } from '../observability/metrics';
 import { ReadinessService } from './readiness.service';
 import { startFailureLine } from './startup-dependencies';
+import { routeProcessWarnings } from './process-warnings';
 
 /**
  * Starts a service: builds the Nest app (config is validated here; a bad variable, or PostgreSQL,
@@ -30,6 +31,9 @@ export async function bootstrapService(
   name: string,
   options: BootstrapOptions = {},
 ): Promise<void> {
+  // Node's process warnings become JSON lines from the start (the dependency checks below may
+  // already raise one), and go through the service's logger once it exists.
+  const warnings = routeProcessWarnings(name);
   // The logger module may not exist yet (bad config), so write one JSON line ourselves; Nest's
   // buffered console lines (stack traces) are never flushed on failure (autoFlushLogs: false).
   function failStart(error: unknown): never {
@@ -51,6 +55,7 @@ export async function bootstrapService(
   app.flushLogs();
   const log = await app.resolve(PinoLogger);
   log.setContext('bootstrap');
+  warnings.use((level, { msg, ...fields }) => log[level](fields, String(msg)));
   const config = app.get<ConfigService<AppConfig, true>>(ConfigService);
   const { port, host } = config.get('http', { infer: true });
   const shutdownTimeoutMs = config.get('shutdownTimeoutMs', { infer: true });
