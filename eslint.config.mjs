@@ -6,9 +6,12 @@ import jest from 'eslint-plugin-jest';
 import prettier from 'eslint-config-prettier';
 import customerScope from './tools/eslint/customer-scope.cjs';
 
-// Which project may import which (by tag). Apps, the destination adapters and the tools reach
-// Kafka, the schema registry and prom-client only through libs/shared (docs/kafka-client.md).
-const sealedClients = ['kafkajs', 'prom-client', '@kafkajs/confluent-schema-registry'];
+// Which project may import which (by tag). Apps, the destination adapters, the test harness and
+// the tools reach Kafka, the schema registry and prom-client only through libs/shared; inside
+// libs/shared only its kafka folder holds the Kafka and registry clients (see `kafkaClients`
+// below and docs/kafka-client.md).
+const kafkaClients = ['kafkajs', '@kafkajs/confluent-schema-registry'];
+const sealedClients = [...kafkaClients, 'prom-client'];
 const runtime = [
   {
     sourceTag: 'type:app',
@@ -21,7 +24,11 @@ const runtime = [
     bannedExternalImports: sealedClients,
   },
   { sourceTag: 'type:shared', onlyDependOnLibsWithTags: ['type:shared'] },
-  { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:shared', 'type:domain'] },
+  {
+    sourceTag: 'type:testing',
+    onlyDependOnLibsWithTags: ['type:shared', 'type:domain'],
+    bannedExternalImports: sealedClients,
+  },
   {
     sourceTag: 'type:tool',
     onlyDependOnLibsWithTags: ['type:shared', 'type:domain', 'type:testing'],
@@ -134,6 +141,24 @@ export default tseslint.config(
               message: 'Query through a repository (*.repository.ts) that takes a CustomerScope.',
             },
           ],
+        },
+      ],
+    },
+  },
+  {
+    // The Kafka boundary: one folder imports the Kafka and registry clients, whatever the project
+    // (libs/shared/src/kafka/sealed-boundary.spec.ts lints code that tries, and expects refusals).
+    files: ['**/*.ts'],
+    ignores: ['libs/shared/src/kafka/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: kafkaClients.map((name) => ({
+            name,
+            message:
+              'Kafka is reached through @raise-sync/shared/kafka only (docs/kafka-client.md).',
+          })),
         },
       ],
     },

@@ -1,4 +1,4 @@
-import { EventCodec } from '@raise-sync/shared/events';
+import { EventCodec } from '@raise-sync/shared/kafka';
 import { topicsFor } from '@raise-sync/shared/kafka';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import {
@@ -191,17 +191,13 @@ describe('backfiller: onboarding backfill hands over to steady state without los
     // hand-over.
     const topics = topicsFor(prefix);
     const records = [];
-    const admin = stack.kafka.admin();
-    await admin.connect();
     for (const topic of [
       topics.sourceEvents('raise', 'gift'),
       topics.bulkEvents('raise', 'gift'),
     ]) {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      const count = offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+      const count = await stack.kafka.messageCount(topic);
       records.push(...(await stack.consumeAll(topic, { count, timeoutMs: 30_000 })));
     }
-    await admin.disconnect();
     const codec = new EventCodec(stack.registryUrl);
     const origins = new Map<string, Set<string>>();
     for (const record of records) {

@@ -2,11 +2,17 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { EventCodec } from '@raise-sync/shared/events';
-import { createKafka, EVENT_HEADERS, topicsFor } from '@raise-sync/shared/kafka';
+import { EventCodec } from '@raise-sync/shared/kafka';
+import { EVENT_HEADERS, topicsFor } from '@raise-sync/shared/kafka';
 import { DestinationEntity, REPLAY_DESTINATION_HEADER } from '@raise-sync/shared/state';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
-import { expectEventually, scrapeMetric, useTestStack, type RunningApp } from '@raise-sync/testing';
+import {
+  expectEventually,
+  readTopic,
+  scrapeMetric,
+  useTestStack,
+  type RunningApp,
+} from '@raise-sync/testing';
 import {
   ADMIN_TOKEN,
   SECRETS_KEY,
@@ -429,9 +435,20 @@ describe('backfiller: topic replay restores a wiped destination exactly', () => 
       target: string;
     }>
   > {
-    const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: 'replay-e2e-reader' });
     const codec = new EventCodec(stack.registryUrl);
-    const consumer = kafka.consumer({ groupId: `${prefix}.e2e-reader` });
+    const from = new Map(starts.map((s) => [s.partition, s.from]));
+    // Wait until the partitions hold `count` messages past the starts, then read them once.
+    await expectEventually(
+      async () => {
+        const offsets = await stack.kafka.topicOffsets(topic);
+        const after = offsets.reduce(
+          (n, p) => n + Math.max(0, p.high - Math.max(p.low, from.get(p.partition) ?? 0)),
+          0,
+        );
+        expect(after).toBeGreaterThanOrEqual(count);
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
     const found: Array<{
       origin: string;
       headerOrigin: string;
@@ -439,34 +456,21 @@ describe('backfiller: topic replay restores a wiped destination exactly', () => 
       recordId: string;
       target: string;
     }> = [];
-    const from = new Map(starts.map((s) => [s.partition, s.from]));
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        if (Number(message.offset) < (from.get(partition) ?? 0)) {
-          return;
-        }
-        const decoded = await codec.decode(message.value);
-        if (!decoded.ok) {
-          throw decoded.error;
-        }
-        found.push({
-          origin: decoded.event.origin,
-          headerOrigin: message.headers?.[EVENT_HEADERS.origin]?.toString() ?? '',
-          customerId: decoded.event.customerId,
-          recordId: decoded.event.recordId,
-          target: message.headers?.[REPLAY_DESTINATION_HEADER]?.toString() ?? '',
-        });
-      },
-    });
-    try {
-      await expectEventually(() => expect(found.length).toBeGreaterThanOrEqual(count), {
-        timeoutMs: 20_000,
-        intervalMs: 200,
+    for (const message of await readTopic(stack.kafka, topic, { timeoutMs: 30_000 })) {
+      if (Number(message.offset) < (from.get(message.partition) ?? 0)) {
+        continue;
+      }
+      const decoded = await codec.decode(message.value);
+      if (!decoded.ok) {
+        throw decoded.error;
+      }
+      found.push({
+        origin: decoded.event.origin,
+        headerOrigin: message.headers[EVENT_HEADERS.origin] ?? '',
+        customerId: decoded.event.customerId,
+        recordId: decoded.event.recordId,
+        target: message.headers[REPLAY_DESTINATION_HEADER] ?? '',
       });
-    } finally {
-      await consumer.disconnect();
     }
     return found;
   }

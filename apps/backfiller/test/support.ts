@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { EventCodec, newSourceEvent, SAMPLE_RECORDS } from '@raise-sync/shared/events';
-import { createKafka, EventProducer, topicsFor } from '@raise-sync/shared/kafka';
+import { newSourceEvent, SAMPLE_RECORDS } from '@raise-sync/shared/events';
+import { EventCodec } from '@raise-sync/shared/kafka';
+import { KafkaConnection, EventProducer, topicsFor } from '@raise-sync/shared/kafka';
 import { CustomerRepository, DestinationEntity, customerScope } from '@raise-sync/shared/state';
 import type { CreateOrgOptions, Simulator } from '@raise-sync/simulators';
 import {
@@ -249,7 +250,7 @@ export async function publishLiveGiftChanges(
     } as never),
   );
   const producer = new EventProducer(
-    createKafka({ brokers: stack.kafkaBrokers, clientId: 'backfiller-e2e-live' }),
+    KafkaConnection.create({ brokers: stack.kafkaBrokers, clientId: 'backfiller-e2e-live' }),
     new EventCodec(stack.registryUrl),
   );
   await producer.connect();

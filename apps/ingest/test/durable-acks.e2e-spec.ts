@@ -37,27 +37,26 @@ describe('ingest: a 202 only for what the broker stored, one tenant never fails 
   const partitionCounts = new Map<string, number>();
   const breakWrites = async (resource: 'gift' | 'donor' | 'campaign', broken: boolean) => {
     const topic = topicOf(resource);
-    const admin = stack.kafka.admin();
-    await admin.connect();
-    try {
-      if (broken) {
-        const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-        partitionCounts.set(topic, metadata.topics[0]?.partitions.length ?? 6);
-        await admin.deleteTopics({ topics: [topic] });
-      } else {
-        await expectEventually(
-          async () =>
-            expect(
-              await admin.createTopics({
-                topics: [{ topic, numPartitions: partitionCounts.get(topic) ?? 6 }],
-                waitForLeaders: true,
-              }),
-            ).toBe(true),
-          { timeoutMs: 30_000, intervalMs: 500 },
-        );
-      }
-    } finally {
-      await admin.disconnect();
+    if (broken) {
+      const counts = await stack.kafka.partitionCounts([topic]);
+      partitionCounts.set(topic, counts.get(topic) || 6);
+      await stack.kafka.deleteTopics([topic]);
+    } else {
+      // Until the deletion is complete the topic still exists (or creating it fails): try again.
+      await expectEventually(
+        async () =>
+          expect(
+            await stack.kafka.ensureTopics([
+              {
+                topic,
+                numPartitions: partitionCounts.get(topic) ?? 6,
+                replicationFactor: 1,
+                configs: {},
+              },
+            ]),
+          ).toEqual({ created: [topic], underPartitioned: [] }),
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
     }
   };
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventCodec } from '@raise-sync/shared/events';
+import { EventCodec } from '@raise-sync/shared/kafka';
 import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/shared/sources';
 import { startDedicatedKafka, useTestStack, type DedicatedKafka } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { EventCodec, type Resource, type SourceEvent } from '@raise-sync/shared/events';
+import { type Resource, type SourceEvent } from '@raise-sync/shared/events';
+import { EventCodec } from '@raise-sync/shared/kafka';
 import { topicsFor } from '@raise-sync/shared/kafka';
 import {
   adminClient,
@@ -125,14 +126,7 @@ export const topics = (prefix: string) => topicsFor(prefix);
 
 /** Messages in `topic` right now: the sum of partition high watermarks (no transactions here). */
 export async function topicMessageCount(stack: TestStack, topic: string): Promise<number> {
-  const admin = stack.kafka.admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-  } finally {
-    await admin.disconnect();
-  }
+  return stack.kafka.messageCount(topic);
 }
 
 /**

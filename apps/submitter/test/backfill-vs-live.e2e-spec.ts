@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createKafka, submitterLagGate, topicsFor } from '@raise-sync/shared/kafka';
+import { KafkaConnection, submitterLagGate, topicsFor } from '@raise-sync/shared/kafka';
 import { expectEventually, useTestStack } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import {
@@ -42,11 +42,8 @@ describe("submitter: a large backfill does not hold back another customer's live
     const topics = topicsFor(prefix);
     // The backfill publishes page by page to the bulk lane behind the default lag gate
     // (BACKFILL_MAX_LAG 20,000), as apps/backfiller does.
-    const gate = submitterLagGate(
-      createKafka({ brokers: stack.kafkaBrokers, clientId: 'bvl-gate' }),
-      topics,
-      20_000,
-    );
+    const gateKafka = KafkaConnection.create({ brokers: stack.kafkaBrokers, clientId: 'bvl-gate' });
+    const gate = submitterLagGate(gateKafka, topics, 20_000);
     if (!gate) {
       throw new Error('the default gate is on');
     }
@@ -75,7 +72,7 @@ describe("submitter: a large backfill does not hold back another customer's live
       }
     })();
     await Promise.all([backfill, live]);
-    await gate.close();
+    await gateKafka.close();
     await expectEventually(
       async () => {
         const rows: Array<{ n: string }> = await stack.dataSource.query(

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { EventCodec, type SourceEvent } from '@raise-sync/shared/events';
-import { EventProducer, createKafka, retryHeaders, topicsFor } from '@raise-sync/shared/kafka';
+import { type SourceEvent } from '@raise-sync/shared/events';
+import { EventCodec } from '@raise-sync/shared/kafka';
+import { EventProducer, KafkaConnection, retryHeaders, topicsFor } from '@raise-sync/shared/kafka';
 import { expectEventually, scrapeMetric, useTestStack } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import {
@@ -200,7 +201,7 @@ describe('submitter: pacing is not failure, and one customer waiting never delay
   /** Writes a retry message for `event` at `destinationId` the way the engine does, due now. */
   async function publishRetry(event: SourceEvent, destinationId: string): Promise<void> {
     const topics = topicsFor(prefix);
-    const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: 'test-forger' });
+    const kafka = KafkaConnection.create({ brokers: stack.kafkaBrokers, clientId: 'test-forger' });
     const producer = new EventProducer(kafka, new EventCodec(stack.registryUrl));
     await producer.connect();
     try {

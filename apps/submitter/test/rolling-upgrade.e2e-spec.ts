@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { SourceEvent } from '@raise-sync/shared/events';
+import { KAFKA_CLIENT_LOG_COMPONENT } from '@raise-sync/shared/kafka';
 import {
   MIGRATIONS,
   auditDetailSql,
@@ -72,7 +73,7 @@ function buildPreviousRelease(): { dir: string; entry: string; migrations: numbe
 }
 
 /**
- * Error lines an app logged, except kafkajs's own report of a heartbeat answered "the group is
+ * Error lines an app logged, except the Kafka client's own report of a heartbeat answered "the group is
  * rebalancing" (the broker telling members to rejoin, as it must when one joins or leaves). The
  * previous release also logged the batch that rebalance interrupted as an error
  * (`oldRelease`); this release logs it as a warning.
@@ -81,7 +82,13 @@ const errorsIn = (app: RunningApp, oldRelease = false): Array<Record<string, unk
   app
     .logs()
     .filter((l) => l['level'] === 'error' || l['level'] === 'fatal')
-    .filter((l) => !(l['logger'] === 'kafkajs' && /rebalancing/.test(String(l['error']))))
+    .filter(
+      (l) =>
+        !(
+          [l['logger'], l['component']].includes(KAFKA_CLIENT_LOG_COMPONENT) &&
+          /rebalancing/.test(String(l['error']))
+        ),
+    )
     .filter(
       (l) =>
         !(

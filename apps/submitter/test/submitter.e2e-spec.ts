@@ -30,13 +30,9 @@ describe('submitter as a process', () => {
   });
 
   it('dead-letters an undecodable message with its customer ID and counts it', async () => {
-    const producer = stack.kafka.producer();
-    await producer.connect();
-    await producer.send({
-      topic: `${prefix}.source.raise.gift`,
-      messages: [{ key: 'cust-42:gift:1', value: Buffer.from('{"not":"avro"}') }],
-    });
-    await producer.disconnect();
+    await stack.kafka.write(`${prefix}.source.raise.gift`, [
+      { key: 'cust-42:gift:1', value: Buffer.from('{"not":"avro"}') },
+    ]);
 
     const [deadLetter] = await stack.consumeAll(`${prefix}.submitter.dead-letter`, { count: 1 });
     expect(deadLetter?.key).toBe('cust-42:gift:1');
@@ -75,16 +71,10 @@ describe('submitter as a process', () => {
   it('dead-letters undecodable junk near the broker limit without its value, and the partition moves on', async () => {
     // 1,047,800 bytes: within the broker's 1,048,588 with its batch header, so it is stored,
     // but with the dead-letter headers it no longer fits a request to the dead-letter topic.
-    const producer = stack.kafka.producer();
-    await producer.connect();
     // One request each: together they would pass the broker's record-batch limit.
     for (const value of [Buffer.alloc(1_047_800, 120), Buffer.from('{"after":"the big one"}')]) {
-      await producer.send({
-        topic: `${prefix}.source.raise.gift`,
-        messages: [{ key: 'cust-43:gift:1', value }],
-      });
+      await stack.kafka.write(`${prefix}.source.raise.gift`, [{ key: 'cust-43:gift:1', value }]);
     }
-    await producer.disconnect();
     await expectEventually(
       async () => {
         const rows: Array<{ message_key: string; payload: Buffer | null; headers: unknown }> =
@@ -124,19 +114,13 @@ describe('submitter as a process', () => {
     );
 
     // The dead-lettered messages' offsets were committed: the group has nothing left to read there.
-    const admin = stack.kafka.admin();
-    await admin.connect();
-    const offsets = await admin.fetchOffsets({
-      groupId: `${prefix}.submitter`,
-      topics: [`${prefix}.source.raise.gift`],
-    });
-    const ends = await admin.fetchTopicOffsets(`${prefix}.source.raise.gift`);
-    await admin.disconnect();
-    const committed = offsets[0]?.partitions.reduce(
-      (sum, p) => sum + Math.max(0, Number(p.offset)),
-      0,
+    const offsets = await stack.kafka.committedOffsets(
+      `${prefix}.submitter`,
+      `${prefix}.source.raise.gift`,
     );
-    expect(committed).toBe(ends.reduce((sum, p) => sum + Number(p.high), 0));
+    const ends = await stack.kafka.topicOffsets(`${prefix}.source.raise.gift`);
+    const committed = offsets.reduce((sum, p) => sum + Math.max(0, p.offset), 0);
+    expect(committed).toBe(ends.reduce((sum, p) => sum + p.high, 0));
     expect(committed).toBe(3);
   });
 });

@@ -1,13 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import {
-  EventCodec,
-  newSourceEvent,
-  SAMPLE_RECORDS,
-  type SourceEvent,
-} from '@raise-sync/shared/events';
-import { EventProducer, createKafka, topicsFor } from '@raise-sync/shared/kafka';
+import { newSourceEvent, SAMPLE_RECORDS, type SourceEvent } from '@raise-sync/shared/events';
+import { EventCodec } from '@raise-sync/shared/kafka';
+import { EventProducer, KafkaConnection, topicsFor } from '@raise-sync/shared/kafka';
 import {
   CustomerRepository,
   DestinationEntity,
@@ -183,7 +179,7 @@ export interface TestPublisher {
 }
 
 export async function openPublisher(stack: TestStack, topicPrefix: string): Promise<TestPublisher> {
-  const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: 'test-publisher' });
+  const kafka = KafkaConnection.create({ brokers: stack.kafkaBrokers, clientId: 'test-publisher' });
   const producer = new EventProducer(kafka, new EventCodec(stack.registryUrl));
   await producer.connect();
   const topics = topicsFor(topicPrefix);

@@ -2,9 +2,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { KafkaConnection, probeKafka } from '@raise-sync/shared/kafka';
 import { freePort } from './app-process';
 import { expectEventually } from './expect-eventually';
+import { readTopic } from './topic-read';
 
 const WORKSPACE = resolve(__dirname, '../../..');
 const CLUSTER_ID = 'dGVzdC1vd24tYnJva2VyLTE';
@@ -78,23 +79,10 @@ export async function startDedicatedKafka(): Promise<DedicatedKafka> {
     child = spawn('java', [...jvm, 'kafka.Kafka', `${dir}/server.properties`], {
       stdio: 'ignore',
     });
-    const kafka = new Kafka({
-      clientId: 'dedicated',
-      brokers: [brokers],
-      logLevel: logLevel.NOTHING,
+    await expectEventually(() => probeKafka([brokers], 'dedicated', 3000), {
+      timeoutMs: 60_000,
+      intervalMs: 300,
     });
-    await expectEventually(
-      async () => {
-        const admin = kafka.admin();
-        try {
-          await admin.connect();
-          await admin.describeCluster();
-        } finally {
-          await admin.disconnect();
-        }
-      },
-      { timeoutMs: 60_000, intervalMs: 300 },
-    );
   };
   const stop = async (): Promise<void> => {
     const running = child;
@@ -117,45 +105,17 @@ export async function startDedicatedKafka(): Promise<DedicatedKafka> {
       rmSync(dir, { recursive: true, force: true });
     },
     async readAll(topic) {
-      const kafka = new Kafka({
+      const kafka = KafkaConnection.create({
         clientId: 'dedicated-reader',
         brokers: [brokers],
-        logLevel: logLevel.NOTHING,
+        level: 'nothing',
       });
-      const admin = kafka.admin();
-      await admin.connect();
-      const ends = await admin.fetchTopicOffsets(topic);
-      await admin.disconnect();
-      const remaining = new Map(
-        ends
-          .filter((p) => Number(p.high) > Number(p.low))
-          .map((p) => [p.partition, Number(p.high)]),
-      );
-      const out: Array<{ key: string | null; value: Buffer | null }> = [];
-      if (remaining.size === 0) {
-        return out;
+      try {
+        const read = await readTopic(kafka, topic, { timeoutMs: 30_000 });
+        return read.map((m) => ({ key: m.key?.toString() ?? null, value: m.value }));
+      } finally {
+        await kafka.close();
       }
-      const consumer = kafka.consumer({ groupId: `reader-${randomBytes(4).toString('hex')}` });
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await new Promise<void>((done, fail) => {
-        const timer = setTimeout(() => fail(new Error(`reading ${topic} timed out`)), 30_000);
-        void consumer.run({
-          eachMessage: ({ partition, message }) => {
-            out.push({ key: message.key?.toString() ?? null, value: message.value });
-            if (Number(message.offset) + 1 >= (remaining.get(partition) ?? 0)) {
-              remaining.delete(partition);
-            }
-            if (remaining.size === 0) {
-              clearTimeout(timer);
-              done();
-            }
-            return Promise.resolve();
-          },
-        });
-      });
-      await consumer.disconnect();
-      return out;
     },
   };
 }

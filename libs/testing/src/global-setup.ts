@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { probeKafka } from '@raise-sync/shared/kafka';
 import { Client } from 'pg';
 import { chooseStackStrategy, STACK_VARIABLES } from './stack-strategy';
 import { ensureTemplateDatabase } from './template-database';
@@ -67,22 +67,12 @@ async function startContainers(): Promise<void> {
 
 async function verify(): Promise<void> {
   const problems: string[] = [];
-  const kafka = new Kafka({
-    clientId: 'global-setup',
-    brokers: (process.env['KAFKA_BROKERS'] ?? '').split(','),
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 2 },
-  });
-  const admin = kafka.admin();
   try {
-    await admin.connect();
-    await admin.describeCluster();
+    await probeKafka((process.env['KAFKA_BROKERS'] ?? '').split(','), 'global-setup', 10_000);
   } catch (error) {
     problems.push(
       `KAFKA_BROKERS=${process.env['KAFKA_BROKERS']}: broker does not answer (${String(error)})`,
     );
-  } finally {
-    await admin.disconnect();
   }
   try {
     const response = await fetch(`${process.env['SCHEMA_REGISTRY_URL']}/subjects`);

@@ -13,3 +13,4 @@ export * from './ingest-app';
 export * from './hostile-requests';
 export * from './destination-compare';
 export * from './lanes';
+export * from './topic-read';

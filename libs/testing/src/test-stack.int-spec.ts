@@ -28,16 +28,10 @@ describe('useTestStack isolation', () => {
     expect(first.prefix).not.toBe(second.prefix);
     const topic = `${first.prefix}.probe`;
     await first.createTopics([topic], 2);
-    const producer = first.kafka.producer();
-    await producer.connect();
-    await producer.send({
-      topic,
-      messages: [
-        { key: 'a', value: 'one' },
-        { key: 'b', value: 'two' },
-      ],
-    });
-    await producer.disconnect();
+    await first.kafka.write(topic, [
+      { key: 'a', value: 'one' },
+      { key: 'b', value: 'two' },
+    ]);
     const read = await first.consumeAll(topic, { count: 2 });
     expect(read.map((m) => m.value?.toString()).sort()).toEqual(['one', 'two']);
   });

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { waitForTopics } from '@raise-sync/shared/kafka';
+import { KafkaConnection } from '@raise-sync/shared/kafka';
 import { dataSourceOptions } from '@raise-sync/shared/state';
 import { withDatabase } from './template-database';
+import { readTopic } from './topic-read';
 
 export interface ConsumedRecord {
   partition: number;
@@ -21,10 +21,13 @@ export interface TestStack {
   readonly registryUrl: string;
   /** A database of this file's own, cloned from the migrated template. */
   readonly databaseUrl: string;
-  readonly kafka: Kafka;
+  readonly kafka: KafkaConnection;
   readonly dataSource: DataSource;
   createTopics(names: string[], partitions?: number): Promise<void>;
-  /** Reads `topic` from the beginning until `count` messages arrived (or throws after timeoutMs). */
+  /**
+   * Waits until `topic` holds `count` messages, then reads all it holds from the beginning
+   * (throws after timeoutMs).
+   */
   consumeAll(
     topic: string,
     options: { count: number; timeoutMs?: number },
@@ -47,8 +50,7 @@ function requireEnv(name: string): string {
  */
 export function useTestStack(): TestStack {
   const prefix = `t${randomBytes(4).toString('hex')}`;
-  const state: { kafka?: Kafka; dataSource?: DataSource; databaseUrl?: string } = {};
-  const consumers: Consumer[] = [];
+  const state: { kafka?: KafkaConnection; dataSource?: DataSource; databaseUrl?: string } = {};
   const adminUrl = (): string => requireEnv('DATABASE_URL');
 
   beforeAll(async () => {
@@ -65,17 +67,15 @@ export function useTestStack(): TestStack {
     state.dataSource = await new DataSource(
       dataSourceOptions(state.databaseUrl, { extra: { max: 4 } }),
     ).initialize();
-    state.kafka = new Kafka({
+    state.kafka = KafkaConnection.create({
       clientId: prefix,
       brokers: requireEnv('KAFKA_BROKERS').split(','),
-      logLevel: logLevel.NOTHING,
+      level: 'nothing',
     });
   });
 
   afterAll(async () => {
-    for (const consumer of consumers) {
-      await consumer.disconnect();
-    }
+    await state.kafka?.close();
     await state.dataSource?.destroy();
     const admin = new Client({ connectionString: adminUrl() });
     await admin.connect();
@@ -111,70 +111,27 @@ export function useTestStack(): TestStack {
       return ready(state.dataSource, 'dataSource');
     },
     async createTopics(names, partitions = 3) {
-      const admin = ready(state.kafka, 'kafka').admin();
-      await admin.connect();
-      try {
-        await admin.createTopics({
-          waitForLeaders: false,
-          topics: names.map((topic) => ({ topic, numPartitions: partitions })),
-        });
-        await waitForTopics(admin, names);
-      } finally {
-        await admin.disconnect();
-      }
+      await ready(state.kafka, 'kafka').ensureTopics(
+        names.map((topic) => ({
+          topic,
+          numPartitions: partitions,
+          replicationFactor: 1,
+          configs: {},
+        })),
+      );
     },
     async consumeAll(topic, { count, timeoutMs = 20_000 }) {
-      const consumer = ready(state.kafka, 'kafka').consumer({
-        groupId: `${prefix}.reader.${randomBytes(3).toString('hex')}`,
+      const read = await readTopic(ready(state.kafka, 'kafka'), topic, {
+        atLeast: count,
+        timeoutMs,
       });
-      consumers.push(consumer);
-      const received: ConsumedRecord[] = [];
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      const done = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () =>
-            reject(
-              new Error(
-                `expected ${count} message(s) on ${topic}, got ${received.length} within ${timeoutMs}ms`,
-              ),
-            ),
-          timeoutMs,
-        );
-        void consumer.run({
-          eachMessage: async ({
-            partition,
-            message,
-          }: {
-            partition: number;
-            message: KafkaMessage;
-          }) => {
-            received.push({
-              partition,
-              offset: message.offset,
-              key: message.key?.toString() ?? null,
-              value: message.value,
-              headers: Object.fromEntries(
-                Object.entries(message.headers ?? {}).map(([k, v]) => [
-                  k,
-                  Array.isArray(v) ? v.join(',') : String(v ?? ''),
-                ]),
-              ),
-            });
-            if (received.length >= count) {
-              clearTimeout(timer);
-              resolve();
-            }
-            return Promise.resolve();
-          },
-        });
-      });
-      try {
-        await done;
-      } finally {
-        await consumer.disconnect();
-      }
-      return received;
+      return read.map((m) => ({
+        partition: m.partition,
+        offset: m.offset,
+        key: m.key?.toString() ?? null,
+        value: m.value,
+        headers: m.headers,
+      }));
     },
   };
 }

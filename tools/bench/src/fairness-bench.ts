@@ -9,7 +9,7 @@
  * B's and C's changes are made in the simulated Raise, which signs and sends its webhooks to
  * ingest; ingest, the submitter and the simulators run as they do in production (the apps as
  * processes, default configuration). A's and C's drain rates into their warehouses are printed
- * next to the floor of the submitter benchmark (a bare kafkajs consumer doing the same upserts),
+ * next to the floor of the submitter benchmark (a bare consumer loop doing the same upserts),
  * measured in the same run. --runs N repeats the whole run on fresh topics and databases and
  * prints the medians.
  *
@@ -18,10 +18,9 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { EventCodec } from '@raise-sync/shared/events';
+import { EventCodec } from '@raise-sync/shared/kafka';
 import {
-  createKafka,
-  ensureTopics,
+  KafkaConnection,
   EventProducer,
   pipelineTopicSpecs,
   submitterLagGate,
@@ -108,7 +107,10 @@ async function oneRun(run: number): Promise<RunFigures> {
   const { db } = database;
   const secretsKey = randomBytes(32).toString('hex');
   const customers = new CustomerRepository(db, SecretBox.fromHex(secretsKey));
-  const kafka = createKafka({ brokers: env('KAFKA_BROKERS').split(','), clientId: 'bench-fair' });
+  const kafka = KafkaConnection.create({
+    brokers: env('KAFKA_BROKERS').split(','),
+    clientId: 'bench-fair',
+  });
   const codec = new EventCodec(env('SCHEMA_REGISTRY_URL'));
   const services: BenchService[] = [];
   let sim: Simulator | undefined;
@@ -124,7 +126,7 @@ async function oneRun(run: number): Promise<RunFigures> {
 
     const prefix = `bench-fair-${randomBytes(3).toString('hex')}`;
     const topics = topicsFor(prefix);
-    await ensureTopics(kafka, pipelineTopicSpecs(topics));
+    await kafka.ensureTopics(pipelineTopicSpecs(topics));
     sim = await startSimulator({ seed: 7 + run });
     // Raise sends webhooks with more deliveries in flight than its default, so the burst can
     // arrive within its minute.
@@ -307,7 +309,6 @@ async function oneRun(run: number): Promise<RunFigures> {
     });
     await backfill;
     const backfillLatencies = await during;
-    await gate?.close();
     await producer.disconnect();
 
     // 3. C bursts to a slow CRM+; B goes on.
@@ -400,7 +401,7 @@ function printRun(label: string, f: RunFigures): void {
     `${'drain into the warehouse'.padEnd(52)} ${'seconds'.padStart(8)} ${'records/s'.padStart(10)}  vs floor`,
   );
   out(
-    `${'floor: bare kafkajs consumer + same batched upserts'.padEnd(52)} ${''.padStart(8)} ${ms(f.floorRate).padStart(10)}  1.00x`,
+    `${'floor: bare consumer loop + same batched upserts'.padEnd(52)} ${''.padStart(8)} ${ms(f.floorRate).padStart(10)}  1.00x`,
   );
   out(
     `${`A's backfill (${BACKFILL}), B live meanwhile`.padEnd(52)} ${f.backfillSeconds.toFixed(1).padStart(8)} ${ms(f.backfillRate).padStart(10)}  ${(f.backfillRate / f.floorRate).toFixed(2)}x`,

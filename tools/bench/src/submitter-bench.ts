@@ -1,6 +1,6 @@
 /**
  * Submitter benchmark: records/s end to end into the warehouse for N events, next to a floor
- * measured in the same run: a bare kafkajs consumer that decodes the same Avro events and writes
+ * measured in the same run: a bare consumer loop that decodes the same Avro events and writes
  * them with the same batched PostgreSQL upserts (WarehouseAdapter), without sync state, ledger,
  * audit log or retries.
  *
@@ -19,8 +19,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { EventCodec } from '@raise-sync/shared/events';
-import { createKafka } from '@raise-sync/shared/kafka';
+import { EventCodec } from '@raise-sync/shared/kafka';
+import { KafkaConnection } from '@raise-sync/shared/kafka';
 import { CustomerRepository, dataSourceOptions } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import {
@@ -172,7 +172,10 @@ async function measure(
 
 /** The floor as a process of its own: consumes its backlog until SIGTERM. */
 async function floorChild(backlog: PreparedBacklog): Promise<void> {
-  const kafka = createKafka({ brokers: env('KAFKA_BROKERS').split(','), clientId: 'bench-floor' });
+  const kafka = KafkaConnection.create({
+    brokers: env('KAFKA_BROKERS').split(','),
+    clientId: 'bench-floor',
+  });
   const codec = new EventCodec(env('SCHEMA_REGISTRY_URL'));
   const db = await new DataSource(
     dataSourceOptions(env('DATABASE_URL'), { extra: { max: 4 } }),
@@ -222,12 +225,15 @@ async function main(): Promise<void> {
   const { db, url: databaseUrl } = database;
   const secretsKey = randomBytes(32).toString('hex');
   const customers = new CustomerRepository(db, SecretBox.fromHex(secretsKey));
-  const kafka = createKafka({ brokers: env('KAFKA_BROKERS').split(','), clientId: 'bench' });
+  const kafka = KafkaConnection.create({
+    brokers: env('KAFKA_BROKERS').split(','),
+    clientId: 'bench',
+  });
   const codec = new EventCodec(env('SCHEMA_REGISTRY_URL'));
   const results: Record<Contender, Figures[]> = { floor: [], submitter: [] };
   process.stdout.write(
     `submitter benchmark: ${EVENTS} gift events into the PostgreSQL warehouse, ${RUNS} run(s), heap cap ${manifestHeapCapMiB(ROOT, 'submitter')} MiB\n` +
-      `floor: bare kafkajs consumer + the same batched upserts; submitter: + sync state, audit log, ledger, retries\n` +
+      `floor: bare consumer loop + the same batched upserts; submitter: + sync state, audit log, ledger, retries\n` +
       `(start s: spawn to first row; timed from the first row to the last; cpu/pg/kafka s: CPU in the timed window)\n` +
       `${HEADER}\n`,
   );

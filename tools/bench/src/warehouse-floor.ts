@@ -1,28 +1,24 @@
 import { randomUUID } from 'node:crypto';
 /**
- * The floor the submitter is measured against: a bare kafkajs consumer that decodes the same Avro
+ * The floor the submitter is measured against: a bare consumer-group loop that decodes the same Avro
  * events and writes them with the same batched PostgreSQL upserts (WarehouseAdapter), without
  * sync state, ledger, audit log or retries. Shared by the submitter and fairness benchmarks.
  */
 import { randomBytes } from 'node:crypto';
 import { WarehouseAdapter, type DestinationContext } from '@raise-sync/destinations';
+import { newSourceEvent, SAMPLE_RECORDS, type SourceEvent } from '@raise-sync/shared/events';
+import { EventCodec } from '@raise-sync/shared/kafka';
 import {
-  EventCodec,
-  newSourceEvent,
-  SAMPLE_RECORDS,
-  type SourceEvent,
-} from '@raise-sync/shared/events';
-import {
-  ensureTopics,
   EventProducer,
   pipelineTopicSpecs,
   topicsFor,
-  type createKafka,
+  BatchConsumer,
+  type KafkaConnection,
 } from '@raise-sync/shared/kafka';
 import { CustomerRepository, DestinationEntity, customerScope } from '@raise-sync/shared/state';
 import type { DataSource } from 'typeorm';
 
-type Kafka = ReturnType<typeof createKafka>;
+type Kafka = KafkaConnection;
 
 /** `n` backfill gift events of one customer, each a distinct record. */
 export function backfillGifts(customerId: string, n: number): SourceEvent[] {
@@ -77,7 +73,7 @@ export async function prepareBacklog(
 ): Promise<PreparedBacklog> {
   const prefix = `bench-${label}-${randomBytes(3).toString('hex')}`;
   const topics = topicsFor(prefix);
-  await ensureTopics(kafka, pipelineTopicSpecs(topics));
+  await kafka.ensureTopics(pipelineTopicSpecs(topics));
   const customer = await customers.create(customerScope(randomUUID()), {
     name: `bench ${label}`,
     status: 'live',
@@ -127,18 +123,19 @@ export async function startFloorConsumer(
     config: {},
     secrets: {},
   };
-  const consumer = kafka.consumer({ groupId: `${backlog.prefix}.floor` });
-  await consumer.connect();
-  await consumer.subscribe({
-    topics: [topicsFor(backlog.prefix).sourceEvents('raise', 'gift')],
-    fromBeginning: true,
-  });
-  await consumer.run({
-    partitionsConsumedConcurrently: 3,
-    eachBatch: async ({ batch }) => {
+  // The plain loop under the submitter's consumers: message values only, no headers decoded,
+  // the whole batch's offsets resolved once it is written.
+  const consumer = new BatchConsumer(
+    kafka,
+    {
+      groupId: `${backlog.prefix}.floor`,
+      topics: [topicsFor(backlog.prefix).sourceEvents('raise', 'gift')],
+      partitionsConsumedConcurrently: 3,
+    },
+    async (batch, control) => {
       const decoded: SourceEvent[] = [];
-      for (const m of batch.messages) {
-        const d = await codec.decode(m.value);
+      for (const value of batch.values(0)) {
+        const d = await codec.decode(value);
         if (d.ok) {
           decoded.push(d.event);
         }
@@ -146,9 +143,14 @@ export async function startFloorConsumer(
       for (let i = 0; i < decoded.length; i += 500) {
         await warehouse.deliver(ctx, decoded.slice(i, i + 500));
       }
+      const last = batch.slice(batch.size - 1)[0];
+      if (last) {
+        control.resolveOffset(last.offset);
+      }
     },
-  });
-  return { stop: () => consumer.disconnect() };
+  );
+  await consumer.start();
+  return { stop: () => consumer.stop() };
 }
 
 /** Runs the bare consumer in this process until all `n` events are in the warehouse. */

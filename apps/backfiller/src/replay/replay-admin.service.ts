@@ -5,11 +5,10 @@ import {
   Inject,
   Injectable,
   NotFoundException,
-  type OnModuleDestroy,
 } from '@nestjs/common';
 import { allSourceResources, SOURCE_RESOURCES } from '@raise-sync/shared/events';
-import type { Admin, Kafka, Topics } from '@raise-sync/shared/kafka';
-import { BulkPushback, KAFKA, PinoLogger, TOPICS, isUuid } from '@raise-sync/shared/service';
+import { KafkaConnection, type Topics } from '@raise-sync/shared/kafka';
+import { BulkPushback, PinoLogger, TOPICS, isUuid } from '@raise-sync/shared/service';
 import {
   CustomerRepository,
   customerScope,
@@ -26,24 +25,17 @@ const sourceOf = (resource: string): 'raise' | 'vomo' =>
 
 /** Requests, lists, shows and cancels topic replays for the admin API (and the CLI). */
 @Injectable()
-export class ReplayAdminService implements OnModuleDestroy {
-  private admin?: Promise<Admin>;
-
+export class ReplayAdminService {
   constructor(
     private readonly customers: CustomerRepository,
     private readonly destinations: DestinationRepository,
     private readonly replays: ReplayRunRepository,
-    @Inject(KAFKA) private readonly kafka: Kafka,
+    private readonly kafka: KafkaConnection,
     @Inject(TOPICS) private readonly topics: Topics,
     private readonly pushback: BulkPushback,
     private readonly log: PinoLogger,
   ) {
     this.log.setContext('replay-admin');
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    const admin = await this.admin?.catch(() => undefined);
-    await admin?.disconnect();
   }
 
   /**
@@ -157,14 +149,13 @@ export class ReplayAdminService implements OnModuleDestroy {
     fromTime: Date | null,
     toTime: Date | null,
   ): Promise<ReturnType<typeof resolveBounds>> {
-    const admin = await this.connectedAdmin();
-    const offsets = await admin.fetchTopicOffsets(topic);
+    const offsets = await this.kafka.topicOffsets(topic);
     const byTime = async (at: Date | null): Promise<Record<string, number> | undefined> =>
       at
         ? Object.fromEntries(
-            (await admin.fetchTopicOffsetsByTimestamp(topic, at.getTime())).map((p) => [
+            (await this.kafka.topicOffsetsAt(topic, at.getTime())).map((p) => [
               String(p.partition),
-              Number(p.offset),
+              p.offset,
             ]),
           )
         : undefined;
@@ -179,7 +170,7 @@ export class ReplayAdminService implements OnModuleDestroy {
     });
     try {
       return resolveBounds(
-        offsets.map((p) => ({ partition: p.partition, low: Number(p.low), high: Number(p.high) })),
+        offsets,
         side(dto.fromOffset, dto.fromOffsets, await byTime(fromTime)),
         side(dto.toOffset, dto.toOffsets, await byTime(toTime)),
       );
@@ -253,18 +244,6 @@ export class ReplayAdminService implements OnModuleDestroy {
       );
     }
     return match;
-  }
-
-  private connectedAdmin(): Promise<Admin> {
-    this.admin ??= (async () => {
-      const admin = this.kafka.admin();
-      await admin.connect();
-      return admin;
-    })();
-    this.admin.catch(() => {
-      this.admin = undefined;
-    });
-    return this.admin;
   }
 
   private async requireCustomer(customerId: string): Promise<CustomerEntity> {

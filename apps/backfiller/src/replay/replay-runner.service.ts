@@ -4,13 +4,18 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
-import type { Kafka, Message, Topics } from '@raise-sync/shared/kafka';
+import {
+  KafkaConnection,
+  TopicRangeReader,
+  type OutgoingMessage,
+  type RangePage,
+  type Topics,
+} from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
   BulkPushback,
   EventCodec,
   EventProducer,
-  KAFKA,
   PIPELINE_METRICS,
   PinoLogger,
   PUSHBACK_RECHECK_MS,
@@ -25,7 +30,6 @@ import { backoffMs } from '../work/failure';
 import { positionKey, remainingPartitions, type RemainingPartition } from './replay-bounds';
 import { eventMatches, keyBelongsTo, replayCopy, replayHeaders } from './replay-filter';
 import { ReplayRunRepository, type ReplayRunRow } from './replay-run.repository';
-import { TopicRangeReader, type RangePage } from './topic-range-reader';
 
 /**
  * How a replay attempt ended. `held`: the customer's destination lanes are too deep
@@ -64,7 +68,7 @@ export class ReplayRunner {
     private readonly producer: EventProducer,
     private readonly codec: EventCodec,
     private readonly destinations: DestinationRepository,
-    @Inject(KAFKA) private readonly kafka: Kafka,
+    private readonly kafka: KafkaConnection,
     @Inject(TOPICS) private readonly topics: Topics,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
@@ -300,7 +304,7 @@ export class ReplayRunner {
       // A copy too large for today's event limit (written before it existed) is counted and
       // left out, so the run goes on past it.
       const encoded = await Promise.all(
-        chunk.map(async (event): Promise<Message | undefined> => {
+        chunk.map(async (event): Promise<OutgoingMessage | undefined> => {
           try {
             const message = await this.producer.toMessage(topic, event);
             return { ...message, headers: { ...message.headers, ...extraHeaders } };
@@ -313,7 +317,7 @@ export class ReplayRunner {
           }
         }),
       );
-      const messages = encoded.filter((m): m is Message => m !== undefined);
+      const messages = encoded.filter((m): m is OutgoingMessage => m !== undefined);
       await this.producer.publishRaw(topic, messages);
       const first = chunk[0] as SourceEvent;
       this.metrics.eventsPublished.inc(

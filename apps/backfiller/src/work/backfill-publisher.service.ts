@@ -1,13 +1,17 @@
-import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
-import { submitterLagGate, type LagGate, type Topics } from '@raise-sync/shared/kafka';
+import {
+  KafkaConnection,
+  submitterLagGate,
+  type LagGate,
+  type Topics,
+} from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
   countRefusedEvent,
   EventProducer,
-  KAFKA,
   PIPELINE_METRICS,
   PinoLogger,
   TOPICS,
@@ -20,13 +24,13 @@ import {
  * so a large backfill never buries other customers' live events in a long queue.
  */
 @Injectable()
-export class BackfillPublisher implements BeforeApplicationShutdown {
+export class BackfillPublisher {
   private readonly gate: LagGate | null;
 
   constructor(
     private readonly producer: EventProducer,
     @Inject(TOPICS) private readonly topics: Topics,
-    @Inject(KAFKA) kafka: ConstructorParameters<typeof LagGate>[0],
+    kafka: KafkaConnection,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     config: ConfigService<AppConfig, true>,
     private readonly log: PinoLogger,
@@ -67,10 +71,5 @@ export class BackfillPublisher implements BeforeApplicationShutdown {
       },
       events.length - refused,
     );
-  }
-
-  /** After the range workers stopped (onModuleDestroy), before Kafka disconnects. */
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.gate?.close();
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import {
@@ -7,13 +7,17 @@ import {
   type Source,
   type SourceEvent,
 } from '@raise-sync/shared/events';
-import { submitterLagGate, type LagGate, type Topics } from '@raise-sync/shared/kafka';
+import {
+  KafkaConnection,
+  submitterLagGate,
+  type LagGate,
+  type Topics,
+} from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
   BulkPushback,
   countRefusedEvent,
   EventProducer,
-  KAFKA,
   PIPELINE_METRICS,
   PinoLogger,
   TOPICS,
@@ -34,14 +38,14 @@ import type { SourceRecord } from './source-reader';
  * customers' runs meanwhile), instead of adding to a lane that already cannot keep up.
  */
 @Injectable()
-export class Republisher implements BeforeApplicationShutdown {
+export class Republisher {
   private readonly gate: LagGate | null;
 
   constructor(
     private readonly producer: EventProducer,
     @Inject(TOPICS) private readonly topics: Topics,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
-    @Inject(KAFKA) kafka: ConstructorParameters<typeof LagGate>[0],
+    kafka: KafkaConnection,
     config: ConfigService<AppConfig, true>,
     private readonly pushback: BulkPushback,
     private readonly slots: RunSlots,
@@ -49,10 +53,6 @@ export class Republisher implements BeforeApplicationShutdown {
   ) {
     const maxLag = config.get('backfill', { infer: true }).maxLag;
     this.gate = submitterLagGate(kafka, topics, maxLag);
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.gate?.close();
   }
 
   async upserts(

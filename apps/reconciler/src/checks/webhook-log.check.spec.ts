@@ -9,7 +9,6 @@ jest.mock('@raise-sync/shared/service', () => ({
   PinoLogger: class {},
   SourceClients: class {},
   EventProducer: class {},
-  KAFKA: 'KAFKA',
   TOPICS: 'TOPICS',
   countRefusedEvent: () => undefined,
 }));

@@ -1,5 +1,5 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
-import { EventCodec } from '@raise-sync/shared/events';
+import { EventCodec } from '@raise-sync/shared/kafka';
 import { RETRY_DELAYS, retryHeaders, type Topics } from '@raise-sync/shared/kafka';
 import { EventProducer, PinoLogger, TOPICS } from '@raise-sync/shared/service';
 import { customerScope, type DeadLetterEntity } from '@raise-sync/shared/state';

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { deadLetterHeaders, type RecordMetadata, type Topics } from '@raise-sync/shared/kafka';
+import { deadLetterHeaders, type WriteReceipt, type Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
   EventProducer,
@@ -89,7 +89,7 @@ export class UnroutableMessages {
     key: Buffer | null,
     value: Buffer | null,
     headers: Record<string, string>,
-  ): Promise<RecordMetadata[]> {
+  ): Promise<WriteReceipt[]> {
     try {
       return await this.producer.publishRaw(this.topics.deadLetters, [{ key, value, headers }]);
     } catch (error) {

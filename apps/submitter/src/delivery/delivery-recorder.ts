@@ -4,7 +4,7 @@ import {
   RETRY_DELAYS,
   deadLetterHeaders,
   retryHeaders,
-  type Message,
+  type OutgoingMessage,
   type Topics,
 } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
@@ -74,8 +74,8 @@ export class DeliveryRecorder {
     ctx: DestinationContext,
     outcomes: Outcome[],
   ): Promise<Map<DeadLetteredOutcome, DeadLetterCopy>> {
-    const byTopic = new Map<string, Message[]>();
-    const add = (topic: string, message: Message): void => {
+    const byTopic = new Map<string, OutgoingMessage[]>();
+    const add = (topic: string, message: OutgoingMessage): void => {
       const list = byTopic.get(topic) ?? [];
       list.push(message);
       byTopic.set(topic, list);
@@ -91,7 +91,7 @@ export class DeliveryRecorder {
         o.dueAt = new Date(earliestDue);
       }
     }
-    const deadMessages: Array<[DeadLetteredOutcome, Message]> = [];
+    const deadMessages: Array<[DeadLetteredOutcome, OutgoingMessage]> = [];
     for (const o of outcomes) {
       const { item } = o;
       const original = originOf(item.message);

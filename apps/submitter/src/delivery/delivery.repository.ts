@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { recordKeyOf } from '@raise-sync/destinations';
-import { DEAD_LETTER_HEADERS, type Message } from '@raise-sync/shared/kafka';
+import { DEAD_LETTER_HEADERS, type OutgoingMessage } from '@raise-sync/shared/kafka';
 import type { CustomerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 import type { PreviousStates } from './delivery-decider';
@@ -15,7 +15,7 @@ import type {
 
 /** Where a dead letter was published, for its index row. */
 export interface DeadLetterCopy {
-  message: Message;
+  message: OutgoingMessage;
   partition: number;
   offset: string;
 }

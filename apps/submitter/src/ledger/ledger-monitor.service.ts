@@ -6,14 +6,13 @@ import {
 } from '@nestjs/common';
 import {
   bulkGroupId,
-  consumerGroupLag,
+  KafkaConnection,
   liveGroupId,
   RETRY_DELAYS,
   type Topics,
 } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { KAFKA, PIPELINE_METRICS, PinoLogger, TOPICS } from '@raise-sync/shared/service';
-import type { Admin, Kafka } from '@raise-sync/shared/kafka';
+import { PIPELINE_METRICS, PinoLogger, TOPICS } from '@raise-sync/shared/service';
 import { customerScope } from '@raise-sync/shared/state';
 import { LedgerRepository, type LedgerRow } from './ledger.repository';
 
@@ -29,11 +28,10 @@ export type { LedgerRow } from './ledger.repository';
 @Injectable()
 export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
   private timer: NodeJS.Timeout | undefined;
-  private admin?: Admin;
 
   constructor(
     private readonly repository: LedgerRepository,
-    @Inject(KAFKA) private readonly kafka: Kafka,
+    private readonly kafka: KafkaConnection,
     @Inject(TOPICS) private readonly topics: Topics,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
@@ -46,15 +44,12 @@ export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
     this.timer.unref();
   }
 
-  async onModuleDestroy(): Promise<void> {
+  onModuleDestroy(): void {
     clearInterval(this.timer);
-    await this.admin?.disconnect();
   }
 
   /** Consumer lag of the source-topic group and of each retry group. */
   private async refreshLag(): Promise<void> {
-    this.admin ??= this.kafka.admin();
-    await this.admin.connect();
     const groups: Array<[string, string[]]> = [
       [liveGroupId(this.topics.prefix), this.topics.allSourceEvents()],
       [bulkGroupId(this.topics.prefix), this.topics.allBulkEvents()],
@@ -64,7 +59,7 @@ export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
       ]),
     ];
     for (const [group, topics] of groups) {
-      this.metrics.consumerLag.set({ group }, await consumerGroupLag(this.admin, group, topics));
+      this.metrics.consumerLag.set({ group }, await this.kafka.groupLag(group, topics));
     }
   }
 

@@ -1,5 +1,6 @@
-import type { ConsumerRunConfig, Kafka } from 'kafkajs';
-import { toConsumedMessage, type ConsumedMessage } from './consumer-loop';
+import type { ConsumerRunConfig } from 'kafkajs';
+import type { KafkaConnection } from './connection';
+import { toConsumedMessage, type ConsumedMessage } from './consumed-message';
 import { GroupConsumer, type GroupConsumerOptions } from './group-consumer';
 
 /** What a batch handler may do while it works through one partition's batch. */
@@ -22,6 +23,8 @@ export interface PartitionBatch {
    * chunk at a time holds the converted form of one chunk, not of the whole fetch.
    */
   slice(start: number, end?: number): ConsumedMessage[];
+  /** Only the values of messages [start, end), for a reader that needs nothing else (a floor). */
+  values(start: number, end?: number): Array<Buffer | null>;
 }
 
 export type BatchHandler = (batch: PartitionBatch, control: BatchControl) => Promise<void>;
@@ -62,13 +65,13 @@ export function fetchBytesFor(options: BatchConsumerOptions): {
  */
 export class BatchConsumer extends GroupConsumer {
   constructor(
-    kafka: Kafka,
+    connection: KafkaConnection,
     private readonly options: BatchConsumerOptions,
     private readonly handler: BatchHandler,
   ) {
     // A shorter session than the default: a killed replica's partitions move on within seconds.
     super(
-      kafka,
+      connection,
       { ...options, sessionTimeoutMs: options.sessionTimeoutMs ?? 10000 },
       { heartbeatInterval: 3000, ...fetchBytesFor(options) },
     );
@@ -88,6 +91,7 @@ export class BatchConsumer extends GroupConsumer {
               size: messages.length,
               slice: (start, end) =>
                 messages.slice(start, end).map((m) => toConsumedMessage(topic, partition, m)),
+              values: (start, end) => messages.slice(start, end).map((m) => m.value),
             },
             {
               resolveOffset: (offset) => payload.resolveOffset(offset),

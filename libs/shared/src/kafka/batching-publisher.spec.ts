@@ -1,4 +1,4 @@
-import type { Message } from 'kafkajs';
+import type { OutgoingMessage as Message } from './connection';
 import { SAMPLE_RECORDS } from '../events/samples';
 import { newSourceEvent, type SourceEvent } from '../events/source-event';
 import { BatchingPublisher, type BatchSink } from './batching-publisher';

@@ -1,18 +1,18 @@
-import type { Message } from 'kafkajs';
+import type { OutgoingMessage } from './connection';
 import type { SourceEvent } from '../events/source-event';
 import { EventTooLargeError, isMessageError, messageBytes } from './producer';
 
 /** What the batching publisher needs from a producer (EventProducer in production). */
 export interface BatchSink {
   /** Encodes one event; throws (EventTooLargeError) when it cannot fit a request. */
-  toMessage(topic: string, event: SourceEvent): Promise<Message>;
+  toMessage(topic: string, event: SourceEvent): Promise<OutgoingMessage>;
   /** One produce request; `once`: no client-side resend (a shared request fails fast). */
   sendBatch(
-    topicMessages: Array<{ topic: string; messages: Message[] }>,
+    topicMessages: Array<{ topic: string; messages: OutgoingMessage[] }>,
     options?: { once?: boolean },
   ): Promise<void>;
   /** The partition a key lands on; each partition is a lane with its own byte budget. */
-  partitionOf?(topic: string, key: Message['key']): Promise<number>;
+  partitionOf?(topic: string, key: OutgoingMessage['key']): Promise<number>;
   /** Most message bytes one request may carry for one partition. */
   readonly maxRequestBytes?: number;
 }
@@ -31,7 +31,7 @@ export interface BatchingPublisherOptions {
 }
 
 interface Pending {
-  message: Message;
+  message: OutgoingMessage;
   bytes: number;
   settle: (error?: unknown) => void;
 }
@@ -103,7 +103,7 @@ export class BatchingPublisher {
         }),
       ),
     );
-    const messages = encoded.filter((m): m is Message => m !== undefined);
+    const messages = encoded.filter((m): m is OutgoingMessage => m !== undefined);
     const partitionOf = this.sink.partitionOf?.bind(this.sink);
     const partitions = partitionOf
       ? await Promise.all(messages.map((message) => partitionOf(topic, message.key)))
@@ -254,7 +254,7 @@ export class BatchingPublisher {
       void this.sendLane(lane, items);
       return;
     }
-    const byTopic = new Map<string, Message[]>();
+    const byTopic = new Map<string, OutgoingMessage[]>();
     for (const { lane, items } of parts) {
       const list = byTopic.get(lane.topic) ?? [];
       list.push(...items.map((item) => item.message));

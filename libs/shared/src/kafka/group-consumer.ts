@@ -1,4 +1,5 @@
-import type { Consumer, ConsumerConfig, ConsumerRunConfig, Kafka } from 'kafkajs';
+import type { Consumer, ConsumerConfig, ConsumerRunConfig } from 'kafkajs';
+import { clientOf, type KafkaConnection } from './connection';
 
 /** What every consumer-group loop of ours is configured with. */
 export interface GroupConsumerOptions {
@@ -13,7 +14,7 @@ export interface GroupConsumerOptions {
 }
 
 /**
- * The lifecycle both consumer loops share: one kafkajs consumer per group, crash tracking for
+ * The lifecycle of a consumer-group loop: one client consumer per group, crash tracking for
  * readiness, `start()` that resolves once the group is joined, and a graceful `stop()` (stop
  * fetching, let running handlers finish, commit resolved offsets, leave the group, disconnect).
  */
@@ -24,11 +25,11 @@ export abstract class GroupConsumer {
   private stopping?: Promise<void>;
 
   protected constructor(
-    kafka: Kafka,
+    connection: KafkaConnection,
     private readonly groupOptions: GroupConsumerOptions,
     config: Partial<ConsumerConfig> = {},
   ) {
-    this.consumer = kafka.consumer({
+    this.consumer = clientOf(connection).consumer({
       groupId: groupOptions.groupId,
       sessionTimeout: groupOptions.sessionTimeoutMs ?? 30000,
       allowAutoTopicCreation: false,

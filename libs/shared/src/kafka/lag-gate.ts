@@ -1,24 +1,4 @@
-import type { Admin, Kafka } from 'kafkajs';
-
-/** Messages of `topics` not yet committed by `groupId` (uncommitted partitions count from their start). */
-export async function consumerGroupLag(
-  admin: Admin,
-  groupId: string,
-  topics: string[],
-): Promise<number> {
-  const committed = await admin.fetchOffsets({ groupId, topics });
-  let lag = 0;
-  for (const topic of topics) {
-    const ends = await admin.fetchTopicOffsets(topic);
-    const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
-    for (const end of ends) {
-      const offset = Number(mine.find((p) => p.partition === end.partition)?.offset ?? -1);
-      const from = offset >= 0 ? offset : Number(end.low);
-      lag += Math.max(0, Number(end.high) - from);
-    }
-  }
-  return lag;
-}
+import type { KafkaConnection } from './connection';
 
 export interface LagGateOptions {
   /** The consumer group whose backlog is watched (the submitter's). */
@@ -36,17 +16,13 @@ export interface LagGateOptions {
  * their latency stays within what the submitter needs for `maxLag` messages.
  */
 export class LagGate {
-  private admin?: Admin;
-
   constructor(
-    private readonly kafka: Kafka,
+    private readonly connection: KafkaConnection,
     private readonly options: LagGateOptions,
   ) {}
 
-  async lag(): Promise<number> {
-    this.admin ??= this.kafka.admin();
-    await this.admin.connect();
-    return consumerGroupLag(this.admin, this.options.groupId, this.options.topics);
+  lag(): Promise<number> {
+    return this.connection.groupLag(this.options.groupId, this.options.topics);
   }
 
   /** Resolves once the backlog is below the limit; returns how long it waited (ms). */
@@ -57,10 +33,6 @@ export class LagGate {
     }
     return Date.now() - started;
   }
-
-  async close(): Promise<void> {
-    await this.admin?.disconnect();
-  }
 }
 
 /**
@@ -70,12 +42,12 @@ export class LagGate {
  * how far bulk work runs ahead of its own delivery, not anyone's live latency.
  */
 export function submitterLagGate(
-  kafka: Kafka,
+  connection: KafkaConnection,
   topics: { prefix: string; allBulkEvents(): string[] },
   maxLag: number,
 ): LagGate | null {
   return maxLag > 0
-    ? new LagGate(kafka, {
+    ? new LagGate(connection, {
         groupId: bulkGroupId(topics.prefix),
         topics: topics.allBulkEvents(),
         maxLag,

@@ -1,5 +1,6 @@
 import type { Kafka, Message, Producer, ProducerBatch, ProducerRecord } from 'kafkajs';
-import type { EventCodec } from '../events/codec';
+import { KafkaConnection } from './connection';
+import type { EventCodec } from './codec';
 import { SAMPLE_RECORDS } from '../events/samples';
 import { newSourceEvent } from '../events/source-event';
 import {
@@ -81,7 +82,7 @@ describe('EventProducer', () => {
 
   it('refuses an event that would not leave the headroom, before sending anything', async () => {
     const kafka = new FakeKafka();
-    const producer = new EventProducer(kafka as unknown as Kafka, codec, {
+    const producer = new EventProducer(KafkaConnection.around(kafka as unknown as Kafka), codec, {
       maxMessageBytes: 100_000,
     });
     await producer.connect();
@@ -101,7 +102,7 @@ describe('EventProducer', () => {
 
   it('splits raw writes so no request passes the record-batch limit, keeping order', async () => {
     const kafka = new FakeKafka();
-    const producer = new EventProducer(kafka as unknown as Kafka, codec, {
+    const producer = new EventProducer(KafkaConnection.around(kafka as unknown as Kafka), codec, {
       maxMessageBytes: 100_000,
     });
     await producer.connect();
@@ -117,7 +118,7 @@ describe('EventProducer', () => {
   it('reports unhealthy after consecutive failures, recreates itself, and heals on success', async () => {
     const kafka = new FakeKafka();
     const health: Array<{ healthy: boolean; recreated?: boolean }> = [];
-    const producer = new EventProducer(kafka as unknown as Kafka, codec, {
+    const producer = new EventProducer(KafkaConnection.around(kafka as unknown as Kafka), codec, {
       failuresBeforeRecreate: 3,
       recreateIntervalMs: 0,
       onHealth: ({ healthy, recreated }) => health.push({ healthy, recreated }),
@@ -154,7 +155,7 @@ describe('EventProducer', () => {
 
   it('spreads keys over partitions like the producer itself', async () => {
     const kafka = new FakeKafka();
-    const producer = new EventProducer(kafka as unknown as Kafka, codec);
+    const producer = new EventProducer(KafkaConnection.around(kafka as unknown as Kafka), codec);
     await producer.connect();
     const partitions = await Promise.all(
       Array.from({ length: 30 }, (_v, i) => producer.partitionOf('t', `c1:gift:${i}`)),

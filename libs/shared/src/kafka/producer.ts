@@ -2,12 +2,16 @@ import {
   Partitioners,
   type Admin,
   type Kafka,
-  type Message,
   type PartitionMetadata,
   type Producer,
-  type RecordMetadata,
 } from 'kafkajs';
-import type { EventCodec } from '../events/codec';
+import {
+  clientOf,
+  type KafkaConnection,
+  type OutgoingMessage,
+  type WriteReceipt,
+} from './connection';
+import type { EventCodec } from './codec';
 import type { SourceEvent } from '../events/source-event';
 import { messageKeyFor } from './topics';
 
@@ -51,7 +55,7 @@ export class EventTooLargeError extends Error {
  * Upper bound of the bytes one message takes inside a record batch (record v2: the lengths are
  * varints of at most 5 bytes; attributes, timestamp and offset deltas at most 11).
  */
-export function messageBytes(message: Message): number {
+export function messageBytes(message: OutgoingMessage): number {
   const len = (value: Buffer | string | null | undefined): number =>
     value === null || value === undefined
       ? 0
@@ -60,10 +64,7 @@ export function messageBytes(message: Message): number {
         : Buffer.byteLength(value);
   let bytes = 5 + 11 + 5 + len(message.key) + 5 + len(message.value) + 5;
   for (const [name, value] of Object.entries(message.headers ?? {})) {
-    const values = Array.isArray(value) ? value : [value];
-    for (const one of values) {
-      bytes += 5 + Buffer.byteLength(name) + 5 + len(one);
-    }
+    bytes += 5 + Buffer.byteLength(name) + 5 + len(value);
   }
   return bytes;
 }
@@ -156,12 +157,15 @@ export class EventProducer {
   /** The most bytes one source event may take (leaves EVENT_HEADROOM_BYTES for later headers). */
   readonly maxEventBytes: number;
 
+  private readonly kafka: Kafka;
+
   constructor(
-    private readonly kafka: Kafka,
+    connection: KafkaConnection,
     private readonly codec: EventCodec,
     private readonly options: EventProducerOptions = {},
   ) {
     const limit = options.maxMessageBytes ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
+    this.kafka = clientOf(connection);
     this.maxRequestBytes = limit - BATCH_OVERHEAD_BYTES;
     this.maxEventBytes = this.maxRequestBytes - EVENT_HEADROOM_BYTES;
     this.producer = this.newProducer(5);
@@ -213,11 +217,11 @@ export class EventProducer {
     topic: string,
     events: SourceEvent[],
     onTooLarge?: (error: EventTooLargeError, event: SourceEvent) => void,
-  ): Promise<RecordMetadata[]> {
+  ): Promise<WriteReceipt[]> {
     if (events.length === 0) {
       return [];
     }
-    const messages: Message[] = [];
+    const messages: OutgoingMessage[] = [];
     for (const event of events) {
       try {
         messages.push(await this.toMessage(topic, event));
@@ -236,8 +240,8 @@ export class EventProducer {
    * The Kafka message for an event: customer-first key, Avro value, filterable headers. Throws
    * EventTooLargeError when it would not leave the headroom later stages need.
    */
-  async toMessage(topic: string, event: SourceEvent): Promise<Message> {
-    const message: Message = {
+  async toMessage(topic: string, event: SourceEvent): Promise<OutgoingMessage> {
+    const message: OutgoingMessage = {
       key: messageKeyFor(event.customerId, event.resource, event.recordId),
       value: await this.codec.encode(topic, event),
       headers: {
@@ -298,7 +302,7 @@ export class EventProducer {
    * partition's part on its own (and only those failures count against the producer's health).
    */
   async sendBatch(
-    topicMessages: Array<{ topic: string; messages: Message[] }>,
+    topicMessages: Array<{ topic: string; messages: OutgoingMessage[] }>,
     options: { once?: boolean } = {},
   ): Promise<void> {
     const request = {
@@ -318,13 +322,13 @@ export class EventProducer {
    * in requests that each stay within the record-batch limit, in order. A message that alone is
    * over the limit is refused before anything is sent.
    */
-  async publishRaw(topic: string, messages: Message[]): Promise<RecordMetadata[]> {
+  async publishRaw(topic: string, messages: OutgoingMessage[]): Promise<WriteReceipt[]> {
     const sizes = messages.map(messageBytes);
     const tooBig = sizes.findIndex((bytes) => bytes > this.maxRequestBytes);
     if (tooBig >= 0) {
       throw new EventTooLargeError(sizes[tooBig] ?? 0, this.maxRequestBytes);
     }
-    const written: RecordMetadata[] = [];
+    const written: WriteReceipt[] = [];
     let start = 0;
     while (start < messages.length) {
       // Without knowing partitions, bound the whole request: then no partition's batch is over.

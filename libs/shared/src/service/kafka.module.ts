@@ -7,23 +7,17 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { Admin, Kafka } from 'kafkajs';
 import { PinoLogger } from 'nestjs-pino';
 import type { AppConfig } from '../config/load-config';
-import { EventCodec } from '../events/codec';
+import { EventCodec } from '../kafka/codec';
 import { allSourceResources } from '../events/source-event';
-import { ensureTopics, pipelineTopicSpecs } from '../kafka/admin';
-import {
-  ConsumerLoop,
-  type ConsumerLoopOptions,
-  type MessageHandler,
-} from '../kafka/consumer-loop';
-import { createKafka } from '../kafka/kafka-client';
+import { pipelineTopicSpecs } from '../kafka/admin';
 import {
   BatchConsumer,
   type BatchConsumerOptions,
   type BatchHandler,
 } from '../kafka/batch-consumer';
+import { KafkaConnection } from '../kafka/connection';
 import { EventProducer } from '../kafka/producer';
 import { topicsFor, type Topics } from '../kafka/topics';
 import { ReadinessService, within } from './readiness.service';
@@ -35,7 +29,7 @@ import {
   waitForDependency,
   type WaitingInfo,
 } from './startup-dependencies';
-import { KAFKA, PIPELINE_METRICS, SERVICE_NAME, TOPICS } from './tokens';
+import { PIPELINE_METRICS, SERVICE_NAME, TOPICS } from './tokens';
 
 /**
  * Connects this service to Kafka and the schema registry at startup (each tried for
@@ -45,10 +39,8 @@ import { KAFKA, PIPELINE_METRICS, SERVICE_NAME, TOPICS } from './tokens';
  */
 @Injectable()
 export class KafkaLifecycle implements OnModuleInit, OnApplicationShutdown {
-  private admin?: Admin;
-
   constructor(
-    @Inject(KAFKA) private readonly kafka: Kafka,
+    private readonly kafka: KafkaConnection,
     @Inject(TOPICS) private readonly topics: Topics,
     private readonly codec: EventCodec,
     private readonly producer: EventProducer,
@@ -62,15 +54,14 @@ export class KafkaLifecycle implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     const kafka = this.config.get('kafka', { infer: true });
     const registry = this.config.get('registry', { infer: true });
-    // Fail fast, naming the variable, instead of kafkajs's retries (45 s and stack traces).
+    // Fail fast, naming the variable, instead of the client's retries (45 s and stack traces).
     const startup = {
       timeoutMs: this.config.get('startupDependencyTimeoutMs', { infer: true }),
       onWaiting: (info: WaitingInfo) => logWaiting(this.log, info),
     };
     await waitForDependency(kafkaCheck(kafka.brokers, 'raise-sync-startup-check'), startup);
     await waitForDependency(registryCheck(registry.url), startup);
-    const result = await ensureTopics(
-      this.kafka,
+    const result = await this.kafka.ensureTopics(
       pipelineTopicSpecs(this.topics, {
         sourcePartitions: kafka.sourcePartitions,
         replicationFactor: kafka.replicationFactor,
@@ -91,11 +82,8 @@ export class KafkaLifecycle implements OnModuleInit, OnApplicationShutdown {
       await this.codec.registerEventSchema(this.topics.bulkEvents(source, resource), resource);
     }
     await this.producer.connect();
-    this.admin = this.kafka.admin();
-    await this.admin.connect();
-    const admin = this.admin;
     this.readiness.register('kafka', async () => {
-      await within(3000, 'Kafka', admin.describeCluster());
+      await within(3000, 'Kafka', this.kafka.ping());
       if (!this.producer.isConnected()) {
         throw new Error('producer is not connected');
       }
@@ -122,19 +110,15 @@ export class KafkaLifecycle implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.producer.disconnect();
-    await this.admin?.disconnect();
+    await this.kafka.close();
     this.log.info('disconnected from Kafka');
   }
 }
 
-/** Builds consumer loops on this service's Kafka client, so apps never touch kafkajs directly. */
+/** Builds consumer-group loops on this service's Kafka connection. */
 @Injectable()
 export class ConsumerLoopFactory {
-  constructor(@Inject(KAFKA) private readonly kafka: Kafka) {}
-
-  create(options: ConsumerLoopOptions, handler: MessageHandler): ConsumerLoop {
-    return new ConsumerLoop(this.kafka, options, handler);
-  }
+  constructor(private readonly kafka: KafkaConnection) {}
 
   createBatch(options: BatchConsumerOptions, handler: BatchHandler): BatchConsumer {
     return new BatchConsumer(this.kafka, options, handler);
@@ -145,10 +129,10 @@ export class ConsumerLoopFactory {
 @Module({
   providers: [
     {
-      provide: KAFKA,
+      provide: KafkaConnection,
       inject: [ConfigService, SERVICE_NAME, PinoLogger],
       useFactory: (config: ConfigService<AppConfig, true>, service: string, log: PinoLogger) =>
-        createKafka({
+        KafkaConnection.create({
           brokers: config.get('kafka', { infer: true }).brokers,
           clientId: `raise-sync-${service}`,
           logger: log.logger,
@@ -168,9 +152,9 @@ export class ConsumerLoopFactory {
     },
     {
       provide: EventProducer,
-      inject: [KAFKA, EventCodec, ConfigService, PIPELINE_METRICS, PinoLogger],
+      inject: [KafkaConnection, EventCodec, ConfigService, PIPELINE_METRICS, PinoLogger],
       useFactory: (
-        kafka: Kafka,
+        kafka: KafkaConnection,
         codec: EventCodec,
         config: ConfigService<AppConfig, true>,
         metrics: PipelineMetrics,
@@ -199,6 +183,6 @@ export class ConsumerLoopFactory {
     KafkaLifecycle,
     ConsumerLoopFactory,
   ],
-  exports: [KAFKA, TOPICS, EventCodec, EventProducer, ConsumerLoopFactory],
+  exports: [KafkaConnection, TOPICS, EventCodec, EventProducer, ConsumerLoopFactory],
 })
 export class KafkaPlumbingModule {}

@@ -1,4 +1,4 @@
-import { isKnownNoise, routeProcessWarnings, type WarningSink } from './process-warnings';
+import { routeProcessWarnings, type WarningSink } from './process-warnings';
 
 describe('routeProcessWarnings', () => {
   let saved: NodeJS.WarningListener[];
@@ -37,18 +37,5 @@ describe('routeProcessWarnings', () => {
   it('replaces Node’s own printer, so no bare text reaches stderr', () => {
     routeProcessWarnings('ingest');
     expect(process.listeners('warning')).toHaveLength(1);
-  });
-
-  it('recognises kafkajs’s negative timeout as noise, and nothing else', () => {
-    const fromKafkajs = new Error('-1796411052298 is a negative number.');
-    fromKafkajs.name = 'TimeoutNegativeWarning';
-    fromKafkajs.stack =
-      'TimeoutNegativeWarning: -1796411052298 is a negative number.\n' +
-      '    at RequestQueue.scheduleCheckPendingRequests (/app/node_modules/kafkajs/src/network/requestQueue/index.js:317:37)';
-    const ours = new Error('-5 is a negative number.');
-    ours.name = 'TimeoutNegativeWarning';
-    ours.stack = 'TimeoutNegativeWarning: -5\n    at wait (/app/dist/apps/submitter/main.js:1:1)';
-    expect(isKnownNoise(fromKafkajs)).toBe(true);
-    expect(isKnownNoise(ours)).toBe(false);
   });
 });

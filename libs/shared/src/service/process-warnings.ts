@@ -1,16 +1,8 @@
+import { isKafkaClientNoise } from '../kafka/client-noise';
 import { redactUrlsIn } from '../observability/redact-url';
 
 /** Where a warning goes: one structured line, at a level. */
 export type WarningSink = (level: 'warn' | 'debug', fields: Record<string, unknown>) => void;
-
-/**
- * A warning known to be harmless: kafkajs 2.2.4 computes a negative delay in its request queue
- * (tulios/kafkajs#1751), which Node 24 reports once per client; Node clamps it to 1 ms, as Node 20
- * did without a word (docs/kafka-client.md).
- */
-export function isKnownNoise(warning: Error): boolean {
-  return warning.name === 'TimeoutNegativeWarning' && /[/\\]kafkajs[/\\]/.test(warning.stack ?? '');
-}
 
 /**
  * Node's process warnings as structured log lines instead of the bare text Node writes to stderr
@@ -29,7 +21,7 @@ export function routeProcessWarnings(service: string): { use(sink: WarningSink):
   // Node's own printer is a 'warning' listener; without it nothing else writes the bare text.
   process.removeAllListeners('warning');
   process.on('warning', (warning: Error) => {
-    sink(isKnownNoise(warning) ? 'debug' : 'warn', {
+    sink(isKafkaClientNoise(warning) ? 'debug' : 'warn', {
       msg: 'process warning',
       warning: warning.name,
       error: redactUrlsIn(warning.message),

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { redactUrl, redactUrlsIn, urlSecrets } from '../observability/redact-url';
+import { probeKafka } from '../kafka/connection';
 
 /** The variables whose dependencies a service needs before it can start. */
 export type DependencyVariable = 'DATABASE_URL' | 'KAFKA_BROKERS' | 'SCHEMA_REGISTRY_URL';
@@ -135,28 +135,12 @@ export function postgresCheck(databaseUrl: string): DependencyCheck {
   };
 }
 
-/** A Kafka broker of KAFKA_BROKERS answers a metadata request (kafkajs, no retries, no logs). */
+/** A Kafka broker of KAFKA_BROKERS answers a metadata request (no retries, no client logs). */
 export function kafkaCheck(brokers: readonly string[], clientId: string): DependencyCheck {
   return {
     variable: 'KAFKA_BROKERS',
     address: brokers.join(','),
-    async attempt(timeoutMs) {
-      const kafka = new Kafka({
-        clientId,
-        brokers: [...brokers],
-        connectionTimeout: Math.min(timeoutMs, 3000),
-        requestTimeout: timeoutMs,
-        retry: { retries: 0 },
-        logLevel: logLevel.NOTHING,
-      });
-      const admin = kafka.admin({ retry: { retries: 0 } });
-      try {
-        await admin.connect();
-        await admin.describeCluster();
-      } finally {
-        await admin.disconnect().catch(() => undefined);
-      }
-    },
+    attempt: (timeoutMs) => probeKafka(brokers, clientId, timeoutMs),
   };
 }
 

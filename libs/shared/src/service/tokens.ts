@@ -2,5 +2,4 @@
 export const SERVICE_NAME = Symbol('SERVICE_NAME');
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 export const PIPELINE_METRICS = Symbol('PIPELINE_METRICS');
-export const KAFKA = Symbol('KAFKA');
 export const TOPICS = Symbol('TOPICS');

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { useTestStack } from '@raise-sync/testing';
 import { EventCodec, subjectFor } from './codec';
-import { SAMPLE_RECORDS } from './samples';
-import { eventSchemaFor } from './schemas';
+import { SAMPLE_RECORDS } from '../events/samples';
+import { eventSchemaFor } from '../events/schemas';
 import {
   allSourceResources,
   newSourceEvent,
   type Resource,
   type Source,
   type SourceEvent,
-} from './source-event';
+} from '../events/source-event';
 
 describe('EventCodec against the real schema registry', () => {
   const stack = useTestStack();

@@ -1,6 +1,6 @@
-import { toConsumedMessage, type ConsumedMessage, type Kafka } from '@raise-sync/shared/kafka';
-
-type Consumer = ReturnType<Kafka['consumer']>;
+import type { Consumer } from 'kafkajs';
+import { clientOf, type KafkaConnection } from './connection';
+import { toConsumedMessage, type ConsumedMessage } from './consumed-message';
 
 /** The part of one partition still to read: from `position` (inclusive) to `to` (exclusive). */
 export interface PartitionRange {
@@ -31,7 +31,7 @@ export class TopicRangeReader {
   private consumer?: Consumer;
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly connection: KafkaConnection,
     private readonly groupId: string,
     private readonly topic: string,
     private readonly ranges: PartitionRange[],
@@ -59,7 +59,7 @@ export class TopicRangeReader {
     const onAbort = (): void => end('stopped');
     signal.addEventListener('abort', onAbort, { once: true });
 
-    const consumer = this.kafka.consumer({
+    const consumer = clientOf(this.connection).consumer({
       groupId: this.groupId,
       allowAutoTopicCreation: false,
       sessionTimeout: 30000,
@@ -148,14 +148,7 @@ export class TopicRangeReader {
 
   /** The group held no offsets and has no members now; removing it keeps the broker tidy. */
   private async deleteGroup(): Promise<void> {
-    const admin = this.kafka.admin();
-    try {
-      await admin.connect();
-      await admin.deleteGroups([this.groupId]);
-    } catch {
-      // Best effort: an empty group without offsets expires on its own.
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
+    // Best effort: an empty group without offsets expires on its own.
+    await this.connection.deleteGroups([this.groupId]).catch(() => undefined);
   }
 }

@@ -1,8 +1,8 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import * as avro from 'avsc';
 import { RegistryUnavailableError, UndecodableMessageError, type SyncError } from '../errors';
-import { eventSchemaFor, type AvroRecordSchema } from './schemas';
-import type { Resource, SourceEvent } from './source-event';
+import { eventSchemaFor, type AvroRecordSchema } from '../events/schemas';
+import type { Resource, SourceEvent } from '../events/source-event';
 
 /** Avro `timestamp-millis` <-> JS Date, so timestamps round-trip as Dates. */
 class TimestampMillis extends avro.types.LogicalType {
