@@ -1,4 +1,4 @@
-// Shared Jest setup for every project. Three tiers (see README "Tests"):
+// Shared Jest setup for every project. Three tiers (see docs/testing.md):
 //   unit  *.spec.ts       pure logic, no I/O
 //   int   *.int-spec.ts   real Kafka, Schema Registry and PostgreSQL (global setup starts or reuses them)
 //   e2e   *.e2e-spec.ts   built apps started as child processes against the same stack

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { anchorsOf, REPO_ROOT } from './markdown';
 import { declaredMetrics, TARGET_LABELS, type MetricCatalog } from './metric-catalog';
 import {
   allPanels,
@@ -15,6 +18,8 @@ const dashboards = loadDashboards();
 const queries = everyQuery(dashboards);
 const CUSTOMER_MATCHER = { name: 'customer_id', op: '=~', value: '$customer_id' };
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
+/** Where every alert rule's runbook annotation points: one heading per alert. */
+const RUNBOOKS = 'docs/runbooks.md';
 
 /**
  * The stages the issue asks the dashboards to cover, each as a test on one panel query: the
@@ -266,12 +271,18 @@ describe('Prometheus alert rules (deploy/prometheus/alerts.yml)', () => {
   const AGGREGATIONS = new Set(['sum', 'min', 'max', 'avg', 'count', 'group', 'topk', 'bottomk']);
 
   it('have unique names, a severity, a summary and a runbook entry each', () => {
+    const runbooks = anchorsOf(readFileSync(join(REPO_ROOT, RUNBOOKS), 'utf8'));
     expect(new Set(rules.map((r) => r.alert)).size).toBe(rules.length);
     for (const rule of rules) {
       expect(rule.alert).toMatch(/^[A-Z][A-Za-z0-9]+$/);
       expect(['page', 'ticket']).toContain(rule.labels?.['severity']);
       expect(rule.annotations?.['summary']).toBeTruthy();
-      expect(rule.annotations?.['runbook']).toBe(`README.md#${rule.alert.toLowerCase()}`);
+      expect(rule.annotations?.['runbook']).toBe(`${RUNBOOKS}#${rule.alert.toLowerCase()}`);
+      // the entry exists: a heading named after the alert
+      expect({ alert: rule.alert, entry: runbooks.has(rule.alert.toLowerCase()) }).toEqual({
+        alert: rule.alert,
+        entry: true,
+      });
     }
   });
 
