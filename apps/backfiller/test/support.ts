@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { EventCodec, newSourceEvent, SAMPLE_RECORDS } from '@raise-sync/shared/events';
+import { EventCodec, newSourceEvent } from '@raise-sync/shared/events';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import { createKafka, EventProducer, topicsFor } from '@raise-sync/shared/kafka';
 import { CustomerRepository, DestinationEntity, customerScope } from '@raise-sync/shared/state';
 import type { CreateOrgOptions, Simulator } from '@raise-sync/simulators';

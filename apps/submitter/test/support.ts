@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import {
-  EventCodec,
-  newSourceEvent,
-  SAMPLE_RECORDS,
-  type SourceEvent,
-} from '@raise-sync/shared/events';
+import { EventCodec, newSourceEvent, type SourceEvent } from '@raise-sync/shared/events';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import { EventProducer, createKafka, topicsFor } from '@raise-sync/shared/kafka';
 import {
   CustomerRepository,

@@ -1,4 +1,3 @@
 export * from './source-event';
 export * from './schemas';
 export * from './codec';
-export * from './samples';

@@ -1,6 +1,6 @@
 import { useTestStack, expectEventually } from '@raise-sync/testing';
 import { EventCodec } from '../events/codec';
-import { SAMPLE_RECORDS } from '../events/samples';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import { newSourceEvent, type SourceEvent } from '../events/source-event';
 import { ensureTopics, pipelineTopicSpecs } from './admin';
 import { BatchConsumer } from './batch-consumer';

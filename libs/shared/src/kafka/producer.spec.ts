@@ -1,6 +1,6 @@
 import type { Kafka, Message, Producer, ProducerBatch, ProducerRecord } from 'kafkajs';
 import type { EventCodec } from '../events/codec';
-import { SAMPLE_RECORDS } from '../events/samples';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import { newSourceEvent } from '../events/source-event';
 import {
   EVENT_HEADROOM_BYTES,
