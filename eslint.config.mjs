@@ -6,16 +6,22 @@ import jest from 'eslint-plugin-jest';
 import prettier from 'eslint-config-prettier';
 import customerScope from './tools/eslint/customer-scope.cjs';
 
-// Which project may import which (by tag). Apps, the destination adapters, the test harness and
-// the tools reach Kafka, the schema registry and prom-client only through libs/shared; inside
-// libs/shared only its kafka folder holds the Kafka and registry clients (see `kafkaClients`
-// below and docs/kafka-client.md).
+// Which project may import which (by tag). Apps, the destination adapters, the source clients,
+// the test harness and the tools reach Kafka, the schema registry and prom-client only through
+// libs/shared; inside libs/shared only its kafka folder holds the Kafka and registry clients (see
+// `kafkaClients` below and docs/kafka-client.md). libs/sources (type:sources) builds on
+// libs/shared only; libs/shared and the destination adapters never import it.
 const kafkaClients = ['kafkajs', '@kafkajs/confluent-schema-registry'];
 const sealedClients = [...kafkaClients, 'prom-client'];
 const runtime = [
   {
     sourceTag: 'type:app',
-    onlyDependOnLibsWithTags: ['type:domain', 'type:shared'],
+    onlyDependOnLibsWithTags: ['type:domain', 'type:sources', 'type:shared'],
+    bannedExternalImports: sealedClients,
+  },
+  {
+    sourceTag: 'type:sources',
+    onlyDependOnLibsWithTags: ['type:shared'],
     bannedExternalImports: sealedClients,
   },
   {
@@ -26,18 +32,18 @@ const runtime = [
   { sourceTag: 'type:shared', onlyDependOnLibsWithTags: ['type:shared'] },
   {
     sourceTag: 'type:testing',
-    onlyDependOnLibsWithTags: ['type:shared', 'type:domain'],
+    onlyDependOnLibsWithTags: ['type:shared', 'type:domain', 'type:sources'],
     bannedExternalImports: sealedClients,
   },
   {
     sourceTag: 'type:tool',
-    onlyDependOnLibsWithTags: ['type:shared', 'type:domain', 'type:testing'],
+    onlyDependOnLibsWithTags: ['type:shared', 'type:domain', 'type:sources', 'type:testing'],
     bannedExternalImports: sealedClients,
   },
 ];
 // Test files (of apps and libs) may also use the testing harness.
 const withTesting = runtime.map((c) =>
-  c.sourceTag === 'type:app' || c.sourceTag === 'type:domain' || c.sourceTag === 'type:shared'
+  ['type:app', 'type:domain', 'type:sources', 'type:shared'].includes(c.sourceTag)
     ? { ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:testing'] }
     : c,
 );
@@ -95,8 +101,8 @@ export default tseslint.config(
     rules: { '@typescript-eslint/consistent-type-imports': 'off' },
   },
   {
-    // Test support modules next to e2e specs (apps/*/test/*.ts) may use the harness too.
-    files: ['apps/*/test/**/*.ts'],
+    // Test support modules next to the specs (apps/*/test, libs/*/test) may use the harness too.
+    files: ['apps/*/test/**/*.ts', 'libs/*/test/**/*.ts'],
     rules: { '@nx/enforce-module-boundaries': boundaries(withTesting) },
   },
   {
@@ -165,7 +171,11 @@ export default tseslint.config(
   },
   {
     // Every repository method takes the customer scope first, or says why not (see the rule).
-    files: ['apps/*/src/**/*.repository.ts', 'libs/shared/src/state/repositories/*.ts'],
+    files: [
+      'apps/*/src/**/*.repository.ts',
+      'libs/shared/src/state/repositories/*.ts',
+      'libs/sources/src/**/*.repository.ts',
+    ],
     plugins: { 'raise-sync': customerScope.raiseSyncPlugin },
     rules: { 'raise-sync/customer-scope': 'error' },
   },

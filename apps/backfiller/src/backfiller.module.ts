@@ -8,8 +8,8 @@ import {
   DatabaseModule,
   KafkaPlumbingModule,
   ServiceModule,
-  SourceClients,
 } from '@raise-sync/shared/service';
+import { SourceClients } from '@raise-sync/sources/service';
 import { stateRepositoryProviders } from '@raise-sync/shared/state';
 import { BackfillAdminController } from './admin/backfill-admin.controller';
 import { BackfillAdminService } from './admin/backfill-admin.service';

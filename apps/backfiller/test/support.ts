@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { newSourceEvent, SAMPLE_RECORDS } from '@raise-sync/shared/events';
-import { EventCodec } from '@raise-sync/shared/kafka';
-import { KafkaConnection, EventProducer, topicsFor } from '@raise-sync/shared/kafka';
+import { newSourceEvent } from '@raise-sync/shared/events';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
+import { EventCodec, KafkaConnection, EventProducer, topicsFor } from '@raise-sync/shared/kafka';
 import { CustomerRepository, DestinationEntity, customerScope } from '@raise-sync/shared/state';
 import type { CreateOrgOptions, Simulator } from '@raise-sync/simulators';
 import {

@@ -19,7 +19,7 @@ import { Poller } from './polling/poller.service';
 import { EventPublisher } from './publish/event-publisher.service';
 import { CredentialHealth } from './sources/credential-health.service';
 import { CustomerSourceRepository } from './sources/customer-source.repository';
-import { SourceClients } from '@raise-sync/shared/service';
+import { SourceClients } from '@raise-sync/sources/service';
 import { CrmPlusWebhookRegistration } from './admin/crm-plus-webhook-registration.service';
 import { CrmPlusWebhookController } from './webhooks/crm-plus-webhook.controller';
 import { CrmPlusWebhookIntake } from './webhooks/crm-plus-webhook.service';

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/shared/sources';
+import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/sources';
 import { expectEventually, scrapeMetric, useTestStack } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventCodec } from '@raise-sync/shared/kafka';
-import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/shared/sources';
+import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/sources';
 import { startDedicatedKafka, useTestStack, type DedicatedKafka } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import { onboard, startIngest, topics, type IngestUnderTest } from './support';

@@ -5,7 +5,7 @@ import {
   type OutgoingHttpHeaders,
 } from 'node:http';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/shared/sources';
+import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/sources';
 import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import { expectEventually, scrapeMetric, useTestStack } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { RaiseDonorModel } from '@raise-sync/shared/sources';
+import type { RaiseDonorModel } from '@raise-sync/sources';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import { expectEventually, freePort, useTestStack } from '@raise-sync/testing';
 import {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { newSourceEvent, SAMPLE_RECORDS, type SourceEvent } from '@raise-sync/shared/events';
-import { EventCodec } from '@raise-sync/shared/kafka';
-import { EventProducer, KafkaConnection, topicsFor } from '@raise-sync/shared/kafka';
+import { newSourceEvent, type SourceEvent } from '@raise-sync/shared/events';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
+import { EventCodec, EventProducer, KafkaConnection, topicsFor } from '@raise-sync/shared/kafka';
 import {
   CustomerRepository,
   DestinationEntity,

@@ -1,12 +1,12 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  SAMPLE_RECORDS,
   newSourceEvent,
   type RecordByResource,
   type Resource,
   type SourceEvent,
 } from '@raise-sync/shared/events';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import type { DestinationKind } from '@raise-sync/shared/state';
 import type { DestinationContext } from '../src/port';
 

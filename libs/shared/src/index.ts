@@ -3,3 +3,5 @@
 export * from './errors';
 export * from './http-util';
 export * from './body-reader';
+// The customer/record ID rule, for libraries that must not load the service entry point.
+export { isUuid } from './service/request-params';

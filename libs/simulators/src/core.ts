@@ -7,7 +7,7 @@ import {
   type RaiseResource,
   type RaiseWebhookPayload,
   type VomoUserResource,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import {
   COLUMN_FIELDS,
   DAY_MS,

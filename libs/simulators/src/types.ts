@@ -1,8 +1,4 @@
-import type {
-  RaiseModelByResource,
-  RaiseResource,
-  VomoUserResource,
-} from '@raise-sync/shared/sources';
+import type { RaiseModelByResource, RaiseResource, VomoUserResource } from '@raise-sync/sources';
 import type { ModelFor, SimResource } from './data/dataset';
 import type { DestinationControl } from './destinations/types';
 import type { FaultConfig } from './faults';

@@ -24,7 +24,7 @@ import {
   RaiseClient,
   RateBudgets,
   SourceHttpClient,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import { CustomerRepository, DestinationEntity, customerScope } from '@raise-sync/shared/state';
 import { connectSimulator } from '@raise-sync/simulators';
 import {

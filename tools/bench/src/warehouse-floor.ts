@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
  */
 import { randomBytes } from 'node:crypto';
 import { WarehouseAdapter, type DestinationContext } from '@raise-sync/destinations';
-import { newSourceEvent, SAMPLE_RECORDS, type SourceEvent } from '@raise-sync/shared/events';
+import { newSourceEvent, type SourceEvent } from '@raise-sync/shared/events';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import { EventCodec } from '@raise-sync/shared/kafka';
 import {
   EventProducer,

@@ -12,7 +12,7 @@ import { Agent, request } from 'node:http';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { runMigrations } from '@raise-sync/shared/state';
-import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/shared/sources';
+import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/sources';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import { env, freePort, waitReady } from './util';
 

@@ -1,4 +1,5 @@
-import { newSourceEvent, SAMPLE_RECORDS, type SourceEvent } from '@raise-sync/shared/events';
+import { newSourceEvent, type SourceEvent } from '@raise-sync/shared/events';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import { REPLAY_DESTINATION_HEADER } from '@raise-sync/shared/state';
 import {
   BoundsError,

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { newSourceEvent, type Resource, type SourceEvent } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger, SourceClients } from '@raise-sync/shared/service';
+import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { SourceClients } from '@raise-sync/sources/service';
 import {
   isRaiseResource,
   RAISE_OPERATORS,
@@ -12,7 +13,7 @@ import {
   type RaiseCondition,
   type RaiseResource,
   type VomoUserResource,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import type { SourceName } from '@raise-sync/shared/state';
 
 export interface SourceCredentials {

@@ -3,7 +3,7 @@ import {
   SourceContractError,
   SourceRequestError,
   SourceUnavailableError,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import { backoffMs, classifyFailure, MissingTokenError } from './failure';
 
 describe('classifyFailure', () => {

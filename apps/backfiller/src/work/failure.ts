@@ -4,7 +4,7 @@ import {
   SourceContractError,
   SourceRequestError,
   SourceUnavailableError,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 
 /**
  * What to do after a failed planning or range attempt:

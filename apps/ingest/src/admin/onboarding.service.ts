@@ -13,7 +13,7 @@ import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { SOURCE_RESOURCES } from '@raise-sync/shared/events';
 import { PinoLogger } from '@raise-sync/shared/service';
-import { RAISE_EVENT_TYPES, SourceAuthError, SourceRequestError } from '@raise-sync/shared/sources';
+import { RAISE_EVENT_TYPES, SourceAuthError, SourceRequestError } from '@raise-sync/sources';
 import {
   CustomerEntity,
   CustomerRepository,
@@ -26,7 +26,7 @@ import {
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import { CredentialHealth } from '../sources/credential-health.service';
 import { CustomerSourceRepository } from '../sources/customer-source.repository';
-import { SourceClients } from '@raise-sync/shared/service';
+import { SourceClients } from '@raise-sync/sources/service';
 import type {
   CreateCustomerDto,
   OnboardingBackfillDto,

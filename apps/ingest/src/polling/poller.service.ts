@@ -8,7 +8,7 @@ import {
   SourceAuthError,
   vomoToRecord,
   type RaiseResource,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import {
   CheckpointRepository,
   type CheckpointPosition,
@@ -17,7 +17,7 @@ import {
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import { EventPublisher } from '../publish/event-publisher.service';
 import { CredentialHealth } from '../sources/credential-health.service';
-import { SourceClients } from '@raise-sync/shared/service';
+import { SourceClients } from '@raise-sync/sources/service';
 
 export interface PollTarget {
   customerId: string;

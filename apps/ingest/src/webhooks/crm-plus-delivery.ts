@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { decodeSignatureDigest, parseRecordId } from '@raise-sync/shared/sources';
+import { decodeSignatureDigest, parseRecordId } from '@raise-sync/sources';
 
 /**
  * Pure rules for CRM+ webhook deliveries (no Nest, no I/O, so they are unit-tested directly).

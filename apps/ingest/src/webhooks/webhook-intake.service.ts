@@ -20,7 +20,7 @@ import {
   RAISE_WEBHOOK_HEADERS,
   raiseToRecord,
   verifyRaiseSignatureDigest,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import type { CustomerScope } from '@raise-sync/shared/state';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import { EventPublisher } from '../publish/event-publisher.service';

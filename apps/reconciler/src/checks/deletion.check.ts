@@ -4,7 +4,7 @@ import { LookupNotSupportedError } from '@raise-sync/destinations';
 import type { AppConfig } from '@raise-sync/shared/config';
 import { eventIdFor } from '@raise-sync/shared/events';
 import { PinoLogger } from '@raise-sync/shared/service';
-import { isRaiseResource, type RaiseResource } from '@raise-sync/shared/sources';
+import { isRaiseResource, type RaiseResource } from '@raise-sync/sources';
 import { CustomerRepository, customerScope, type CustomerScope } from '@raise-sync/shared/state';
 import { DestinationDirectory, type ReconcileTarget } from '../core/destination-directory';
 import { DiscrepancyRepository, type Discrepancy } from '../runs/discrepancy.repository';

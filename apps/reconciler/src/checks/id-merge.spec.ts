@@ -1,4 +1,4 @@
-import { compareSourceIds } from '@raise-sync/shared/sources';
+import { compareSourceIds } from '@raise-sync/sources';
 import { assertAscending, diffSortedIds, idRangeSegments, idRangeSql } from './id-merge';
 
 describe('merge-join of sorted ID lists', () => {

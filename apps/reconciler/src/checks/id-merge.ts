@@ -1,4 +1,4 @@
-import { compareSourceIds } from '@raise-sync/shared/sources';
+import { compareSourceIds } from '@raise-sync/sources';
 
 /**
  * Merge-join of two ID lists sorted in source order (numeric for Raise/VOMO IDs): one pass, two

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Resource, Source } from '@raise-sync/shared/events';
-import { SourceClients } from '@raise-sync/shared/service';
+import { SourceClients } from '@raise-sync/sources/service';
 import {
   RAISE_OPERATORS,
   RAISE_PARAMETERS,
@@ -9,7 +9,7 @@ import {
   vomoToRecord,
   type MapOptions,
   type RaiseResource,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import { readAhead } from './run-support';
 
 /** One source record as events carry it. */

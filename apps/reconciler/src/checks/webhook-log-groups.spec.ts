@@ -1,4 +1,4 @@
-import type { RaiseWebhookLogEntry } from '@raise-sync/shared/sources';
+import type { RaiseWebhookLogEntry } from '@raise-sync/sources';
 import { failedDeliveries, readCheckpoint } from './webhook-log-groups';
 
 let nextId = 1;

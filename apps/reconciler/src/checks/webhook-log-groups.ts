@@ -1,4 +1,4 @@
-import { compareSourceIds, type RaiseWebhookLogEntry } from '@raise-sync/shared/sources';
+import { compareSourceIds, type RaiseWebhookLogEntry } from '@raise-sync/sources';
 
 /** Where a webhook-log check stopped reading: the newest log entry it saw. */
 export interface LogCheckpoint {

@@ -1,5 +1,5 @@
 import { customerScope } from '@raise-sync/shared/state';
-import type { RaiseWebhookLogEntry, RaiseWebhookLogPage } from '@raise-sync/shared/sources';
+import type { RaiseWebhookLogEntry, RaiseWebhookLogPage } from '@raise-sync/sources';
 import type { RunContext } from '../runs/run-types';
 import { WebhookLogCheck } from './webhook-log.check';
 
@@ -7,11 +7,11 @@ import { WebhookLogCheck } from './webhook-log.check';
 jest.mock('@raise-sync/shared/service', () => ({
   PIPELINE_METRICS: 'PIPELINE_METRICS',
   PinoLogger: class {},
-  SourceClients: class {},
   EventProducer: class {},
   TOPICS: 'TOPICS',
   countRefusedEvent: () => undefined,
 }));
+jest.mock('@raise-sync/sources/service', () => ({ SourceClients: class {} }));
 
 const CUSTOMER = '3f1c2a4e-5b6d-4e7f-8a9b-0c1d2e3f4a5b';
 

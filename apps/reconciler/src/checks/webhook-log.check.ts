@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger, SourceClients } from '@raise-sync/shared/service';
+import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { SourceClients } from '@raise-sync/sources/service';
 import {
   compareSourceIds,
   MalformedSourceRecordError,
@@ -10,7 +11,7 @@ import {
   raiseToRecord,
   type RaiseResource,
   type RaiseWebhookLogEntry,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import { CustomerRepository, customerScope, type CustomerScope } from '@raise-sync/shared/state';
 import type { ReconciliationCheck, RunContext, RunOutcome } from '../runs/run-types';
 import { ScheduleRepository } from '../schedule/schedule.repository';

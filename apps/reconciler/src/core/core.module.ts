@@ -2,7 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { SourceClients } from '@raise-sync/shared/service';
+import { SourceClients } from '@raise-sync/sources/service';
 import {
   CrossProductArrivalRepository,
   CustomerRepository,

@@ -3,7 +3,7 @@ import type {
   RaiseClient,
   RaiseCredentials,
   RaiseGiftModel,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import type { CampaignInfo } from './crm-classify';
 
 const asRecord = (value: unknown): Record<string, unknown> | null =>

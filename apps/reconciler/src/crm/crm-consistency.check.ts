@@ -1,7 +1,8 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '@raise-sync/shared/config';
-import { PinoLogger, SourceClients } from '@raise-sync/shared/service';
+import { PinoLogger } from '@raise-sync/shared/service';
+import { SourceClients } from '@raise-sync/sources/service';
 import {
   crmLinks,
   RAISE_OPERATORS,
@@ -12,7 +13,7 @@ import {
   type RaiseGiftModel,
   type RaiseModelByResource,
   type RaiseRecurringGiftModel,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import { CustomerRepository, customerScope, type CustomerScope } from '@raise-sync/shared/state';
 import { OpsAlerter } from '../alerts/ops-alerter.service';
 import { DiscrepancyRepository, type Discrepancy } from '../runs/discrepancy.repository';

@@ -3,7 +3,7 @@ import {
   type RaiseClient,
   type RaiseCredentials,
   type RaiseGiftModel,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import { customerScope, type CustomerScope } from '@raise-sync/shared/state';
 import type { Discrepancy, DiscrepancyRepository } from '../runs/discrepancy.repository';
 import type { RunContext } from '../runs/run-types';

@@ -1,11 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { PinoLogger, SourceClients } from '@raise-sync/shared/service';
-import {
-  crmLinks,
-  RAISE_RESOURCES,
-  type CrmLink,
-  type RaiseResource,
-} from '@raise-sync/shared/sources';
+import { PinoLogger } from '@raise-sync/shared/service';
+import { SourceClients } from '@raise-sync/sources/service';
+import { crmLinks, RAISE_RESOURCES, type CrmLink, type RaiseResource } from '@raise-sync/sources';
 import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 
 export interface RecordLinks {

@@ -6,7 +6,7 @@ import {
 } from '@nestjs/common';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
-import { primaryEmailOf } from '@raise-sync/shared/sources';
+import { primaryEmailOf } from '@raise-sync/sources';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { DeadLetterService } from './dead-letter.service';
 

@@ -6,9 +6,10 @@ import type {
 } from '@raise-sync/destinations';
 import { DestinationUnavailableError, RecordRejectedError } from '@raise-sync/shared';
 import type { AppConfig } from '@raise-sync/shared/config';
-import { newSourceEvent, SAMPLE_RECORDS } from '@raise-sync/shared/events';
+import { newSourceEvent } from '@raise-sync/shared/events';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { SourceUnavailableError } from '@raise-sync/shared/sources';
+import { SourceUnavailableError } from '@raise-sync/sources';
 import type { AdapterRegistry } from '@raise-sync/destinations';
 import type { DeliveryDecider } from './delivery-decider';
 import { DeliveryEngine } from './delivery-engine.service';

@@ -1,13 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { RaiseGift, SourceEvent } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger, SourceClients } from '@raise-sync/shared/service';
+import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { SourceClients } from '@raise-sync/sources/service';
 import {
   SourceUnavailableError,
   parseSourceTime,
   primaryEmailOf,
   raiseToRecord,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import type { WorkItem } from './delivery-engine.service';
 import { RelatedRecordRepository } from './related-record.repository';

@@ -1,5 +1,6 @@
 import type { DeliveryResult } from '@raise-sync/destinations';
-import { newSourceEvent, SAMPLE_RECORDS, type SourceEvent } from '@raise-sync/shared/events';
+import { newSourceEvent, type SourceEvent } from '@raise-sync/shared/events';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import { RecordWriteSerializer } from './record-write-serializer';
 
 const gift = (id: string, at: number): SourceEvent =>

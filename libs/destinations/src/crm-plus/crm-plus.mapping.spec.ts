@@ -1,5 +1,5 @@
 import { MissingRelatedDataError, RecordRejectedError } from '@raise-sync/shared';
-import { SAMPLE_RECORDS } from '@raise-sync/shared/events';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import {
   type CrmPlusMappingSettings,
   crmGiftType,

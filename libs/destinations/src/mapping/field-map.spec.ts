@@ -1,4 +1,4 @@
-import { SAMPLE_RECORDS } from '@raise-sync/shared/events';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import {
   DestinationConfigError,
   mapFields,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { SAMPLE_RECORDS } from '@raise-sync/shared/events';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import {
   type MarketingMappingSettings,
   donorToMember,

@@ -1,4 +1,4 @@
-import { SAMPLE_RECORDS } from '@raise-sync/shared/events';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import { upsertStatement } from './warehouse.adapter';
 import {
   DONOR_TABLE,

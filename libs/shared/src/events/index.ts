@@ -1,3 +1,2 @@
 export * from './source-event';
 export * from './schemas';
-export * from './samples';

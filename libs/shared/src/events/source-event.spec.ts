@@ -1,5 +1,5 @@
 import { eventIdFor, newSourceEvent } from './source-event';
-import { SAMPLE_RECORDS } from './samples';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 
 describe(eventIdFor.name, () => {
   const at = new Date('2026-11-20T09:12:04.250Z');

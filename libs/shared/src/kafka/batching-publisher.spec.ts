@@ -1,5 +1,5 @@
 import type { OutgoingMessage as Message } from './connection';
-import { SAMPLE_RECORDS } from '../events/samples';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import { newSourceEvent, type SourceEvent } from '../events/source-event';
 import { BatchingPublisher, type BatchSink } from './batching-publisher';
 import { EventTooLargeError } from './producer';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { useTestStack } from '@raise-sync/testing';
 import { EventCodec, subjectFor } from './codec';
-import { SAMPLE_RECORDS } from '../events/samples';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import { eventSchemaFor } from '../events/schemas';
 import {
   allSourceResources,

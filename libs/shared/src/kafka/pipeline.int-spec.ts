@@ -1,6 +1,6 @@
 import { useTestStack, expectEventually } from '@raise-sync/testing';
 import { EventCodec } from './codec';
-import { SAMPLE_RECORDS } from '../events/samples';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import { newSourceEvent, type SourceEvent } from '../events/source-event';
 import { pipelineTopicSpecs } from './admin';
 import { BatchConsumer, type BatchHandler } from './batch-consumer';

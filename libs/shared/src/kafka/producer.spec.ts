@@ -1,7 +1,7 @@
 import type { Kafka, Message, Producer, ProducerBatch, ProducerRecord } from 'kafkajs';
 import { KafkaConnection } from './connection';
 import type { EventCodec } from './codec';
-import { SAMPLE_RECORDS } from '../events/samples';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import { newSourceEvent } from '../events/source-event';
 import {
   EVENT_HEADROOM_BYTES,

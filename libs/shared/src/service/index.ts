@@ -11,7 +11,6 @@ export type { ConsumedMessage } from '../kafka/consumed-message';
 export { BatchConsumer, type BatchControl, type PartitionBatch } from '../kafka/batch-consumer';
 export { PinoLogger } from 'nestjs-pino';
 export * from './admin-token.guard';
-export * from './source-clients.service';
 export * from './admin-docs';
 export * from './json-body.interceptor';
 export * from './request-params';

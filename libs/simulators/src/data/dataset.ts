@@ -6,7 +6,7 @@ import type {
   RaiseRecurringGiftModel,
   RaiseResource,
   VomoUserResource,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import { hash32, Prng } from '../prng';
 import { Table, type Overrides } from '../store/table';
 import {

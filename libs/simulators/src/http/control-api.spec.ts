@@ -1,4 +1,4 @@
-import type { RaiseGiftModel, RaisePage, RaiseWebhookPayload } from '@raise-sync/shared/sources';
+import type { RaiseGiftModel, RaisePage, RaiseWebhookPayload } from '@raise-sync/sources';
 import { call, startReceiver } from '../../test/helpers';
 import { parseCliArgs, startFromArgs } from '../cli';
 import { connectSimulator } from '../client';

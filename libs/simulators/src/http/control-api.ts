@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RaiseResource } from '@raise-sync/shared/sources';
+import type { RaiseResource } from '@raise-sync/sources';
 import type { SimulatorCore } from '../core';
 import type { SimResource } from '../data/dataset';
 import type { CreateDestinationAccountOptions, DestinationControl } from '../destinations/types';

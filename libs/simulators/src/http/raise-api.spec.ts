@@ -4,7 +4,7 @@ import type {
   RaiseGiftModel,
   RaisePage,
   RaiseWebhookModel,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import { call } from '../../test/helpers';
 import { startSimulator } from '../simulator';
 import type { Simulator } from '../types';

@@ -5,7 +5,7 @@ import {
   RAISE_RESOURCES,
   type RaiseResource,
   type RaiseWebhookModel,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import type { Org } from '../core';
 import type { SimResource } from '../data/dataset';
 import { QueryError, parseQuery, sortKey } from '../raise/query';

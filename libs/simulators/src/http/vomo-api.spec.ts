@@ -1,4 +1,4 @@
-import { VOMO_PAGE_SIZE, type VomoPage, type VomoUserResource } from '@raise-sync/shared/sources';
+import { VOMO_PAGE_SIZE, type VomoPage, type VomoUserResource } from '@raise-sync/sources';
 import { call } from '../../test/helpers';
 import { startSimulator } from '../simulator';
 import type { Simulator } from '../types';

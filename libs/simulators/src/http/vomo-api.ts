@@ -1,4 +1,4 @@
-import { VOMO_PAGE_SIZE, type VomoPage, type VomoUserResource } from '@raise-sync/shared/sources';
+import { VOMO_PAGE_SIZE, type VomoPage, type VomoUserResource } from '@raise-sync/sources';
 import type { Org } from '../core';
 import { parseInstant } from '../raise/query';
 import { scan, type KeyRange, type SlotPredicate } from '../store/scan';

@@ -1,4 +1,4 @@
-import type { RaiseGiftModel, RaiseGroup, RaiseQueryBody } from '@raise-sync/shared/sources';
+import type { RaiseGiftModel, RaiseGroup, RaiseQueryBody } from '@raise-sync/sources';
 import { Dataset } from '../data/dataset';
 import { Prng } from '../prng';
 import { scan } from '../store/scan';

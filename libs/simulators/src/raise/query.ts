@@ -4,7 +4,7 @@ import {
   RAISE_PARAMETERS,
   type RaiseOperator,
   type RaiseResource,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import { OPEN_RANGE, type KeyRange, type ScanRequest, type SlotPredicate } from '../store/scan';
 import { FLAG_TEST, type NumericColumn, type Table } from '../store/table';
 

@@ -3,7 +3,7 @@ import {
   verifyRaiseSignature,
   type RaiseWebhookModel,
   type RaiseWebhookPayload,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import { call, startReceiver, waitFor, type Receiver } from '../../test/helpers';
 import { startSimulator } from '../simulator';
 import type { Simulator } from '../types';

@@ -6,7 +6,7 @@ import {
   signRaiseWebhook,
   type RaiseWebhookModel,
   type RaiseWebhookPayload,
-} from '@raise-sync/shared/sources';
+} from '@raise-sync/sources';
 import type { FaultConfig } from '../faults';
 import { hash32, Prng } from '../prng';
 import type { StatsRecorder } from '../stats';

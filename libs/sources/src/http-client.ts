@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { networkErrorCode, parseRetryAfterMs } from '../http-util';
-import { urlSecrets } from '../observability/redact-url';
+import { networkErrorCode, parseRetryAfterMs } from '@raise-sync/shared';
+import { urlSecrets } from '@raise-sync/shared/observability';
 import type { RateBudgets } from './rate-budget';
 import {
   SourceAuthError,

@@ -3,7 +3,7 @@ import { RaiseClient, type RaiseCredentials, type RaiseKeysetCursor } from './ra
 import type { RaiseCondition, RaiseGiftModel, RaiseQueryBody } from './raise-wire';
 import { RateBudgets } from './rate-budget';
 import { SourceAuthError, SourceContractError } from './source-errors';
-import { startLocalServer, type LocalServer, type Reply } from './testing/local-http-server';
+import { startLocalServer, type LocalServer, type Reply } from '@raise-sync/testing/fixtures';
 
 const creds: RaiseCredentials = { customerId: 'c1', token: 'raise-token-c1' };
 

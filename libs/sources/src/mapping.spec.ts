@@ -1,4 +1,4 @@
-import { SAMPLE_RECORDS } from '../events/samples';
+import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import {
   compareSourceIds,
   parseRecordId,

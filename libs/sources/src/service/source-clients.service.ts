@@ -1,12 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '../config';
-import type { PipelineMetrics } from '../observability';
-import { RaiseClient, RateBudgets, SourceHttpClient, VomoClient } from '../sources';
-import { PgSharedBudgetStore } from '../state';
+import type { AppConfig } from '@raise-sync/shared/config';
+import type { PipelineMetrics } from '@raise-sync/shared/observability';
+import { PIPELINE_METRICS } from '@raise-sync/shared/service';
 import { DataSource } from 'typeorm';
 import { PinoLogger } from 'nestjs-pino';
-import { PIPELINE_METRICS } from './tokens';
+import { SourceHttpClient } from '../http-client';
+import { RaiseClient } from '../raise-client';
+import { RateBudgets } from '../rate-budget';
+import { PgSharedBudgetStore } from '../source-budget.repository';
+import { VomoClient } from '../vomo-client';
 
 /**
  * The source API clients of this process, on per-customer rate budgets (a bucket per customer and

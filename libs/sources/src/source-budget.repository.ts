@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
-import type { RateSpec, SharedBudgetStore, SourceApi } from '../../sources';
-import type { CustomerScope } from '../customer-scope';
+import type { RateSpec, SharedBudgetStore } from './rate-budget';
+import type { SourceApi } from './source-errors';
+import type { CustomerScope } from '@raise-sync/shared/state';
 
 /**
  * The customer-wide source budget in PostgreSQL: one token bucket row per customer and API,

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SourceApi } from './source-errors';
-import { isUuid } from '../service/request-params';
-import { customerScope, type CustomerScope } from '../state/customer-scope';
+import { isUuid } from '@raise-sync/shared';
+import { customerScope, type CustomerScope } from '@raise-sync/shared/state';
 
 /** A token bucket's shape: sustained rate and how many requests may go back to back. */
 export interface RateSpec {

@@ -8,7 +8,7 @@ import {
 } from './http-client';
 import { RateBudgets } from './rate-budget';
 import { SourceAuthError, SourceRequestError, SourceUnavailableError } from './source-errors';
-import { startLocalServer, type Handler, type LocalServer } from './testing/local-http-server';
+import { startLocalServer, type Handler, type LocalServer } from '@raise-sync/testing/fixtures';
 
 const TOKEN = 'eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.sig';
 

@@ -1,4 +1,4 @@
-import { SyncError } from '../errors';
+import { SyncError } from '@raise-sync/shared';
 
 /** Which source API a client speaks to; also the rate-budget key next to the customer. */
 export type SourceApi = 'raise' | 'vomo';

@@ -6,7 +6,7 @@ import type {
   RecordByResource,
   Resource,
   VomoUser,
-} from '../events/source-event';
+} from '@raise-sync/shared/events';
 import {
   RAISE_MODIFIED_FIELD,
   type RaiseModelByResource,

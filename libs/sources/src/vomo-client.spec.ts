@@ -1,7 +1,7 @@
 import { SourceHttpClient } from './http-client';
 import { RateBudgets } from './rate-budget';
 import { SourceAuthError, SourceContractError } from './source-errors';
-import { startLocalServer, type LocalServer, type Reply } from './testing/local-http-server';
+import { startLocalServer, type LocalServer, type Reply } from '@raise-sync/testing/fixtures';
 import { VomoClient, type VomoCredentials, type VomoCursor } from './vomo-client';
 import type { VomoPage, VomoUserResource } from './vomo-wire';
 

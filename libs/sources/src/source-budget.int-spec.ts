@@ -1,8 +1,8 @@
 import { DataSource } from 'typeorm';
 import { useTestStack } from '@raise-sync/testing';
-import { RateBudgets, type RateSpec } from '../sources/rate-budget';
-import { dataSourceOptions } from './data-source';
-import { PgSharedBudgetStore } from './repositories/source-budget.repository';
+import { RateBudgets, type RateSpec } from './rate-budget';
+import { dataSourceOptions } from '@raise-sync/shared/state';
+import { PgSharedBudgetStore } from './source-budget.repository';
 
 const SPEC: RateSpec = { requestsPerSecond: 20, burst: 5 };
 

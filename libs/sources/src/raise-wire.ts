@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Operation, Resource } from '../events/source-event';
+import type { Operation, Resource } from '@raise-sync/shared/events';
 
 /**
  * The Raise API as we speak it on the wire (../shared/reference/source-apis.md section 1-2).
