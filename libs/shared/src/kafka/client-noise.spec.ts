@@ -1,4 +1,5 @@
 import { isKafkaClientNoise } from './client-noise';
+import { isRetriedLeadershipError } from './connection';
 
 describe('Kafka client warnings', () => {
   it('recognises the client’s negative timeout as noise, and nothing else', () => {
@@ -12,5 +13,21 @@ describe('Kafka client warnings', () => {
     ours.stack = 'TimeoutNegativeWarning: -5\n    at wait (/app/dist/apps/submitter/main.js:1:1)';
     expect(isKafkaClientNoise(fromKafkajs)).toBe(true);
     expect(isKafkaClientNoise(ours)).toBe(false);
+  });
+});
+
+describe(isRetriedLeadershipError.name, () => {
+  it('picks out the leadership answers kafkajs retries, nothing else', () => {
+    expect(
+      isRetriedLeadershipError({ error: 'This server is not the leader for that topic-partition' }),
+    ).toBe(true);
+    expect(
+      isRetriedLeadershipError({
+        error:
+          'There is no leader for this topic-partition as we are in the middle of a leadership election',
+      }),
+    ).toBe(true);
+    expect(isRetriedLeadershipError({ error: 'Topic authorization failed' })).toBe(false);
+    expect(isRetriedLeadershipError({})).toBe(false);
   });
 });

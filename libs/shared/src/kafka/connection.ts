@@ -120,7 +120,10 @@ export class KafkaConnection {
           }
           const { message, timestamp: _timestamp, ...rest } = log;
           const fields = { ...rest, namespace, component: KAFKA_CLIENT_LOG_COMPONENT };
-          if (level === logLevel.ERROR) {
+          if (level === logLevel.ERROR && isRetriedLeadershipError(rest)) {
+            // kafkajs logs these at error and then retries the request on the new leader.
+            logger.warn(fields, message);
+          } else if (level === logLevel.ERROR) {
             logger.error(fields, message);
           } else if (level === logLevel.WARN) {
             logger.warn(fields, message);
@@ -335,4 +338,19 @@ export async function probeKafka(
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
+}
+
+/**
+ * A broker answer kafkajs retries on its own after refreshing metadata: a partition's leader
+ * moved or is being elected (seen right after topic creation and under load). Logged as a
+ * warning; the request's own failure, if retries run out, still surfaces as an error.
+ */
+export function isRetriedLeadershipError(log: Record<string, unknown>): boolean {
+  const error = log['error'];
+  return (
+    typeof error === 'string' &&
+    /not the leader for that topic-partition|no leader for this topic-partition|does not host this topic-partition/.test(
+      error,
+    )
+  );
 }
