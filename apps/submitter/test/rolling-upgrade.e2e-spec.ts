@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { SourceEvent } from '@raise-sync/shared/events';
-import { KAFKA_CLIENT_LOG_COMPONENT } from '@raise-sync/shared/kafka';
+import { isRetriedLeadershipError, KAFKA_CLIENT_LOG_COMPONENT } from '@raise-sync/shared/kafka';
 import {
   MIGRATIONS,
   auditDetailSql,
@@ -95,6 +95,16 @@ const errorsIn = (app: RunningApp, oldRelease = false): Array<Record<string, unk
           oldRelease &&
           l['msg'] === 'batch left unresolved for redelivery' &&
           /rebalancing/.test(JSON.stringify(l['err']))
+        ),
+    )
+    // The previous release logs the leadership answers its Kafka client retries as errors; this
+    // release logs them as warnings (isRetriedLeadershipError), so only the old one is excused.
+    .filter(
+      (l) =>
+        !(
+          oldRelease &&
+          [l['logger'], l['component']].includes(KAFKA_CLIENT_LOG_COMPONENT) &&
+          isRetriedLeadershipError(l)
         ),
     );
 
