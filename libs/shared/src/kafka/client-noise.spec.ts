@@ -1,5 +1,4 @@
-import { isKafkaClientNoise } from './client-noise';
-import { isRetriedLeadershipError } from './connection';
+import { isKafkaClientNoise, isRetriedLeadershipError } from './client-noise';
 
 describe('Kafka client warnings', () => {
   it('recognises the client’s negative timeout as noise, and nothing else', () => {

@@ -6,3 +6,18 @@
 export function isKafkaClientNoise(warning: Error): boolean {
   return warning.name === 'TimeoutNegativeWarning' && /[/\\]kafkajs[/\\]/.test(warning.stack ?? '');
 }
+
+/**
+ * A broker answer kafkajs retries on its own after refreshing metadata: a partition's leader
+ * moved or is being elected (seen right after topic creation and under load). Logged as a
+ * warning; the request's own failure, if retries run out, still surfaces as an error.
+ */
+export function isRetriedLeadershipError(log: Record<string, unknown>): boolean {
+  const error = log['error'];
+  return (
+    typeof error === 'string' &&
+    /not the leader for that topic-partition|no leader for this topic-partition|does not host this topic-partition/.test(
+      error,
+    )
+  );
+}

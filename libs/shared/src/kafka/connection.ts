@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type Admin, type LogEntry, type Producer } from 'kafkajs';
+import { isRetriedLeadershipError } from './client-noise';
 
 /** The logger shape the client's logs are forwarded to (pino's). */
 export interface LoggerLike {
@@ -338,19 +339,4 @@ export async function probeKafka(
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
-}
-
-/**
- * A broker answer kafkajs retries on its own after refreshing metadata: a partition's leader
- * moved or is being elected (seen right after topic creation and under load). Logged as a
- * warning; the request's own failure, if retries run out, still surfaces as an error.
- */
-export function isRetriedLeadershipError(log: Record<string, unknown>): boolean {
-  const error = log['error'];
-  return (
-    typeof error === 'string' &&
-    /not the leader for that topic-partition|no leader for this topic-partition|does not host this topic-partition/.test(
-      error,
-    )
-  );
 }

@@ -2,7 +2,6 @@
 // client library itself is imported only inside this folder and none of its types are exported.
 export {
   KAFKA_CLIENT_LOG_COMPONENT,
-  isRetriedLeadershipError,
   KafkaConnection,
   probeKafka,
   type KafkaConnectionOptions,
