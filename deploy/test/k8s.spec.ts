@@ -15,14 +15,8 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-// The @raise-sync/shared/config entry point also loads AppConfigModule, which validates this
-// process's environment when imported; the pure config schema is all this test needs.
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import {
-  ConfigError,
-  CONFIG_VARIABLES,
-  loadConfig,
-} from '../../libs/shared/src/config/load-config';
+import { ConfigError, loadConfig } from '@raise-sync/shared/config';
+import { SECTIONS_OF, VARIABLES, type Service as App } from './config-catalogue';
 import { METRIC_NAMES } from '@raise-sync/shared/observability';
 import { bulkGroupId, liveGroupId } from '@raise-sync/shared/kafka';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
@@ -56,19 +50,18 @@ const PRODUCTION = join(K8S_DIR, 'overlays/production');
 const HPA_EXAMPLE = join(K8S_DIR, 'examples/submitter-hpa.yaml');
 const KEDA_EXAMPLE = join(K8S_DIR, 'examples/submitter-keda.yaml');
 
-/** Values a variable may only get from a Secret: credentials, keys, URLs with passwords or tokens. */
-const SECRET_VARIABLES = [
-  'DATABASE_URL',
-  'SECRETS_KEY',
-  'ADMIN_TOKEN',
-  'RECONCILER_OPS_WEBHOOK_URL',
-];
+/** Values a variable may only get from a Secret: declared secret (credentials, keys, URLs with tokens). */
+const SECRET_VARIABLES = [...VARIABLES].filter(([, v]) => v.secret).map(([name]) => name);
 /** Variables of the Node.js runtime, not of the services' config. */
 const RUNTIME_VARIABLES = ['NODE_OPTIONS'];
-const KNOWN = new Set<string>([...CONFIG_VARIABLES.map((v) => v.name), ...RUNTIME_VARIABLES]);
-const REQUIRED = CONFIG_VARIABLES.filter((v) => v.required).map((v) => v.name as string);
-const defaultOf = (name: string): string =>
-  CONFIG_VARIABLES.find((v) => v.name === name)?.default ?? '';
+const KNOWN = new Set<string>([...VARIABLES.keys(), ...RUNTIME_VARIABLES]);
+const requiredOf = (app: App): string[] =>
+  SECTIONS_OF[app].flatMap((section) =>
+    Object.entries(section.variables)
+      .filter(([, v]) => v.required)
+      .map(([name]) => name),
+  );
+const defaultOf = (name: string): string => VARIABLES.get(name)?.defaultText ?? '';
 
 /** What an operator writes into the git-ignored overlays/production/secrets.env. */
 const productionSecrets = [
@@ -123,9 +116,9 @@ function normaliseSecretData(object: K8sObject): K8sObject {
 }
 
 /** Names of the variables the services' config validation rejects (empty when it passes). */
-function configProblems(values: Record<string, string>): string[] {
+function configProblems(app: App, values: Record<string, string>): string[] {
   try {
-    loadConfig(values);
+    loadConfig(values, SECTIONS_OF[app]);
     return [];
   } catch (error) {
     const problems = error instanceof ConfigError ? error.problems : [String(error)];
@@ -306,7 +299,7 @@ describe.each(RENDERS)('deploy/k8s %s', (which, objects) => {
 
     it('gets only known variables, every required one, secrets only from the Secret', () => {
       expect([...env.keys()].filter((name) => !KNOWN.has(name))).toEqual([]);
-      for (const required of REQUIRED) {
+      for (const required of requiredOf(app)) {
         expect({ required, provided: values[required] !== undefined }).toEqual({
           required,
           provided: true,
@@ -349,7 +342,7 @@ describe.each(RENDERS)('deploy/k8s %s', (which, objects) => {
     for (const app of APPS) {
       const values = envValues(effectiveEnv(containerOf(deploymentOf(objects, app)), objects));
       // The base's example secrets are invalid on purpose: a service refuses to start on them.
-      expect({ app, invalid: configProblems(values) }).toEqual({
+      expect({ app, invalid: configProblems(app, values) }).toEqual({
         app,
         invalid: which === 'production' ? [] : ['ADMIN_TOKEN', 'SECRETS_KEY'],
       });

@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import {
   AdminTokenGuard,
@@ -26,6 +25,7 @@ import { BackfillScheduler } from './work/backfill-scheduler.service';
 import { CustomerCredentialsReader } from './work/credentials.service';
 import { RangeRunner } from './work/range-runner.service';
 import { RunPlanner } from './work/run-planner.service';
+import { BACKFILLER_SECTIONS, type BackfillerConfig } from './backfiller.config';
 
 /**
  * Resumable backfills into the live topics: runs requested through the admin API (or the CLI,
@@ -35,13 +35,17 @@ import { RunPlanner } from './work/run-planner.service';
  * the same way.
  */
 @Module({
-  imports: [ServiceModule.forRoot('backfiller'), KafkaPlumbingModule, DatabaseModule],
+  imports: [
+    ServiceModule.forRoot({ name: 'backfiller', config: BACKFILLER_SECTIONS }),
+    KafkaPlumbingModule,
+    DatabaseModule,
+  ],
   controllers: [BackfillAdminController, ReplayAdminController],
   providers: [
     {
       provide: SecretBox,
       inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) =>
+      useFactory: (config: ConfigService<BackfillerConfig, true>) =>
         SecretBox.fromHex(config.get('secretsKey', { infer: true })),
     },
     ...stateRepositoryProviders,

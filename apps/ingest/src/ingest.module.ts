@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { stateRepositoryProviders } from '@raise-sync/shared/state';
 import {
@@ -28,20 +27,25 @@ import { WebhookDeliveryRepository } from './webhooks/webhook-delivery.repositor
 import { WebhookIntake } from './webhooks/webhook-intake.service';
 import { WebhookController } from './webhooks/webhook.controller';
 import { WebhookBodyReader } from './webhooks/raw-body';
+import { INGEST_SECTIONS, type IngestConfig } from './ingest.config';
 
 /**
  * The capture side: signed webhooks and checkpointed polling into the customer-keyed source
  * topics, plus the admin API that onboards customers.
  */
 @Module({
-  imports: [ServiceModule.forRoot('ingest'), KafkaPlumbingModule, DatabaseModule],
+  imports: [
+    ServiceModule.forRoot({ name: 'ingest', config: INGEST_SECTIONS }),
+    KafkaPlumbingModule,
+    DatabaseModule,
+  ],
   // CRM+ first: the Raise controller's `:source/:customerId` would also match its path.
   controllers: [CrmPlusWebhookController, WebhookController, AdminController],
   providers: [
     {
       provide: SecretBox,
       inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) =>
+      useFactory: (config: ConfigService<IngestConfig, true>) =>
         SecretBox.fromHex(config.get('secretsKey', { infer: true })),
     },
     ...stateRepositoryProviders,

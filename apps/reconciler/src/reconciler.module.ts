@@ -21,6 +21,7 @@ import { RunRunner } from './runs/run-runner.service';
 import { RUN_SLOTS_PROVIDER } from './runs/run-slots';
 import { RunRepository } from './runs/run.repository';
 import { SchedulerService } from './schedule/scheduler.service';
+import { RECONCILER_SECTIONS } from './reconciler.config';
 
 /**
  * The reconciler: schedules per customer and kind, a runner that executes requested and
@@ -29,7 +30,7 @@ import { SchedulerService } from './schedule/scheduler.service';
  */
 @Module({
   imports: [
-    ServiceModule.forRoot('reconciler'),
+    ServiceModule.forRoot({ name: 'reconciler', config: RECONCILER_SECTIONS }),
     KafkaPlumbingModule,
     DatabaseModule,
     ReconcilerCoreModule,

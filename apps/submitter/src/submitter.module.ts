@@ -1,7 +1,6 @@
 import { adapterRegistryProvider } from '@raise-sync/destinations';
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import {
   AdminTokenGuard,
@@ -38,19 +37,24 @@ import { LedgerRepository } from './ledger/ledger.repository';
 import { RecordCompletion } from './delivery/record-completion.service';
 import { UnroutableMessages } from './dead-letters/unroutable-messages.service';
 import { RelatedRedrive } from './dead-letters/related-redrive.service';
+import { SUBMITTER_SECTIONS, type SubmitterConfig } from './submitter.config';
 
 /**
  * The delivery side: source and retry topics → destination adapters, dead letters, ledger; and the
  * sync-health console that reads the same state.
  */
 @Module({
-  imports: [ServiceModule.forRoot('submitter'), KafkaPlumbingModule, DatabaseModule],
+  imports: [
+    ServiceModule.forRoot({ name: 'submitter', config: SUBMITTER_SECTIONS }),
+    KafkaPlumbingModule,
+    DatabaseModule,
+  ],
   controllers: [SubmitterAdminController, ConsoleController, ConsoleTokensController],
   providers: [
     {
       provide: SecretBox,
       inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) =>
+      useFactory: (config: ConfigService<SubmitterConfig, true>) =>
         SecretBox.fromHex(config.get('secretsKey', { infer: true })),
     },
     ...stateRepositoryProviders,

@@ -12,3 +12,4 @@ export * from './vomo-client';
 export * from './mapping';
 export * from './crm-links';
 export * from './source-budget.repository';
+export * from './sources.config';

@@ -2,7 +2,6 @@ import { DestinationRepository } from '@raise-sync/shared/state';
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import {
   KafkaConnection,
@@ -30,6 +29,7 @@ import { backoffMs } from '../work/failure';
 import { positionKey, remainingPartitions, type RemainingPartition } from './replay-bounds';
 import { eventMatches, keyBelongsTo, replayCopy, replayHeaders } from './replay-filter';
 import { ReplayRunRepository, type ReplayRunRow } from './replay-run.repository';
+import type { BackfillerConfig } from '../backfiller.config';
 
 /**
  * How a replay attempt ended. `held`: the customer's destination lanes are too deep
@@ -56,12 +56,12 @@ const PUBLISH_CHUNK = 1000;
  */
 @Injectable()
 export class ReplayRunner {
-  private readonly settings: AppConfig['backfill'];
+  private readonly settings: BackfillerConfig['backfill'];
   /** Consecutive failed attempts per run in this process, for the backoff. */
   private readonly failures = new Map<string, number>();
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<BackfillerConfig, true>,
     private readonly replays: ReplayRunRepository,
     private readonly gate: BackfillPublisher,
     private readonly pushback: BulkPushback,

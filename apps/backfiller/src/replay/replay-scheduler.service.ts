@@ -5,13 +5,13 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger, ReadinessService } from '@raise-sync/shared/service';
 import { REPLAY_RUN_STATUSES } from '@raise-sync/shared/state';
 import { BackfillScheduler } from '../work/backfill-scheduler.service';
 import { ReplayRunner } from './replay-runner.service';
 import { ReplayRunRepository } from './replay-run.repository';
+import type { BackfillerConfig } from '../backfiller.config';
 
 /** Replay runs one replica works on at once. */
 const REPLAY_WORKERS = 2;
@@ -26,7 +26,7 @@ const SHUTDOWN_GRACE_MS = 5000;
  */
 @Injectable()
 export class ReplayScheduler implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly settings: AppConfig['backfill'];
+  private readonly settings: BackfillerConfig['backfill'];
   private readonly running = new Map<string, Promise<void>>();
   private readonly abort = new AbortController();
   private timer: NodeJS.Timeout | undefined;
@@ -34,7 +34,7 @@ export class ReplayScheduler implements OnApplicationBootstrap, OnModuleDestroy 
   private ticking = false;
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<BackfillerConfig, true>,
     private readonly replays: ReplayRunRepository,
     private readonly runner: ReplayRunner,
     private readonly backfills: BackfillScheduler,

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import {
   KafkaConnection,
@@ -16,6 +15,7 @@ import {
   PinoLogger,
   TOPICS,
 } from '@raise-sync/shared/service';
+import type { BackfillerConfig } from '../backfiller.config';
 
 /**
  * Publishes backfill pages to the same topics as live events (origin = backfill), acks=all
@@ -32,10 +32,10 @@ export class BackfillPublisher {
     @Inject(TOPICS) private readonly topics: Topics,
     kafka: KafkaConnection,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<BackfillerConfig, true>,
     private readonly log: PinoLogger,
   ) {
-    const maxLag = config.get('backfill', { infer: true }).maxLag;
+    const maxLag = config.get('pushback', { infer: true }).maxLag;
     this.gate = submitterLagGate(kafka, topics, maxLag);
   }
 

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { PinoLogger, ReadinessService } from '@raise-sync/shared/service';
 import { BackfillRepository } from '../state/backfill.repository';
 import { RangeRunner } from './range-runner.service';
 import { RunPlanner } from './run-planner.service';
+import type { BackfillerConfig } from '../backfiller.config';
 
 /** How long in-flight pages may take to finish after a shutdown signal before they are aborted. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -20,7 +20,7 @@ const SHUTDOWN_GRACE_MS = 5000;
 @Injectable()
 export class BackfillScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   readonly owner = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  private readonly settings: AppConfig['backfill'];
+  private readonly settings: BackfillerConfig['backfill'];
   private readonly running = new Map<string, Promise<void>>();
   private readonly abort = new AbortController();
   private planning: Promise<void> | null = null;
@@ -29,7 +29,7 @@ export class BackfillScheduler implements OnApplicationBootstrap, OnModuleDestro
   private ticking = false;
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<BackfillerConfig, true>,
     private readonly backfills: BackfillRepository,
     private readonly planner: RunPlanner,
     private readonly runner: RangeRunner,

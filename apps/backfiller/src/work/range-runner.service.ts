@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
   BulkPushback,
@@ -15,6 +14,7 @@ import { BackfillPublisher } from './backfill-publisher.service';
 import { CustomerCredentialsReader } from './credentials.service';
 import { classifyFailure } from './failure';
 import { scopeOf } from './run-planner.service';
+import type { BackfillerConfig } from '../backfiller.config';
 
 /**
  * How a range attempt ended (for the scheduler's bookkeeping and tests of it). `held`: the
@@ -38,12 +38,12 @@ export type RangeOutcome = 'done' | 'lease_lost' | 'stopped' | 'retry' | 'run_fa
  */
 @Injectable()
 export class RangeRunner {
-  private readonly settings: AppConfig['backfill'];
+  private readonly settings: BackfillerConfig['backfill'];
   /** Consecutive failed attempts per range in this process, for the retry backoff. */
   private readonly failures = new Map<string, number>();
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<BackfillerConfig, true>,
     private readonly backfills: BackfillRepository,
     private readonly reader: SourceReader,
     private readonly publisher: BackfillPublisher,

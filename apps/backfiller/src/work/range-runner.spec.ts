@@ -1,5 +1,4 @@
 import type { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import type { BulkPushback, LaneState, PinoLogger } from '@raise-sync/shared/service';
@@ -9,6 +8,7 @@ import type { BackfillRepository, ClaimedRange } from '../state/backfill.reposit
 import type { BackfillPublisher } from './backfill-publisher.service';
 import type { CustomerCredentialsReader } from './credentials.service';
 import { RangeRunner } from './range-runner.service';
+import type { BackfillerConfig } from '../backfiller.config';
 
 // The service entry point loads the configuration when imported; the runner needs only these.
 jest.mock('@raise-sync/shared/service', () => ({
@@ -128,7 +128,7 @@ function setup() {
   } as unknown as PinoLogger;
   const config = {
     get: () => ({ leaseSeconds: 60, pageSize: 100, logEveryPages: 50 }),
-  } as unknown as ConfigService<AppConfig, true>;
+  } as unknown as ConfigService<BackfillerConfig, true>;
   const runner = new RangeRunner(
     config,
     backfills,

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { Resource } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
@@ -14,6 +13,7 @@ import {
 } from '../state/backfill.repository';
 import { CustomerCredentialsReader } from './credentials.service';
 import { classifyFailure } from './failure';
+import type { BackfillerConfig } from '../backfiller.config';
 
 /**
  * Plans pending runs: claims one with a lease, asks the source for the ID span and count (with
@@ -24,10 +24,10 @@ import { classifyFailure } from './failure';
 @Injectable()
 export class RunPlanner {
   private readonly failures = new Map<string, number>();
-  private readonly settings: AppConfig['backfill'];
+  private readonly settings: BackfillerConfig['backfill'];
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<BackfillerConfig, true>,
     private readonly backfills: BackfillRepository,
     private readonly reader: SourceReader,
     private readonly credentials: CustomerCredentialsReader,

@@ -14,11 +14,11 @@ import {
   DestinationConfigError,
   type DestinationContext,
 } from '@raise-sync/destinations';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { PinoLogger } from '@raise-sync/shared/service';
 import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import { CustomerDirectory } from '../customers/customer-directory.service';
+import type { IngestConfig } from '../ingest.config';
 
 /** What the admin API answers after registering (no secret). */
 export interface CrmPlusWebhookView {
@@ -50,7 +50,7 @@ export class CrmPlusWebhookRegistration {
     private readonly destinations: DestinationRepository,
     @Inject(SecretBox) private readonly box: SecretBox,
     private readonly directory: CustomerDirectory,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<IngestConfig, true>,
     private readonly log: PinoLogger,
   ) {
     const ingest = config.get('ingest', { infer: true });

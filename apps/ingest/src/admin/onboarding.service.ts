@@ -9,7 +9,6 @@ import {
   UnprocessableEntityException,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { SOURCE_RESOURCES } from '@raise-sync/shared/events';
 import { PinoLogger } from '@raise-sync/shared/service';
@@ -36,6 +35,7 @@ import type {
   UpdateSourceDto,
 } from './admin.dto';
 import { OnboardingRepository, type NewSource } from './onboarding.repository';
+import type { IngestConfig } from '../ingest.config';
 
 /** A customer as the admin API shows it: state and settings, never a secret. */
 export interface CustomerView {
@@ -87,7 +87,7 @@ export class OnboardingService {
     private readonly clients: SourceClients,
     private readonly directory: CustomerDirectory,
     private readonly health: CredentialHealth,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<IngestConfig, true>,
     private readonly log: PinoLogger,
   ) {
     const ingest = config.get('ingest', { infer: true });

@@ -7,7 +7,6 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger, ReadinessService } from '@raise-sync/shared/service';
 import { customerScope, type CustomerScope } from '@raise-sync/shared/state';
@@ -17,6 +16,7 @@ import {
   type PollLease,
 } from './poll-schedule.repository';
 import { Poller, type PollTarget } from './poller.service';
+import type { IngestConfig } from '../ingest.config';
 
 /**
  * Drives polling from the `poll_schedule` table. Each tick claims due customer-resources with a
@@ -36,7 +36,7 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly leaseSeconds: number;
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<IngestConfig, true>,
     private readonly schedule: PollScheduleRepository,
     private readonly poller: Poller,
     private readonly readiness: ReadinessService,

@@ -1,6 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import { BatchingPublisher, type Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
@@ -13,6 +12,7 @@ import {
   TOPICS,
 } from '@raise-sync/shared/service';
 import { LiveShare } from './live-share';
+import type { IngestConfig } from '../ingest.config';
 
 /** Raised when Kafka did not acknowledge in time: the caller must not acknowledge its input. */
 export class PublishTimeoutError extends Error {
@@ -38,7 +38,7 @@ export class EventPublisher implements BeforeApplicationShutdown {
 
   constructor(
     producer: EventProducer,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<IngestConfig, true>,
     @Inject(TOPICS) private readonly topics: Topics,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,

@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import {
   BodyBudgetExceededError,
   BodyTimeoutError,
@@ -12,6 +11,7 @@ import {
   type HeldBody,
   type ReadLimits,
 } from '@raise-sync/shared';
+import type { IngestConfig } from '../ingest.config';
 
 export type { HeldBody } from '@raise-sync/shared';
 
@@ -58,7 +58,7 @@ export const CLIENT_ABORTED_STATUS = 499;
 export class WebhookBodyReader {
   readonly limits: ReadLimits;
 
-  constructor(config: ConfigService<AppConfig, true>) {
+  constructor(config: ConfigService<IngestConfig, true>) {
     const ingest = config.get('ingest', { infer: true });
     this.limits = {
       maxBytes: ingest.webhookMaxBodyBytes,

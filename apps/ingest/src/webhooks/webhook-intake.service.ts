@@ -7,7 +7,6 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { newSourceEvent, type SourceEvent } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { EventTooLargeError, PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
@@ -27,6 +26,7 @@ import { EventPublisher } from '../publish/event-publisher.service';
 import { CrossProductArrivals } from './cross-product-arrivals.service';
 import { bodyReadRefusal, WebhookBodyReader, type HeldBody } from './raw-body';
 import { WebhookDeliveryRepository } from './webhook-delivery.repository';
+import type { IngestConfig } from '../ingest.config';
 
 /** What the controller answers; `reason` is also the metric label and the log field. */
 export interface WebhookOutcome {
@@ -62,7 +62,7 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly toleranceSeconds: number;
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<IngestConfig, true>,
     private readonly customers: CustomerDirectory,
     private readonly publisher: EventPublisher,
     private readonly deliveries: WebhookDeliveryRepository,

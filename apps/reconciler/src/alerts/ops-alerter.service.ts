@@ -1,7 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { networkErrorCode } from '@raise-sync/shared';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { redactUrl, type PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
 import {
@@ -11,6 +10,7 @@ import {
 } from '@raise-sync/shared/state';
 import { AlertRepository } from './alert.repository';
 import { backoffMs, runAlertDetails, webhookBody } from './alert-format';
+import type { ReconcilerConfig } from '../reconciler.config';
 
 /** Delivery tuning; tests and other checks may pass their own through OPS_ALERTER_OPTIONS. */
 export interface OpsAlerterOptions {
@@ -79,7 +79,7 @@ export class OpsAlerter {
 
   constructor(
     private readonly alerts: AlertRepository,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<ReconcilerConfig, true>,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
     @Optional() @Inject(OPS_ALERTER_OPTIONS) options?: Partial<OpsAlerterOptions>,

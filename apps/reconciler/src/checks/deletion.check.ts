@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { LookupNotSupportedError } from '@raise-sync/destinations';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { eventIdFor } from '@raise-sync/shared/events';
 import { PinoLogger } from '@raise-sync/shared/service';
 import { isRaiseResource, type RaiseResource } from '@raise-sync/sources';
@@ -14,6 +13,7 @@ import { Republisher } from './republisher';
 import { Counter, mapLimit, planResources, throwIfAborted } from './run-support';
 import { SourceReader } from './source-reader';
 import { SyncStateRepository, type InventoryRow } from './sync-state.repository';
+import type { ReconcilerConfig } from '../reconciler.config';
 
 interface Scope {
   ctx: RunContext;
@@ -56,7 +56,7 @@ export class DeletionCheck implements ReconciliationCheck {
   constructor(
     private readonly customers: CustomerRepository,
     private readonly syncState: SyncStateRepository,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<ReconcilerConfig, true>,
     private readonly directory: DestinationDirectory,
     private readonly reader: SourceReader,
     private readonly republisher: Republisher,

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import {
   newSourceEvent,
   type Resource,
@@ -25,6 +24,7 @@ import {
 import type { ReconciliationKind } from '@raise-sync/shared/state';
 import { RunSlots } from '../runs/run-slots';
 import type { SourceRecord } from './source-reader';
+import type { ReconcilerConfig } from '../reconciler.config';
 
 /**
  * Puts records back on the LIVE source topics with origin 'reconcile', in the same shape the
@@ -46,12 +46,12 @@ export class Republisher {
     @Inject(TOPICS) private readonly topics: Topics,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     kafka: KafkaConnection,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<ReconcilerConfig, true>,
     private readonly pushback: BulkPushback,
     private readonly slots: RunSlots,
     private readonly log: PinoLogger,
   ) {
-    const maxLag = config.get('backfill', { infer: true }).maxLag;
+    const maxLag = config.get('pushback', { infer: true }).maxLag;
     this.gate = submitterLagGate(kafka, topics, maxLag);
   }
 

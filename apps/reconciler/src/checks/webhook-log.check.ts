@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
 import { SourceClients } from '@raise-sync/sources/service';
@@ -20,6 +19,7 @@ import { Counter, mapLimit, throwIfAborted } from './run-support';
 import type { SourceRecord } from './source-reader';
 import { SyncStateRepository } from './sync-state.repository';
 import { failedDeliveries, readCheckpoint, type LogCheckpoint } from './webhook-log-groups';
+import type { ReconcilerConfig } from '../reconciler.config';
 
 /** The settings key of a webhook-log schedule that holds its checkpoint. */
 export const CHECKPOINT_KEY = 'webhookLogCheckpoint';
@@ -63,7 +63,7 @@ export class WebhookLogCheck implements ReconciliationCheck {
   constructor(
     private readonly customers: CustomerRepository,
     private readonly syncState: SyncStateRepository,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<ReconcilerConfig, true>,
     private readonly clients: SourceClients,
     private readonly republisher: Republisher,
     private readonly schedules: ScheduleRepository,

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { LookupNotSupportedError, type LookupResult } from '@raise-sync/destinations';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { newSourceEvent, type Resource, type Source } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
@@ -21,6 +20,7 @@ import { Republisher } from './republisher';
 import { Counter, mapLimit, planResources, throwIfAborted } from './run-support';
 import { SourceReader, type SourcePage, type SourceRecord } from './source-reader';
 import { SyncStateRepository, type Invalidation } from './sync-state.repository';
+import type { ReconcilerConfig } from '../reconciler.config';
 
 interface PageScope {
   ctx: RunContext;
@@ -62,7 +62,7 @@ export class WindowCheck implements ReconciliationCheck {
 
   constructor(
     private readonly customers: CustomerRepository,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<ReconcilerConfig, true>,
     private readonly directory: DestinationDirectory,
     private readonly reader: SourceReader,
     private readonly syncState: SyncStateRepository,

@@ -1,6 +1,5 @@
 import { Global, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { SourceClients } from '@raise-sync/sources/service';
 import {
@@ -13,6 +12,7 @@ import { DiscrepancyRepository } from '../runs/discrepancy.repository';
 import { ScheduleRepository } from '../schedule/schedule.repository';
 import { adapterRegistryProvider } from '@raise-sync/destinations';
 import { DestinationDirectory } from './destination-directory';
+import type { ReconcilerConfig } from '../reconciler.config';
 
 /**
  * What every part of the reconciler (window and deletion checks, the CRM+ consistency check, the
@@ -27,7 +27,7 @@ import { DestinationDirectory } from './destination-directory';
     {
       provide: SecretBox,
       inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) =>
+      useFactory: (config: ConfigService<ReconcilerConfig, true>) =>
         SecretBox.fromHex(config.get('secretsKey', { infer: true })),
     },
     ...stateRepositoryProviders,

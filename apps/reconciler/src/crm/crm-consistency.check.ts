@@ -1,6 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { PinoLogger } from '@raise-sync/shared/service';
 import { SourceClients } from '@raise-sync/sources/service';
 import {
@@ -38,6 +37,7 @@ import { CrmPlusLookups, type CrmPlusLookupOptions } from './crm-plus-lookups';
 import { OneSidedArrivalCheck } from './one-sided';
 import { OneSidedTally } from './one-sided-classify';
 import { mapPool } from './pool';
+import type { ReconcilerConfig } from '../reconciler.config';
 
 /** Lookup tuning (timeouts, 429 waits); tests pass shorter ones. */
 export const CRM_LOOKUP_OPTIONS = Symbol('CRM_LOOKUP_OPTIONS');
@@ -107,7 +107,7 @@ export class CrmConsistencyCheck implements ReconciliationCheck {
     private readonly customers: CustomerRepository,
     private readonly schedules: ScheduleRepository,
     private readonly arrivals: CrossProductArrivalRepository,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<ReconcilerConfig, true>,
     private readonly clients: SourceClients,
     private readonly destinations: CrmDestinationResolver,
     private readonly recorder: DiscrepancyRepository,

@@ -5,7 +5,6 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
   BulkPushback,
@@ -28,6 +27,7 @@ import { ReplicaIdentity } from './replica-identity';
 import { RunSlots, type RunSlot } from './run-slots';
 import { RunRepository, type RunResult, type RunView } from './run.repository';
 import type { ReconciliationCheck, RunContext, RunOutcome } from './run-types';
+import type { ReconcilerConfig } from '../reconciler.config';
 
 /**
  * Runs one replica holds at most: RUN_CONCURRENCY working, the rest waiting for their
@@ -63,7 +63,7 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly leaseSeconds: number;
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<ReconcilerConfig, true>,
     private readonly runs: RunRepository,
     private readonly schedules: ScheduleRepository,
     private readonly identity: ReplicaIdentity,

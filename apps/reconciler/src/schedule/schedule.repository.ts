@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type {
   CustomerScope,
   ReconciliationCadence,
@@ -8,6 +7,7 @@ import type {
 } from '@raise-sync/shared/state';
 import { DataSource, type EntityManager } from 'typeorm';
 import { formatRunAt, nextRunAt, scheduledWindow, type ScheduleTiming } from './windows';
+import type { ReconcilerConfig } from '../reconciler.config';
 
 export interface ScheduleView {
   customerId: string;
@@ -116,11 +116,11 @@ const COLUMNS = `customer_id, kind, cadence, timezone, run_at_minute, lag_hours,
  */
 @Injectable()
 export class ScheduleRepository {
-  private readonly defaults: AppConfig['reconciler'];
+  private readonly defaults: ReconcilerConfig['reconciler'];
 
   constructor(
     private readonly db: DataSource,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<ReconcilerConfig, true>,
   ) {
     this.defaults = config.get('reconciler', { infer: true });
   }

@@ -1,9 +1,9 @@
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { PinoLogger, ReadinessService } from '@raise-sync/shared/service';
 import { ReplicaIdentity } from '../runs/replica-identity';
 import { ScheduleRepository } from './schedule.repository';
+import type { ReconcilerConfig } from '../reconciler.config';
 
 /** How often missing default schedules are created (they only appear with new live customers). */
 const ENSURE_EVERY_MS = 30_000;
@@ -24,7 +24,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnModuleDestroy
   private readonly tickMs: number;
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<ReconcilerConfig, true>,
     private readonly schedules: ScheduleRepository,
     private readonly identity: ReplicaIdentity,
     private readonly readiness: ReadinessService,

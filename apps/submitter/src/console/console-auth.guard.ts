@@ -8,12 +8,12 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { closeAfterAnswer } from '@raise-sync/shared';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
 import type { Request } from 'express';
 import { ConsoleTokens, type ConsoleViewer } from './console-tokens.service';
+import type { SubmitterConfig } from '../submitter.config';
 
 type ConsoleRequest = Request & { consoleViewer?: ConsoleViewer };
 
@@ -31,12 +31,12 @@ export class ConsoleAuthGuard implements CanActivate {
   private readonly admin: Buffer | null;
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<SubmitterConfig, true>,
     private readonly tokens: ConsoleTokens,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
   ) {
-    const token = config.get('ingest', { infer: true }).adminToken;
+    const token = config.get('adminToken', { infer: true });
     this.admin = token ? digest(token) : null;
     this.log.setContext('console');
   }

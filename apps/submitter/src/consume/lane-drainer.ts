@@ -5,7 +5,6 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { DestinationContext } from '@raise-sync/destinations';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { DEAD_LETTER_HEADERS } from '@raise-sync/shared/kafka';
 import { EventCodec, PinoLogger, type ConsumedMessage } from '@raise-sync/shared/service';
 import { customerScope } from '@raise-sync/shared/state';
@@ -15,6 +14,7 @@ import { DeliveryLanes, type LaneView } from '../delivery/delivery-lanes.service
 import { DestinationDirectory } from '../delivery/destination-directory.service';
 import { LaneRepository } from '../delivery/lane.repository';
 import { RecordCompletion } from '../delivery/record-completion.service';
+import type { SubmitterConfig } from '../submitter.config';
 
 const TICK_MS = 250;
 /** Lanes this replica drains at the same time. */
@@ -55,7 +55,7 @@ export class LaneDrainer implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly codec: EventCodec,
     private readonly unroutable: UnroutableMessages,
     private readonly log: PinoLogger,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<SubmitterConfig, true>,
   ) {
     this.log.setContext(LaneDrainer.name);
     this.keyConcurrency = config.get('submitter', { infer: true }).keyConcurrency;

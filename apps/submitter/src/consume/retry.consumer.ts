@@ -5,7 +5,6 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import {
   RETRY_DELAYS,
   customerIdFromKey,
@@ -36,6 +35,7 @@ import { retryTierFor } from '../delivery/retry-tier';
 import { runLimited } from './run-limited';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
 import { RecordCompletion } from '../delivery/record-completion.service';
+import type { SubmitterConfig } from '../submitter.config';
 
 /** Most retry messages delivered in one pass (one engine call and transaction per destination). */
 const RETRY_BATCH = 500;
@@ -99,7 +99,7 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
     private readonly completion: RecordCompletion,
     private readonly producer: EventProducer,
     private readonly unroutable: UnroutableMessages,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<SubmitterConfig, true>,
     private readonly deliveries: DeliveryRepository,
   ) {
     this.log.setContext(RetryConsumer.name);

@@ -5,7 +5,6 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import { bulkGroupId, customerIdFromKey, liveGroupId, type Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
@@ -32,6 +31,7 @@ import { RecordCompletion } from '../delivery/record-completion.service';
 import { RelatedRedrive } from '../dead-letters/related-redrive.service';
 import { UnroutableMessages } from '../dead-letters/unroutable-messages.service';
 import { runLimited } from './run-limited';
+import type { SubmitterConfig } from '../submitter.config';
 
 const CHUNK = 2000;
 /** Bulk chunks are smaller: a live chunk that arrives meanwhile waits for less. */
@@ -70,7 +70,7 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     @Inject(TOPICS) private readonly topics: Topics,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly readiness: ReadinessService,
-    private readonly config: ConfigService<AppConfig, true>,
+    private readonly config: ConfigService<SubmitterConfig, true>,
     private readonly log: PinoLogger,
     private readonly intents: WriteIntentRepository,
     private readonly completion: RecordCompletion,

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { DeliveryResult, DestinationContext } from '@raise-sync/destinations';
 import { DestinationUnavailableError } from '@raise-sync/shared';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { CustomerScope } from '@raise-sync/shared/state';
 import { AdapterRegistry } from '@raise-sync/destinations';
 import { DeliveryDecider } from './delivery-decider';
@@ -11,6 +10,7 @@ import { DeliveryRecorder } from './delivery-recorder';
 import { DeliveryWriter, NotStarted, StillInFlight, isRetriable } from './delivery-writer';
 import { parked, type DeliverySummary, type Outcome, type WorkItem } from './outcome';
 import type { Decision } from './sync-state-decision';
+import type { SubmitterConfig } from '../submitter.config';
 
 export type { DeliverySummary, WorkItem } from './outcome';
 
@@ -48,7 +48,7 @@ export class DeliveryEngine {
     private readonly writer: DeliveryWriter,
     private readonly recorder: DeliveryRecorder,
     private readonly lanes: DeliveryLanes,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<SubmitterConfig, true>,
   ) {
     const submitter = config.get('submitter', { infer: true });
     this.firstDelayMs = submitter.retryDelaysMs[0];

@@ -5,7 +5,6 @@ import type {
   DestinationContext,
 } from '@raise-sync/destinations';
 import { DestinationUnavailableError, RecordRejectedError } from '@raise-sync/shared';
-import type { AppConfig } from '@raise-sync/shared/config';
 import { newSourceEvent } from '@raise-sync/shared/events';
 import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
@@ -17,6 +16,7 @@ import type { DeliveryLanes, ParkReason } from './delivery-lanes.service';
 import type { DeliveryRecorder } from './delivery-recorder';
 import { DeliveryWriter, NotStarted, StillInFlight } from './delivery-writer';
 import type { Outcome, WorkItem } from './outcome';
+import type { SubmitterConfig } from '../submitter.config';
 
 // The service barrel loads the configuration at import; these classes only need the names.
 jest.mock('@raise-sync/shared/service', () => ({
@@ -39,7 +39,7 @@ const config = {
     keyConcurrency: 4,
     taskBudgetMs: 1_000,
   }),
-} as unknown as ConfigService<AppConfig, true>;
+} as unknown as ConfigService<SubmitterConfig, true>;
 
 const metrics = {
   deliverySeconds: { observe: () => undefined },

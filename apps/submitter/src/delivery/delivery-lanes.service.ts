@@ -3,11 +3,11 @@ import { hostname } from 'node:os';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { DestinationContext } from '@raise-sync/destinations';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
 import { customerScope } from '@raise-sync/shared/state';
 import { LaneRepository } from './lane.repository';
+import type { SubmitterConfig } from '../submitter.config';
 
 /** Why an event waits in its destination's lane instead of being sent now. */
 export type ParkReason = 'breaker_open' | 'slow_destination' | 'slow_source' | 'lane_waiting';
@@ -52,7 +52,7 @@ export class DeliveryLanes {
   constructor(
     private readonly repository: LaneRepository,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<SubmitterConfig, true>,
     private readonly log: PinoLogger,
   ) {
     const { breaker } = config.get('submitter', { infer: true });

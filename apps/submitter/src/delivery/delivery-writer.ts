@@ -6,7 +6,6 @@ import type {
   DestinationContext,
 } from '@raise-sync/destinations';
 import { DestinationUnavailableError } from '@raise-sync/shared';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import { RETRY_DELAYS } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
@@ -16,6 +15,7 @@ import { DestinationBudgets } from './destination-budgets';
 import type { Outcome, WorkItem } from './outcome';
 import { RecordWriteSerializer } from './record-write-serializer';
 import { retryTierFor } from './retry-tier';
+import type { SubmitterConfig } from '../submitter.config';
 
 /** Destinations whose typical write duration is kept (the least recently written go first). */
 const TYPICAL_DURATIONS_KEPT = 20_000;
@@ -57,7 +57,7 @@ export class DeliveryWriter {
 
   constructor(
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<SubmitterConfig, true>,
     private readonly lanes: DeliveryLanes,
   ) {
     const submitter = config.get('submitter', { infer: true });

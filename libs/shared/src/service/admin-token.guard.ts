@@ -11,7 +11,7 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { ApiBearerAuth } from '@nestjs/swagger';
-import type { AppConfig } from '../config/load-config';
+import type { SharedConfig } from '../config/shared.config';
 import type { Request } from 'express';
 import { closeAfterAnswer } from '../body-reader';
 import { JsonBodyInterceptor } from './json-body.interceptor';
@@ -27,8 +27,8 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
 export class AdminTokenGuard implements CanActivate {
   private readonly expected: Buffer | null;
 
-  constructor(config: ConfigService<AppConfig, true>) {
-    const token = config.get('ingest', { infer: true }).adminToken;
+  constructor(config: ConfigService<SharedConfig, true>) {
+    const token = config.get('adminToken', { infer: true });
     this.expected = token ? digest(token) : null;
   }
 

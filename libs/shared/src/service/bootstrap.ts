@@ -3,7 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigService } from '@nestjs/config';
 import { Logger, PinoLogger } from 'nestjs-pino';
-import type { AppConfig } from '../config/load-config';
+import type { SharedConfig } from '../config/shared.config';
 import { PIPELINE_METRICS } from './tokens';
 import type { PipelineMetrics } from '../observability/metrics';
 import { ReadinessService } from './readiness.service';
@@ -56,7 +56,7 @@ export async function bootstrapService(
   const log = await app.resolve(PinoLogger);
   log.setContext('bootstrap');
   warnings.use((level, { msg, ...fields }) => log[level](fields, String(msg)));
-  const config = app.get<ConfigService<AppConfig, true>>(ConfigService);
+  const config = app.get<ConfigService<SharedConfig, true>>(ConfigService);
   const { port, host } = config.get('http', { infer: true });
   const shutdownTimeoutMs = config.get('shutdownTimeoutMs', { infer: true });
 

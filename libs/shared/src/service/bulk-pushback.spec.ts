@@ -1,6 +1,6 @@
 import type { ConfigService } from '@nestjs/config';
 import type { PinoLogger } from 'nestjs-pino';
-import type { AppConfig } from '../config';
+import type { SharedConfig } from '../config';
 import type { PipelineMetrics } from '../observability';
 import type { LaneDepthReader } from '../state/lane-depth';
 import { BulkPushback, PUSHBACK_RECHECK_MS, type SlotLender } from './bulk-pushback';
@@ -40,7 +40,7 @@ function setup(limit: number) {
   } as unknown as PinoLogger;
   const config = {
     get: () => ({ maxWaiting: limit }),
-  } as unknown as ConfigService<AppConfig, true>;
+  } as unknown as ConfigService<SharedConfig, true>;
   const pushback = new BulkPushback(config, metrics, db, log);
   return {
     pushback,

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { PinoLogger } from 'nestjs-pino';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config';
+import type { SharedConfig } from '../config';
 import type { PipelineMetrics } from '../observability';
 import { customerLaneDepth, type LaneDepthReader } from '../state/lane-depth';
 import { PIPELINE_METRICS } from './tokens';
@@ -68,13 +68,13 @@ export class BulkPushback {
   private lastCountError = 0;
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<SharedConfig, true>,
     @Inject(PIPELINE_METRICS)
     private readonly metrics: Pick<PipelineMetrics, 'bulkPushbackSeconds'>,
     @Inject(DataSource) private readonly db: LaneDepthReader,
     private readonly log: PinoLogger,
   ) {
-    this.limit = config.get('backfill', { infer: true }).maxWaiting;
+    this.limit = config.get('pushback', { infer: true }).maxWaiting;
     this.log.setContext('bulk-pushback');
   }
 

@@ -2,7 +2,7 @@ import { Injectable, Module, type OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/load-config';
+import type { SharedConfig } from '../config/shared.config';
 import { dataSourceOptions } from '../state/data-source';
 import { PinoLogger } from 'nestjs-pino';
 import { ReadinessService, within } from './readiness.service';
@@ -32,7 +32,7 @@ class DatabaseReadiness implements OnModuleInit {
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [ConfigService, PinoLogger],
-      useFactory: async (config: ConfigService<AppConfig, true>, log: PinoLogger) => {
+      useFactory: async (config: ConfigService<SharedConfig, true>, log: PinoLogger) => {
         const database = config.get('database', { infer: true });
         await waitForDependency(postgresCheck(database.url), {
           timeoutMs: config.get('startupDependencyTimeoutMs', { infer: true }),

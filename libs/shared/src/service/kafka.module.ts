@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { PinoLogger } from 'nestjs-pino';
-import type { AppConfig } from '../config/load-config';
+import type { SharedConfig } from '../config/shared.config';
 import { EventCodec } from '../kafka/codec';
 import { allSourceResources } from '../events/source-event';
 import { pipelineTopicSpecs } from '../kafka/admin';
@@ -44,7 +44,7 @@ export class KafkaLifecycle implements OnModuleInit, OnApplicationShutdown {
     @Inject(TOPICS) private readonly topics: Topics,
     private readonly codec: EventCodec,
     private readonly producer: EventProducer,
-    private readonly config: ConfigService<AppConfig, true>,
+    private readonly config: ConfigService<SharedConfig, true>,
     private readonly readiness: ReadinessService,
     private readonly log: PinoLogger,
   ) {
@@ -131,7 +131,7 @@ export class ConsumerLoopFactory {
     {
       provide: KafkaConnection,
       inject: [ConfigService, SERVICE_NAME, PinoLogger],
-      useFactory: (config: ConfigService<AppConfig, true>, service: string, log: PinoLogger) =>
+      useFactory: (config: ConfigService<SharedConfig, true>, service: string, log: PinoLogger) =>
         KafkaConnection.create({
           brokers: config.get('kafka', { infer: true }).brokers,
           clientId: `raise-sync-${service}`,
@@ -141,13 +141,13 @@ export class ConsumerLoopFactory {
     {
       provide: TOPICS,
       inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) =>
+      useFactory: (config: ConfigService<SharedConfig, true>) =>
         topicsFor(config.get('kafka', { infer: true }).topicPrefix),
     },
     {
       provide: EventCodec,
       inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) =>
+      useFactory: (config: ConfigService<SharedConfig, true>) =>
         new EventCodec(config.get('registry', { infer: true }).url),
     },
     {
@@ -156,7 +156,7 @@ export class ConsumerLoopFactory {
       useFactory: (
         kafka: KafkaConnection,
         codec: EventCodec,
-        config: ConfigService<AppConfig, true>,
+        config: ConfigService<SharedConfig, true>,
         metrics: PipelineMetrics,
         log: PinoLogger,
       ) => {

@@ -4,7 +4,8 @@ import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import type { Registry } from 'prom-client';
 import { AppConfigModule } from '../config/config.module';
-import type { AppConfig } from '../config/load-config';
+import type { AnyConfigSection } from '../config/declare';
+import type { SharedConfig } from '../config/shared.config';
 import { nestLoggerParams } from '../observability/logger';
 import {
   createMetricsRegistry,
@@ -31,20 +32,26 @@ class ServiceInfo implements OnModuleInit {
 
 /**
  * What every raise-sync service has: validated config, JSON logs, a per-process metrics registry
- * with /metrics, and /health/live + /health/ready. Apps import `ServiceModule.forRoot('<name>')`
+ * with /metrics, and /health/live + /health/ready. Apps import
+ * `ServiceModule.forRoot({ name, config: <APP>_SECTIONS })`
  * plus the plumbing they use (KafkaPlumbingModule, DatabaseModule).
  */
 @Global()
 @Module({})
 export class ServiceModule {
-  static forRoot(name: string): DynamicModule {
+  static forRoot(options: {
+    name: string;
+    /** The app's config sections; the shared one is always loaded. */
+    config: readonly AnyConfigSection[];
+  }): DynamicModule {
+    const { name } = options;
     return {
       module: ServiceModule,
       imports: [
-        AppConfigModule,
+        AppConfigModule.forRoot(options.config),
         LoggerModule.forRootAsync({
           inject: [ConfigService],
-          useFactory: (config: ConfigService<AppConfig, true>) =>
+          useFactory: (config: ConfigService<SharedConfig, true>) =>
             nestLoggerParams(
               config.get('serviceName', { infer: true }) ?? name,
               config.get('logLevel', { infer: true }),
@@ -58,7 +65,7 @@ export class ServiceModule {
         {
           provide: SERVICE_NAME,
           inject: [ConfigService],
-          useFactory: (config: ConfigService<AppConfig, true>): string =>
+          useFactory: (config: ConfigService<SharedConfig, true>): string =>
             config.get<string | null>('serviceName') ?? name,
         },
         {

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@raise-sync/shared/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { PIPELINE_METRICS } from '@raise-sync/shared/service';
 import { DataSource } from 'typeorm';
@@ -9,6 +8,7 @@ import { SourceHttpClient } from '../http-client';
 import { RaiseClient } from '../raise-client';
 import { RateBudgets } from '../rate-budget';
 import { PgSharedBudgetStore } from '../source-budget.repository';
+import type { SourcesConfig } from '../sources.config';
 import { VomoClient } from '../vomo-client';
 
 /**
@@ -24,15 +24,15 @@ export class SourceClients {
   readonly vomo: VomoClient;
 
   constructor(
-    config: ConfigService<AppConfig, true>,
+    config: ConfigService<SourcesConfig, true>,
     @Inject(PIPELINE_METRICS) metrics: PipelineMetrics,
     db: DataSource,
     log: PinoLogger,
   ) {
-    const ingest = config.get('ingest', { infer: true });
+    const sources = config.get('sources', { infer: true });
     let lastWarned = 0;
     this.budgets = new RateBudgets({
-      rates: ingest.sourceRates,
+      rates: sources.rates,
       shared: new PgSharedBudgetStore(db),
       onSharedError: (error) => {
         if (Date.now() - lastWarned > 60_000) {
@@ -65,7 +65,7 @@ export class SourceClients {
           metrics.sourceAuthFailures.inc({ customer_id: info.customerId, api: info.api }),
       },
     });
-    this.raise = new RaiseClient({ baseUrl: ingest.raiseApiUrl, http });
-    this.vomo = new VomoClient({ baseUrl: ingest.vomoApiUrl, http });
+    this.raise = new RaiseClient({ baseUrl: sources.raiseApiUrl, http });
+    this.vomo = new VomoClient({ baseUrl: sources.vomoApiUrl, http });
   }
 }

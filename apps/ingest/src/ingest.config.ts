@@ -1,0 +1,128 @@
+import {
+  configSection,
+  flag,
+  httpUrl,
+  integer,
+  text,
+  type SectionConfig,
+  type SharedConfig,
+} from '@raise-sync/shared/config';
+import { SOURCES_CONFIG, type SourcesConfig } from '@raise-sync/sources';
+
+/** Ingest's own variables: webhook intake, publishing to Kafka, polling. */
+export const INGEST_CONFIG = configSection({
+  owner: 'apps/ingest',
+  variables: {
+    WEBHOOK_PUBLIC_URL: httpUrl({
+      optional: true,
+      whenUnset: '`http://127.0.0.1:$HTTP_PORT`',
+      description: 'public base URL of ingest, registered with a source for its webhooks',
+    }),
+    WEBHOOK_MAX_BODY_BYTES: integer({
+      default: 1024 * 1024,
+      min: 1024,
+      max: 50 * 1024 * 1024,
+      description: 'largest webhook body accepted (413 above)',
+    }),
+    WEBHOOK_TOLERANCE_SECONDS: integer({
+      default: 300,
+      min: 10,
+      max: 3600,
+      description: 'signed timestamps older or newer than this are refused as stale (401)',
+    }),
+    WEBHOOK_UNVERIFIED_BYTES_MAX: integer({
+      default: 64 * 1024 * 1024,
+      min: 1024,
+      max: 4 * 1024 * 1024 * 1024,
+      description:
+        'bytes of webhook bodies one process holds before their signature is checked (503 busy above; at least `WEBHOOK_MAX_BODY_BYTES`)',
+    }),
+    WEBHOOK_BODY_TIMEOUT_MS: integer({
+      default: 10_000,
+      min: 100,
+      max: 300_000,
+      description: 'longest time to receive a webhook body once its headers passed (408 after)',
+    }),
+    PUBLISH_LINGER_MS: integer({
+      default: 5,
+      min: 0,
+      max: 1000,
+      description: 'how long ingest gathers events into one Kafka batch',
+    }),
+    PUBLISH_TIMEOUT_MS: integer({
+      default: 10_000,
+      min: 100,
+      max: 120_000,
+      description: 'longest wait for a Kafka acknowledgement before a webhook gets 503',
+    }),
+    INGEST_LIVE_SHARE: text({
+      default: '50:1000',
+      pattern: /^\d+:\d+$/,
+      expected: 'events per second and burst, e.g. 50:1000',
+      description:
+        "a customer's live events per second:burst per process; beyond it they go to the bulk lane",
+    }),
+    POLL_TICK_MS: integer({
+      default: 1000,
+      min: 100,
+      max: 60_000,
+      description: 'poll scheduler tick',
+    }),
+    POLL_CONCURRENCY: integer({
+      default: 4,
+      min: 1,
+      max: 64,
+      description: 'customer-resources one replica polls at once',
+    }),
+    POLL_LEASE_SECONDS: integer({
+      default: 60,
+      min: 5,
+      max: 3600,
+      description: 'lease on a customer-resource while polling (renewed while it runs)',
+    }),
+    POLL_DEFAULT_INTERVAL_SECONDS: integer({
+      default: 900,
+      min: 1,
+      max: 7 * 24 * 3600,
+      description: 'poll interval of a new customer source (86400 = daily backstop)',
+    }),
+    BENCH_DISCARD_EVENTS: flag({
+      description:
+        'benchmark baseline only: 1 = answer webhooks without writing to Kafka (loses data)',
+    }),
+  },
+  check: (v) =>
+    v.WEBHOOK_UNVERIFIED_BYTES_MAX < v.WEBHOOK_MAX_BODY_BYTES
+      ? [
+          'WEBHOOK_UNVERIFIED_BYTES_MAX must be at least WEBHOOK_MAX_BODY_BYTES (else a body of the allowed size is always refused)',
+        ]
+      : [],
+  build: (v) => {
+    const [perSecond, burst] = v.INGEST_LIVE_SHARE.split(':').map(Number) as [number, number];
+    return {
+      ingest: {
+        webhookPublicUrl: v.WEBHOOK_PUBLIC_URL,
+        webhookMaxBodyBytes: v.WEBHOOK_MAX_BODY_BYTES,
+        webhookToleranceSeconds: v.WEBHOOK_TOLERANCE_SECONDS,
+        /** Bytes of not-yet-verified webhook bodies one process may hold at once. */
+        webhookUnverifiedBytesMax: v.WEBHOOK_UNVERIFIED_BYTES_MAX,
+        webhookBodyTimeoutMs: v.WEBHOOK_BODY_TIMEOUT_MS,
+        publishLingerMs: v.PUBLISH_LINGER_MS,
+        publishTimeoutMs: v.PUBLISH_TIMEOUT_MS,
+        /** A customer's live events per second and burst, per ingest process. */
+        liveShare: { perSecond, burst },
+        pollTickMs: v.POLL_TICK_MS,
+        pollConcurrency: v.POLL_CONCURRENCY,
+        pollLeaseSeconds: v.POLL_LEASE_SECONDS,
+        pollDefaultIntervalSeconds: v.POLL_DEFAULT_INTERVAL_SECONDS,
+        /** Benchmark baseline: acknowledge without writing. Never set in production. */
+        benchDiscardEvents: v.BENCH_DISCARD_EVENTS,
+      },
+    };
+  },
+});
+
+/** The sections ingest loads besides the shared one. */
+export const INGEST_SECTIONS = [SOURCES_CONFIG, INGEST_CONFIG] as const;
+
+export type IngestConfig = SharedConfig & SourcesConfig & SectionConfig<typeof INGEST_CONFIG>;
