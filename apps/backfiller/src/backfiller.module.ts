@@ -1,6 +1,4 @@
 import { Module } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { SecretBox } from '@raise-sync/shared/crypto';
 import {
   AdminTokenGuard,
   BulkPushback,
@@ -25,7 +23,7 @@ import { BackfillScheduler } from './work/backfill-scheduler.service';
 import { CustomerCredentialsReader } from './work/credentials.service';
 import { RangeRunner } from './work/range-runner.service';
 import { RunPlanner } from './work/run-planner.service';
-import { BACKFILLER_SECTIONS, type BackfillerConfig } from './backfiller.config';
+import { BACKFILLER_SECTIONS } from './backfiller.config';
 
 /**
  * Resumable backfills into the live topics: runs requested through the admin API (or the CLI,
@@ -42,12 +40,6 @@ import { BACKFILLER_SECTIONS, type BackfillerConfig } from './backfiller.config'
   ],
   controllers: [BackfillAdminController, ReplayAdminController],
   providers: [
-    {
-      provide: SecretBox,
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<BackfillerConfig, true>) =>
-        SecretBox.fromHex(config.get('secretsKey', { infer: true })),
-    },
     ...stateRepositoryProviders,
     SourceClients,
     BulkPushback,

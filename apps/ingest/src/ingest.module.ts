@@ -1,6 +1,4 @@
 import { Module } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { SecretBox } from '@raise-sync/shared/crypto';
 import { stateRepositoryProviders } from '@raise-sync/shared/state';
 import {
   AdminTokenGuard,
@@ -27,7 +25,7 @@ import { WebhookDeliveryRepository } from './webhooks/webhook-delivery.repositor
 import { WebhookIntake } from './webhooks/webhook-intake.service';
 import { WebhookController } from './webhooks/webhook.controller';
 import { WebhookBodyReader } from './webhooks/raw-body';
-import { INGEST_SECTIONS, type IngestConfig } from './ingest.config';
+import { INGEST_SECTIONS } from './ingest.config';
 
 /**
  * The capture side: signed webhooks and checkpointed polling into the customer-keyed source
@@ -42,12 +40,6 @@ import { INGEST_SECTIONS, type IngestConfig } from './ingest.config';
   // CRM+ first: the Raise controller's `:source/:customerId` would also match its path.
   controllers: [CrmPlusWebhookController, WebhookController, AdminController],
   providers: [
-    {
-      provide: SecretBox,
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<IngestConfig, true>) =>
-        SecretBox.fromHex(config.get('secretsKey', { infer: true })),
-    },
     ...stateRepositoryProviders,
     OnboardingRepository,
     CustomerSourceRepository,

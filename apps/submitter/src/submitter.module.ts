@@ -1,7 +1,5 @@
 import { adapterRegistryProvider } from '@raise-sync/destinations';
 import { Module } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { SecretBox } from '@raise-sync/shared/crypto';
 import {
   AdminTokenGuard,
   DatabaseModule,
@@ -37,7 +35,7 @@ import { LedgerRepository } from './ledger/ledger.repository';
 import { RecordCompletion } from './delivery/record-completion.service';
 import { UnroutableMessages } from './dead-letters/unroutable-messages.service';
 import { RelatedRedrive } from './dead-letters/related-redrive.service';
-import { SUBMITTER_SECTIONS, type SubmitterConfig } from './submitter.config';
+import { SUBMITTER_SECTIONS } from './submitter.config';
 
 /**
  * The delivery side: source and retry topics → destination adapters, dead letters, ledger; and the
@@ -51,12 +49,6 @@ import { SUBMITTER_SECTIONS, type SubmitterConfig } from './submitter.config';
   ],
   controllers: [SubmitterAdminController, ConsoleController, ConsoleTokensController],
   providers: [
-    {
-      provide: SecretBox,
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<SubmitterConfig, true>) =>
-        SecretBox.fromHex(config.get('secretsKey', { infer: true })),
-    },
     ...stateRepositoryProviders,
     ConsoleRepository,
     DeadLetterRepository,

@@ -1,5 +1,6 @@
 export * from './port';
 export * from './adapter-registry';
+export { destinationContext } from './destination-context';
 export { LookupNotSupportedError, newestPerRecord, recordKeyOf } from './adapter-support';
 export {
   DestinationHttp,

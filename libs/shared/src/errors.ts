@@ -71,11 +71,6 @@ export class UnexpectedError extends SyncError {
   readonly reason = 'unexpected';
 }
 
-export const asSyncError = (error: unknown): SyncError =>
-  error instanceof SyncError
-    ? error
-    : new UnexpectedError(error instanceof Error ? error.message : String(error), { cause: error });
-
 /** The schema registry did not answer (network, 5xx): the message is fine, try again later. */
 export class RegistryUnavailableError extends SyncError {
   readonly retriable = true;

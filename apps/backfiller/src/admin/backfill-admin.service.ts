@@ -5,7 +5,8 @@ import {
   NotFoundException,
 } from '@nestjs/common';
 import { SOURCE_RESOURCES, type Resource } from '@raise-sync/shared/events';
-import { BulkPushback, PinoLogger, isUuid } from '@raise-sync/shared/service';
+import { BulkPushback, isUuid } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import {
   CustomerRepository,
   type BackfillTrigger,

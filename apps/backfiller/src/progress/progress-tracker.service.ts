@@ -5,7 +5,8 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { PIPELINE_METRICS } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import { BackfillRepository } from '../state/backfill.repository';
 import { averageRate, etaSeconds, RateWindow } from './progress-math';
 import { RANGE_STATUSES } from './run-view';

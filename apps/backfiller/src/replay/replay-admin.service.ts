@@ -8,7 +8,8 @@ import {
 } from '@nestjs/common';
 import { allSourceResources, SOURCE_RESOURCES } from '@raise-sync/shared/events';
 import { KafkaConnection, type Topics } from '@raise-sync/shared/kafka';
-import { BulkPushback, PinoLogger, TOPICS, isUuid } from '@raise-sync/shared/service';
+import { BulkPushback, TOPICS, isUuid } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import {
   CustomerRepository,
   customerScope,

@@ -13,16 +13,14 @@ import {
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
   BulkPushback,
-  EventCodec,
-  EventProducer,
   PIPELINE_METRICS,
-  PinoLogger,
   PUSHBACK_RECHECK_MS,
   countRefusedEvent,
-  EventTooLargeError,
   TOPICS,
   type LaneState,
 } from '@raise-sync/shared/service';
+import { EventCodec, EventProducer, EventTooLargeError } from '@raise-sync/shared/kafka';
+import { PinoLogger } from 'nestjs-pino';
 import { customerScope } from '@raise-sync/shared/state';
 import { BackfillPublisher } from '../work/backfill-publisher.service';
 import { backoffMs } from '../work/failure';

@@ -6,7 +6,8 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger, ReadinessService } from '@raise-sync/shared/service';
+import { PIPELINE_METRICS, ReadinessService } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import { REPLAY_RUN_STATUSES } from '@raise-sync/shared/state';
 import { BackfillScheduler } from '../work/backfill-scheduler.service';
 import { ReplayRunner } from './replay-runner.service';

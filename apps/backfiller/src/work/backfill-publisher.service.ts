@@ -8,13 +8,9 @@ import {
   type Topics,
 } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import {
-  countRefusedEvent,
-  EventProducer,
-  PIPELINE_METRICS,
-  PinoLogger,
-  TOPICS,
-} from '@raise-sync/shared/service';
+import { countRefusedEvent, PIPELINE_METRICS, TOPICS } from '@raise-sync/shared/service';
+import { EventProducer } from '@raise-sync/shared/kafka';
+import { PinoLogger } from 'nestjs-pino';
 import type { BackfillerConfig } from '../backfiller.config';
 
 /**

@@ -1,12 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import {
-  BulkPushback,
-  PIPELINE_METRICS,
-  PinoLogger,
-  PUSHBACK_RECHECK_MS,
-} from '@raise-sync/shared/service';
+import { BulkPushback, PIPELINE_METRICS, PUSHBACK_RECHECK_MS } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import { SourceReader, type ReadPosition } from '../source/source-reader.service';
 import { customerScope } from '@raise-sync/shared/state';
 import { BackfillRepository, type ClaimedRange } from '../state/backfill.repository';

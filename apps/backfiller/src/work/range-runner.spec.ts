@@ -1,7 +1,8 @@
 import type { ConfigService } from '@nestjs/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import type { BulkPushback, LaneState, PinoLogger } from '@raise-sync/shared/service';
+import type { BulkPushback, LaneState } from '@raise-sync/shared/service';
+import type { PinoLogger } from 'nestjs-pino';
 import type { BackfillPage, SourceReader } from '../source/source-reader.service';
 import type { CustomerScope } from '@raise-sync/shared/state';
 import type { BackfillRepository, ClaimedRange } from '../state/backfill.repository';

@@ -15,7 +15,7 @@ import {
   type DestinationContext,
 } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { PinoLogger } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import type { IngestConfig } from '../ingest.config';

@@ -11,7 +11,7 @@ import {
 import { ConfigService } from '@nestjs/config';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { SOURCE_RESOURCES } from '@raise-sync/shared/events';
-import { PinoLogger } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import { RAISE_EVENT_TYPES, SourceAuthError, SourceRequestError } from '@raise-sync/sources';
 import {
   CustomerEntity,

@@ -3,14 +3,9 @@ import { ConfigService } from '@nestjs/config';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import { BatchingPublisher, type Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import {
-  countRefusedEvent,
-  EventProducer,
-  EventTooLargeError,
-  PIPELINE_METRICS,
-  PinoLogger,
-  TOPICS,
-} from '@raise-sync/shared/service';
+import { countRefusedEvent, PIPELINE_METRICS, TOPICS } from '@raise-sync/shared/service';
+import { EventProducer, EventTooLargeError } from '@raise-sync/shared/kafka';
+import { PinoLogger } from 'nestjs-pino';
 import { LiveShare } from './live-share';
 import type { IngestConfig } from '../ingest.config';
 

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { PIPELINE_METRICS } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import type { CustomerScope } from '@raise-sync/shared/state';
 import type { CrmArrival } from './crm-plus-delivery';
 import { CrossProductArrivalRepository } from '@raise-sync/shared/state';

@@ -9,7 +9,9 @@ import {
 import { ConfigService } from '@nestjs/config';
 import { newSourceEvent, type SourceEvent } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { EventTooLargeError, PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { PIPELINE_METRICS } from '@raise-sync/shared/service';
+import { EventTooLargeError } from '@raise-sync/shared/kafka';
+import { PinoLogger } from 'nestjs-pino';
 import {
   isSignatureShaped,
   parseRaiseTimestamp,

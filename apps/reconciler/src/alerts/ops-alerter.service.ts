@@ -2,7 +2,8 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { networkErrorCode } from '@raise-sync/shared';
 import { redactUrl, type PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { PIPELINE_METRICS } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import {
   customerScope,
   type AlertDeliveryStatus,

@@ -2,10 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { LookupNotSupportedError } from '@raise-sync/destinations';
 import { eventIdFor } from '@raise-sync/shared/events';
-import { PinoLogger } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import { isRaiseResource, type RaiseResource } from '@raise-sync/sources';
 import { CustomerRepository, customerScope, type CustomerScope } from '@raise-sync/shared/state';
-import { DestinationDirectory, type ReconcileTarget } from '../core/destination-directory';
+import { ReconcileTargets, type ReconcileTarget } from '../core/reconcile-targets';
 import { DiscrepancyRepository, type Discrepancy } from '../runs/discrepancy.repository';
 import type { ReconciliationCheck, RunContext, RunOutcome } from '../runs/run-types';
 import { assertAscending, diffSortedIds } from './id-merge';
@@ -57,7 +57,7 @@ export class DeletionCheck implements ReconciliationCheck {
     private readonly customers: CustomerRepository,
     private readonly syncState: SyncStateRepository,
     config: ConfigService<ReconcilerConfig, true>,
-    private readonly directory: DestinationDirectory,
+    private readonly directory: ReconcileTargets,
     private readonly reader: SourceReader,
     private readonly republisher: Republisher,
     private readonly recorder: DiscrepancyRepository,

@@ -16,11 +16,11 @@ import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
   BulkPushback,
   countRefusedEvent,
-  EventProducer,
   PIPELINE_METRICS,
-  PinoLogger,
   TOPICS,
 } from '@raise-sync/shared/service';
+import { EventProducer } from '@raise-sync/shared/kafka';
+import { PinoLogger } from 'nestjs-pino';
 import type { ReconciliationKind } from '@raise-sync/shared/state';
 import { RunSlots } from '../runs/run-slots';
 import type { SourceRecord } from './source-reader';

@@ -3,9 +3,10 @@ import { ConfigService } from '@nestjs/config';
 import { LookupNotSupportedError, type LookupResult } from '@raise-sync/destinations';
 import { newSourceEvent, type Resource, type Source } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { PIPELINE_METRICS } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import { CustomerRepository, customerScope, type CustomerScope } from '@raise-sync/shared/state';
-import { DestinationDirectory, type ReconcileTarget } from '../core/destination-directory';
+import { ReconcileTargets, type ReconcileTarget } from '../core/reconcile-targets';
 import { DiscrepancyRepository, type Discrepancy } from '../runs/discrepancy.repository';
 import type { ReconciliationCheck, RunContext, RunOutcome } from '../runs/run-types';
 import {
@@ -63,7 +64,7 @@ export class WindowCheck implements ReconciliationCheck {
   constructor(
     private readonly customers: CustomerRepository,
     config: ConfigService<ReconcilerConfig, true>,
-    private readonly directory: DestinationDirectory,
+    private readonly directory: ReconcileTargets,
     private readonly reader: SourceReader,
     private readonly syncState: SyncStateRepository,
     private readonly republisher: Republisher,

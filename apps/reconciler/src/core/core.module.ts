@@ -1,6 +1,4 @@
 import { Global, Module } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { SecretBox } from '@raise-sync/shared/crypto';
 import { SourceClients } from '@raise-sync/sources/service';
 import {
   CrossProductArrivalRepository,
@@ -11,12 +9,11 @@ import {
 import { DiscrepancyRepository } from '../runs/discrepancy.repository';
 import { ScheduleRepository } from '../schedule/schedule.repository';
 import { adapterRegistryProvider } from '@raise-sync/destinations';
-import { DestinationDirectory } from './destination-directory';
-import type { ReconcilerConfig } from '../reconciler.config';
+import { ReconcileTargets } from './reconcile-targets';
 
 /**
  * What every part of the reconciler (window and deletion checks, the CRM+ consistency check, the
- * alerts) shares: the secret box for sealed credentials, the source clients on the customer-wide
+ * alerts) shares: the source clients on the customer-wide
  * rate budget, the customers (CustomerRepository) and their destinations, the repository of what
  * runs find, and the schedules (whose settings the checks keep). Global, so feature modules inject
  * them directly.
@@ -24,26 +21,19 @@ import type { ReconcilerConfig } from '../reconciler.config';
 @Global()
 @Module({
   providers: [
-    {
-      provide: SecretBox,
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<ReconcilerConfig, true>) =>
-        SecretBox.fromHex(config.get('secretsKey', { infer: true })),
-    },
     ...stateRepositoryProviders,
     SourceClients,
     adapterRegistryProvider,
-    DestinationDirectory,
+    ReconcileTargets,
     DiscrepancyRepository,
     ScheduleRepository,
   ],
   exports: [
-    SecretBox,
     CustomerRepository,
     CrossProductArrivalRepository,
     SourceClients,
     DestinationRepository,
-    DestinationDirectory,
+    ReconcileTargets,
     DiscrepancyRepository,
     ScheduleRepository,
   ],

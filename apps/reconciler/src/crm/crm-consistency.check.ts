@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { PinoLogger } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import { SourceClients } from '@raise-sync/sources/service';
 import {
   crmLinks,

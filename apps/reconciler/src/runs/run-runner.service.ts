@@ -6,12 +6,8 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import {
-  BulkPushback,
-  PIPELINE_METRICS,
-  PinoLogger,
-  ReadinessService,
-} from '@raise-sync/shared/service';
+import { BulkPushback, PIPELINE_METRICS, ReadinessService } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import {
   customerScope,
   type CustomerScope,

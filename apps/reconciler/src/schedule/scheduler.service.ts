@@ -1,6 +1,7 @@
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { PinoLogger, ReadinessService } from '@raise-sync/shared/service';
+import { ReadinessService } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import { ReplicaIdentity } from '../runs/replica-identity';
 import { ScheduleRepository } from './schedule.repository';
 import type { ReconcilerConfig } from '../reconciler.config';

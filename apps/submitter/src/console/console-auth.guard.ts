@@ -10,7 +10,8 @@ import {
 import { ConfigService } from '@nestjs/config';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import { closeAfterAnswer } from '@raise-sync/shared';
-import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { PIPELINE_METRICS } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import type { Request } from 'express';
 import { ConsoleTokens, type ConsoleViewer } from './console-tokens.service';
 import type { SubmitterConfig } from '../submitter.config';

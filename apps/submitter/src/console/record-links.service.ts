@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { PinoLogger } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import { SourceClients } from '@raise-sync/sources/service';
 import { crmLinks, RAISE_RESOURCES, type CrmLink, type RaiseResource } from '@raise-sync/sources';
 import { CustomerRepository, customerScope } from '@raise-sync/shared/state';

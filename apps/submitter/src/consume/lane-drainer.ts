@@ -6,7 +6,8 @@ import {
 import { ConfigService } from '@nestjs/config';
 import type { DestinationContext } from '@raise-sync/destinations';
 import { DEAD_LETTER_HEADERS } from '@raise-sync/shared/kafka';
-import { EventCodec, PinoLogger, type ConsumedMessage } from '@raise-sync/shared/service';
+import { EventCodec, type ConsumedMessage } from '@raise-sync/shared/kafka';
+import { PinoLogger } from 'nestjs-pino';
 import { customerScope } from '@raise-sync/shared/state';
 import { UnroutableMessages } from '../dead-letters/unroutable-messages.service';
 import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';

@@ -15,18 +15,20 @@ import {
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
   ConsumerLoopFactory,
-  EventCodec,
-  EventProducer,
-  PinoLogger,
   PIPELINE_METRICS,
   ReadinessService,
   TOPICS,
   isUuid,
+} from '@raise-sync/shared/service';
+import {
+  EventCodec,
+  EventProducer,
   type BatchConsumer,
   type BatchControl,
   type ConsumedMessage,
   type PartitionBatch,
-} from '@raise-sync/shared/service';
+} from '@raise-sync/shared/kafka';
+import { PinoLogger } from 'nestjs-pino';
 import { customerScope } from '@raise-sync/shared/state';
 import { UnroutableMessages } from '../dead-letters/unroutable-messages.service';
 import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';

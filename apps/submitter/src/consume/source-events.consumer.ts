@@ -10,16 +10,18 @@ import { bulkGroupId, customerIdFromKey, liveGroupId, type Topics } from '@raise
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
 import {
   ConsumerLoopFactory,
-  EventCodec,
-  PinoLogger,
   PIPELINE_METRICS,
   ReadinessService,
   TOPICS,
+} from '@raise-sync/shared/service';
+import {
+  EventCodec,
   type BatchConsumer,
   type BatchControl,
   type ConsumedMessage,
   type PartitionBatch,
-} from '@raise-sync/shared/service';
+} from '@raise-sync/shared/kafka';
+import { PinoLogger } from 'nestjs-pino';
 import {
   REPLAY_DESTINATION_HEADER,
   WriteIntentRepository,

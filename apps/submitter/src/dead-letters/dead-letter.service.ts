@@ -1,7 +1,9 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { EventCodec } from '@raise-sync/shared/kafka';
 import { RETRY_DELAYS, retryHeaders, type Topics } from '@raise-sync/shared/kafka';
-import { EventProducer, PinoLogger, TOPICS } from '@raise-sync/shared/service';
+import { TOPICS } from '@raise-sync/shared/service';
+import { EventProducer } from '@raise-sync/shared/kafka';
+import { PinoLogger } from 'nestjs-pino';
 import { customerScope, type DeadLetterEntity } from '@raise-sync/shared/state';
 import { DeadLetterRepository, type DeadLetterQuery } from './dead-letter.repository';
 

@@ -5,7 +5,8 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger } from '@raise-sync/shared/service';
+import { PIPELINE_METRICS } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import { primaryEmailOf } from '@raise-sync/sources';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { DeadLetterService } from './dead-letter.service';

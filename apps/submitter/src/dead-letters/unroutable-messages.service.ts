@@ -1,14 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { deadLetterHeaders, type WriteReceipt, type Topics } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import {
-  EventProducer,
-  EventTooLargeError,
-  PinoLogger,
-  PIPELINE_METRICS,
-  TOPICS,
-  type ConsumedMessage,
-} from '@raise-sync/shared/service';
+import { PIPELINE_METRICS, TOPICS } from '@raise-sync/shared/service';
+import { EventProducer, EventTooLargeError, type ConsumedMessage } from '@raise-sync/shared/kafka';
+import { PinoLogger } from 'nestjs-pino';
 import { DeadLetterRepository } from './dead-letter.repository';
 
 /** Why a consumed message could not be delivered anywhere. */

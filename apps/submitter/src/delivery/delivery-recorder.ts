@@ -8,7 +8,9 @@ import {
   type Topics,
 } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { EventProducer, PIPELINE_METRICS, PinoLogger, TOPICS } from '@raise-sync/shared/service';
+import { PIPELINE_METRICS, TOPICS } from '@raise-sync/shared/service';
+import { EventProducer } from '@raise-sync/shared/kafka';
+import { PinoLogger } from 'nestjs-pino';
 import { customerScope, type CustomerScope } from '@raise-sync/shared/state';
 import type { PreviousStates } from './delivery-decider';
 import { DeliveryRepository, type DeadLetterCopy } from './delivery.repository';

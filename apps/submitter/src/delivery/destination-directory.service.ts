@@ -1,8 +1,8 @@
 import { DestinationRepository } from '@raise-sync/shared/state';
 import { Inject, Injectable } from '@nestjs/common';
-import type { DestinationContext } from '@raise-sync/destinations';
+import { destinationContext, type DestinationContext } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { customerScope, type DestinationEntity } from '@raise-sync/shared/state';
+import { customerScope } from '@raise-sync/shared/state';
 
 const TTL_MS = 5000;
 
@@ -38,22 +38,11 @@ export class DestinationDirectory {
   /** One destination by ID, enabled or not (retries and dead-letter replays name it). */
   async byId(destinationId: string): Promise<(DestinationContext & { enabled: boolean }) | null> {
     const row = await this.destinations.byIdAcrossCustomers(destinationId);
-    return row ? { ...this.toContext(row), enabled: row.enabled } : null;
+    return row ? { ...destinationContext(row, this.box), enabled: row.enabled } : null;
   }
 
   private async load(customerId: string): Promise<DestinationContext[]> {
     const rows = await this.destinations.enabled(customerScope(customerId));
-    return rows.map((row) => this.toContext(row));
-  }
-
-  private toContext(row: DestinationEntity): DestinationContext {
-    return {
-      customerId: row.customerId,
-      destinationId: row.id,
-      name: row.name,
-      kind: row.kind,
-      config: row.config,
-      secrets: row.secrets ? this.box.openJson<Record<string, string>>(row.secrets) : {},
-    };
+    return rows.map((row) => destinationContext(row, this.box));
   }
 }

@@ -1,5 +1,5 @@
 import { DEAD_LETTER_HEADERS } from '@raise-sync/shared/kafka';
-import type { ConsumedMessage } from '@raise-sync/shared/service';
+import type { ConsumedMessage } from '@raise-sync/shared/kafka';
 
 /** Where a message originally came from (the source topic position, kept through retries). */
 export function originOf(message: ConsumedMessage): {

@@ -1,5 +1,5 @@
 import type { SourceEvent } from '@raise-sync/shared/events';
-import type { ConsumedMessage } from '@raise-sync/shared/service';
+import type { ConsumedMessage } from '@raise-sync/shared/kafka';
 import type { ParkReason } from './delivery-lanes.service';
 
 /** One event on its way to one destination: from a source topic (attempt 0) or a retry topic. */

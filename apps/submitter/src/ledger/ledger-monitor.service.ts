@@ -12,7 +12,8 @@ import {
   type Topics,
 } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
-import { PIPELINE_METRICS, PinoLogger, TOPICS } from '@raise-sync/shared/service';
+import { PIPELINE_METRICS, TOPICS } from '@raise-sync/shared/service';
+import { PinoLogger } from 'nestjs-pino';
 import { customerScope } from '@raise-sync/shared/state';
 import { LedgerRepository, type LedgerRow } from './ledger.repository';
 

@@ -4,6 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import type { Registry } from 'prom-client';
 import { AppConfigModule } from '../config/config.module';
+import { SecretBox } from '../crypto/secret-box';
 import type { AnyConfigSection } from '../config/declare';
 import type { SharedConfig } from '../config/shared.config';
 import { nestLoggerParams } from '../observability/logger';
@@ -32,7 +33,7 @@ class ServiceInfo implements OnModuleInit {
 
 /**
  * What every raise-sync service has: validated config, JSON logs, a per-process metrics registry
- * with /metrics, and /health/live + /health/ready. Apps import
+ * with /metrics, /health/live + /health/ready, and the SecretBox for stored credentials. Apps import
  * `ServiceModule.forRoot({ name, config: <APP>_SECTIONS })`
  * plus the plumbing they use (KafkaPlumbingModule, DatabaseModule).
  */
@@ -79,10 +80,17 @@ export class ServiceModule {
           useFactory: (registry: Registry, service: string) =>
             createPipelineMetrics(registry, service),
         },
+        {
+          // One key per process: credentials are sealed and opened with SECRETS_KEY.
+          provide: SecretBox,
+          inject: [ConfigService],
+          useFactory: (config: ConfigService<SharedConfig, true>) =>
+            SecretBox.fromHex(config.get('secretsKey', { infer: true })),
+        },
         ReadinessService,
         ServiceInfo,
       ],
-      exports: [SERVICE_NAME, METRICS_REGISTRY, PIPELINE_METRICS, ReadinessService],
+      exports: [SERVICE_NAME, METRICS_REGISTRY, PIPELINE_METRICS, ReadinessService, SecretBox],
     };
   }
 }

@@ -1,13 +1,13 @@
-import { DestinationRepository } from '@raise-sync/shared/state';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   AdapterRegistry,
   WarehouseAdapter,
+  destinationContext,
   type DestinationAdapter,
   type DestinationContext,
 } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import type { CustomerScope } from '@raise-sync/shared/state';
+import { DestinationRepository, type CustomerScope } from '@raise-sync/shared/state';
 
 /** One enabled destination of a customer with the adapter that reaches it. */
 export interface ReconcileTarget {
@@ -16,11 +16,12 @@ export interface ReconcileTarget {
 }
 
 /**
- * The customer's enabled destinations (decrypted adapter secrets in memory only), read fresh for
- * every run, with one adapter instance per destination kind for the whole process.
+ * What a reconciliation run compares against: the customer's enabled destinations that this
+ * process has an adapter for, read fresh for every run (the submitter's DestinationDirectory
+ * caches them for delivery instead), with one adapter instance per kind for the whole process.
  */
 @Injectable()
-export class DestinationDirectory {
+export class ReconcileTargets {
   constructor(
     private readonly destinations: DestinationRepository,
     @Inject(SecretBox) private readonly box: SecretBox,
@@ -29,21 +30,11 @@ export class DestinationDirectory {
 
   async enabled(customer: CustomerScope): Promise<ReconcileTarget[]> {
     const rows = await this.destinations.enabled(customer);
-    return rows.flatMap((row) => {
-      if (!this.adapters.has(row.kind)) {
-        return [];
-      }
-      const adapter = this.adapters.get(row.kind);
-      const ctx: DestinationContext = {
-        customerId: row.customerId,
-        destinationId: row.id,
-        name: row.name,
-        kind: row.kind,
-        config: row.config,
-        secrets: row.secrets ? this.box.openJson<Record<string, string>>(row.secrets) : {},
-      };
-      return [{ ctx, adapter }];
-    });
+    return rows.flatMap((row) =>
+      this.adapters.has(row.kind)
+        ? [{ ctx: destinationContext(row, this.box), adapter: this.adapters.get(row.kind) }]
+        : [],
+    );
   }
 
   /** The warehouse adapter, for its batched lookups. */
