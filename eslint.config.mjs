@@ -37,14 +37,28 @@ const runtime = [
   },
   {
     sourceTag: 'type:tool',
-    onlyDependOnLibsWithTags: ['type:shared', 'type:domain', 'type:sources', 'type:testing'],
+    onlyDependOnLibsWithTags: [
+      'type:shared',
+      'type:domain',
+      'type:sources',
+      'type:testing',
+      'scope:simulator',
+    ],
     bannedExternalImports: sealedClients,
   },
 ];
-// Test files (of apps and libs) may also use the testing harness.
+// Test files (of apps and libs) may also use the testing harness and the simulator (a tool,
+// tools/simulators, that tests start in-process); production code of apps and libs may not.
 const withTesting = runtime.map((c) =>
   ['type:app', 'type:domain', 'type:sources', 'type:shared'].includes(c.sourceTag)
-    ? { ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:testing'] }
+    ? {
+        ...c,
+        onlyDependOnLibsWithTags: [
+          ...c.onlyDependOnLibsWithTags,
+          'type:testing',
+          'scope:simulator',
+        ],
+      }
     : c,
 );
 const boundaries = (depConstraints) => [

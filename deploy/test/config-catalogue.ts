@@ -11,6 +11,9 @@ import {
 } from '@raise-sync/shared/config';
 /* eslint-disable @nx/enforce-module-boundaries -- a test reads the apps' declarations */
 import { BACKFILLER_SECTIONS } from '../../apps/backfiller/src/backfiller.config';
+import { BACKFILLER_CLI_CONFIG } from '../../apps/backfiller/src/cli.config';
+import { RECONCILER_CLI_CONFIG } from '../../apps/reconciler/src/cli.config';
+import { SUBMITTER_CLI_CONFIG } from '../../apps/submitter/src/cli.config';
 import { INGEST_SECTIONS } from '../../apps/ingest/src/ingest.config';
 import { RECONCILER_SECTIONS } from '../../apps/reconciler/src/reconciler.config';
 import { SUBMITTER_SECTIONS } from '../../apps/submitter/src/submitter.config';
@@ -27,9 +30,17 @@ export const SECTIONS_OF: Readonly<Record<Service, readonly AnyConfigSection[]>>
   backfiller: [SHARED_CONFIG, ...BACKFILLER_SECTIONS],
 };
 
-/** Every section once, in the order the docs list them. */
+/** The operator CLIs' own sections (each CLI also reads ADMIN_TOKEN, declared in libs/shared). */
+export const CLI_SECTIONS: readonly AnyConfigSection[] = [
+  SUBMITTER_CLI_CONFIG,
+  RECONCILER_CLI_CONFIG,
+  BACKFILLER_CLI_CONFIG,
+];
+
+/** Every section once, in the order the docs list them: the services', then the CLIs'. */
 export const ALL_SECTIONS: readonly AnyConfigSection[] = [
   ...new Set(SERVICES.flatMap((service) => SECTIONS_OF[service])),
+  ...CLI_SECTIONS,
 ];
 
 /** Every declared variable by name (throws if two sections declare one name). */

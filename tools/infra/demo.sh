@@ -39,7 +39,7 @@ stop_all() {
   wait || true
 }
 trap stop_all INT TERM EXIT
-node dist/libs/simulators/libs/simulators/src/main.js --port "$SIM_PORT" --seed 42 >.infra/demo/simulator.log 2>&1 &
+node dist/tools/simulators/tools/simulators/src/main.js --port "$SIM_PORT" --seed 42 >.infra/demo/simulator.log 2>&1 &
 pids+=($!)
 for app in ingest submitter reconciler backfiller; do
   HTTP_PORT=${PORTS[$app]} SERVICE_NAME=$app node "dist/apps/$app/apps/$app/src/main.js" >".infra/demo/$app.log" 2>&1 &

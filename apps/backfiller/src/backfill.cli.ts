@@ -7,17 +7,24 @@
  * On a terminal, progress is a bar redrawn in place; otherwise one plain line per run and refresh.
  * Exit codes: 0 ok (with --wait: the run is done), 1 error or the run failed/was cancelled, 2 usage.
  */
-import { adminApi, cliFlag as flag, cliOption as option } from '@raise-sync/shared/cli';
+import {
+  adminApi,
+  cliConfigOrExit,
+  cliFlag as flag,
+  cliOption as option,
+} from '@raise-sync/shared/cli';
+import { BACKFILLER_CLI_CONFIG } from './cli.config';
 import { renderProgressLine } from './progress/progress-bar';
 import type { RunView } from './progress/run-view';
 
 const USAGE = `usage:
   backfill.cli.js start --customer <id> --resource <resource> [--source raise|vomo] [--from <ISO>] [--to <ISO>] [--wait]
   backfill.cli.js status --customer <id> [--watch]
-environment: BACKFILLER_URL (default http://127.0.0.1:3004), ADMIN_TOKEN, BACKFILL_CLI_REFRESH_MS (default 1000)`;
+environment: ADMIN_TOKEN, BACKFILLER_URL (default http://127.0.0.1:3004), BACKFILL_CLI_REFRESH_MS (default 1000)`;
 
-const call = adminApi('BACKFILLER_URL', 'http://127.0.0.1:3004');
-const refreshMs = Math.max(200, Number(process.env['BACKFILL_CLI_REFRESH_MS'] ?? 1000) || 1000);
+const config = cliConfigOrExit(BACKFILLER_CLI_CONFIG, USAGE);
+const call = adminApi(config);
+const refreshMs = config.backfillRefreshMs;
 const tty = Boolean(process.stdout.isTTY);
 
 const finished = (run: RunView): boolean =>

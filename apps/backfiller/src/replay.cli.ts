@@ -11,7 +11,13 @@
  * percent (default 10) and when the status changes.
  * Exit codes: 0 ok (with --wait/--watch: the run is done), 1 error or the run failed/was cancelled, 2 usage.
  */
-import { adminApi, cliFlag as flag, cliOption as option } from '@raise-sync/shared/cli';
+import {
+  adminApi,
+  cliConfigOrExit,
+  cliFlag as flag,
+  cliOption as option,
+} from '@raise-sync/shared/cli';
+import { BACKFILLER_CLI_CONFIG } from './cli.config';
 import { BoundsError, parseOffsetsOption } from './replay/replay-bounds';
 import { renderReplayLine, replayFinished, type ReplayView } from './replay/replay-view';
 
@@ -23,12 +29,13 @@ const USAGE = `usage:
   replay.cli.js status --customer <id>
   replay.cli.js cancel <runId>
 --resource reads the resource's live and bulk topic; --topic reads one topic (offsets need it).
-environment: BACKFILLER_URL (default http://127.0.0.1:3004), ADMIN_TOKEN,
+environment: ADMIN_TOKEN, BACKFILLER_URL (default http://127.0.0.1:3004),
              REPLAY_CLI_REFRESH_MS (default 1000), REPLAY_CLI_STEP_PERCENT (default 10)`;
 
-const call = adminApi('BACKFILLER_URL', 'http://127.0.0.1:3004');
-const refreshMs = Math.max(200, Number(process.env['REPLAY_CLI_REFRESH_MS'] ?? 1000) || 1000);
-const stepPercent = Math.max(1, Number(process.env['REPLAY_CLI_STEP_PERCENT'] ?? 10) || 10);
+const config = cliConfigOrExit(BACKFILLER_CLI_CONFIG, USAGE);
+const call = adminApi(config);
+const refreshMs = config.replayRefreshMs;
+const stepPercent = config.replayStepPercent;
 const tty = Boolean(process.stdout.isTTY);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

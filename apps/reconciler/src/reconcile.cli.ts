@@ -9,9 +9,20 @@
  * `run` prints the requested run; with --wait it waits for the outcome and prints its counts
  * (exit code 1 when the run failed).
  */
-import { adminApi, cliFlag as flag, cliOption as option } from '@raise-sync/shared/cli';
+import {
+  adminApi,
+  cliConfigOrExit,
+  cliFlag as flag,
+  cliOption as option,
+} from '@raise-sync/shared/cli';
+import { RECONCILER_CLI_CONFIG } from './cli.config';
 
-const call = adminApi('RECONCILER_URL', 'http://127.0.0.1:3003');
+const USAGE =
+  'usage: reconcile.cli.js run --customer ID [--kind K] [--date D | --from ISO --to ISO] [--resources a,b] [--wait]\n' +
+  '       reconcile.cli.js list --customer ID [--kind K] [--limit N] | show RUN_ID | schedules --customer ID\n' +
+  'environment: ADMIN_TOKEN, RECONCILER_URL (default http://127.0.0.1:3003)';
+
+const call = adminApi(cliConfigOrExit(RECONCILER_CLI_CONFIG, USAGE));
 
 interface Run {
   id: string;
@@ -125,10 +136,7 @@ async function main(): Promise<number> {
     );
     return 0;
   }
-  process.stderr.write(
-    'usage: reconcile.cli.js run --customer ID [--kind K] [--date D | --from ISO --to ISO] [--resources a,b] [--wait]\n' +
-      '       reconcile.cli.js list --customer ID [--kind K] [--limit N] | show RUN_ID | schedules --customer ID\n',
-  );
+  process.stderr.write(`${USAGE}\n`);
   return 2;
 }
 

@@ -3,9 +3,14 @@
  *   SUBMITTER_URL=http://127.0.0.1:3002 ADMIN_TOKEN=... node dead-letters.cli.js list [--customer ID] [--destination ID] [--status open]
  *   ... inspect <id> | retry <id> | retry --customer ID [--destination ID] | discard <id> | discard --customer ID
  */
-import { adminApi, cliOption as option } from '@raise-sync/shared/cli';
+import { adminApi, cliConfigOrExit, cliOption as option } from '@raise-sync/shared/cli';
+import { SUBMITTER_CLI_CONFIG } from './cli.config';
 
-const call = adminApi('SUBMITTER_URL', 'http://127.0.0.1:3002');
+const USAGE =
+  'usage: dead-letters.cli.js list|inspect <id>|retry <id>|retry --customer ID|discard <id>|discard --customer ID\n' +
+  'environment: ADMIN_TOKEN, SUBMITTER_URL (default http://127.0.0.1:3002)';
+
+const call = adminApi(cliConfigOrExit(SUBMITTER_CLI_CONFIG, USAGE));
 
 async function main(): Promise<void> {
   const [command, id] = process.argv
@@ -30,9 +35,7 @@ async function main(): Promise<void> {
   } else if (command === 'retry' || command === 'discard') {
     result = await call('POST', `/admin/dead-letters/${command}`, filter);
   } else {
-    process.stderr.write(
-      'usage: dead-letters.cli.js list|inspect <id>|retry <id>|retry --customer ID|discard <id>|discard --customer ID\n',
-    );
+    process.stderr.write(`${USAGE}\n`);
     process.exit(2);
   }
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

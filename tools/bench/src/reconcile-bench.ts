@@ -63,7 +63,7 @@ async function startSimulatorProcess(): Promise<{ child: ChildProcess; url: stri
   const child = spawn(
     process.execPath,
     [
-      resolve(ROOT, 'dist/libs/simulators/libs/simulators/src/main.js'),
+      resolve(ROOT, 'dist/tools/simulators/tools/simulators/src/main.js'),
       '--port',
       '0',
       '--seed',

@@ -6,12 +6,9 @@ import {
   type DestinationContext,
 } from '@raise-sync/destinations';
 import { customerScope } from '@raise-sync/shared/state';
-import { DeliveryRepository } from './delivery.repository';
+import { DeliveryRepository, type PreviousStates } from './delivery.repository';
 import type { WorkItem } from './outcome';
 import { decideAgainstSyncState, targetedElsewhere, type Decision } from './sync-state-decision';
-
-/** The sync status each record of a batch had at the destination before it (absent: none). */
-export type PreviousStates = ReadonlyMap<string, string>;
 
 /** What decide() found: one Decision per item, and the state it read (read once per batch). */
 export interface Decided {

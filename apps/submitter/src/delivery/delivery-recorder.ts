@@ -12,8 +12,11 @@ import { PIPELINE_METRICS, TOPICS } from '@raise-sync/shared/service';
 import { EventProducer } from '@raise-sync/shared/kafka';
 import { PinoLogger } from 'nestjs-pino';
 import { customerScope, type CustomerScope } from '@raise-sync/shared/state';
-import type { PreviousStates } from './delivery-decider';
-import { DeliveryRepository, type DeadLetterCopy } from './delivery.repository';
+import {
+  DeliveryRepository,
+  type DeadLetterCopy,
+  type PreviousStates,
+} from './delivery.repository';
 import { originOf, passThroughHeaders } from './message-origin';
 import type { DeadLetteredOutcome, Outcome } from './outcome';
 

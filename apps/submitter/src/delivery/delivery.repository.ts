@@ -3,7 +3,6 @@ import { recordKeyOf } from '@raise-sync/destinations';
 import { DEAD_LETTER_HEADERS, type OutgoingMessage } from '@raise-sync/shared/kafka';
 import type { CustomerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
-import type { PreviousStates } from './delivery-decider';
 import { originOf, passThroughHeaders } from './message-origin';
 import type {
   DeadLetteredOutcome,
@@ -14,6 +13,9 @@ import type {
 } from './outcome';
 
 /** Where a dead letter was published, for its index row. */
+/** The sync status each record of a batch had at the destination before it (absent: none). */
+export type PreviousStates = ReadonlyMap<string, string>;
+
 export interface DeadLetterCopy {
   message: OutgoingMessage;
   partition: number;

@@ -1,9 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SimulatorError } from '../errors';
+import type { FaultRegistry } from '../faults';
 import { HttpError, matchRoute, readBody, send, sleep, type Route } from '../http/util';
+import type { StatsRecorder } from '../stats';
+import type { AccountBase } from './account';
 import { statusForMatch } from './faults';
-import type { DestinationRegistry, DestinationAccount } from './registry';
 import type { DestinationAccountKind, DestinationFaultConfig } from './types';
+
+/**
+ * What the gate needs of the account registry. The APIs see only this, so they never import the
+ * registry (which imports their account classes).
+ */
+export interface DestinationHost {
+  /** One token bucket per account: the API name is always 'api'. */
+  readonly faults: FaultRegistry<DestinationFaultConfig, 'api'>;
+  readonly stats: StatsRecorder;
+  /** The account holding this bearer token, of whatever kind. */
+  accountWithToken(token: string | undefined): AccountBase | undefined;
+  /** The account with this id, of whatever kind. */
+  accountWithId(id: string): AccountBase | undefined;
+}
 
 /** One field-level problem, for validation errors and `statusFor` rejections. */
 export interface FieldError {
@@ -26,7 +42,7 @@ export interface DestinationStyle {
   ): HttpError;
 }
 
-export interface DestinationRequest<A extends DestinationAccount> {
+export interface DestinationRequest<A extends AccountBase> {
   account: A;
   request: IncomingMessage;
   url: URL;
@@ -38,12 +54,12 @@ export interface DestinationRequest<A extends DestinationAccount> {
   rejectIfFaulted(candidates: Array<[field: string, value: unknown]>): void;
 }
 
-export interface DestinationApi<A extends DestinationAccount> {
+export interface DestinationApi<A extends AccountBase> {
   kind: DestinationAccountKind;
   routes: Array<Route<DestinationRequest<A>>>;
   style: DestinationStyle;
   /** The account a request is for (bearer token, or the path for webhooks). */
-  resolve(registry: DestinationRegistry, request: IncomingMessage, path: string): A | undefined;
+  resolve(host: DestinationHost, request: IncomingMessage, path: string): A | undefined;
   /** The answer when no account matches (401, or 404 for an unknown webhook endpoint). */
   unknownAccount(): HttpError;
   /** Checks that need the raw body (webhook signatures); throws the answer. */
@@ -62,8 +78,8 @@ export const retryHeaders = (status: number): Record<string, string> =>
  * faults (forced status, token bucket, latency, random 5xx), route (404/405), the handler with
  * its `statusFor` check, and the stats entry.
  */
-export async function serveDestination<A extends DestinationAccount>(
-  registry: DestinationRegistry,
+export async function serveDestination<A extends AccountBase>(
+  registry: DestinationHost,
   api: DestinationApi<A>,
   request: IncomingMessage,
   response: ServerResponse,

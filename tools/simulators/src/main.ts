@@ -1,6 +1,6 @@
 /**
  * Standalone simulator:
- *   node dist/libs/simulators/libs/simulators/src/main.js --port 4010 [--host 127.0.0.1]
+ *   node dist/tools/simulators/tools/simulators/src/main.js --port 4010 [--host 127.0.0.1]
  *        [--seed 42] [--orgs demo:5000[,other:200]]
  * Prints one JSON line (URLs, orgs and their tokens) and runs until SIGTERM or SIGINT.
  */

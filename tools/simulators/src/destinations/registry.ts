@@ -5,6 +5,7 @@ import { AccountingAccount } from './accounting-api';
 import { CrmPlusAccount, CRM_DEFAULT_HOURLY_LIMIT } from './crm-plus-api';
 import type { CrmWebhookDrops } from './crm-plus-webhooks';
 import { validateDestinationFaults } from './faults';
+import type { DestinationHost } from './gate';
 import { MarketingAccount } from './marketing-api';
 import {
   DESTINATION_ACCOUNT_KINDS,
@@ -43,7 +44,7 @@ function optionalText(value: unknown, name: string): string | undefined {
 }
 
 /** Every destination account, their faults and their request stats. */
-export class DestinationRegistry {
+export class DestinationRegistry implements DestinationHost {
   readonly accounts = new Map<string, DestinationAccount>();
   readonly byToken = new Map<string, DestinationAccount>();
   /** One token bucket per account: the API name is always 'api'. */
@@ -72,13 +73,12 @@ export class DestinationRegistry {
     return account as AccountOfKind<K>;
   }
 
-  /** The bearer-token account of `kind` holding `token`, if any. */
-  byTokenOf<K extends DestinationAccountKind>(
-    token: string | undefined,
-    kind: K,
-  ): AccountOfKind<K> | undefined {
-    const account = token === undefined ? undefined : this.byToken.get(token);
-    return account?.kind === kind ? (account as AccountOfKind<K>) : undefined;
+  accountWithToken(token: string | undefined): DestinationAccount | undefined {
+    return token === undefined ? undefined : this.byToken.get(token);
+  }
+
+  accountWithId(id: string): DestinationAccount | undefined {
+    return this.accounts.get(id);
   }
 
   createAccount(options: CreateDestinationAccountOptions): DestinationAccountSummary {

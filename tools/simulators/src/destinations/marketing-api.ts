@@ -235,7 +235,10 @@ export const marketingApi: DestinationApi<MarketingAccount> = {
   kind: 'marketing',
   routes,
   style: marketingStyle,
-  resolve: (registry, request) => registry.byTokenOf(bearerToken(request), 'marketing'),
+  resolve(host, request) {
+    const account = host.accountWithToken(bearerToken(request));
+    return account instanceof MarketingAccount ? account : undefined;
+  },
   unknownAccount: () =>
     marketingStyle.error(
       401,

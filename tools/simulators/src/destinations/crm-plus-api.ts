@@ -686,7 +686,10 @@ export const crmPlusApi: DestinationApi<CrmPlusAccount> = {
   kind: 'crm-plus',
   routes,
   style: crmPlusStyle,
-  resolve: (registry, request) => registry.byTokenOf(bearerToken(request), 'crm-plus'),
+  resolve(host, request) {
+    const account = host.accountWithToken(bearerToken(request));
+    return account instanceof CrmPlusAccount ? account : undefined;
+  },
   unknownAccount: () => crmPlusStyle.error(401, DENIED),
   admit(account) {
     const { allowed, headers, retryAfter } = account.takeHourly(Date.now());

@@ -126,7 +126,7 @@ export const hooksApi: DestinationApi<WebhookAccount> = {
   kind: 'webhook',
   routes,
   style: hooksStyle,
-  resolve(registry, _request, path) {
+  resolve(host, _request, path) {
     const match = /^\/([^/]+)/.exec(path);
     if (!match) {
       return undefined;
@@ -137,8 +137,8 @@ export const hooksApi: DestinationApi<WebhookAccount> = {
     } catch {
       return undefined;
     }
-    const account = registry.accounts.get(id);
-    return account?.kind === 'webhook' ? account : undefined;
+    const account = host.accountWithId(id);
+    return account instanceof WebhookAccount ? account : undefined;
   },
   unknownAccount: () => hooksStyle.error(404, 'Unknown webhook endpoint.'),
   verify(account, request, raw) {

@@ -512,7 +512,10 @@ export const accountingApi: DestinationApi<AccountingAccount> = {
   kind: 'accounting',
   routes,
   style: accountingStyle,
-  resolve: (registry, request) => registry.byTokenOf(bearerToken(request), 'accounting'),
+  resolve(host, request) {
+    const account = host.accountWithToken(bearerToken(request));
+    return account instanceof AccountingAccount ? account : undefined;
+  },
   unknownAccount: () => accountingStyle.error(401, 'A valid bearer token is required.'),
   // Documents are voided or credited, never deleted.
   unsupportedMethods: { DELETE: 'Hard deletes are not supported: void the invoice instead.' },
