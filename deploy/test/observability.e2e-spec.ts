@@ -134,7 +134,7 @@ describe('dashboards and alert rules against the services /metrics', () => {
     );
     answered(
       'destinations',
-      await ingest.admin('PUT', `/admin/customers/${customerId}/destinations`, {
+      await service('submitter').admin('PUT', `/admin/customers/${customerId}/destinations`, {
         destinations: [{ kind: 'warehouse', name: 'warehouse' }],
       }),
       200,

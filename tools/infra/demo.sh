@@ -57,7 +57,7 @@ raise-sync is running:
   reconciler  http://127.0.0.1:3003/health/ready   http://127.0.0.1:3003/metrics
   backfiller  http://127.0.0.1:3004/health/ready   http://127.0.0.1:3004/metrics
   console     http://127.0.0.1:3002/console   (sync health, audit trail, dead letters; sign in with a token below)
-  admin API   http://127.0.0.1:3001/admin/docs (customers)   http://127.0.0.1:3002/admin/docs (dead letters, ledger)
+  admin API   http://127.0.0.1:3001/admin/docs (customers)   http://127.0.0.1:3002/admin/docs (destinations, dead letters, ledger)
               http://127.0.0.1:3004/admin/docs (backfills)   http://127.0.0.1:3003/admin/docs (reconciliations)
   (token)       (Authorization: Bearer \$(cat .infra/demo/admin.token))
   simulator   http://127.0.0.1:$SIM_PORT/_sim/orgs   (Raise at /raise/api, VOMO at /vomo/v1)
@@ -67,6 +67,6 @@ raise-sync is running:
   logs        .infra/demo/<service>.log
 Ctrl-C stops the services.
 INFO
-node dist/tools/bench/tools/bench/src/demo-driver.js --sim "http://127.0.0.1:$SIM_PORT" --ingest http://127.0.0.1:3001 --backfiller http://127.0.0.1:3004 &
+node dist/tools/bench/tools/bench/src/demo-driver.js --sim "http://127.0.0.1:$SIM_PORT" --ingest http://127.0.0.1:3001 --submitter http://127.0.0.1:3002 --backfiller http://127.0.0.1:3004 &
 pids+=($!)
 wait

@@ -2,12 +2,14 @@ import { EventCodec } from '@raise-sync/shared/kafka';
 import { topicsFor } from '@raise-sync/shared/kafka';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import {
+  adminClient,
   expectEventually,
   useTestStack,
   type AdminCall,
   type RunningApp,
 } from '@raise-sync/testing';
 import {
+  ADMIN_TOKEN,
   rangeRows,
   startBackfiller,
   startIngest,
@@ -84,9 +86,13 @@ describe('backfiller: onboarding backfill hands over to steady state without los
     const customerId = created.body.id;
     expect(
       (
-        await ingest.admin('PUT', `/admin/customers/${customerId}/destinations`, {
-          destinations: [{ kind: 'warehouse', name: 'warehouse' }],
-        })
+        await adminClient(submitter.url, ADMIN_TOKEN)(
+          'PUT',
+          `/admin/customers/${customerId}/destinations`,
+          {
+            destinations: [{ kind: 'warehouse', name: 'warehouse' }],
+          },
+        )
       ).status,
     ).toBe(200);
     expect(

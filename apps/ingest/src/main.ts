@@ -9,6 +9,6 @@ void bootstrapService(IngestModule, 'ingest', {
     configureAdminApi(app, {
       title: 'raise-sync admin API',
       description:
-        'Onboard customers, store and validate source tokens, register webhooks, choose destinations, pause/resume/offboard. Secrets are write-only.',
+        'Onboard customers, store and validate source tokens, register webhooks, pause/resume/offboard (destinations are set on the submitter). Secrets are write-only.',
     }),
 });

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { SecretBox } from '@raise-sync/shared/crypto';
-import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
+import { CustomerRepository, DestinationRepository, customerScope } from '@raise-sync/shared/state';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import { expectEventually, scrapeMetric, useTestStack } from '@raise-sync/testing';
 import { onboard, SECRETS_KEY, startIngest, type IngestUnderTest } from './support';
@@ -73,17 +73,17 @@ describe('ingest: CRM+ webhooks for one-sided arrival detection (simulator, Post
     );
     expect(early.status).toBe(400);
 
-    const destinations = await ingest.admin('PUT', `/admin/customers/${customer.id}/destinations`, {
-      destinations: [
-        {
-          kind: 'crm-plus',
-          name: 'crm',
-          config: { baseUrl: sim.crmUrl },
-          secrets: { token: crmToken },
-        },
-      ],
-    });
-    expect(destinations.status).toBe(200);
+    // Destinations are set on the submitter's admin API, which this test does not run: the row
+    // goes straight to the store through its owner, sealed as that API seals it.
+    await new DestinationRepository(stack.dataSource).replace(customerScope(customer.id), [
+      {
+        kind: 'crm-plus',
+        name: 'crm',
+        config: { baseUrl: sim.crmUrl },
+        secrets: SecretBox.fromHex(SECRETS_KEY).sealJson({ token: crmToken }),
+        enabled: true,
+      },
+    ]);
     const registered = await ingest.admin<{ subscriptionId: string; payloadUrl: string }>(
       'POST',
       `/admin/customers/${customer.id}/sources/crm-plus/webhook`,

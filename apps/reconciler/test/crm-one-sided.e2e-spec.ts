@@ -6,6 +6,7 @@ import { expectEventually, useTestStack } from '@raise-sync/testing';
 import {
   box,
   createCustomer,
+  destinationsInStore,
   onboardWithWebhooks,
   reconcile,
   startIngest,
@@ -79,7 +80,7 @@ describe('reconciler: dual-webhook one-sided arrivals (ingest, simulators, Postg
   it('reports exactly the gifts one product never confirmed, and alerts on the actionable ones', async () => {
     const windowStart = new Date(Date.now() - 1000);
     const org = `onesided-${stack.prefix}`;
-    const customer = await onboardWithWebhooks(ingest, sim, org, {
+    const customer = await onboardWithWebhooks(ingest, destinationsInStore(stack), sim, org, {
       donors: 5,
       gifts: 5,
       campaigns: 2,
@@ -88,17 +89,16 @@ describe('reconciler: dual-webhook one-sided arrivals (ingest, simulators, Postg
     const crmToken = `crm-${randomBytes(6).toString('hex')}`;
     const account = `${org}-crm`;
     sim.destinations.createAccount({ kind: 'crm-plus', id: account, token: crmToken });
-    const set = await ingest.admin('PUT', `/admin/customers/${customer.id}/destinations`, {
-      destinations: [
-        {
-          kind: 'crm-plus',
-          name: 'crm',
-          config: { baseUrl: sim.crmUrl },
-          secrets: { token: crmToken },
-        },
-      ],
-    });
-    expect(set.status).toBe(200);
+    // No submitter runs here (its deliveries would confirm the gifts this test leaves one-sided),
+    // so the CRM+ destination goes straight to the store.
+    await destinationsInStore(stack)(customer.id, [
+      {
+        kind: 'crm-plus',
+        name: 'crm',
+        config: { baseUrl: sim.crmUrl },
+        secrets: { token: crmToken },
+      },
+    ]);
     const hook = await ingest.admin(
       'POST',
       `/admin/customers/${customer.id}/sources/crm-plus/webhook`,

@@ -4,6 +4,7 @@ import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import { expectEventually, scrapeMetric, useTestStack } from '@raise-sync/testing';
 import {
   closedNow,
+  destinationsViaSubmitter,
   onboardWithWebhooks,
   reconcile,
   sorted,
@@ -49,9 +50,15 @@ describe('reconciler: window reconciliation and deletion detection across the pi
         (app) => (reconciler = app),
       ),
     ]);
-    customer = await onboardWithWebhooks(ingest, sim, `rec-${randomBytes(3).toString('hex')}`, {
-      donors: 50,
-    });
+    customer = await onboardWithWebhooks(
+      ingest,
+      destinationsViaSubmitter(submitter),
+      sim,
+      `rec-${randomBytes(3).toString('hex')}`,
+      {
+        donors: 50,
+      },
+    );
   });
 
   afterAll(async () => {

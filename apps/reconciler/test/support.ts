@@ -4,7 +4,9 @@ import { SecretBox } from '@raise-sync/shared/crypto';
 import {
   CustomerRepository,
   DestinationEntity,
+  DestinationRepository,
   type CustomerStatus,
+  type DestinationKind,
   customerScope,
 } from '@raise-sync/shared/state';
 import type { Simulator } from '@raise-sync/simulators';
@@ -147,13 +149,58 @@ export interface Onboarded {
   raiseToken: string;
 }
 
+/** One destination as the submitter's admin API takes it. */
+export interface DestinationSetting {
+  kind: DestinationKind;
+  name: string;
+  config?: Record<string, unknown>;
+  secrets?: Record<string, string>;
+}
+
+/** Sets a customer's destinations (the ones left out are disabled). */
+export type SetDestinations = (
+  customerId: string,
+  destinations: DestinationSetting[],
+) => Promise<void>;
+
+/** Through the submitter's admin API, where operators set them. */
+export const destinationsViaSubmitter =
+  (submitter: AppUnderTest): SetDestinations =>
+  async (customerId, destinations) => {
+    const set = await submitter.admin('PUT', `/admin/customers/${customerId}/destinations`, {
+      destinations,
+    });
+    if (set.status !== 200) {
+      throw new Error(`destinations answered ${set.status}: ${JSON.stringify(set.body)}`);
+    }
+  };
+
+/**
+ * Straight into the store through the table's owner, sealed as the admin API seals them: for the
+ * tests that run no submitter (one delivering would change what they observe).
+ */
+export const destinationsInStore =
+  (stack: TestStack): SetDestinations =>
+  (customerId, destinations) =>
+    new DestinationRepository(stack.dataSource).replace(
+      customerScope(customerId),
+      destinations.map((d) => ({
+        kind: d.kind,
+        name: d.name,
+        config: d.config,
+        secrets: d.secrets ? box.sealJson(d.secrets) : undefined,
+        enabled: true,
+      })),
+    );
+
 /**
  * A simulator org and its customer onboarded through ingest's admin API: Raise token checked,
  * webhook registered with the simulated Raise, polling off (only webhooks flow), and a warehouse
- * destination.
+ * destination set with `setDestinations`.
  */
 export async function onboardWithWebhooks(
   ingest: AppUnderTest,
+  setDestinations: SetDestinations,
   sim: Simulator,
   org: string,
   data: Record<string, number> = {},
@@ -183,12 +230,7 @@ export async function onboardWithWebhooks(
   if (hook.status !== 201) {
     throw new Error(`webhook registration answered ${hook.status}: ${JSON.stringify(hook.body)}`);
   }
-  const destinations = await ingest.admin('PUT', `/admin/customers/${id}/destinations`, {
-    destinations: [{ kind: 'warehouse', name: 'warehouse' }],
-  });
-  if (destinations.status !== 200) {
-    throw new Error(`destinations answered ${destinations.status}`);
-  }
+  await setDestinations(id, [{ kind: 'warehouse', name: 'warehouse' }]);
   return { id, org, raiseToken };
 }
 

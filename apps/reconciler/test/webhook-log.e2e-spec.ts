@@ -3,6 +3,7 @@ import type { RaiseDonorModel } from '@raise-sync/sources';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import { expectEventually, freePort, useTestStack } from '@raise-sync/testing';
 import {
+  destinationsViaSubmitter,
   onboardWithWebhooks,
   startIngestOnPort,
   startReconciler,
@@ -128,12 +129,18 @@ describe('reconciler: webhook delivery log (ingest down while deletes arrive)', 
 
   it('finds every delete Raise gave up on in its delivery log and brings it to every destination', async () => {
     const org = `whlog-${stack.prefix}`;
-    customer = await onboardWithWebhooks(ingest as AppUnderTest, sim, org, {
-      donors: 10,
-      gifts: 0,
-      recurringGifts: 0,
-      campaigns: 2,
-    });
+    customer = await onboardWithWebhooks(
+      ingest as AppUnderTest,
+      destinationsViaSubmitter(submitter),
+      sim,
+      org,
+      {
+        donors: 10,
+        gifts: 0,
+        recurringGifts: 0,
+        campaigns: 2,
+      },
+    );
     const crmToken = `crm-${randomBytes(6).toString('hex')}`;
     const hookSecret = `hook-${randomBytes(8).toString('hex')}`;
     sim.destinations.createAccount({ kind: 'crm-plus', id: crmAccount, token: crmToken });
@@ -143,27 +150,23 @@ describe('reconciler: webhook delivery log (ingest down while deletes arrive)', 
       token: `tok-${hookAccount}`,
       secret: hookSecret,
     });
-    const set = await (ingest as AppUnderTest).admin(
-      'PUT',
-      `/admin/customers/${customer.id}/destinations`,
-      {
-        destinations: [
-          { kind: 'warehouse', name: 'warehouse' },
-          {
-            kind: 'crm-plus',
-            name: 'crm',
-            config: { baseUrl: sim.crmUrl },
-            secrets: { token: crmToken },
-          },
-          {
-            kind: 'webhook',
-            name: 'partner',
-            config: { url: `${sim.hooksUrl}/${hookAccount}` },
-            secrets: { secret: hookSecret },
-          },
-        ],
-      },
-    );
+    const set = await submitter.admin('PUT', `/admin/customers/${customer.id}/destinations`, {
+      destinations: [
+        { kind: 'warehouse', name: 'warehouse' },
+        {
+          kind: 'crm-plus',
+          name: 'crm',
+          config: { baseUrl: sim.crmUrl },
+          secrets: { token: crmToken },
+        },
+        {
+          kind: 'webhook',
+          name: 'partner',
+          config: { url: `${sim.hooksUrl}/${hookAccount}` },
+          secrets: { secret: hookSecret },
+        },
+      ],
+    });
     expect(set.status).toBe(200);
 
     // Live (schedules only run for live customers); polling stays off.

@@ -8,7 +8,7 @@ void bootstrapService(SubmitterModule, 'submitter', {
     configureAdminApi(app, {
       title: 'raise-sync submitter admin API',
       description:
-        'Dead letters (list, inspect, retry, discard), record sync state, delivery ledger.',
+        'Customer destinations, dead letters (list, inspect, retry, discard), record sync state, delivery ledger, console tokens.',
       validation: false,
     }),
 });

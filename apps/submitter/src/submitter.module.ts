@@ -35,11 +35,13 @@ import { LedgerRepository } from './ledger/ledger.repository';
 import { RecordCompletion } from './delivery/record-completion.service';
 import { UnroutableMessages } from './dead-letters/unroutable-messages.service';
 import { RelatedRedrive } from './dead-letters/related-redrive.service';
+import { DestinationSettings } from './destinations/destination-settings.service';
+import { DestinationsController } from './destinations/destinations.controller';
 import { SUBMITTER_SECTIONS } from './submitter.config';
 
 /**
- * The delivery side: source and retry topics → destination adapters, dead letters, ledger; and the
- * sync-health console that reads the same state.
+ * The delivery side: source and retry topics → destination adapters, dead letters, ledger, the
+ * customers' destination settings; and the sync-health console that reads the same state.
  */
 @Module({
   imports: [
@@ -47,7 +49,12 @@ import { SUBMITTER_SECTIONS } from './submitter.config';
     KafkaPlumbingModule,
     DatabaseModule,
   ],
-  controllers: [SubmitterAdminController, ConsoleController, ConsoleTokensController],
+  controllers: [
+    SubmitterAdminController,
+    DestinationsController,
+    ConsoleController,
+    ConsoleTokensController,
+  ],
   providers: [
     ...stateRepositoryProviders,
     ConsoleRepository,
@@ -58,6 +65,7 @@ import { SUBMITTER_SECTIONS } from './submitter.config';
     RelatedRecordRepository,
     adapterRegistryProvider,
     DestinationDirectory,
+    DestinationSettings,
     DeliveryLanes,
     DeliveryDecider,
     DeliveryWriter,

@@ -83,7 +83,7 @@ describe('submitter: sync-health console in a browser', () => {
     expect(
       (await ingestAdmin('POST', `/admin/customers/${id}/sources/raise/webhook`, {})).status,
     ).toBe(201);
-    const set = await ingestAdmin<{ destinations: Array<{ id: string; kind: string }> }>(
+    const set = await submitter.admin<{ destinations: Array<{ id: string; kind: string }> }>(
       'PUT',
       `/admin/customers/${id}/destinations`,
       {

@@ -53,7 +53,7 @@ describe('two-way sync: our own write to Raise comes back as a webhook and is no
     ).toBe(201);
     expect(
       (
-        await admin('PUT', `/admin/customers/${customerId}/destinations`, {
+        await submitter.admin('PUT', `/admin/customers/${customerId}/destinations`, {
           destinations: [{ kind: 'warehouse', name: 'warehouse' }],
         })
       ).status,

@@ -110,6 +110,7 @@ describe('submitter: hostile input on the admin and console APIs', () => {
       known: { ...known, id: customerId },
       uuidParams: ['id', 'customerId'],
       queries,
+      bodies: { 'PUT /admin/customers/{id}/destinations': { destinations: [] } },
     });
     expect(contractBreaches(probes)).toEqual([]);
     // Malformed numbers and IDs in the query are refused, not ignored.

@@ -82,7 +82,8 @@ describe("submitter: a customer's 50,000-webhook burst to a slow CRM+ holds back
   };
 
   /**
-   * Onboarded through ingest's admin API (Raise webhook subscribed, warehouse and CRM+), and
+   * Onboarded through ingest's admin API (Raise webhook subscribed), warehouse and CRM+ set on the
+   * submitter's, and
    * `donors` donors with an email shown once by a gift each: the submitter knows them afterwards,
    * as it does after their own webhooks, so the burst measures delivery rather than A's Raise
    * budget for reading donors (SOURCE_RATE_LIMITS, 1 request/s by default).
@@ -114,7 +115,7 @@ describe("submitter: a customer's 50,000-webhook burst to a slow CRM+ holds back
       token: `${crm}-token`,
       hourlyLimit: 10_000_000,
     });
-    const set = await admin('PUT', `/admin/customers/${customerId}/destinations`, {
+    const set = await submitter.admin('PUT', `/admin/customers/${customerId}/destinations`, {
       destinations: [
         { kind: 'warehouse', name: 'warehouse' },
         {

@@ -182,7 +182,7 @@ describe('mixed run: backfill, webhooks, polling and reconciliation agree with t
     sim.destinations.createAccount({ kind: 'accounting', id: accounts.accounting });
     const marketing = sim.destinations.createAccount({ kind: 'marketing', id: accounts.marketing });
     const hook = sim.destinations.createAccount({ kind: 'webhook', id: accounts.hook });
-    const set = await ingestAdmin('PUT', `/admin/customers/${customerId}/destinations`, {
+    const set = await submitter.admin('PUT', `/admin/customers/${customerId}/destinations`, {
       destinations: [
         { kind: 'warehouse', name: 'warehouse' },
         {

@@ -79,7 +79,10 @@ describe('submitter: webhook gifts reach CRM+, accounting and the warehouse with
     await sim?.stop();
   });
 
-  /** A customer onboarded through ingest's admin API, Raise webhook subscribed, three destinations. */
+  /**
+   * A customer onboarded through ingest's admin API, Raise webhook subscribed, and three
+   * destinations set on the submitter's.
+   */
   async function onboard(org: string, donors: number, polling = true): Promise<Onboarded> {
     sim.control.createOrg({
       id: org,
@@ -107,7 +110,7 @@ describe('submitter: webhook gifts reach CRM+, accounting and the warehouse with
       id: accounting,
       token: `${accounting}-token`,
     });
-    const set = await admin('PUT', `/admin/customers/${customerId}/destinations`, {
+    const set = await submitter.admin('PUT', `/admin/customers/${customerId}/destinations`, {
       destinations: [
         { kind: 'warehouse', name: 'warehouse' },
         {

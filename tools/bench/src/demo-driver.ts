@@ -1,9 +1,11 @@
 /**
- * The demo customer for `npm start`: creates an org in the simulator, onboards it through the
- * admin API (tokens validated, webhook registered, polling as a backstop), then keeps producing
- * Raise activity and prints what flowed through ingest every few seconds. Ctrl-C stops it.
+ * The demo customer for `npm start`: creates an org in the simulator, onboards it through ingest's
+ * admin API (tokens validated, webhook registered, polling as a backstop), sets its destinations
+ * through the submitter's, then keeps producing Raise activity and prints what flowed through
+ * ingest every few seconds. Ctrl-C stops it.
  *
- *   node demo-driver.js --sim http://127.0.0.1:4010 --ingest http://127.0.0.1:3001
+ *   node demo-driver.js --sim http://127.0.0.1:4010 --ingest http://127.0.0.1:3001 \
+ *     --submitter http://127.0.0.1:3002 --backfiller http://127.0.0.1:3004
  */
 import { connectSimulator } from '@raise-sync/simulators';
 
@@ -19,8 +21,14 @@ const ADMIN_TOKEN = process.env['ADMIN_TOKEN'] ?? '';
 const ORG = 'demo';
 const NAME = 'Demo Nonprofit';
 
-async function admin<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${INGEST}${path}`, {
+/** A call to a service's admin API (ingest's unless another base URL is given). */
+async function admin<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  service = INGEST,
+): Promise<T> {
+  const response = await fetch(`${service}${path}`, {
     method,
     headers: {
       authorization: `Bearer ${ADMIN_TOKEN}`,
@@ -100,35 +108,40 @@ async function main(): Promise<void> {
     id: accounts.hook,
     secret: `${accounts.hook}-secret-0123456789`,
   });
-  await admin('PUT', `/admin/customers/${customer.id}/destinations`, {
-    destinations: [
-      { kind: 'warehouse', name: 'warehouse' },
-      {
-        kind: 'crm-plus',
-        name: 'crm-plus',
-        config: { baseUrl: `${SIM}/crm` },
-        secrets: { token: `${accounts.crm}-token` },
-      },
-      {
-        kind: 'accounting',
-        name: 'accounting',
-        config: { baseUrl: `${SIM}/accounting` },
-        secrets: { token: `${accounts.accounting}-token` },
-      },
-      {
-        kind: 'marketing',
-        name: 'marketing',
-        config: { baseUrl: `${SIM}/marketing`, listId: 'donors' },
-        secrets: { token: `${accounts.marketing}-token` },
-      },
-      {
-        kind: 'webhook',
-        name: 'webhook',
-        config: { url: `${SIM}/hooks/${accounts.hook}` },
-        secrets: { secret: `${accounts.hook}-secret-0123456789` },
-      },
-    ],
-  });
+  await admin(
+    'PUT',
+    `/admin/customers/${customer.id}/destinations`,
+    {
+      destinations: [
+        { kind: 'warehouse', name: 'warehouse' },
+        {
+          kind: 'crm-plus',
+          name: 'crm-plus',
+          config: { baseUrl: `${SIM}/crm` },
+          secrets: { token: `${accounts.crm}-token` },
+        },
+        {
+          kind: 'accounting',
+          name: 'accounting',
+          config: { baseUrl: `${SIM}/accounting` },
+          secrets: { token: `${accounts.accounting}-token` },
+        },
+        {
+          kind: 'marketing',
+          name: 'marketing',
+          config: { baseUrl: `${SIM}/marketing`, listId: 'donors' },
+          secrets: { token: `${accounts.marketing}-token` },
+        },
+        {
+          kind: 'webhook',
+          name: 'webhook',
+          config: { url: `${SIM}/hooks/${accounts.hook}` },
+          secrets: { secret: `${accounts.hook}-secret-0123456789` },
+        },
+      ],
+    },
+    SUBMITTER,
+  );
   process.stdout.write(
     `demo customer ${customer.id} onboarded: history backfilling, webhooks registered with the Raise simulator, polling every 60 s as a backstop\n`,
   );

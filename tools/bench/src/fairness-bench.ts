@@ -144,11 +144,17 @@ async function oneRun(run: number): Promise<RunFigures> {
     };
     const ingest = await startService(ROOT, 'ingest', common);
     services.push(ingest);
-    services.push(await startService(ROOT, 'submitter', common));
+    const submitter = await startService(ROOT, 'submitter', common);
+    services.push(submitter);
     const s = sim;
 
-    const admin = async <T>(method: string, path: string, body: unknown): Promise<T> => {
-      const res = await fetch(`${ingest.url}${path}`, {
+    const admin = async <T>(
+      method: string,
+      path: string,
+      body: unknown,
+      service = ingest.url,
+    ): Promise<T> => {
+      const res = await fetch(`${service}${path}`, {
         method,
         headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -158,7 +164,7 @@ async function oneRun(run: number): Promise<RunFigures> {
       }
       return (await res.json()) as T;
     };
-    /** A customer onboarded through ingest's admin API, its Raise webhook subscribed. */
+    /** A customer onboarded through ingest's admin API, its Raise webhook subscribed; destinations on the submitter's. */
     const onboard = async (label: string, crmPlus: boolean): Promise<Onboarded> => {
       const org = `fair-${label}-${randomBytes(3).toString('hex')}`;
       s.control.createOrg({
@@ -191,7 +197,7 @@ async function oneRun(run: number): Promise<RunFigures> {
           secrets: { token: `${crm}-token` },
         });
       }
-      await admin('PUT', `/admin/customers/${id}/destinations`, { destinations });
+      await admin('PUT', `/admin/customers/${id}/destinations`, { destinations }, submitter.url);
       return { org, customerId: id, crm };
     };
 

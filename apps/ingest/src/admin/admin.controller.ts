@@ -5,7 +5,6 @@ import type { SourceName } from '@raise-sync/shared/state';
 import {
   CreateCustomerDto,
   RegisterWebhookDto,
-  SetDestinationsDto,
   UpdateSourceDto,
   WriteBackDonorDto,
 } from './admin.dto';
@@ -19,7 +18,8 @@ const SOURCES: readonly SourceName[] = ['raise', 'vomo'];
 
 /**
  * Partner-facing customer administration. Every route needs `Authorization: Bearer <ADMIN_TOKEN>`,
- * checked before the JSON body is read (`@AdminApi()`).
+ * checked before the JSON body is read (`@AdminApi()`). Destinations are chosen on the submitter's
+ * admin API (`PUT /admin/customers/:id/destinations`); the customer view here only lists them.
  */
 @ApiTags('customers')
 @AdminApi()
@@ -94,15 +94,6 @@ export class AdminController {
     @Body() dto: WriteBackDonorDto,
   ): Promise<unknown> {
     return this.onboarding.writeBackDonor(id, donorId, dto.fields);
-  }
-
-  @Put(':id/destinations')
-  @ApiOperation({ summary: 'Choose destinations (omitted ones are disabled, not deleted)' })
-  setDestinations(
-    @UuidParam('id') id: string,
-    @Body() dto: SetDestinationsDto,
-  ): Promise<CustomerView> {
-    return this.onboarding.setDestinations(id, dto);
   }
 
   @Post(':id/pause')

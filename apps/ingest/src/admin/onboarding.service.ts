@@ -31,7 +31,6 @@ import type {
   OnboardingBackfillDto,
   PollingDto,
   RegisterWebhookDto,
-  SetDestinationsDto,
   UpdateSourceDto,
 } from './admin.dto';
 import { OnboardingRepository, type NewSource } from './onboarding.repository';
@@ -316,29 +315,6 @@ export class OnboardingService {
     return this.callSource('raise', customerId, () =>
       this.clients.raise.patchDonor({ customerId, token }, donorId, fields as never),
     );
-  }
-
-  async setDestinations(customerId: string, dto: SetDestinationsDto): Promise<CustomerView> {
-    await this.requireCustomer(customerId);
-    const names = new Set<string>();
-    for (const d of dto.destinations) {
-      if (names.has(d.name)) {
-        throw new BadRequestException(`destination name '${d.name}' appears twice`);
-      }
-      names.add(d.name);
-    }
-    // Destinations left out are disabled, not deleted: their sync history stays answerable.
-    await this.destinations.replace(
-      customerScope(customerId),
-      dto.destinations.map((d) => ({
-        name: d.name,
-        kind: d.kind,
-        config: d.config,
-        secrets: d.secrets ? this.box.sealJson(d.secrets) : undefined,
-        enabled: d.enabled ?? true,
-      })),
-    );
-    return this.view(customerId);
   }
 
   async setStatus(

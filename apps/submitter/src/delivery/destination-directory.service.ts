@@ -8,8 +8,8 @@ const TTL_MS = 5000;
 
 /**
  * Enabled destinations per customer (with decrypted adapter secrets, in memory only), cached for a
- * few seconds so a busy partition does not query them per batch. A destination enabled or
- * disabled through the admin API takes effect within TTL_MS.
+ * few seconds so a busy partition does not query them per batch. A change through the admin API
+ * takes effect at once on the replica that took it (`invalidate`) and within TTL_MS elsewhere.
  */
 @Injectable()
 export class DestinationDirectory {
@@ -33,6 +33,11 @@ export class DestinationDirectory {
     this.cache.set(customerId, { expires: now + TTL_MS, value });
     value.catch(() => this.cache.delete(customerId));
     return value;
+  }
+
+  /** Forgets the customer's cached destinations: the next batch reads them again. */
+  invalidate(customerId: string): void {
+    this.cache.delete(customerId);
   }
 
   /** One destination by ID, enabled or not (retries and dead-letter replays name it). */

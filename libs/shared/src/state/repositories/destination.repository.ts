@@ -15,9 +15,9 @@ export interface DestinationSpec {
 }
 
 /**
- * The destinations table's one owner. Ingest's admin API replaces a customer's destinations as a
- * set (offboarding disables them in its own transaction); the submitter, reconciler and
- * backfiller read them. Rows carry the sealed secrets; only the code that calls out opens them.
+ * The destinations table's one owner. The submitter's admin API replaces a customer's destinations
+ * as a set (ingest's offboarding disables them in its own transaction); the submitter, reconciler
+ * and backfiller read them. Rows carry the sealed secrets; only the code that calls out opens them.
  */
 export class DestinationRepository {
   constructor(private readonly db: DataSource) {}
