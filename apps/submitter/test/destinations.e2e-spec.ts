@@ -1,5 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { CustomerRepository, DestinationRepository, customerScope } from '@raise-sync/shared/state';
+import {
+  CustomerRepository,
+  DestinationRepository,
+  customerScope,
+  type DestinationView,
+} from '@raise-sync/shared/state';
 import { adminClient, useTestStack, type AdminCall, type RunningApp } from '@raise-sync/testing';
 import { ADMIN_TOKEN, box, startIngest, startSubmitter, type SubmitterUnderTest } from './support';
 
@@ -8,14 +13,7 @@ const NO_SOURCE = { raiseUrl: 'http://127.0.0.1:9', vomoUrl: 'http://127.0.0.1:9
 
 interface DestinationsView {
   customerId: string;
-  destinations: Array<{
-    id: string;
-    kind: string;
-    name: string;
-    enabled: boolean;
-    config: Record<string, unknown>;
-    hasSecrets: boolean;
-  }>;
+  destinations: DestinationView[];
 }
 
 /**
@@ -123,7 +121,7 @@ describe('submitter: customer destinations on the admin API', () => {
       `/admin/customers/${customerId}/destinations`,
     );
     expect(listed).toEqual({ status: 200, body: third.body });
-    const view = await ingestAdmin<{ destinations: DestinationsView['destinations'] }>(
+    const view = await ingestAdmin<{ destinations: DestinationView[] }>(
       'GET',
       `/admin/customers/${customerId}`,
     );

@@ -19,6 +19,8 @@ import {
   WriteIntentRepository,
   type CustomerCredentials,
   type CustomerStatus,
+  type DestinationView,
+  destinationView,
   type SourceName,
   customerScope,
 } from '@raise-sync/shared/state';
@@ -54,14 +56,7 @@ export interface CustomerView {
     webhookSubscriptionId: string | null;
     webhookUrl: string | null;
   }>;
-  destinations: Array<{
-    id: string;
-    kind: string;
-    name: string;
-    enabled: boolean;
-    config: Record<string, unknown>;
-    hasSecrets: boolean;
-  }>;
+  destinations: DestinationView[];
 }
 
 /**
@@ -204,14 +199,7 @@ export class OnboardingService {
         webhookSubscriptionId: s.webhookSubscriptionId,
         webhookUrl: s.source === 'raise' ? this.webhookUrl(this.publicUrl, customerId) : null,
       })),
-      destinations: destinations.map((d) => ({
-        id: d.id,
-        kind: d.kind,
-        name: d.name,
-        enabled: d.enabled,
-        config: d.config,
-        hasSecrets: d.secrets !== null,
-      })),
+      destinations: destinations.map(destinationView),
     };
   }
 

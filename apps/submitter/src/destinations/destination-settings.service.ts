@@ -11,6 +11,8 @@ import {
   DestinationRepository,
   customerScope,
   type CustomerScope,
+  type DestinationView,
+  destinationView,
 } from '@raise-sync/shared/state';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
 import type { SetDestinationsDto } from './destinations.dto';
@@ -18,14 +20,7 @@ import type { SetDestinationsDto } from './destinations.dto';
 /** A customer's destinations as the admin API shows them: settings, never a secret. */
 export interface DestinationsView {
   customerId: string;
-  destinations: Array<{
-    id: string;
-    kind: string;
-    name: string;
-    enabled: boolean;
-    config: Record<string, unknown>;
-    hasSecrets: boolean;
-  }>;
+  destinations: DestinationView[];
 }
 
 /**
@@ -48,14 +43,7 @@ export class DestinationSettings {
     const rows = await this.destinations.list(scope);
     return {
       customerId,
-      destinations: rows.map((d) => ({
-        id: d.id,
-        kind: d.kind,
-        name: d.name,
-        enabled: d.enabled,
-        config: d.config,
-        hasSecrets: d.secrets !== null,
-      })),
+      destinations: rows.map(destinationView),
     };
   }
 

@@ -14,6 +14,25 @@ export interface DestinationSpec {
   enabled: boolean;
 }
 
+/** A destination as the admin APIs show it: its settings and whether it has secrets, never them. */
+export interface DestinationView {
+  id: string;
+  kind: DestinationKind;
+  name: string;
+  enabled: boolean;
+  config: Record<string, unknown>;
+  hasSecrets: boolean;
+}
+
+export const destinationView = (row: DestinationEntity): DestinationView => ({
+  id: row.id,
+  kind: row.kind,
+  name: row.name,
+  enabled: row.enabled,
+  config: row.config,
+  hasSecrets: row.secrets !== null,
+});
+
 /**
  * The destinations table's one owner. The submitter's admin API replaces a customer's destinations
  * as a set (ingest's offboarding disables them in its own transaction); the submitter, reconciler
