@@ -44,6 +44,7 @@ const TIERS = {
   e2e: {
     testMatch: ['**/*.e2e-spec.ts'],
     testTimeout: 180_000,
+    setupFilesAfterEnv: [path.join(workspaceRoot, 'libs/testing/src/after-env.ts')],
     globalSetup: path.join(workspaceRoot, 'libs/testing/src/global-setup.ts'),
     globalTeardown: path.join(workspaceRoot, 'libs/testing/src/global-teardown.ts'),
   },

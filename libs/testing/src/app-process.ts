@@ -7,6 +7,26 @@ const WORKSPACE = resolve(__dirname, '../../..');
 
 export type AppName = 'ingest' | 'submitter' | 'reconciler' | 'backfiller';
 
+/** Every app this test file started that has not exited yet (see killLeftoverApps). */
+const alive = new Set<ChildProcess>();
+
+/**
+ * Kills (SIGKILL) every app this test file started that is still running. Wired as a last
+ * afterAll for every e2e file (libs/testing/src/after-env.ts): an app a failed beforeAll never
+ * handed back would otherwise keep Jest from exiting and spend the CPU the next files need.
+ */
+export function killLeftoverApps(): number {
+  let killed = 0;
+  for (const child of alive) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      killed += 1;
+    }
+  }
+  alive.clear();
+  return killed;
+}
+
 /** A free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -26,7 +46,7 @@ export interface RunningApp {
   readonly url: string;
   /** Parsed JSON log lines so far (non-JSON lines are kept as { raw }). */
   logs(): Array<Record<string, unknown>>;
-  /** Waits until /health/ready answers 200. */
+  /** Waits until /health/ready answers 200; kills the app and throws when it does not in time. */
   waitUntilReady(timeoutMs?: number): Promise<void>;
   /** Sends a signal and resolves with the exit code (null if killed by a signal). */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
@@ -53,6 +73,8 @@ export function startApp(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  alive.add(child);
+  child.once('exit', () => alive.delete(child));
   const lines: Array<Record<string, unknown>> = [];
   let pending = '';
   const collect = (chunk: Buffer): void => {
@@ -76,7 +98,7 @@ export function startApp(
     port,
     url,
     logs: () => lines,
-    async waitUntilReady(timeoutMs = 60_000) {
+    async waitUntilReady(timeoutMs = 120_000) {
       try {
         await expectEventually(
           async () => {
@@ -91,6 +113,8 @@ export function startApp(
           { timeoutMs, intervalMs: 250 },
         );
       } catch (error) {
+        // An app that never got ready is of no use to the test, and nobody holds it to stop it.
+        child.kill('SIGKILL');
         // Say which app and what it last said: a start that hangs otherwise shows only a
         // refused connection.
         throw new Error(

@@ -77,11 +77,16 @@ export class KafkaLifecycle implements OnModuleInit, OnApplicationShutdown {
         'topics have fewer partitions than configured',
       );
     }
+    // Each step says when it is done, so a start that hangs on a slow registry or broker names it.
+    let since = Date.now();
     for (const { source, resource } of allSourceResources()) {
       await this.codec.registerEventSchema(this.topics.sourceEvents(source, resource), resource);
       await this.codec.registerEventSchema(this.topics.bulkEvents(source, resource), resource);
     }
+    this.log.info({ ms: Date.now() - since }, 'registered event schemas');
+    since = Date.now();
     await this.producer.connect();
+    this.log.info({ ms: Date.now() - since }, 'producer connected');
     this.readiness.register('kafka', async () => {
       await within(3000, 'Kafka', this.kafka.ping());
       if (!this.producer.isConnected()) {
