@@ -2,7 +2,7 @@
 # `npm run bench`: builds what the benchmarks run, starts (or reuses) the local stack, and runs
 # each benchmark, printing figures next to a baseline measured in the same run.
 #   npm run bench                       every benchmark
-#   npm run bench -- webhooks [--requests N --concurrency C]
+#   npm run bench -- webhooks [--requests N --concurrency C[,C...] --runs N]
 #   npm run bench -- submitter [--events N]
 #   npm run bench -- reconcile [--records N --page-size P]
 #   npm run bench -- fairness [--runs N --backfill N --burst N]

@@ -21,6 +21,7 @@ import { CrmPlusWebhookRegistration } from './admin/crm-plus-webhook-registratio
 import { CrmPlusWebhookController } from './webhooks/crm-plus-webhook.controller';
 import { CrmPlusWebhookIntake } from './webhooks/crm-plus-webhook.service';
 import { CrossProductArrivals } from './webhooks/cross-product-arrivals.service';
+import { replayClaimsProvider } from './webhooks/replay-claims';
 import { WebhookDeliveryRepository } from './webhooks/webhook-delivery.repository';
 import { WebhookIntake } from './webhooks/webhook-intake.service';
 import { WebhookController } from './webhooks/webhook.controller';
@@ -45,6 +46,7 @@ import { INGEST_SECTIONS } from './ingest.config';
     CustomerSourceRepository,
     PollScheduleRepository,
     WebhookDeliveryRepository,
+    replayClaimsProvider,
     CustomerDirectory,
     EventPublisher,
     SourceClients,

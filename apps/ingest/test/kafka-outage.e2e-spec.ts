@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { EventCodec } from '@raise-sync/shared/kafka';
-import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/sources';
 import { startDedicatedKafka, useTestStack, type DedicatedKafka } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
-import { onboard, startIngest, topics, type IngestUnderTest } from './support';
+import { onboard, raiseSignedHeaders, startIngest, topics, type IngestUnderTest } from './support';
 
 describe('ingest: Kafka stops while webhooks arrive (own broker, real registry and PostgreSQL)', () => {
   const stack = useTestStack();
@@ -64,12 +62,7 @@ describe('ingest: Kafka stops while webhooks arrive (own broker, real registry a
     {
       const probe = await fetch(`${ingest.app.url}/webhooks/raise/${c.id}`, {
         method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          [RAISE_WEBHOOK_HEADERS.timestamp]: String(ts),
-          [RAISE_WEBHOOK_HEADERS.signature]: signRaiseWebhook(secret, ts, body),
-          [RAISE_WEBHOOK_HEADERS.deliveryId]: randomUUID(),
-        },
+        headers: raiseSignedHeaders(secret, body, ts),
         body,
       });
       expect(probe.status).toBe(503);

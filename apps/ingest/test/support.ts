@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { type Resource, type SourceEvent } from '@raise-sync/shared/events';
 import { EventCodec } from '@raise-sync/shared/kafka';
 import { topicsFor } from '@raise-sync/shared/kafka';
@@ -10,6 +10,7 @@ import {
   type TestStack,
 } from '@raise-sync/testing';
 import type { Simulator } from '@raise-sync/simulators';
+import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/sources';
 
 export const ADMIN_TOKEN = randomBytes(24).toString('hex');
 
@@ -150,28 +151,18 @@ export async function readResourceEvents(
   return out;
 }
 
-/** The body Raise sends for a created gift (event type 10), as the tests sign and post it. */
-export function raiseGiftWebhookBody(id: number): string {
-  return JSON.stringify({
-    eventType: 10,
-    eventTypeDisplay: 'Gift Created',
-    contextId: id,
-    data: {
-      id,
-      donorId: 1,
-      recurringGiftId: null,
-      amount: 10,
-      currency: 'USD',
-      date: '2026-11-20T10:00:00',
-      status: 1,
-      statusText: 'Success',
-      isTestMode: false,
-      isAnonymous: false,
-      paymentType: 'CreditCard',
-      transactionId: `tx-${id}`,
-      campaignName: null,
-      createdDate: '2026-11-20T10:00:00.000Z',
-      modifiedDate: '2026-11-20T10:00:01.000Z',
-    },
-  });
+/** The headers Raise signs a delivery with, for `body` signed with `secret` at `ts`. */
+export function raiseSignedHeaders(
+  secret: string,
+  body: string,
+  ts = Math.floor(Date.now() / 1000),
+): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    [RAISE_WEBHOOK_HEADERS.timestamp]: String(ts),
+    [RAISE_WEBHOOK_HEADERS.signature]: signRaiseWebhook(secret, ts, body),
+    [RAISE_WEBHOOK_HEADERS.deliveryId]: randomUUID(),
+  };
 }
+
+export { raiseGiftWebhookBody } from '@raise-sync/testing/fixtures';

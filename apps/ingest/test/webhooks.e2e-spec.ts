@@ -5,6 +5,7 @@ import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import {
   onboard,
   raiseGiftWebhookBody,
+  raiseSignedHeaders,
   readEvents,
   startIngest,
   topicMessageCount,
@@ -237,6 +238,62 @@ describe('ingest: signed webhooks into customer-keyed topics (real Kafka, regist
         // Only the two accepted deliveries of gift 9100 (same event ID: a recognisable duplicate).
         expect(mine.map((e) => e.event.recordId)).toEqual(['9100', '9100']);
         expect(new Set(mine.map((e) => e.event.eventId)).size).toBe(1);
+      });
+    });
+  });
+
+  describe('replay check across replicas', () => {
+    let second: IngestUnderTest | undefined;
+
+    afterAll(async () => {
+      await second?.app.stop('SIGTERM');
+    });
+
+    it('the same signed delivery sent at once to two replicas, ten times to each, is accepted once', async () => {
+      // A second ingest on the same database and topics: the replay claims of both meet in
+      // PostgreSQL's primary key, whatever statement each replica's group commit puts them in.
+      second = await startIngest(stack, sim, {}, ingest.topicPrefix);
+      const customer = await onboard(ingest, sim, `replicas-${stack.prefix}`, { webhooks: false });
+      const secret = `whsec_${randomBytes(16).toString('hex')}`;
+      expect(
+        (
+          await ingest.admin('PUT', `/admin/customers/${customer.id}/sources/raise`, {
+            webhookSecret: secret,
+          })
+        ).status,
+      ).toBe(200);
+      const send = (base: string, id: number, ts: number): Promise<number> => {
+        const body = raiseGiftWebhookBody(id);
+        return fetch(`${base}/webhooks/raise/${customer.id}`, {
+          method: 'POST',
+          headers: raiseSignedHeaders(secret, body, ts),
+          body,
+        }).then((response) => response.status);
+      };
+      const ts = Math.floor(Date.now() / 1000);
+      const replicas = [ingest.app.url, second.app.url];
+      // The contested delivery, and around it 40 distinct ones that must all be accepted.
+      const contested = replicas.flatMap((base) =>
+        Array.from({ length: 10 }, () => send(base, 9500, ts)),
+      );
+      const others = Array.from({ length: 40 }, (_, i) =>
+        send(replicas[i % 2] ?? '', 9600 + i, ts),
+      );
+      const statuses = await Promise.all(contested);
+      expect(statuses.filter((s) => s === 202)).toHaveLength(1);
+      expect(statuses.filter((s) => s === 409)).toHaveLength(19);
+      expect(await Promise.all(others)).toEqual(Array.from({ length: 40 }, () => 202));
+
+      const topic = topics(ingest.topicPrefix).sourceEvents('raise', 'gift');
+      await expectEventually(async () => {
+        const events = await readEvents(stack, topic, await topicMessageCount(stack, topic));
+        const mine = events
+          .filter((e) => e.event.customerId === customer.id)
+          .map((e) => Number(e.event.recordId));
+        expect(mine.sort((a, b) => a - b)).toEqual([
+          9500,
+          ...Array.from({ length: 40 }, (_, i) => 9600 + i),
+        ]);
       });
     });
   });

@@ -1,29 +1,35 @@
 /**
- * Webhook acknowledgement benchmark: requests per second and p50/p99 latency at a fixed
- * concurrency, each request signature-verified and (in the measured run) written to Kafka with
- * acks=all before the 2xx. The baseline is the same ingest process and request path with the
- * Kafka write switched off (BENCH_DISCARD_EVENTS=1), measured in the same run on the same machine.
+ * Webhook acknowledgement benchmark: requests per second and p50/p99 latency, each request
+ * signed like Raise signs it, verified, and written to Kafka with acks=all before the 2xx. In the
+ * same run and on the same broker, at each concurrency:
+ *   floor      a bare node:http server doing only that work (webhook-floor.ts, its own process);
+ *   ingest     the built ingest, the whole request path;
+ *   no Kafka   the same ingest with the Kafka write switched off (BENCH_DISCARD_EVENTS=1), which
+ *              shows what the request path costs before Kafka is involved.
+ * With --runs N every figure is the median of N runs.
  *
- *   npm run bench -- --requests 20000 --concurrency 32
+ *   npm run bench -- webhooks --requests 20000 --concurrency 32,128 --runs 3
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { runMigrations } from '@raise-sync/shared/state';
 import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/sources';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
+import { raiseGiftWebhookBody } from '@raise-sync/testing/fixtures';
 import { env, freePort, waitReady } from './util';
 
 // Compiled to dist/tools/bench/tools/bench/src.
 const ROOT = resolve(__dirname, '../../../../../..');
-const arg = (name: string, fallback: number): number => {
+const argText = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+  return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 };
-const REQUESTS = arg('requests', 20_000);
-const CONCURRENCY = arg('concurrency', 32);
+const REQUESTS = Number(argText('requests', '20000'));
+const CONCURRENCIES = argText('concurrency', '32,128').split(',').map(Number);
+const RUNS = Number(argText('runs', '1'));
 const WARMUP = Math.min(2000, Math.floor(REQUESTS / 5));
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
 const SECRET = `whsec_${randomBytes(16).toString('hex')}`;
@@ -41,19 +47,35 @@ async function freshDatabase(): Promise<string> {
 }
 
 interface RunResult {
-  label: string;
   rps: number;
   p50: number;
   p99: number;
   errors: number;
 }
 
-async function runMode(
+/** A server under test: where to send, and how to stop it. */
+interface Target {
+  label: string;
+  port: number;
+  path: string;
+  stop(): Promise<void>;
+}
+
+async function stopChild(child: ReturnType<typeof spawn>): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+/** The built ingest with one customer (polling off) whose webhooks are signed with SECRET. */
+async function startIngestTarget(
   label: string,
   sim: Simulator,
   databaseUrl: string,
   discard: boolean,
-): Promise<RunResult> {
+): Promise<Target> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(
@@ -80,7 +102,7 @@ async function runMode(
   );
   try {
     await waitReady(url, child, 'ingest');
-    const org = `bench-${label}`;
+    const org = `bench-${label.replace(/\W+/g, '-')}`;
     const token = `tok-${org}`;
     sim.control.createOrg({
       id: org,
@@ -99,132 +121,178 @@ async function runMode(
       }),
     });
     const customerId = ((await created.json()) as { id: string }).id;
-    const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-    const path = `/webhooks/raise/${customerId}`;
-    const bodies = Array.from({ length: WARMUP + REQUESTS }, (_, i) => {
-      const id = 1_000_000 + i;
-      const body = JSON.stringify({
-        eventType: 10,
-        eventTypeDisplay: 'Gift Created',
-        contextId: id,
-        data: {
-          id,
-          donorId: 7,
-          recurringGiftId: null,
-          amount: 25 + (i % 100),
-          currency: 'USD',
-          date: '2026-11-20T10:00:00',
-          status: 1,
-          statusText: 'Success',
-          isTestMode: false,
-          isAnonymous: false,
-          paymentType: 'CreditCard',
-          transactionId: `tx-${id}`,
-          campaignName: 'Winter Appeal',
-          createdDate: '2026-11-20T10:00:00.000Z',
-          modifiedDate: new Date(Date.UTC(2026, 10, 20, 10) + i).toISOString(),
-        },
-      });
-      return body;
-    });
-    const send = (body: string): Promise<{ status: number; ms: number }> =>
-      new Promise((done) => {
-        const ts = Math.floor(Date.now() / 1000);
-        const started = process.hrtime.bigint();
-        const req = request(
-          {
-            host: '127.0.0.1',
-            port,
-            path,
-            method: 'POST',
-            agent,
-            headers: {
-              'content-type': 'application/json',
-              'content-length': Buffer.byteLength(body),
-              [RAISE_WEBHOOK_HEADERS.timestamp]: String(ts),
-              [RAISE_WEBHOOK_HEADERS.signature]: signRaiseWebhook(SECRET, ts, body),
-            },
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () =>
-              done({
-                status: res.statusCode ?? 0,
-                ms: Number(process.hrtime.bigint() - started) / 1e6,
-              }),
-            );
-          },
-        );
-        req.on('error', () =>
-          done({ status: 0, ms: Number(process.hrtime.bigint() - started) / 1e6 }),
-        );
-        req.end(body);
-      });
-    const drive = async (
-      list: string[],
-    ): Promise<{ latencies: number[]; errors: number; seconds: number }> => {
-      let next = 0;
-      const latencies: number[] = [];
-      let errors = 0;
-      const started = process.hrtime.bigint();
-      await Promise.all(
-        Array.from({ length: CONCURRENCY }, async () => {
-          while (next < list.length) {
-            const body = list[next++] as string;
-            const r = await send(body);
-            latencies.push(r.ms);
-            if (r.status !== 202) {
-              errors += 1;
-            }
-          }
-        }),
-      );
-      return { latencies, errors, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
-    };
-    await drive(bodies.slice(0, WARMUP));
-    const run = await drive(bodies.slice(WARMUP));
-    agent.destroy();
-    const sorted = run.latencies.sort((a, b) => a - b);
-    const pct = (p: number): number =>
-      sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
-    return {
-      label,
-      rps: REQUESTS / run.seconds,
-      p50: pct(0.5),
-      p99: pct(0.99),
-      errors: run.errors,
-    };
-  } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    return { label, port, path: `/webhooks/raise/${customerId}`, stop: () => stopChild(child) };
+  } catch (error) {
+    await stopChild(child);
+    throw error;
   }
 }
 
+/** The bare floor (webhook-floor.ts) as a process of its own, ready to serve. */
+async function startFloorTarget(): Promise<Target> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [resolve(__dirname, 'webhook-floor.js')], {
+    env: {
+      PATH: process.env['PATH'],
+      KAFKA_BROKERS: env('KAFKA_BROKERS'),
+      SCHEMA_REGISTRY_URL: env('SCHEMA_REGISTRY_URL'),
+      FLOOR_PORT: String(port),
+      FLOOR_SECRET: SECRET,
+      FLOOR_TOPIC_PREFIX: `bench-floor-${randomBytes(3).toString('hex')}`,
+      FLOOR_CUSTOMER_ID: randomUUID(),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error('webhook floor did not start in 60 s')), 60_000);
+    child.once('exit', (code) => fail(new Error(`webhook floor exited with ${code}`)));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) {
+        clearTimeout(timer);
+        done();
+      }
+    });
+  });
+  return { label: 'floor', port, path: '/webhooks/raise/floor', stop: () => stopChild(child) };
+}
+
+/** A Raise "Gift Created" body; every call a gift of its own, so no replay is refused. */
+let nextGift = 1_000_000;
+function giftBody(): string {
+  const id = nextGift++;
+  return raiseGiftWebhookBody(id, {
+    donorId: 7,
+    amount: 25 + (id % 100),
+    campaignName: 'Winter Appeal',
+    modifiedDate: new Date(Date.UTC(2026, 10, 20, 10) + id).toISOString(),
+  });
+}
+
+/** Warm-up, then REQUESTS signed webhooks at `concurrency`; each is signed when it is sent. */
+async function measure(target: Target, concurrency: number): Promise<RunResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const send = (body: string): Promise<{ status: number; ms: number }> =>
+    new Promise((done) => {
+      const ts = Math.floor(Date.now() / 1000);
+      const started = process.hrtime.bigint();
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: target.port,
+          path: target.path,
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            [RAISE_WEBHOOK_HEADERS.timestamp]: String(ts),
+            [RAISE_WEBHOOK_HEADERS.signature]: signRaiseWebhook(SECRET, ts, body),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () =>
+            done({
+              status: res.statusCode ?? 0,
+              ms: Number(process.hrtime.bigint() - started) / 1e6,
+            }),
+          );
+        },
+      );
+      req.on('error', () =>
+        done({ status: 0, ms: Number(process.hrtime.bigint() - started) / 1e6 }),
+      );
+      req.end(body);
+    });
+  const drive = async (
+    count: number,
+  ): Promise<{ latencies: number[]; errors: number; seconds: number }> => {
+    const bodies = Array.from({ length: count }, giftBody);
+    let next = 0;
+    const latencies: number[] = [];
+    let errors = 0;
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < bodies.length) {
+          const r = await send(bodies[next++] as string);
+          latencies.push(r.ms);
+          if (r.status !== 202) {
+            errors += 1;
+          }
+        }
+      }),
+    );
+    return { latencies, errors, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  };
+  try {
+    await drive(WARMUP);
+    const run = await drive(REQUESTS);
+    const sorted = run.latencies.sort((a, b) => a - b);
+    const pct = (p: number): number =>
+      sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+    return { rps: REQUESTS / run.seconds, p50: pct(0.5), p99: pct(0.99), errors: run.errors };
+  } finally {
+    agent.destroy();
+  }
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+};
+
 async function main(): Promise<void> {
   const sim = await startSimulator({ seed: 1 });
+  const targets: Target[] = [];
   try {
     const databaseUrl = await freshDatabase();
     console.log(
-      `webhook ack benchmark: ${REQUESTS} signed requests (+${WARMUP} warm-up), concurrency ${CONCURRENCY}`,
+      `webhook ack benchmark: ${REQUESTS} signed requests (+${WARMUP} warm-up) per figure, concurrency ${CONCURRENCIES.join(' and ')}, ${RUNS} run(s)`,
     );
-    const baseline = await runMode('baseline', sim, databaseUrl, true);
-    const kafka = await runMode('kafka', sim, databaseUrl, false);
-    const row = (r: RunResult, ratio: string): string =>
-      `${r.label.padEnd(34)} ${r.rps.toFixed(0).padStart(8)} ${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(9)} ${String(r.errors).padStart(7)}  ${ratio}`;
+    // Started once (start-up is not timed); only the one being measured has traffic.
+    targets.push(await startFloorTarget());
+    targets.push(await startIngestTarget('ingest', sim, databaseUrl, false));
+    targets.push(await startIngestTarget('ingest, no Kafka write', sim, databaseUrl, true));
+    const results = new Map<string, RunResult[]>();
+    for (let run = 1; run <= RUNS; run += 1) {
+      for (const concurrency of CONCURRENCIES) {
+        for (const target of targets) {
+          const result = await measure(target, concurrency);
+          const key = `${concurrency}|${target.label}`;
+          results.set(key, [...(results.get(key) ?? []), result]);
+          console.log(
+            `  run ${run}, concurrency ${concurrency}, ${target.label}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, non-202 ${result.errors}`,
+          );
+        }
+      }
+    }
+    console.log(RUNS > 1 ? `medians of ${RUNS} runs:` : 'figures:');
     console.log(
-      `${'mode'.padEnd(34)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'non-202'.padStart(7)}  vs baseline`,
+      `${'concurrency'.padEnd(12)}${'mode'.padEnd(26)}${'req/s'.padStart(8)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'non-202'.padStart(9)}  vs floor`,
     );
-    console.log(row({ ...baseline, label: 'baseline: verify, no Kafka write' }, '1.00x'));
-    console.log(
-      row(
-        { ...kafka, label: 'ingest: verify + acks=all write' },
-        `${(kafka.rps / baseline.rps).toFixed(2)}x throughput, p99 ${(kafka.p99 / baseline.p99).toFixed(2)}x`,
-      ),
-    );
+    for (const concurrency of CONCURRENCIES) {
+      const of = (label: string) => {
+        const list = results.get(`${concurrency}|${label}`) ?? [];
+        return {
+          rps: median(list.map((r) => r.rps)),
+          p50: median(list.map((r) => r.p50)),
+          p99: median(list.map((r) => r.p99)),
+          errors: list.reduce((n, r) => n + r.errors, 0),
+        };
+      };
+      const floor = of('floor');
+      for (const target of targets) {
+        const r = of(target.label);
+        console.log(
+          `${String(concurrency).padEnd(12)}${target.label.padEnd(26)}${r.rps.toFixed(0).padStart(8)}${r.p50.toFixed(2).padStart(9)}${r.p99.toFixed(2).padStart(9)}${String(r.errors).padStart(9)}  ${(r.rps / floor.rps).toFixed(2)}x`,
+        );
+      }
+    }
   } finally {
+    for (const target of targets.reverse()) {
+      await target.stop();
+    }
     await sim.stop();
   }
 }

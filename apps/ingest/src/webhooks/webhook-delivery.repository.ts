@@ -28,6 +28,32 @@ export class WebhookDeliveryRepository {
     );
   }
 
+  /**
+   * Claims many signed deliveries in one statement and one commit (the replay check's group
+   * commit, see ReplayClaims). Answers the claims that were new, as `customerId` + `signatureHash`
+   * pairs; a claim absent from the answer was already accepted. Across customers because one
+   * statement carries the claims of every customer whose webhooks arrived in the same moment; each
+   * claim still names its own customer by scope. The claims must be distinct.
+   */
+  claimAcrossCustomers(
+    claims: ReadonlyArray<{
+      scope: CustomerScope;
+      signatureHash: string;
+      deliveryId: string | null;
+    }>,
+  ): Promise<ReadonlyArray<{ customer_id: string; signature_hash: string }>> {
+    return this.db.query(
+      `INSERT INTO webhook_deliveries (customer_id, source, signature_hash, delivery_id)
+       SELECT c, 'raise', h, d FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t (c, h, d)
+       ON CONFLICT DO NOTHING RETURNING customer_id, signature_hash`,
+      [
+        claims.map((c) => c.scope.customerId),
+        claims.map((c) => c.signatureHash),
+        claims.map((c) => c.deliveryId),
+      ],
+    );
+  }
+
   /** Forgets a claim whose event was not written, so the source's redelivery is accepted. */
   forget(scope: CustomerScope, signatureHash: string): Promise<unknown> {
     return this.db.query(

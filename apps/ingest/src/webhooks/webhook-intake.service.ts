@@ -27,6 +27,7 @@ import { CustomerDirectory } from '../customers/customer-directory.service';
 import { EventPublisher } from '../publish/event-publisher.service';
 import { CrossProductArrivals } from './cross-product-arrivals.service';
 import { bodyReadRefusal, WebhookBodyReader, type HeldBody } from './raw-body';
+import { ReplayClaims } from './replay-claims';
 import { WebhookDeliveryRepository } from './webhook-delivery.repository';
 import type { IngestConfig } from '../ingest.config';
 
@@ -68,6 +69,7 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly customers: CustomerDirectory,
     private readonly publisher: EventPublisher,
     private readonly deliveries: WebhookDeliveryRepository,
+    private readonly claims: ReplayClaims,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
     private readonly arrivals: CrossProductArrivals,
@@ -220,12 +222,13 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
     // Keyed on what was signed (the HMAC digest of timestamp and body), never on the header's
     // text, so no other spelling of the same signature passes as a new delivery.
     const signatureHash = createHash('sha256').update(digest).digest('hex');
-    const claimed = await this.deliveries.claim(
+    // One statement and one commit for the claims of every webhook arriving meanwhile.
+    const claimed = await this.claims.claim(
       scope,
       signatureHash,
       header(req, RAISE_WEBHOOK_HEADERS.deliveryId) ?? null,
     );
-    if (claimed.length === 0) {
+    if (!claimed) {
       return reject(409, 'replayed', 'this signed delivery was already accepted');
     }
     try {
