@@ -8,7 +8,7 @@
  *              shows what the request path costs before Kafka is involved.
  * With --runs N every figure is the median of N runs.
  *
- *   npm run bench -- webhooks --requests 20000 --concurrency 32,128 --runs 3
+ *   npm run bench -- webhooks --requests 20000 --concurrency 32,128 --runs 3 [--profile DIR]
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -30,6 +30,8 @@ const argText = (name: string, fallback: string): string => {
 const REQUESTS = Number(argText('requests', '20000'));
 const CONCURRENCIES = argText('concurrency', '32,128').split(',').map(Number);
 const RUNS = Number(argText('runs', '1'));
+/** With --profile DIR the ingest processes write V8 CPU profiles there (node --cpu-prof). */
+const PROFILE_DIR = argText('profile', '');
 const WARMUP = Math.min(2000, Math.floor(REQUESTS / 5));
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
 const SECRET = `whsec_${randomBytes(16).toString('hex')}`;
@@ -80,7 +82,10 @@ async function startIngestTarget(
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(
     process.execPath,
-    [resolve(ROOT, 'dist/apps/ingest/apps/ingest/src/main.js')],
+    [
+      ...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', resolve(PROFILE_DIR)] : []),
+      resolve(ROOT, 'dist/apps/ingest/apps/ingest/src/main.js'),
+    ],
     {
       env: {
         PATH: process.env['PATH'],
