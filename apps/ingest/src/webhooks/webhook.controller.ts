@@ -1,14 +1,16 @@
 import { Controller, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { closeAfterAnswer } from '@raise-sync/shared';
+import { writeWebhookAnswer } from './raise-webhook-route';
 import { WebhookIntake } from './webhook-intake.service';
 
 /**
  * `POST /webhooks/:source/:customerId`: the URL registered with the source for one customer.
  * The body is read raw by the intake (the app runs without a global body parser) so the
  * signature is checked over the exact bytes sent, and only after the URL and headers passed their
- * checks; an answer given without reading the whole body closes the connection.
+ * checks; an answer given without reading the whole body closes the connection. Plain Raise
+ * deliveries are answered before they reach Nest (mountRaiseWebhookRoute); this route answers
+ * the rest (other sources, unusual spellings of the path) with the same intake.
  */
 @ApiExcludeController()
 @Controller('webhooks')
@@ -24,19 +26,6 @@ export class WebhookController {
     @Res() res: Response,
   ): Promise<void> {
     const outcome = await this.intake.handle(source, customerId, req);
-    if (req.destroyed && !req.complete) {
-      return; // the client is gone (client_aborted): nobody to answer
-    }
-    closeAfterAnswer(req, res);
-    if (outcome.retryAfterSeconds !== undefined) {
-      res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
-    }
-    res
-      .status(outcome.status)
-      .json(
-        outcome.status < 300
-          ? { accepted: true, eventId: outcome.eventId }
-          : { error: outcome.reason, message: outcome.message },
-      );
+    writeWebhookAnswer(req, res, outcome);
   }
 }
