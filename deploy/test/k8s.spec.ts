@@ -293,8 +293,12 @@ describe.each(RENDERS)('deploy/k8s %s', (which, objects) => {
       const heap = /--max-old-space-size=(\d+)/.exec(values['NODE_OPTIONS'] ?? '');
       expect(heap).not.toBeNull();
       const heapBytes = Number(heap?.[1]) * 1024 ** 2;
-      // Heap plus ~100 MiB of code, buffers and native memory must fit under the limit.
-      expect(heapBytes + 100 * 1024 ** 2).toBeLessThanOrEqual(quantity(limits['memory']));
+      // Every worker process (INGEST_WORKERS) inherits NODE_OPTIONS: each one's heap plus
+      // ~100 MiB of code, buffers and native memory must fit under the pod's limit.
+      const workers = Number(values['INGEST_WORKERS'] ?? '1');
+      expect(workers * (heapBytes + 100 * 1024 ** 2)).toBeLessThanOrEqual(
+        quantity(limits['memory']),
+      );
     });
 
     it('gets only known variables, every required one, secrets only from the Secret', () => {

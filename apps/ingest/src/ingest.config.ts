@@ -62,6 +62,13 @@ export const INGEST_CONFIG = configSection({
       description:
         "a customer's live events per second:burst per process; beyond it they go to the bulk lane",
     }),
+    INGEST_WORKERS: integer({
+      default: 1,
+      min: 1,
+      max: 64,
+      description:
+        'ingest processes behind one port (node:cluster); each is a whole replica with its own producer, `DATABASE_POOL_MAX` connections and poller',
+    }),
     POLL_TICK_MS: integer({
       default: 1000,
       min: 100,
@@ -111,6 +118,8 @@ export const INGEST_CONFIG = configSection({
         publishTimeoutMs: v.PUBLISH_TIMEOUT_MS,
         /** A customer's live events per second and burst, per ingest process. */
         liveShare: { perSecond, burst },
+        /** Worker processes behind one port; read by the primary before any worker starts. */
+        workers: v.INGEST_WORKERS,
         pollTickMs: v.POLL_TICK_MS,
         pollConcurrency: v.POLL_CONCURRENCY,
         pollLeaseSeconds: v.POLL_LEASE_SECONDS,

@@ -4,6 +4,7 @@
  * same run and on the same broker, at each concurrency:
  *   floor      a bare node:http server doing only that work (webhook-floor.ts, its own process);
  *   ingest     the built ingest, the whole request path;
+ *   2 workers  the same ingest with INGEST_WORKERS=2 (two processes behind one port);
  *   no Kafka   the same ingest with the Kafka write switched off (BENCH_DISCARD_EVENTS=1), which
  *              shows what the request path costs before Kafka is involved.
  * With --runs N every figure is the median of N runs.
@@ -77,6 +78,7 @@ async function startIngestTarget(
   sim: Simulator,
   databaseUrl: string,
   discard: boolean,
+  workers = 1,
 ): Promise<Target> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -99,14 +101,29 @@ async function startIngestTarget(
         ADMIN_TOKEN,
         RAISE_API_URL: sim.raiseUrl,
         VOMO_API_URL: sim.vomoUrl,
-        LOG_LEVEL: 'warn',
+        // With workers, the primary's info line "workers started" says when all of them listen
+        // (accepted webhooks are never logged one by one, so info costs nothing per request).
+        LOG_LEVEL: workers > 1 ? 'info' : 'warn',
         BENCH_DISCARD_EVENTS: discard ? '1' : '0',
+        INGEST_WORKERS: String(workers),
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
+  let output = '';
+  const allListening = new Promise<void>((done) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-4096);
+      if (output.includes('"msg":"workers started"')) {
+        done();
+      }
+    });
+  });
   try {
     await waitReady(url, child, 'ingest');
+    if (workers > 1) {
+      await allListening;
+    }
     const org = `bench-${label.replace(/\W+/g, '-')}`;
     const token = `tok-${org}`;
     sim.control.createOrg({
@@ -258,6 +275,7 @@ async function main(): Promise<void> {
     // Started once (start-up is not timed); only the one being measured has traffic.
     targets.push(await startFloorTarget());
     targets.push(await startIngestTarget('ingest', sim, databaseUrl, false));
+    targets.push(await startIngestTarget('ingest, 2 workers', sim, databaseUrl, false, 2));
     targets.push(await startIngestTarget('ingest, no Kafka write', sim, databaseUrl, true));
     const results = new Map<string, RunResult[]>();
     for (let run = 1; run <= RUNS; run += 1) {

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { Params } from 'nestjs-pino';
 import { stdSerializers, type LoggerOptions } from 'pino';
 import { redactUrl, redactUrlsIn } from './redact-url';
@@ -48,11 +49,14 @@ export function serializeLoggedError(value: unknown): unknown {
   return fields;
 }
 
-/** pino options shared by every service: JSON, service + version fields, redaction. */
+/**
+ * pino options shared by every service: JSON, service + version fields (and the worker's number
+ * when the service runs several workers), redaction.
+ */
 export function loggerOptions(service: string, level: string, version: string): LoggerOptions {
   return {
     level,
-    base: { service, version },
+    base: { service, version, ...(cluster.worker ? { worker: cluster.worker.id } : {}) },
     messageKey: 'msg',
     timestamp: () => `,"time":"${new Date().toISOString()}"`,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },

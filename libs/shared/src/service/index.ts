@@ -11,3 +11,4 @@ export * from './json-body.interceptor';
 export * from './request-params';
 export * from './unexpected-error.filter';
 export * from './bulk-pushback';
+export * from './workers';

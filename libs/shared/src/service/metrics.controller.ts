@@ -1,8 +1,9 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { METRICS_REGISTRY } from './tokens';
+import { serviceMetrics } from './workers';
 
-/** Prometheus scrape endpoint for this process's registry. */
+/** Prometheus scrape endpoint: this process's registry, or every worker's when it runs several. */
 @Controller()
 export class MetricsController {
   constructor(@Inject(METRICS_REGISTRY) private readonly registry: Registry) {}
@@ -10,6 +11,6 @@ export class MetricsController {
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   metrics(): Promise<string> {
-    return this.registry.metrics();
+    return serviceMetrics(this.registry);
   }
 }

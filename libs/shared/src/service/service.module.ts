@@ -17,6 +17,7 @@ import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
 import { ReadinessService } from './readiness.service';
 import { METRICS_REGISTRY, PIPELINE_METRICS, SERVICE_NAME } from './tokens';
+import { shareWorkerMetrics } from './workers';
 
 export const SERVICE_VERSION = '0.1.0';
 
@@ -72,7 +73,11 @@ export class ServiceModule {
         {
           provide: METRICS_REGISTRY,
           inject: [SERVICE_NAME],
-          useFactory: (service: string) => createMetricsRegistry(service),
+          useFactory: (service: string) => {
+            const registry = createMetricsRegistry(service);
+            shareWorkerMetrics(registry);
+            return registry;
+          },
         },
         {
           provide: PIPELINE_METRICS,
