@@ -6,6 +6,7 @@
 #   npm run bench -- submitter [--events N]
 #   npm run bench -- reconcile [--records N --page-size P]
 #   npm run bench -- fairness [--runs N --backfill N --burst N]
+#   npm run bench -- polling [--customers N --interval S --window S --runs N]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -21,3 +22,4 @@ if [ "$which" = all ] || [ "$which" = webhooks ]; then node dist/tools/bench/too
 if [ "$which" = all ] || [ "$which" = submitter ]; then node dist/tools/bench/tools/bench/src/submitter-bench.js "$@"; fi
 if [ "$which" = all ] || [ "$which" = reconcile ]; then node dist/tools/bench/tools/bench/src/reconcile-bench.js "$@"; fi
 if [ "$which" = all ] || [ "$which" = fairness ]; then node dist/tools/bench/tools/bench/src/fairness-bench.js "$@"; fi
+if [ "$which" = all ] || [ "$which" = polling ]; then node dist/tools/bench/tools/bench/src/polling-bench.js "$@"; fi

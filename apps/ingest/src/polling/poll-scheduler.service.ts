@@ -32,6 +32,8 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly running = new Map<string, Promise<void>>();
   private stopped = false;
   private ticking = false;
+  /** The last claim took as many rows as it could: more may be due before the next tick. */
+  private backlog = false;
   private readonly tickMs: number;
   private readonly concurrency: number;
   private readonly leaseSeconds: number;
@@ -79,9 +81,17 @@ export class PollScheduler implements OnApplicationBootstrap, OnModuleDestroy {
         this.leaseSeconds,
         free,
       );
+      // A full claim may have left due rows behind: each pass that ends then claims again at
+      // once, so a replica works through a backlog at its concurrency, not `free` per tick.
+      this.backlog = claimed.length === free;
       for (const row of claimed) {
         const key = `${row.customer_id}/${row.source}/${row.resource}`;
-        const run = this.run(row).finally(() => this.running.delete(key));
+        const run = this.run(row).finally(() => {
+          this.running.delete(key);
+          if (this.backlog) {
+            void this.tick();
+          }
+        });
         this.running.set(key, run);
       }
     } catch (error) {

@@ -1,5 +1,8 @@
 import { Kafka, logLevel, type Admin, type LogEntry, type Producer } from 'kafkajs';
 import { isRetriedLeadershipError } from './client-noise';
+import { quietIdleRequestQueues } from './request-queue-idle';
+
+quietIdleRequestQueues();
 
 /** The logger shape the client's logs are forwarded to (pino's). */
 export interface LoggerLike {
