@@ -79,15 +79,22 @@ describe('ingest: INGEST_WORKERS=2, two workers behind one port (real Kafka, reg
     expect(statuses.filter((s) => s === 409)).toHaveLength(19);
     expect(await Promise.all(others)).toEqual(Array.from({ length: 40 }, () => 202));
 
-    // The refusals were logged by both workers, so both held some of the connections.
-    const replayedBy = ingest.app
-      .logs()
-      .filter((l) => l['reason'] === 'replayed' && l['customerId'] === customerId)
-      .map((l) => l['worker']);
-    expect(replayedBy).toHaveLength(19);
-    expect(new Set(replayedBy).size).toBe(2);
+    // Four more copies one after another, each on a new connection: the primary hands them to
+    // the workers in turn, so both refuse some, and their log lines say which worker did.
+    for (let i = 0; i < 4; i += 1) {
+      expect(await send(7100, ts, true)).toBe(409);
+    }
+    // (The lines come through the app's stdout, read apart from the HTTP answers: wait for them.)
+    await expectEventually(() => {
+      const replayedBy = ingest.app
+        .logs()
+        .filter((l) => l['reason'] === 'replayed' && l['customerId'] === customerId)
+        .map((l) => l['worker']);
+      expect(replayedBy).toHaveLength(23);
+      expect(new Set(replayedBy.slice(-4))).toEqual(new Set([1, 2]));
+    });
 
-    // Any scrape, whichever worker it reaches, counts all 19 refusals and 41 acceptances.
+    // Whichever worker a scrape reaches, it counts both workers' 23 refusals and 41 acceptances.
     for (let i = 0; i < 4; i += 1) {
       const labels = { customer_id: customerId, source: 'raise' };
       expect(
@@ -96,7 +103,7 @@ describe('ingest: INGEST_WORKERS=2, two workers behind one port (real Kafka, reg
           outcome: 'rejected',
           reason: 'replayed',
         }),
-      ).toBe(19);
+      ).toBe(23);
       expect(
         await scrapeMetric(ingest.app.url, 'raise_sync_webhooks_total', {
           ...labels,

@@ -18,7 +18,7 @@ export const PATCHED_KAFKAJS_VERSION = '2.2.4';
 
 interface RequestQueueShape {
   pending: unknown[];
-  scheduleCheckPendingRequests(): void;
+  scheduleCheckPendingRequests: (this: RequestQueueShape) => void;
 }
 
 let applied: boolean | undefined;

@@ -1,6 +1,7 @@
 export * from './tokens';
 export * from './readiness.service';
 export * from './service.module';
+export * from './version';
 export * from './kafka.module';
 export * from './database.module';
 export * from './bootstrap';

@@ -18,8 +18,7 @@ import { MetricsController } from './metrics.controller';
 import { ReadinessService } from './readiness.service';
 import { METRICS_REGISTRY, PIPELINE_METRICS, SERVICE_NAME } from './tokens';
 import { shareWorkerMetrics } from './workers';
-
-export const SERVICE_VERSION = '0.1.0';
+import { SERVICE_VERSION } from './version';
 
 class ServiceInfo implements OnModuleInit {
   constructor(

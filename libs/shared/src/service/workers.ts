@@ -5,7 +5,7 @@ import type { AnyConfigSection } from '../config/declare';
 import { loadConfig, type ConfigOf } from '../config/load-config';
 import { SHARED_CONFIG } from '../config/shared.config';
 import { loggerOptions } from '../observability/logger';
-import { SERVICE_VERSION } from './service.module';
+import { SERVICE_VERSION } from './version';
 import { startFailureLine } from './startup-dependencies';
 
 /** One worker's metrics as `Registry.getMetricsAsJSON()` gives them. */
