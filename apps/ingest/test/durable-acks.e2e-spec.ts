@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { RAISE_WEBHOOK_HEADERS, signRaiseWebhook } from '@raise-sync/sources';
 import { expectEventually, scrapeMetric, useTestStack } from '@raise-sync/testing';
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
@@ -11,6 +11,7 @@ import {
   topics,
   type IngestUnderTest,
   type OnboardedCustomer,
+  setWebhookSecret,
 } from './support';
 
 /**
@@ -127,13 +128,7 @@ describe('ingest: a 202 only for what the broker stored, one tenant never fails 
     ingest = await startIngest(stack, sim, { PUBLISH_TIMEOUT_MS: '20000' });
     for (const org of ['north', 'south', 'east']) {
       const c = await onboard(ingest, sim, `${org}-${stack.prefix}`, { webhooks: false });
-      const secret = `whsec_${randomBytes(16).toString('hex')}`;
-      const set = await ingest.admin('PUT', `/admin/customers/${c.id}/sources/raise`, {
-        webhookSecret: secret,
-      });
-      if (set.status !== 200) {
-        throw new Error(`setting the webhook secret answered ${set.status}`);
-      }
+      const secret = await setWebhookSecret(ingest, c.id);
       customers.push({ ...c, secret });
     }
   });

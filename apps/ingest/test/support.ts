@@ -103,6 +103,24 @@ export async function onboard(
   return { id: created.body.id, org, raiseToken, vomoToken };
 }
 
+/**
+ * Stores a Raise webhook secret for the customer (a fresh random one unless given), as a customer
+ * does before it signs deliveries itself; throws unless the admin API answered 200.
+ */
+export async function setWebhookSecret(
+  ingest: IngestUnderTest,
+  customerId: string,
+  secret = `whsec_${randomBytes(16).toString('hex')}`,
+): Promise<string> {
+  const set = await ingest.admin('PUT', `/admin/customers/${customerId}/sources/raise`, {
+    webhookSecret: secret,
+  });
+  if (set.status !== 200) {
+    throw new Error(`setting the webhook secret answered ${set.status}`);
+  }
+  return secret;
+}
+
 /** Every event on `topic` (decoded), read from the beginning until `count` arrived. */
 export async function readEvents(
   stack: TestStack,

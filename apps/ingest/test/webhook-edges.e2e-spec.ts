@@ -18,6 +18,7 @@ import {
   topics,
   type IngestUnderTest,
   type OnboardedCustomer,
+  setWebhookSecret,
 } from './support';
 
 const MAX_BODY = 65_536;
@@ -64,12 +65,7 @@ describe('ingest: the webhook edge under hostile input (real Kafka, registry, Po
       WEBHOOK_BODY_TIMEOUT_MS: String(BODY_TIMEOUT_MS),
     });
     customer = await onboard(ingest, sim, `edges-${stack.prefix}`, { webhooks: false });
-    const set = await ingest.admin('PUT', `/admin/customers/${customer.id}/sources/raise`, {
-      webhookSecret: secret,
-    });
-    if (set.status !== 200) {
-      throw new Error(`setting the webhook secret answered ${set.status}`);
-    }
+    await setWebhookSecret(ingest, customer.id, secret);
   });
 
   afterAll(async () => {

@@ -12,6 +12,7 @@ import {
   topics,
   type IngestUnderTest,
   type OnboardedCustomer,
+  setWebhookSecret,
 } from './support';
 
 describe('ingest: signed webhooks into customer-keyed topics (real Kafka, registry, PostgreSQL)', () => {
@@ -124,12 +125,7 @@ describe('ingest: signed webhooks into customer-keyed topics (real Kafka, regist
 
     beforeAll(async () => {
       customer = await onboard(ingest, sim, `bad-${stack.prefix}`, { webhooks: false });
-      const set = await ingest.admin('PUT', `/admin/customers/${customer.id}/sources/raise`, {
-        webhookSecret: secret,
-      });
-      if (set.status !== 200) {
-        throw new Error(`setting the webhook secret answered ${set.status}`);
-      }
+      await setWebhookSecret(ingest, customer.id, secret);
     });
 
     it.each([
@@ -254,14 +250,7 @@ describe('ingest: signed webhooks into customer-keyed topics (real Kafka, regist
       // PostgreSQL's primary key, whatever statement each replica's group commit puts them in.
       second = await startIngest(stack, sim, {}, ingest.topicPrefix);
       const customer = await onboard(ingest, sim, `replicas-${stack.prefix}`, { webhooks: false });
-      const secret = `whsec_${randomBytes(16).toString('hex')}`;
-      expect(
-        (
-          await ingest.admin('PUT', `/admin/customers/${customer.id}/sources/raise`, {
-            webhookSecret: secret,
-          })
-        ).status,
-      ).toBe(200);
+      const secret = await setWebhookSecret(ingest, customer.id);
       const send = (base: string, id: number, ts: number): Promise<number> => {
         const body = raiseGiftWebhookBody(id);
         return fetch(`${base}/webhooks/raise/${customer.id}`, {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   expectEventually,
   freePort,
@@ -19,6 +18,7 @@ import {
   topicMessageCount,
   topics,
   type IngestUnderTest,
+  setWebhookSecret,
 } from './support';
 
 type LogLine = Record<string, unknown>;
@@ -56,13 +56,7 @@ describe('ingest: INGEST_WORKERS=2, two workers behind one port (real Kafka, reg
       }
     });
     customerId = (await onboard(ingest, sim, `workers-${stack.prefix}`, { webhooks: false })).id;
-    secret = `whsec_${randomBytes(16).toString('hex')}`;
-    const put = await ingest.admin('PUT', `/admin/customers/${customerId}/sources/raise`, {
-      webhookSecret: secret,
-    });
-    if (put.status !== 200) {
-      throw new Error(`setting the webhook secret answered ${put.status}`);
-    }
+    secret = await setWebhookSecret(ingest, customerId);
   });
 
   afterAll(async () => {
