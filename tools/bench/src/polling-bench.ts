@@ -52,6 +52,7 @@ const REAL_INTERVAL_S = 900;
 const TICK_MS = 1000;
 const CONCURRENCY = 4;
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
+const SECRETS_KEY = randomBytes(32).toString('hex');
 
 interface WindowResult {
   polls: number;
@@ -420,8 +421,6 @@ async function main(): Promise<void> {
     await sim.stop();
   }
 }
-
-const SECRETS_KEY = randomBytes(32).toString('hex');
 
 main().then(
   () => process.exit(0),

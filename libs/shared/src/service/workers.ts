@@ -3,7 +3,7 @@ import pino, { type Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { AnyConfigSection } from '../config/declare';
 import { loadConfig, type ConfigOf } from '../config/load-config';
-import { SHARED_CONFIG } from '../config/shared.config';
+import { SHARED_CONFIG, type SharedConfig } from '../config/shared.config';
 import { loggerOptions } from '../observability/logger';
 import { SERVICE_VERSION } from './version';
 import { startFailureLine } from './startup-dependencies';
@@ -76,11 +76,10 @@ export async function runWorkerService<const S extends readonly AnyConfigSection
     await options.start();
     return;
   }
-  const shared = config as unknown as { logLevel: string; shutdownTimeoutMs: number };
-  const log = pino(loggerOptions(name, shared.logLevel, SERVICE_VERSION)).child({
-    context: 'workers',
-  });
-  superviseWorkers(log, count, shared.shutdownTimeoutMs + STOP_MARGIN_MS);
+  // The shared section is always loaded first; the generic intersection does not narrow to it.
+  const { logLevel, shutdownTimeoutMs } = config as unknown as SharedConfig;
+  const log = pino(loggerOptions(name, logLevel, SERVICE_VERSION)).child({ context: 'workers' });
+  superviseWorkers(log, count, shutdownTimeoutMs + STOP_MARGIN_MS);
 }
 
 function superviseWorkers(log: Logger, count: number, stopTimeoutMs: number): void {
@@ -91,7 +90,6 @@ function superviseWorkers(log: Logger, count: number, stopTimeoutMs: number): vo
   let failed = false;
   let announced = false;
 
-  const fork = (): Worker => cluster.fork();
   const stopAll = (signal: NodeJS.Signals, exitCode: number): void => {
     if (stopping) {
       return;
@@ -150,7 +148,7 @@ function superviseWorkers(log: Logger, count: number, stopTimeoutMs: number): vo
       return;
     }
     log.error(fields, 'worker exited; starting another');
-    fork();
+    cluster.fork();
   });
   cluster.on('message', (worker, message: unknown) => {
     if (!isWorkerMessage(message)) {
@@ -174,7 +172,7 @@ function superviseWorkers(log: Logger, count: number, stopTimeoutMs: number): vo
   process.once('SIGINT', () => stopAll('SIGINT', 0));
   log.info({ workers: count, primaryPid: process.pid }, 'starting workers');
   for (let i = 0; i < count; i += 1) {
-    fork();
+    cluster.fork();
   }
 }
 
