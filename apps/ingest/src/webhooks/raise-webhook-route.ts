@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import { closeAfterAnswer } from '@raise-sync/shared';
 import { WebhookIntake, type WebhookOutcome } from './webhook-intake.service';
@@ -51,19 +51,28 @@ export function writeWebhookAnswer(
 }
 
 /**
- * Mounts Raise's webhook route ahead of the Nest stack: the hot path at thousands of requests a
- * second skips the router, pino-http's per-request logger, guards, pipes and the ETag of a
- * fixed answer. The intake is the same one the Nest route calls (every check, count and log
- * line of WebhookIntake), so only the framework's work per request goes away. Rejections are
- * logged by the intake; accepted webhooks are counted in `raise_sync_webhooks_total`, not logged
- * one by one. Everything else (other sources, CRM+, the admin API, health) goes on to Nest.
+ * Mounts Raise's webhook route ahead of the whole HTTP stack: the HTTP server's request listener
+ * (Express, then Nest) only sees what this route does not take. The hot path at thousands of
+ * requests a second so skips Express's request set-up and router, pino-http's per-request
+ * logger, guards, pipes and the ETag of a fixed answer. The intake is the same one the Nest
+ * route calls (every check, count and log line of WebhookIntake), so only the framework's work
+ * per request goes away. Rejections are logged by the intake; accepted webhooks are counted in
+ * `raise_sync_webhooks_total`, not logged one by one. Everything else (other sources, CRM+, the
+ * admin API, health) goes on to Nest.
  */
 export function mountRaiseWebhookRoute(app: INestApplication): void {
   const intake = app.get(WebhookIntake);
-  app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
+  const server = app.getHttpServer() as Server;
+  const rest = server.listeners('request') as RequestListener[];
+  if (rest.length !== 1) {
+    throw new Error(`expected one request listener on the HTTP server, found ${rest.length}`);
+  }
+  const [framework] = rest as [RequestListener];
+  server.removeListener('request', framework);
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const customerId = raiseWebhookTarget(req.method, req.url);
     if (customerId === null) {
-      next();
+      framework(req, res);
       return;
     }
     // handle() turns its failures into outcomes (503 at worst); should it still reject, the
