@@ -31,7 +31,7 @@ const argText = (name: string, fallback: string): string => {
 const REQUESTS = Number(argText('requests', '20000'));
 const CONCURRENCIES = argText('concurrency', '32,128').split(',').map(Number);
 const RUNS = Number(argText('runs', '1'));
-/** With --profile DIR the ingest processes write V8 CPU profiles there (node --cpu-prof). */
+/** With --profile DIR the ingest processes write V8 CPU profiles there (node --cpu-prof), the floor to DIR/floor. */
 const PROFILE_DIR = argText('profile', '');
 const WARMUP = Math.min(2000, Math.floor(REQUESTS / 5));
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
@@ -153,7 +153,10 @@ async function startIngestTarget(
 /** The bare floor (webhook-floor.ts) as a process of its own, ready to serve. */
 async function startFloorTarget(): Promise<Target> {
   const port = await freePort();
-  const child = spawn(process.execPath, [resolve(__dirname, 'webhook-floor.js')], {
+  const profile = PROFILE_DIR
+    ? ['--cpu-prof', '--cpu-prof-dir', resolve(PROFILE_DIR, 'floor')]
+    : [];
+  const child = spawn(process.execPath, [...profile, resolve(__dirname, 'webhook-floor.js')], {
     env: {
       PATH: process.env['PATH'],
       KAFKA_BROKERS: env('KAFKA_BROKERS'),
