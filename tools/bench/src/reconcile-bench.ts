@@ -35,6 +35,7 @@ import {
   env,
   freePort,
   manifestHeapCapMiB,
+  manifestNodeFlags,
 } from './util';
 
 const ROOT = resolve(__dirname, '../../../../../..');
@@ -255,7 +256,7 @@ async function main(): Promise<void> {
     const reconciler = spawn(
       process.execPath,
       [
-        `--max-old-space-size=${heapCap}`,
+        ...manifestNodeFlags(ROOT, 'reconciler'),
         ...(process.env['BENCH_NODE_FLAGS'] ? process.env['BENCH_NODE_FLAGS'].split(' ') : []),
         ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
         resolve(ROOT, 'dist/apps/reconciler/apps/reconciler/src/main.js'),
@@ -363,7 +364,7 @@ async function main(): Promise<void> {
     say(`CPU seconds, baseline:   ${baselineCpuLine}`);
     say(`CPU seconds, reconciler: ${runCpuLine}`);
     say(
-      `reconciler memory (heap cap ${heapCap} MiB, as in deploy/k8s/base/reconciler.yaml): peak RSS (VmHWM) ${hwm.toFixed(0)} MiB, highest sampled RSS during the run ${peakRss.toFixed(0)} MiB, idle before the run ${idleRss.toFixed(0)} MiB`,
+      `reconciler memory (heap cap ${heapCap} MiB and the other V8 flags of deploy/k8s/base/reconciler.yaml): peak RSS (VmHWM) ${hwm.toFixed(0)} MiB, highest sampled RSS during the run ${peakRss.toFixed(0)} MiB, idle before the run ${idleRss.toFixed(0)} MiB`,
     );
     say(
       `gaps found: ${found.missing} missing + ${found.stale} stale (planted ${plantedMissing} + ${planted.stale.length}), republished ${run.counts['republished'] ?? 0}: ${ok ? 'OK' : 'MISMATCH'}`,

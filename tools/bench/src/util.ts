@@ -142,6 +142,22 @@ export function manifestHeapCapMiB(
   return Number(cap);
 }
 
+/**
+ * The V8 flags of an app's NODE_OPTIONS in its Kubernetes manifest (heap cap and any other), so a
+ * benchmark starts the app with the same memory settings as production.
+ */
+export function manifestNodeFlags(
+  root: string,
+  app: 'submitter' | 'reconciler' | 'ingest',
+): string[] {
+  const path = resolve(root, `deploy/k8s/base/${app}.yaml`);
+  const value = /name: NODE_OPTIONS, value: '([^']*)'/.exec(readFileSync(path, 'utf8'))?.[1];
+  if (!value) {
+    throw new Error(`${path} sets no NODE_OPTIONS`);
+  }
+  return value.split(/\s+/).filter(Boolean);
+}
+
 const TICKS_PER_SECOND = 100;
 
 /** utime + stime of a process in seconds (0 once it is gone). */
