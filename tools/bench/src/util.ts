@@ -127,29 +127,10 @@ export async function startService(
 }
 
 /**
- * The V8 heap cap (MiB) that an app's Kubernetes manifest (deploy/k8s/base/<app>.yaml) gives it,
- * so a benchmark runs the app with the memory it has in production.
- */
-export function manifestHeapCapMiB(
-  root: string,
-  app: 'submitter' | 'reconciler' | 'ingest',
-): number {
-  const path = resolve(root, `deploy/k8s/base/${app}.yaml`);
-  const cap = /--max-old-space-size=(\d+)/.exec(readFileSync(path, 'utf8'))?.[1];
-  if (!cap) {
-    throw new Error(`${path} sets no --max-old-space-size`);
-  }
-  return Number(cap);
-}
-
-/**
  * The V8 flags of an app's NODE_OPTIONS in its Kubernetes manifest (heap cap and any other), so a
  * benchmark starts the app with the same memory settings as production.
  */
-export function manifestNodeFlags(
-  root: string,
-  app: 'submitter' | 'reconciler' | 'ingest',
-): string[] {
+export function manifestNodeFlags(root: string, app: ManifestApp): string[] {
   const path = resolve(root, `deploy/k8s/base/${app}.yaml`);
   const value = /name: NODE_OPTIONS, value: '([^']*)'/.exec(readFileSync(path, 'utf8'))?.[1];
   if (!value) {
@@ -157,6 +138,17 @@ export function manifestNodeFlags(
   }
   return value.split(/\s+/).filter(Boolean);
 }
+
+/** The V8 heap cap (MiB) among those flags. */
+export function manifestHeapCapMiB(root: string, app: ManifestApp): number {
+  const flag = manifestNodeFlags(root, app).find((f) => f.startsWith('--max-old-space-size='));
+  if (!flag) {
+    throw new Error(`deploy/k8s/base/${app}.yaml sets no --max-old-space-size`);
+  }
+  return Number(flag.slice('--max-old-space-size='.length));
+}
+
+type ManifestApp = 'submitter' | 'reconciler' | 'ingest';
 
 const TICKS_PER_SECOND = 100;
 

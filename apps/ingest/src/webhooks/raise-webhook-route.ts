@@ -52,8 +52,8 @@ export function writeWebhookAnswer(
 
 /**
  * Mounts Raise's webhook route ahead of the whole HTTP stack: the HTTP server's request listener
- * (Express, then Nest) only sees what this route does not take. The hot path at thousands of
- * requests a second so skips Express's request set-up and router, pino-http's per-request
+ * (Express, then Nest) only sees what this route does not take. At thousands of requests a
+ * second the hot path thereby skips Express's request set-up and router, pino-http's per-request
  * logger, guards, pipes and the ETag of a fixed answer. The intake is the same one the Nest
  * route calls (every check, count and log line of WebhookIntake), so only the framework's work
  * per request goes away. Rejections are logged by the intake; accepted webhooks are counted in
