@@ -4,8 +4,9 @@
  * them with the same batched PostgreSQL upserts (WarehouseAdapter), without sync state, ledger,
  * audit log or retries.
  *
- * Both run as processes of their own, with the heap cap the Kubernetes manifest gives the
- * submitter (deploy/k8s/base/submitter.yaml), and are measured the same way: start-up is the
+ * Both run as processes of their own, with the V8 flags (heap cap, young generation) the
+ * Kubernetes manifest gives the submitter (deploy/k8s/base/submitter.yaml; BENCH_NODE_FLAGS adds
+ * others), and are measured the same way: start-up is the
  * time from spawn to the first warehouse row, throughput is timed from that row to the last one.
  * Printed per process: its CPU seconds in the timed window, PostgreSQL's (all its processes) and
  * the broker's in the same window, and the process's peak RSS. --runs N alternates the order
@@ -31,6 +32,7 @@ import {
   env,
   freePort,
   manifestHeapCapMiB,
+  manifestNodeFlags,
 } from './util';
 import {
   prepareBacklog,
@@ -91,10 +93,12 @@ async function measure(
   databaseUrl: string,
   secretsKey: string,
 ): Promise<Figures> {
-  const heapCap = manifestHeapCapMiB(ROOT, 'submitter');
   const profileDir = process.env['BENCH_CPU_PROF'];
+  // Both contenders run with every V8 flag of the submitter's manifest (heap cap, young
+  // generation), plus BENCH_NODE_FLAGS when a run tries others.
   const nodeArgs = [
-    `--max-old-space-size=${heapCap}`,
+    ...manifestNodeFlags(ROOT, 'submitter'),
+    ...(process.env['BENCH_NODE_FLAGS'] ? process.env['BENCH_NODE_FLAGS'].split(' ') : []),
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
   ];
   const common = {
