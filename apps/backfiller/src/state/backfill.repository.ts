@@ -564,13 +564,21 @@ export class BackfillRepository {
    *    the poller read everything changed since the start again; nothing falls in between.
    *    Polling of the resource, deferred at onboarding (next_poll_at = infinity), is due now.
    * 3. Unless the customer has another run pending or running, a customer that was backfilling
-   *    (or onboarding) goes live; a paused or offboarded customer keeps its status.
+   *    (or onboarding) goes live; a paused or offboarded customer keeps its status. The
+   *    customer row is locked first, so of two runs ending together the later sees the earlier
+   *    done.
    */
   private async completeRun(
     tx: EntityManager,
     scope: CustomerScope,
     runId: string,
   ): Promise<HandOver> {
+    // The customer row first: runs of the customer that end at the same moment (one per
+    // resource, on different workers) hold different run locks, so each would see the others
+    // still running and none would make the customer live. Queued on this lock, the last one
+    // sees every other run done. (NO KEY UPDATE: rows referencing the customer are still
+    // written meanwhile.)
+    await tx.query(`SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE`, [scope.customerId]);
     const [runs] = await tx.query<
       [
         Array<{
