@@ -75,13 +75,19 @@ describe('backfiller: onboarding backfill hands over to steady state without los
       recurringGifts: 20,
       users: 0,
     });
-    const created = await ingest.admin<{ id: string; status: string }>('POST', '/admin/customers', {
-      name: 'Hand-over Trust',
-      raise: { apiToken: raiseToken },
-      polling: { enabled: true, intervalSeconds: 3600 },
-      backfill: { resources: ['gift'] },
-    });
+    const created = await ingest.admin<{ id: string; status: string; webhookSubscription: string }>(
+      'POST',
+      '/admin/customers',
+      {
+        name: 'Hand-over Trust',
+        raise: { apiToken: raiseToken },
+        polling: { enabled: true, intervalSeconds: 3600 },
+        backfill: { resources: ['gift'] },
+      },
+    );
     expect(created.status).toBe(201);
+    // The Raise webhook is subscribed as part of onboarding.
+    expect(created.body.webhookSubscription).toBe('subscribed');
     expect(created.body.status).toBe('backfilling');
     const customerId = created.body.id;
     expect(
@@ -95,10 +101,6 @@ describe('backfiller: onboarding backfill hands over to steady state without los
         )
       ).status,
     ).toBe(200);
-    expect(
-      (await ingest.admin('POST', `/admin/customers/${customerId}/sources/raise/webhook`, {}))
-        .status,
-    ).toBe(201);
     const runs = await stack.dataSource.query<Array<{ id: string; status: string }>>(
       `SELECT id, status FROM backfill_runs WHERE customer_id = $1 AND trigger = 'onboarding'`,
       [customerId],

@@ -103,13 +103,17 @@ describe('ingest: onboarding with a backfill request', () => {
     expect(Object.values(await deferredPolls(created.body.id)).every(Boolean)).toBe(true);
   });
 
-  it('without a backfill request nothing changes: onboarding status, no runs, polling due', async () => {
-    const created = await ingest.admin<{ id: string; status: string }>('POST', '/admin/customers', {
-      name: 'Forward Only',
-      raise: { apiToken: raiseToken },
-    });
+  it('without a backfill request: live at once in mode poll_history, no runs, polling due', async () => {
+    const created = await ingest.admin<{ id: string; status: string; onboardingMode: string }>(
+      'POST',
+      '/admin/customers',
+      {
+        name: 'Forward Only',
+        raise: { apiToken: raiseToken },
+      },
+    );
     expect(created.status).toBe(201);
-    expect(created.body.status).toBe('onboarding');
+    expect(created.body).toMatchObject({ status: 'live', onboardingMode: 'poll_history' });
     expect(await runsOf(created.body.id)).toEqual([]);
     expect(Object.values(await deferredPolls(created.body.id)).some(Boolean)).toBe(false);
   });

@@ -77,28 +77,26 @@ export async function onboard(
     users: 5,
     ...options.data,
   });
-  const created = await ingest.admin<{ id: string }>('POST', '/admin/customers', {
-    name: `Customer ${org}`,
-    raise: { apiToken: raiseToken },
-    ...(options.vomo ? { vomo: { apiToken: vomoToken } } : {}),
-    polling: options.polling ?? { enabled: false },
-  });
+  const created = await ingest.admin<{ id: string; webhookSubscription: string }>(
+    'POST',
+    '/admin/customers',
+    {
+      name: `Customer ${org}`,
+      raise: { apiToken: raiseToken },
+      ...(options.vomo ? { vomo: { apiToken: vomoToken } } : {}),
+      polling: options.polling ?? { enabled: false },
+      // The Raise webhook is subscribed as part of onboarding unless the test opts out.
+      subscribeWebhooks: options.webhooks !== false,
+    },
+  );
   if (created.status !== 201) {
     throw new Error(
       `onboarding ${org} answered ${created.status}: ${JSON.stringify(created.body)}`,
     );
   }
-  if (options.webhooks !== false) {
-    const registered = await ingest.admin(
-      'POST',
-      `/admin/customers/${created.body.id}/sources/raise/webhook`,
-      {},
-    );
-    if (registered.status !== 201) {
-      throw new Error(
-        `webhook registration answered ${registered.status}: ${JSON.stringify(registered.body)}`,
-      );
-    }
+  const expected = options.webhooks !== false ? 'subscribed' : 'opted_out';
+  if (created.body.webhookSubscription !== expected) {
+    throw new Error(`onboarding ${org}: webhook ${JSON.stringify(created.body)}`);
   }
   return { id: created.body.id, org, raiseToken, vomoToken };
 }

@@ -217,19 +217,20 @@ export async function onboardWithWebhooks(
     users: 0,
     ...data,
   });
-  const created = await ingest.admin<{ id: string }>('POST', '/admin/customers', {
-    name: `Customer ${org}`,
-    raise: { apiToken: raiseToken },
-    polling: { enabled: false },
-  });
-  if (created.status !== 201) {
+  const created = await ingest.admin<{ id: string; webhookSubscription: string }>(
+    'POST',
+    '/admin/customers',
+    {
+      name: `Customer ${org}`,
+      raise: { apiToken: raiseToken },
+      polling: { enabled: false },
+    },
+  );
+  // The Raise webhook is subscribed as part of onboarding.
+  if (created.status !== 201 || created.body.webhookSubscription !== 'subscribed') {
     throw new Error(`onboarding answered ${created.status}: ${JSON.stringify(created.body)}`);
   }
   const id = created.body.id;
-  const hook = await ingest.admin('POST', `/admin/customers/${id}/sources/raise/webhook`, {});
-  if (hook.status !== 201) {
-    throw new Error(`webhook registration answered ${hook.status}: ${JSON.stringify(hook.body)}`);
-  }
   await setDestinations(id, [{ kind: 'warehouse', name: 'warehouse' }]);
   return { id, org, raiseToken };
 }

@@ -73,16 +73,19 @@ describe('submitter: sync-health console in a browser', () => {
     const hooksAccount = `${org}-hooks`;
     const hooksSecret = `secret-${org}-0123456789`;
     sim.destinations.createAccount({ kind: 'webhook', id: hooksAccount, secret: hooksSecret });
-    const created = await ingestAdmin<{ id: string }>('POST', '/admin/customers', {
-      name: `Customer ${name.toUpperCase()}`,
-      raise: { apiToken: raiseToken },
-      polling: { enabled: false },
-    });
+    const created = await ingestAdmin<{ id: string; webhookSubscription: string }>(
+      'POST',
+      '/admin/customers',
+      {
+        name: `Customer ${name.toUpperCase()}`,
+        raise: { apiToken: raiseToken },
+        polling: { enabled: false },
+      },
+    );
     expect(created.status).toBe(201);
+    // The Raise webhook is subscribed as part of onboarding.
+    expect(created.body.webhookSubscription).toBe('subscribed');
     const id = created.body.id;
-    expect(
-      (await ingestAdmin('POST', `/admin/customers/${id}/sources/raise/webhook`, {})).status,
-    ).toBe(201);
     const set = await submitter.admin<{ destinations: Array<{ id: string; kind: string }> }>(
       'PUT',
       `/admin/customers/${id}/destinations`,
@@ -221,6 +224,10 @@ describe('submitter: sync-health console in a browser', () => {
       await page.getByTestId('customer-name').waitFor();
       expect(await page.getByTestId('role').textContent()).toContain('read-only');
       expect(await page.getByTestId('customer-name').textContent()).toContain('Customer A');
+      // Created with no mode and no backfill: its history comes by polling.
+      expect(await page.getByTestId('onboarding-mode').textContent()).toBe(
+        'onboarded without a backfill (history read by polling)',
+      );
       expect(Number(await page.getByTestId('synced-today').textContent())).toBeGreaterThanOrEqual(
         6 + 12,
       );

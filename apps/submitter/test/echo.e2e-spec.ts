@@ -41,16 +41,19 @@ describe('two-way sync: our own write to Raise comes back as a webhook and is no
       donors: 3,
       gifts: 1,
     });
-    const created = await admin<{ id: string }>('POST', '/admin/customers', {
-      name: org,
-      raise: { apiToken: `${org}-raise` },
-      polling: { enabled: false },
-    });
+    const created = await admin<{ id: string; webhookSubscription: string }>(
+      'POST',
+      '/admin/customers',
+      {
+        name: org,
+        raise: { apiToken: `${org}-raise` },
+        polling: { enabled: false },
+      },
+    );
     expect(created.status).toBe(201);
+    // The Raise webhook is subscribed as part of onboarding.
+    expect(created.body.webhookSubscription).toBe('subscribed');
     const customerId = created.body.id;
-    expect(
-      (await admin('POST', `/admin/customers/${customerId}/sources/raise/webhook`, {})).status,
-    ).toBe(201);
     expect(
       (
         await submitter.admin('PUT', `/admin/customers/${customerId}/destinations`, {

@@ -100,16 +100,19 @@ describe("submitter: a customer's 50,000-webhook burst to a slow CRM+ holds back
       gifts: 0,
       recurringGifts: 0,
     });
-    const created = await admin<{ id: string }>('POST', '/admin/customers', {
-      name: org,
-      raise: { apiToken: `${org}-raise` },
-      polling: { enabled: false },
-    });
+    const created = await admin<{ id: string; webhookSubscription: string }>(
+      'POST',
+      '/admin/customers',
+      {
+        name: org,
+        raise: { apiToken: `${org}-raise` },
+        polling: { enabled: false },
+      },
+    );
     expect(created.status).toBe(201);
+    // The Raise webhook is subscribed as part of onboarding.
+    expect(created.body.webhookSubscription).toBe('subscribed');
     const customerId = created.body.id;
-    expect(
-      (await admin('POST', `/admin/customers/${customerId}/sources/raise/webhook`, {})).status,
-    ).toBe(201);
     const crm = `${org}-crm`;
     sim.destinations.createAccount({
       kind: 'crm-plus',

@@ -170,17 +170,19 @@ describe('mixed run: backfill, webhooks, polling and reconciliation agree with t
 
     // Onboarding through ingest: Raise token, webhook subscription, destinations. Polling
     // starts after the backfill has handed over its checkpoint.
-    const created = await ingestAdmin<{ id: string }>('POST', '/admin/customers', {
-      name: org,
-      raise: { apiToken: `${org}-raise` },
-      polling: { enabled: false },
-    });
+    const created = await ingestAdmin<{ id: string; webhookSubscription: string }>(
+      'POST',
+      '/admin/customers',
+      {
+        name: org,
+        raise: { apiToken: `${org}-raise` },
+        polling: { enabled: false },
+      },
+    );
     expect(created.status).toBe(201);
+    // The Raise webhook is subscribed as part of onboarding.
+    expect(created.body.webhookSubscription).toBe('subscribed');
     const customerId = created.body.id;
-    expect(
-      (await ingestAdmin('POST', `/admin/customers/${customerId}/sources/raise/webhook`, {}))
-        .status,
-    ).toBe(201);
     const accounts = {
       crm: `${org}-crm`,
       accounting: `${org}-acct`,

@@ -92,16 +92,19 @@ describe('submitter: webhook gifts reach CRM+, accounting and the warehouse with
       gifts: 0,
       recurringGifts: 0,
     });
-    const created = await admin<{ id: string }>('POST', '/admin/customers', {
-      name: org,
-      raise: { apiToken: `${org}-raise` },
-      ...(polling ? {} : { polling: { enabled: false } }),
-    });
+    const created = await admin<{ id: string; webhookSubscription: string }>(
+      'POST',
+      '/admin/customers',
+      {
+        name: org,
+        raise: { apiToken: `${org}-raise` },
+        ...(polling ? {} : { polling: { enabled: false } }),
+      },
+    );
     expect(created.status).toBe(201);
+    // The Raise webhook is subscribed as part of onboarding.
+    expect(created.body.webhookSubscription).toBe('subscribed');
     const customerId = created.body.id;
-    expect(
-      (await admin('POST', `/admin/customers/${customerId}/sources/raise/webhook`, {})).status,
-    ).toBe(201);
     const crm = `${org}-crm`;
     const accounting = `${org}-acct`;
     sim.destinations.createAccount({ kind: 'crm-plus', id: crm, token: `${crm}-token` });

@@ -76,9 +76,9 @@ async function main(): Promise<void> {
     polling: { enabled: true, intervalSeconds: 60 },
     // The org's existing history arrives through the backfiller (same topics as live events);
     // it starts once the destinations below exist, and polling takes over from its high-water mark.
-    backfill: {},
+    // (The Raise webhook is subscribed as part of onboarding.)
+    mode: 'full_history',
   });
-  await admin('POST', `/admin/customers/${customer.id}/sources/raise/webhook`, {});
   // One simulated account per HTTP destination (CRM+, accounting, marketing, a partner webhook).
   const suffix = customer.id.slice(0, 8);
   const accounts = {

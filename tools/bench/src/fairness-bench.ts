@@ -180,7 +180,6 @@ async function oneRun(run: number): Promise<RunFigures> {
         raise: { apiToken: `${org}-raise` },
         polling: { enabled: false },
       });
-      await admin('POST', `/admin/customers/${id}/sources/raise/webhook`, {});
       const crm = `${org}-crm`;
       const destinations: unknown[] = [{ kind: 'warehouse', name: 'warehouse' }];
       if (crmPlus) {

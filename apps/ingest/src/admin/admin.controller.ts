@@ -12,7 +12,11 @@ import {
   CrmPlusWebhookRegistration,
   type CrmPlusWebhookView,
 } from './crm-plus-webhook-registration.service';
-import { OnboardingService, type CustomerView } from './onboarding.service';
+import {
+  OnboardingService,
+  type CreatedCustomerView,
+  type CustomerView,
+} from './onboarding.service';
 
 const SOURCES: readonly SourceName[] = ['raise', 'vomo'];
 
@@ -32,9 +36,10 @@ export class AdminController {
 
   @Post()
   @ApiOperation({
-    summary: 'Create a customer; its source tokens are validated by a test call first',
+    summary:
+      'Create a customer in an onboarding mode (full_history, history_since, from_now); its source tokens are validated by a test call first, and its Raise webhook is subscribed unless subscribeWebhooks is false',
   })
-  create(@Body() dto: CreateCustomerDto): Promise<CustomerView> {
+  create(@Body() dto: CreateCustomerDto): Promise<CreatedCustomerView> {
     return this.onboarding.create(dto);
   }
 

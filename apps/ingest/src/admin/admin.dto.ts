@@ -18,6 +18,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { SOURCE_RESOURCES } from '@raise-sync/shared/events';
+import { ONBOARDING_MODES, type OnboardingMode } from '@raise-sync/shared/state';
 
 export class RaiseSourceDto {
   @ApiProperty({
@@ -130,6 +131,31 @@ export class CreateCustomerDto {
   @ValidateNested()
   @Type(() => OnboardingBackfillDto)
   backfill?: OnboardingBackfillDto;
+
+  @ApiPropertyOptional({
+    enum: ONBOARDING_MODES,
+    description:
+      "How the customer's data starts. full_history: backfill all of it, then live. history_since: backfill from historySince, then live. from_now: no history, only changes from now on (live at once). poll_history: no backfill, the first polls read the history. Default: full_history or history_since when a backfill block is given, else poll_history.",
+  })
+  @IsOptional()
+  @IsIn(ONBOARDING_MODES)
+  mode?: OnboardingMode;
+
+  @ApiPropertyOptional({
+    description:
+      'history_since: the first moment of the history to sync (ISO 8601, not in the future).',
+  })
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'historySince must be an ISO 8601 date-time' })
+  historySince?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'Subscribe the Raise webhook as part of onboarding (default true when raise is given); false to do it later with POST /admin/customers/{id}/sources/raise/webhook.',
+  })
+  @IsOptional()
+  @IsBoolean()
+  subscribeWebhooks?: boolean;
 }
 
 export class UpdateSourceDto {

@@ -1,12 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { SOURCE_RESOURCES } from '@raise-sync/shared/events';
 import {
+  CheckpointRepository,
   ConsoleTokenRepository,
   CustomerEntity,
   CustomerSourceEntity,
   DestinationEntity,
   type CustomerScope,
   type CustomerStatus,
+  type OnboardingMode,
   type SourceName,
 } from '@raise-sync/shared/state';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -37,8 +39,8 @@ export interface SourceChange {
 
 /**
  * The admin API's multi-table writes, each one transaction: creating a customer with its
- * sources, poll schedule and onboarding backfill runs (`customers`, `customer_sources`,
- * `poll_schedule`, `backfill_runs`), reconfiguring a source, recording a registered Raise webhook,
+ * sources, poll schedule, onboarding backfill runs or from-now checkpoints (`customers`,
+ * `customer_sources`, `poll_schedule`, `backfill_runs`, `checkpoints`), reconfiguring a source, recording a registered Raise webhook,
  * and offboarding (`customers`, `customer_sources`, `destinations`, `console_tokens`). Secrets
  * arrive sealed: this class never sees plaintext.
  */
@@ -49,9 +51,16 @@ export class OnboardingRepository {
   /** Creates the customer under the scope's ID (the caller makes it: `customerScope(randomUUID())`). */
   async create(
     scope: CustomerScope,
-    customer: { name: string; status: CustomerStatus; credentials: Buffer },
+    customer: {
+      name: string;
+      status: CustomerStatus;
+      credentials: Buffer;
+      onboardingMode: OnboardingMode;
+      syncFrom: Date | null;
+    },
     sources: NewSource[],
     backfill: BackfillRequest | null,
+    checkpointsAt: Date | null,
   ): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.getRepository(CustomerEntity).insert({
@@ -59,9 +68,21 @@ export class OnboardingRepository {
         name: customer.name,
         status: customer.status,
         credentials: customer.credentials,
+        onboardingMode: customer.onboardingMode,
+        syncFrom: customer.syncFrom,
       });
       for (const source of sources) {
         await this.addSource(tx, scope, source);
+        if (checkpointsAt) {
+          // From now on: every poll of the source starts at this moment, not at its history.
+          const checkpoints = new CheckpointRepository(tx);
+          for (const resource of SOURCE_RESOURCES[source.source]) {
+            await checkpoints.advance(scope, source.source, resource, 'inbound', {
+              at: checkpointsAt,
+              id: '0',
+            });
+          }
+        }
       }
       if (backfill) {
         await this.requestBackfill(tx, scope, backfill);

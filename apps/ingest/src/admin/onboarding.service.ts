@@ -20,6 +20,7 @@ import {
   type CustomerCredentials,
   type CustomerStatus,
   type DestinationView,
+  type OnboardingMode,
   destinationView,
   type SourceName,
   customerScope,
@@ -30,11 +31,11 @@ import { CustomerSourceRepository } from '../sources/customer-source.repository'
 import { SourceClients } from '@raise-sync/sources/service';
 import type {
   CreateCustomerDto,
-  OnboardingBackfillDto,
   PollingDto,
   RegisterWebhookDto,
   UpdateSourceDto,
 } from './admin.dto';
+import { resolveOnboarding, type OnboardingPlan } from './onboarding-mode';
 import { OnboardingRepository, type NewSource } from './onboarding.repository';
 import type { IngestConfig } from '../ingest.config';
 
@@ -43,6 +44,10 @@ export interface CustomerView {
   id: string;
   name: string;
   status: CustomerStatus;
+  /** How the customer was onboarded (null: before modes existed). */
+  onboardingMode: OnboardingMode | null;
+  /** Where its data starts (null: all of its history). */
+  syncFrom: Date | null;
   createdAt: Date;
   sources: Array<{
     source: SourceName;
@@ -57,6 +62,13 @@ export interface CustomerView {
     webhookUrl: string | null;
   }>;
   destinations: DestinationView[];
+}
+
+/** The create call's answer: the customer, and what came of its Raise webhook subscription. */
+export interface CreatedCustomerView extends CustomerView {
+  webhookSubscription: 'subscribed' | 'failed' | 'opted_out' | 'not_applicable';
+  /** Why the subscription failed (no secret in it). */
+  webhookError?: string;
 }
 
 /**
@@ -91,10 +103,12 @@ export class OnboardingService {
     this.log.setContext('onboarding');
   }
 
-  async create(dto: CreateCustomerDto): Promise<CustomerView> {
+  async create(dto: CreateCustomerDto): Promise<CreatedCustomerView> {
     if (!dto.raise && !dto.vomo) {
       throw new BadRequestException('a customer needs at least one source: raise or vomo');
     }
+    const plan = resolveOnboarding(dto, new Date());
+    const backfill = plan.backfill ? this.backfillTargets(dto, plan.backfill) : [];
     if (dto.raise) {
       await this.verify('raise', 'new-customer', dto.raise.apiToken);
     }
@@ -108,42 +122,68 @@ export class OnboardingService {
     if (dto.vomo) {
       credentials.vomo = { apiToken: dto.vomo.apiToken };
     }
-    const backfill = dto.backfill ? this.backfillTargets(dto, dto.backfill) : [];
     const scope = customerScope(randomUUID());
     const id = scope.customerId;
     await this.onboarding.create(
       scope,
       {
         name: dto.name,
-        status: dto.backfill ? 'backfilling' : 'onboarding',
+        status: plan.status,
         credentials: this.box.sealJson(credentials),
+        onboardingMode: plan.mode,
+        syncFrom: plan.syncFrom,
       },
       (['raise', 'vomo'] as const)
         .filter((source) => dto[source])
         .map((source) => this.newSource(source, dto.polling)),
-      dto.backfill
+      plan.backfill
         ? {
-            modifiedFrom: dto.backfill.modifiedFrom ?? null,
-            modifiedTo: dto.backfill.modifiedTo ?? null,
+            modifiedFrom: plan.backfill.modifiedFrom,
+            modifiedTo: plan.backfill.modifiedTo,
             targets: backfill,
           }
         : null,
+      plan.checkpointsAt,
     );
     this.log.info(
       {
         customerId: id,
         sources: Object.keys(credentials),
+        mode: plan.mode,
         backfill: backfill.map((t) => `${t.source}.${t.resource}`),
       },
       'customer created',
     );
-    return this.view(id);
+    // The Raise webhook is part of onboarding. The customer exists whatever Raise answers: a
+    // failed subscription is reported (polling still runs) and can be asked for again.
+    let webhookSubscription: CreatedCustomerView['webhookSubscription'] = dto.raise
+      ? 'opted_out'
+      : 'not_applicable';
+    let webhookError: string | undefined;
+    if (dto.raise && dto.subscribeWebhooks !== false) {
+      try {
+        await this.registerWebhook(id, {});
+        webhookSubscription = 'subscribed';
+      } catch (error) {
+        webhookSubscription = 'failed';
+        webhookError = error instanceof Error ? error.message : String(error);
+        this.log.warn(
+          { customerId: id, err: webhookError },
+          'could not subscribe the raise webhook at onboarding; retry with POST /admin/customers/:id/sources/raise/webhook',
+        );
+      }
+    }
+    return {
+      ...(await this.view(id)),
+      webhookSubscription,
+      ...(webhookError ? { webhookError } : {}),
+    };
   }
 
   /** The (source, resource) pairs an onboarding backfill covers; 400 when one has no source. */
   private backfillTargets(
     dto: CreateCustomerDto,
-    backfill: OnboardingBackfillDto,
+    backfill: NonNullable<OnboardingPlan['backfill']>,
   ): Array<{ source: SourceName; resource: string }> {
     const given = (['raise', 'vomo'] as const).filter((source) => dto[source]);
     const resources =
@@ -186,6 +226,8 @@ export class OnboardingService {
       id: customer.id,
       name: customer.name,
       status: customer.status,
+      onboardingMode: customer.onboardingMode,
+      syncFrom: customer.syncFrom,
       createdAt: customer.createdAt,
       sources: sources.map((s) => ({
         source: s.source,

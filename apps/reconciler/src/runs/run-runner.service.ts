@@ -255,9 +255,26 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
     customer: CustomerScope,
     signal: AbortSignal,
   ): Promise<RunOutcome> {
-    const status = await this.runs.customerStatus(customer);
-    if (!status || status === 'offboarded') {
-      return { status: 'skipped', counts: {}, note: `customer is ${status ?? 'gone'}` };
+    const state = await this.runs.customerState(customer);
+    if (!state || state.status === 'offboarded') {
+      return { status: 'skipped', counts: {}, note: `customer is ${state?.status ?? 'gone'}` };
+    }
+    // Nothing older than where the customer's data starts is synced (a customer onboarded from
+    // now, or with its history since a date): the checks of changes in a window look no further
+    // back either. (The deletion check compares inventories; the webhook log holds deliveries
+    // since the subscription only.)
+    const windowEnd = new Date(run.windowEnd);
+    let windowStart = new Date(run.windowStart);
+    const clipped = run.kind === 'window' || run.kind === 'crm-consistency';
+    if (clipped && state.syncFrom && state.syncFrom.getTime() > windowStart.getTime()) {
+      if (state.syncFrom.getTime() >= windowEnd.getTime()) {
+        return {
+          status: 'skipped',
+          counts: {},
+          note: `the window ends before the customer's data starts (${state.syncFrom.toISOString()})`,
+        };
+      }
+      windowStart = new Date(state.syncFrom);
     }
     const check = this.checks.get(run.kind);
     if (!check) {
@@ -267,8 +284,8 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
       runId: run.id,
       customerId: run.customerId,
       kind: run.kind,
-      windowStart: new Date(run.windowStart),
-      windowEnd: new Date(run.windowEnd),
+      windowStart,
+      windowEnd,
       resources: run.resources,
       trigger: run.trigger,
       settings: await this.schedules.settings(customer, run.kind),

@@ -289,11 +289,18 @@ export class RunRepository {
   }
 
   /** The customer's status (null when it does not exist), checked before a run starts. */
-  async customerStatus({ customerId }: CustomerScope): Promise<string | null> {
-    const customers: Array<{ status: string }> = await this.db.query(
-      `SELECT status FROM customers WHERE id = $1`,
+  /**
+   * The customer's status and where its data starts (`sync_from`, null: all of its history),
+   * or null when the customer is gone.
+   */
+  async customerState({
+    customerId,
+  }: CustomerScope): Promise<{ status: string; syncFrom: Date | null } | null> {
+    const customers: Array<{ status: string; sync_from: Date | null }> = await this.db.query(
+      `SELECT status, sync_from FROM customers WHERE id = $1`,
       [customerId],
     );
-    return customers[0]?.status ?? null;
+    const row = customers[0];
+    return row ? { status: row.status, syncFrom: row.sync_from } : null;
   }
 }

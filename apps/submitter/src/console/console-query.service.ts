@@ -17,7 +17,15 @@ export interface CustomerSummary {
 export type Verdict = 'healthy' | 'attention' | 'failing';
 
 export interface CustomerHealth {
-  customer: { id: string; name: string; status: string; createdAt: string };
+  customer: {
+    id: string;
+    name: string;
+    status: string;
+    /** How it was onboarded (null: before onboarding modes) and where its data starts. */
+    onboardingMode: string | null;
+    syncFrom: string | null;
+    createdAt: string;
+  };
   verdict: Verdict;
   reasons: string[];
   destinations: Array<{
@@ -246,6 +254,8 @@ export class ConsoleQueries {
         id: customer.id,
         name: customer.name,
         status: customer.status,
+        onboardingMode: customer.onboarding_mode,
+        syncFrom: iso(customer.sync_from),
         createdAt: iso(customer.created_at) ?? '',
       },
       ...verdict,

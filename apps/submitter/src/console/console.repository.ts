@@ -26,6 +26,8 @@ export interface CustomerRow {
   id: string;
   name: string;
   status: string;
+  onboarding_mode: string | null;
+  sync_from: Date | null;
   created_at: Date;
 }
 
@@ -159,7 +161,7 @@ export class ConsoleRepository {
 
   async customer({ customerId }: CustomerScope): Promise<CustomerRow | undefined> {
     const [customer] = await this.db.query<CustomerRow[]>(
-      `SELECT id, name, status, created_at FROM customers WHERE id = $1`,
+      `SELECT id, name, status, onboarding_mode, sync_from, created_at FROM customers WHERE id = $1`,
       [customerId],
     );
     return customer;

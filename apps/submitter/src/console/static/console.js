@@ -34,6 +34,21 @@
     if (s < 129600) return `${Math.round(s / 3600)} h ago`;
     return `${Math.round(s / 86400)} d ago`;
   }
+  /** How the customer was onboarded, in words (null: before onboarding modes existed). */
+  function onboardingText(customer) {
+    switch (customer.onboardingMode) {
+      case 'full_history':
+        return 'onboarded with its full history';
+      case 'history_since':
+        return `onboarded with its history since ${when(customer.syncFrom)}`;
+      case 'from_now':
+        return `onboarded from ${when(customer.syncFrom)} on, without history`;
+      case 'poll_history':
+        return 'onboarded without a backfill (history read by polling)';
+      default:
+        return '';
+    }
+  }
   function table(headers, rows, testid) {
     return h(
       'table',
@@ -243,6 +258,12 @@
         badge(health.verdict),
         ' ',
         badge(health.customer.status, 'neutral'),
+        ' ',
+        h(
+          'span',
+          { className: 'muted', 'data-testid': 'onboarding-mode' },
+          onboardingText(health.customer),
+        ),
       ),
       health.reasons.length
         ? h(

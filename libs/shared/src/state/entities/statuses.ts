@@ -7,6 +7,19 @@ export const CUSTOMER_STATUSES = [
 ] as const;
 export type CustomerStatus = (typeof CUSTOMER_STATUSES)[number];
 
+/**
+ * How a customer's data starts (chosen at onboarding): its whole history by backfill, its
+ * history since a date by backfill, only changes from its creation on, or (when a create
+ * request asks for none of these) its history read by the first polls.
+ */
+export const ONBOARDING_MODES = [
+  'full_history',
+  'history_since',
+  'from_now',
+  'poll_history',
+] as const;
+export type OnboardingMode = (typeof ONBOARDING_MODES)[number];
+
 export const DESTINATION_KINDS = [
   'warehouse',
   'crm-plus',

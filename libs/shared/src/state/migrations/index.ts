@@ -12,6 +12,7 @@ import { WebhookLogReconciliation1763800011000 } from './1763800011000-webhook-l
 import { DeliveryLanes1763800012000 } from './1763800012000-delivery-lanes';
 import { LeanSyncState1763800013000 } from './1763800013000-lean-sync-state';
 import { TypedAuditDetail1763800014000 } from './1763800014000-typed-audit-detail';
+import { OnboardingModes1763800015000 } from './1763800015000-onboarding-modes';
 
 /** Every migration, oldest first. New ones are appended here. */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   DeliveryLanes1763800012000,
   LeanSyncState1763800013000,
   TypedAuditDetail1763800014000,
+  OnboardingModes1763800015000,
 ];
