@@ -93,6 +93,25 @@ export const INGEST_CONFIG = configSection({
       max: 7 * 24 * 3600,
       description: 'poll interval of a new customer source (86400 = daily backstop)',
     }),
+    OFFBOARD_GRACE_DAYS: integer({
+      default: 30,
+      min: 0,
+      max: 3650,
+      description:
+        "days an offboarded customer's state is kept before it is purged (an offboard call may ask for a purge at once)",
+    }),
+    PURGE_TICK_MS: integer({
+      default: 60_000,
+      min: 100,
+      max: 3_600_000,
+      description: 'how often the purge job looks for offboarded customers whose purge is due',
+    }),
+    PURGE_BATCH_ROWS: integer({
+      default: 5000,
+      min: 1,
+      max: 100_000,
+      description: 'rows one purge step deletes from one table (one short transaction each)',
+    }),
     BENCH_DISCARD_EVENTS: flag({
       description:
         'benchmark baseline only: 1 = answer webhooks without writing to Kafka (loses data)',
@@ -124,6 +143,9 @@ export const INGEST_CONFIG = configSection({
         pollConcurrency: v.POLL_CONCURRENCY,
         pollLeaseSeconds: v.POLL_LEASE_SECONDS,
         pollDefaultIntervalSeconds: v.POLL_DEFAULT_INTERVAL_SECONDS,
+        offboardGraceDays: v.OFFBOARD_GRACE_DAYS,
+        purgeTickMs: v.PURGE_TICK_MS,
+        purgeBatchRows: v.PURGE_BATCH_ROWS,
         /** Benchmark baseline: acknowledge without writing. Never set in production. */
         benchDiscardEvents: v.BENCH_DISCARD_EVENTS,
       },

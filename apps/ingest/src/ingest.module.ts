@@ -27,6 +27,7 @@ import { WebhookIntake } from './webhooks/webhook-intake.service';
 import { WebhookController } from './webhooks/webhook.controller';
 import { WebhookBodyReader } from './webhooks/raw-body';
 import { INGEST_SECTIONS } from './ingest.config';
+import { PurgeJob } from './lifecycle/purge.service';
 
 /**
  * The capture side: signed webhooks and checkpointed polling into the customer-keyed source
@@ -58,6 +59,7 @@ import { INGEST_SECTIONS } from './ingest.config';
     CrmPlusWebhookRegistration,
     Poller,
     PollScheduler,
+    PurgeJob,
     OnboardingService,
     AdminTokenGuard,
   ],

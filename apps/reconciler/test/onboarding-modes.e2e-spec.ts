@@ -1,14 +1,8 @@
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
+import { expectEventually, useTestStack } from '@raise-sync/testing';
 import {
-  expectEventually,
-  freePort,
-  startApp,
-  useTestStack,
-  type RunningApp,
-} from '@raise-sync/testing';
-import {
-  baseEnv,
   requestRun,
+  startBackfiller,
   startIngest,
   startReconciler,
   startSubmitter,
@@ -42,7 +36,7 @@ describe('onboarding modes: each ends live with its reconciliation schedules', (
   let sim: Simulator;
   let submitter: AppUnderTest;
   let ingest: AppUnderTest;
-  let backfiller: { app: RunningApp };
+  let backfiller: AppUnderTest;
   let reconciler: AppUnderTest;
 
   beforeAll(async () => {
@@ -51,21 +45,7 @@ describe('onboarding modes: each ends live with its reconciliation schedules', (
     submitter = await startSubmitter(stack, prefix, sim);
     await Promise.all([
       startIngest(stack, prefix, sim, { POLL_TICK_MS: '200' }).then((a) => (ingest = a)),
-      (async () => {
-        const app = startApp(
-          'backfiller',
-          {
-            ...baseEnv(stack, prefix),
-            RAISE_API_URL: sim.raiseUrl,
-            VOMO_API_URL: sim.vomoUrl,
-            SOURCE_RATE_LIMITS: 'raise=200:200,vomo=200:200',
-            BACKFILL_TICK_MS: '200',
-          },
-          await freePort(),
-        );
-        backfiller = { app };
-        await app.waitUntilReady();
-      })(),
+      startBackfiller(stack, prefix, sim).then((a) => (backfiller = a)),
       startReconciler(stack, prefix, sim).then((a) => (reconciler = a)),
     ]);
   });

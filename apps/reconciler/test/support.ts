@@ -75,6 +75,23 @@ export function startReconciler(
   });
 }
 
+/** The built backfiller (fast ticks) against the test stack and the simulator's Raise/VOMO. */
+export function startBackfiller(
+  stack: TestStack,
+  topicPrefix: string,
+  sim: Simulator,
+  env: Record<string, string> = {},
+): Promise<AppUnderTest> {
+  return start('backfiller', {
+    ...baseEnv(stack, topicPrefix),
+    RAISE_API_URL: sim.raiseUrl,
+    VOMO_API_URL: sim.vomoUrl,
+    SOURCE_RATE_LIMITS: 'raise=200:200,vomo=200:200',
+    BACKFILL_TICK_MS: '200',
+    ...env,
+  });
+}
+
 /** The built ingest, receiving the simulator's signed webhooks. */
 export async function startIngest(
   stack: TestStack,

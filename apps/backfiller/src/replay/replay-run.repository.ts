@@ -256,6 +256,21 @@ export class ReplayRunRepository {
     return rows.length > 0;
   }
 
+  /**
+   * Cancels the pending and running replays of offboarded customers; returns how many. Across
+   * customers by design: the replay scheduler's sweep after an offboarding.
+   */
+  async cancelOfOffboardedAcrossCustomers(): Promise<number> {
+    const [, n] = await this.db.query<[unknown[], number]>(
+      `UPDATE replay_runs r
+          SET status = 'cancelled', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+              last_error = 'customer offboarded', updated_at = now()
+         FROM customers c
+        WHERE c.id = r.customer_id AND c.status = 'offboarded' AND r.status IN ('pending', 'running')`,
+    );
+    return n;
+  }
+
   /** Cancels a pending or running run; its worker stops at its next page. False once finished. */
   async cancel(scope: CustomerScope, runId: string): Promise<boolean> {
     const [rows] = await this.db.query<[unknown[], number]>(

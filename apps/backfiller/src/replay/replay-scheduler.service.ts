@@ -25,6 +25,9 @@ const SHUTDOWN_GRACE_MS = 5000;
  * in PostgreSQL (BACKFILL_LEASE_SECONDS), so any number of replicas can run this side by side.
  * Also keeps the runs-by-status gauge current.
  */
+/** How often the scheduler cancels the replays of customers offboarded meanwhile. */
+const OFFBOARDED_SWEEP_MS = 5000;
+
 @Injectable()
 export class ReplayScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly settings: BackfillerConfig['backfill'];
@@ -33,6 +36,7 @@ export class ReplayScheduler implements OnApplicationBootstrap, OnModuleDestroy 
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private ticking = false;
+  private lastSweep = 0;
 
   constructor(
     config: ConfigService<BackfillerConfig, true>,
@@ -66,6 +70,13 @@ export class ReplayScheduler implements OnApplicationBootstrap, OnModuleDestroy 
     }
     this.ticking = true;
     try {
+      if (Date.now() - this.lastSweep >= OFFBOARDED_SWEEP_MS) {
+        this.lastSweep = Date.now();
+        const cancelled = await this.replays.cancelOfOffboardedAcrossCustomers();
+        if (cancelled > 0) {
+          this.log.info({ runs: cancelled }, 'replays of offboarded customers cancelled');
+        }
+      }
       const free = REPLAY_WORKERS - this.running.size;
       // The same owner name as the backfill workers: one identity per replica in lease columns.
       const owner = this.backfills.owner;

@@ -365,6 +365,33 @@ export class BackfillRepository {
   }
 
   /**
+   * Cancels the pending and running runs of offboarded customers (their unfinished ranges fail
+   * as 'cancelled: customer offboarded'); returns how many runs. Across customers by design: the
+   * scheduler's sweep after an offboarding, whichever replica ingest's admin API was called on.
+   */
+  async cancelRunsOfOffboardedAcrossCustomers(): Promise<number> {
+    const rows: Array<{ n: string }> = await this.db.query(
+      `WITH runs AS (
+         UPDATE backfill_runs r
+            SET status = 'cancelled', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+                last_error = 'customer offboarded'
+           FROM customers c
+          WHERE c.id = r.customer_id AND c.status = 'offboarded' AND r.status IN ('pending', 'running')
+         RETURNING r.id, r.customer_id
+       ), ranges AS (
+         UPDATE backfill_jobs j
+            SET status = 'failed', last_error = 'cancelled: customer offboarded', lease_owner = NULL,
+                lease_expires_at = NULL, updated_at = now()
+           FROM runs
+          WHERE j.run_id = runs.id AND j.customer_id = runs.customer_id AND j.status IN ('pending', 'running')
+         RETURNING 1
+       )
+       SELECT count(*) AS n FROM runs`,
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
    * Cancels a pending or running run: its unfinished ranges end as failed ('cancelled'), their
    * leases are cleared, so the workers on them stop at their next checkpoint (it no longer
    * matches their lease). Returns false when the run had already finished.

@@ -18,6 +18,9 @@ const SHUTDOWN_GRACE_MS = 5000;
  * number of replicas run this side by side: runs and ranges are leased in PostgreSQL, so none is
  * worked twice, and a dead replica's leases simply expire and are claimed by the others.
  */
+/** How often the scheduler cancels the backfills of customers offboarded meanwhile. */
+const OFFBOARDED_SWEEP_MS = 5000;
+
 @Injectable()
 export class BackfillScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   readonly owner = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -28,6 +31,7 @@ export class BackfillScheduler implements OnApplicationBootstrap, OnModuleDestro
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private ticking = false;
+  private lastSweep = 0;
 
   constructor(
     config: ConfigService<BackfillerConfig, true>,
@@ -74,6 +78,13 @@ export class BackfillScheduler implements OnApplicationBootstrap, OnModuleDestro
     }
     this.ticking = true;
     try {
+      if (Date.now() - this.lastSweep >= OFFBOARDED_SWEEP_MS) {
+        this.lastSweep = Date.now();
+        const cancelled = await this.backfills.cancelRunsOfOffboardedAcrossCustomers();
+        if (cancelled > 0) {
+          this.log.info({ runs: cancelled }, 'backfills of offboarded customers cancelled');
+        }
+      }
       this.planning ??= this.planAll().finally(() => {
         this.planning = null;
       });

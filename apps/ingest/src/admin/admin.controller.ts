@@ -1,9 +1,11 @@
 import { Body, Controller, Get, HttpCode, Patch, Post, Put } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminApi, IntParam, OneOfParam, UuidParam } from '@raise-sync/shared/service';
-import type { SourceName } from '@raise-sync/shared/state';
+import type { CustomerPurgeView, SourceName } from '@raise-sync/shared/state';
 import {
   CreateCustomerDto,
+  OffboardDto,
+  PurgeDto,
   RegisterWebhookDto,
   UpdateSourceDto,
   WriteBackDonorDto,
@@ -16,6 +18,7 @@ import {
   OnboardingService,
   type CreatedCustomerView,
   type CustomerView,
+  type OffboardedView,
 } from './onboarding.service';
 
 const SOURCES: readonly SourceName[] = ['raise', 'vomo'];
@@ -118,9 +121,26 @@ export class AdminController {
   @HttpCode(200)
   @ApiOperation({
     summary:
-      'Remove the webhook at the source, stop polling, erase credentials, revoke console tokens',
+      "Remove the webhooks at Raise and CRM+, stop polling, erase credentials, revoke console tokens, and purge the customer's state after the grace period (purgeNow: at once)",
   })
-  offboard(@UuidParam('id') id: string): Promise<CustomerView> {
-    return this.onboarding.setStatus(id, 'offboard');
+  offboard(@UuidParam('id') id: string, @Body() dto: OffboardDto = {}): Promise<OffboardedView> {
+    return this.onboarding.offboard(id, dto);
+  }
+
+  @Post(':id/purge')
+  @HttpCode(202)
+  @ApiOperation({
+    summary: "Purge an offboarded customer's state now, before its grace period ends",
+  })
+  purge(@UuidParam('id') id: string, @Body() dto: PurgeDto = {}): Promise<CustomerPurgeView> {
+    return this.onboarding.purgeNow(id, dto);
+  }
+
+  @Get(':id/purge')
+  @ApiOperation({
+    summary: "An offboarded customer's purge: when it is due, and once done what it removed",
+  })
+  purgeStatus(@UuidParam('id') id: string): Promise<CustomerPurgeView> {
+    return this.onboarding.purgeOf(id);
   }
 }

@@ -198,3 +198,35 @@ export class WriteBackDonorDto {
   @IsObject()
   fields!: Record<string, unknown>;
 }
+
+export class OffboardDto {
+  @ApiPropertyOptional({
+    description:
+      "Purge the customer's state at once (after a few seconds, while the other services' caches notice the offboarding) instead of after the grace period.",
+  })
+  @IsOptional()
+  @IsBoolean()
+  purgeNow?: boolean;
+
+  @ApiPropertyOptional({
+    description: 'Days the state is kept before the purge (default OFFBOARD_GRACE_DAYS, 30).',
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(3650)
+  graceDays?: number;
+
+  @ApiPropertyOptional({ description: "Also delete the customer's rows from the warehouse." })
+  @IsOptional()
+  @IsBoolean()
+  purgeWarehouse?: boolean;
+}
+
+export class PurgeDto {
+  @ApiPropertyOptional({ description: "Also delete the customer's rows from the warehouse." })
+  @IsOptional()
+  @IsBoolean()
+  purgeWarehouse?: boolean;
+}

@@ -120,6 +120,58 @@ export class CrmPlusWebhookRegistration {
     };
   }
 
+  /**
+   * Removes the customer's CRM+ webhook subscription at CRM+ (offboarding), with the token of the
+   * destination it was registered through. Never throws: the outcome is logged and returned
+   * ('removed', 'none' when there was no subscription, or 'failed' with CRM+'s answer), since
+   * a CRM+ that cannot be reached must not keep a customer from being offboarded; its deliveries
+   * are refused from then on (the customer's secret is gone).
+   */
+  async unregister(customerId: string): Promise<'removed' | 'none' | 'failed'> {
+    const scope = customerScope(customerId);
+    const subscription = (await this.customers.credentials(scope)).crmPlus;
+    if (!subscription?.subscriptionId) {
+      return 'none';
+    }
+    const row = subscription.destinationId
+      ? (await this.destinations.list(scope)).find((d) => d.id === subscription.destinationId)
+      : undefined;
+    try {
+      if (!row) {
+        throw new Error('the destination it was registered through is gone');
+      }
+      const settings = crmPlusSettings({
+        customerId,
+        destinationId: row.id,
+        name: row.name,
+        kind: row.kind,
+        config: row.config,
+        secrets: row.secrets ? this.box.openJson<Record<string, string>>(row.secrets) : {},
+      });
+      const url = `${settings.baseUrl.replace(/\/+$/, '')}/api/Webhook/${encodeURIComponent(subscription.subscriptionId)}`;
+      const response = await fetch(url, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${settings.token}` },
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+      await response.arrayBuffer();
+      if (!response.ok && response.status !== 404) {
+        throw new Error(`CRM+ answered ${response.status}`);
+      }
+      this.log.info(
+        { customerId, subscriptionId: subscription.subscriptionId },
+        'webhook removed at CRM+',
+      );
+      return 'removed';
+    } catch (error) {
+      this.log.warn(
+        { customerId, err: error instanceof Error ? error.message : String(error) },
+        'could not remove the webhook at CRM+; its deliveries will be refused',
+      );
+      return 'failed';
+    }
+  }
+
   private async subscribe(
     customerId: string,
     settings: { baseUrl: string; token: string },

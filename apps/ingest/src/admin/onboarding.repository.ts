@@ -3,6 +3,7 @@ import { SOURCE_RESOURCES } from '@raise-sync/shared/events';
 import {
   CheckpointRepository,
   ConsoleTokenRepository,
+  CustomerPurgeRepository,
   CustomerEntity,
   CustomerSourceEntity,
   DestinationEntity,
@@ -146,9 +147,9 @@ export class OnboardingRepository {
 
   /**
    * Offboards: status offboarded with credentials erased, polling off and webhook forgotten,
-   * destinations disabled with their secrets erased, console tokens revoked.
+   * destinations disabled with their secrets erased, console tokens revoked, the purge scheduled.
    */
-  async offboard(scope: CustomerScope): Promise<void> {
+  async offboard(scope: CustomerScope, purge: { after: Date; warehouse: boolean }): Promise<void> {
     const { customerId } = scope;
     await this.db.transaction(async (tx: EntityManager) => {
       await tx
@@ -162,6 +163,8 @@ export class OnboardingRepository {
         .update({ customerId }, { enabled: false, secrets: null });
       // The customer's sync-health console goes dark with it.
       await new ConsoleTokenRepository(tx).revokeAllOf(scope);
+      // Its state is kept until the purge (the purge job removes it from every table).
+      await new CustomerPurgeRepository(tx).schedule(scope, purge.after, purge.warehouse);
     });
   }
 

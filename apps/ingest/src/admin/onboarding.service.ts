@@ -15,7 +15,9 @@ import { PinoLogger } from 'nestjs-pino';
 import { RAISE_EVENT_TYPES, SourceAuthError, SourceRequestError } from '@raise-sync/sources';
 import {
   CustomerEntity,
+  CustomerPurgeRepository,
   CustomerRepository,
+  type CustomerPurgeView,
   WriteIntentRepository,
   type CustomerCredentials,
   type CustomerStatus,
@@ -31,12 +33,16 @@ import { CustomerSourceRepository } from '../sources/customer-source.repository'
 import { SourceClients } from '@raise-sync/sources/service';
 import type {
   CreateCustomerDto,
+  OffboardDto,
   PollingDto,
+  PurgeDto,
   RegisterWebhookDto,
   UpdateSourceDto,
 } from './admin.dto';
 import { resolveOnboarding, type OnboardingPlan } from './onboarding-mode';
 import { OnboardingRepository, type NewSource } from './onboarding.repository';
+import { CrmPlusWebhookRegistration } from './crm-plus-webhook-registration.service';
+import { PurgeJob } from '../lifecycle/purge.service';
 import type { IngestConfig } from '../ingest.config';
 
 /** A customer as the admin API shows it: state and settings, never a secret. */
@@ -64,6 +70,19 @@ export interface CustomerView {
   destinations: DestinationView[];
 }
 
+/** The offboard call's answer: the customer, its webhooks' removal, and its purge. */
+export interface OffboardedView extends CustomerView {
+  webhooks: { raise: 'removed' | 'none' | 'failed'; crmPlus: 'removed' | 'none' | 'failed' };
+  purge: CustomerPurgeView;
+}
+
+/**
+ * How long an immediate purge waits after the offboarding: the other services cache a customer's
+ * destinations and status for a few seconds (5 s at most), and a purge must not run while one of
+ * them may still deliver for the customer.
+ */
+const PURGE_SETTLE_MS = 15_000;
+
 /** The create call's answer: the customer, and what came of its Raise webhook subscription. */
 export interface CreatedCustomerView extends CustomerView {
   webhookSubscription: 'subscribed' | 'failed' | 'opted_out' | 'not_applicable';
@@ -81,6 +100,7 @@ export interface CreatedCustomerView extends CustomerView {
 @Injectable()
 export class OnboardingService {
   private readonly defaultInterval: number;
+  private readonly graceDays: number;
   private readonly publicUrl: string;
 
   constructor(
@@ -93,12 +113,16 @@ export class OnboardingService {
     private readonly clients: SourceClients,
     private readonly directory: CustomerDirectory,
     private readonly health: CredentialHealth,
+    private readonly purges: CustomerPurgeRepository,
+    private readonly purgeJob: PurgeJob,
+    private readonly crmPlusWebhooks: CrmPlusWebhookRegistration,
     config: ConfigService<IngestConfig, true>,
     private readonly log: PinoLogger,
   ) {
     const ingest = config.get('ingest', { infer: true });
     const http = config.get('http', { infer: true });
     this.defaultInterval = ingest.pollDefaultIntervalSeconds;
+    this.graceDays = ingest.offboardGraceDays;
     this.publicUrl = ingest.webhookPublicUrl ?? `http://127.0.0.1:${http.port}`;
     this.log.setContext('onboarding');
   }
@@ -347,45 +371,108 @@ export class OnboardingService {
     );
   }
 
-  async setStatus(
-    customerId: string,
-    action: 'pause' | 'resume' | 'offboard',
-  ): Promise<CustomerView> {
+  async setStatus(customerId: string, action: 'pause' | 'resume'): Promise<CustomerView> {
     const customer = await this.requireCustomer(customerId);
     if (customer.status === 'offboarded') {
       throw new ConflictException('customer is offboarded');
     }
-    if (action === 'pause') {
-      await this.customers.setStatus(customerScope(customerId), 'paused');
-    } else if (action === 'resume') {
-      await this.customers.setStatus(customerScope(customerId), 'live');
-    } else {
-      await this.offboard(customerId);
-    }
+    await this.customers.setStatus(
+      customerScope(customerId),
+      action === 'pause' ? 'paused' : 'live',
+    );
     this.directory.invalidate(customerId);
     this.log.info({ customerId, action }, 'customer status changed');
     return this.view(customerId);
   }
 
-  private async offboard(customerId: string): Promise<void> {
+  /**
+   * Offboards a customer: its webhooks are removed at Raise and CRM+, polling stops, its
+   * credentials and destination secrets are erased, its console tokens revoked, and its state is
+   * purged after the grace period (or at once). The backfiller cancels its backfills and replays,
+   * the reconciler skips its runs (both see the status).
+   */
+  async offboard(customerId: string, dto: OffboardDto): Promise<OffboardedView> {
+    const customer = await this.requireCustomer(customerId);
+    if (customer.status === 'offboarded') {
+      throw new ConflictException('customer is offboarded');
+    }
+    const scope = customerScope(customerId);
+    const crmPlus = await this.crmPlusWebhooks.unregister(customerId);
+    const raise = await this.unsubscribeRaise(customerId);
+    const after = dto.purgeNow
+      ? new Date(Date.now() + PURGE_SETTLE_MS)
+      : new Date(Date.now() + (dto.graceDays ?? this.graceDays) * 86_400_000);
+    await this.onboarding.offboard(scope, { after, warehouse: dto.purgeWarehouse === true });
+    this.directory.invalidate(customerId);
+    this.log.info(
+      { customerId, raiseWebhook: raise, crmPlusWebhook: crmPlus, purgeAfter: after },
+      'customer offboarded',
+    );
+    if (dto.purgeNow) {
+      setTimeout(() => this.purgeJob.kick(), PURGE_SETTLE_MS + 100).unref();
+    }
+    return {
+      ...(await this.view(customerId)),
+      webhooks: { raise, crmPlus },
+      purge: await this.purgeOf(customerId),
+    };
+  }
+
+  /** Brings an offboarded customer's purge forward to now (its grace period is cut short). */
+  async purgeNow(customerId: string, dto: PurgeDto): Promise<CustomerPurgeView> {
+    const scope = CustomerDirectory.isCustomerId(customerId) ? customerScope(customerId) : null;
+    const customer = scope ? await this.customers.get(scope) : null;
+    if (!scope || !customer) {
+      const done = scope ? await this.purges.get(scope) : null;
+      if (done?.purgedAt) {
+        return done;
+      }
+      throw new NotFoundException(`customer ${customerId} does not exist`);
+    }
+    if (customer.status !== 'offboarded') {
+      throw new ConflictException('only an offboarded customer can be purged: offboard it first');
+    }
+    // Not before the other services' caches have seen the offboarding (see PURGE_SETTLE_MS).
+    const offboardedAt = (await this.purges.get(scope))?.offboardedAt.getTime() ?? Date.now();
+    const after = Math.max(Date.now(), offboardedAt + PURGE_SETTLE_MS);
+    await this.purges.schedule(scope, new Date(after), dto.purgeWarehouse === true);
+    setTimeout(() => this.purgeJob.kick(), after - Date.now() + 100).unref();
+    return this.purgeOf(customerId);
+  }
+
+  /** The customer's purge record (also after the purge, when the customer itself is gone). */
+  async purgeOf(customerId: string): Promise<CustomerPurgeView> {
+    const purge = CustomerDirectory.isCustomerId(customerId)
+      ? await this.purges.get(customerScope(customerId))
+      : null;
+    if (!purge) {
+      throw new NotFoundException(`customer ${customerId} has no purge: it was not offboarded`);
+    }
+    return purge;
+  }
+
+  /** Removes the Raise webhook subscription; never throws (a failure is logged and returned). */
+  private async unsubscribeRaise(customerId: string): Promise<'removed' | 'none' | 'failed'> {
     const scope = customerScope(customerId);
     const credentials = await this.customers.credentials(scope);
     const raise = await this.sources.get(scope, 'raise');
     const token = credentials.raise?.apiToken;
-    if (raise?.webhookSubscriptionId && token) {
-      try {
-        await this.clients.raise.deleteWebhook(
-          { customerId, token },
-          Number(raise.webhookSubscriptionId),
-        );
-      } catch (error) {
-        this.log.warn(
-          { customerId, err: error instanceof Error ? error.message : String(error) },
-          'could not remove the webhook at raise; deliveries will be refused with 404',
-        );
-      }
+    if (!raise?.webhookSubscriptionId || !token) {
+      return 'none';
     }
-    await this.onboarding.offboard(scope);
+    try {
+      await this.clients.raise.deleteWebhook(
+        { customerId, token },
+        Number(raise.webhookSubscriptionId),
+      );
+      return 'removed';
+    } catch (error) {
+      this.log.warn(
+        { customerId, err: error instanceof Error ? error.message : String(error) },
+        'could not remove the webhook at raise; deliveries will be refused with 404',
+      );
+      return 'failed';
+    }
   }
 
   /** A source to add, with the request's polling settings or the defaults. */

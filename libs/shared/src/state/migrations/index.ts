@@ -13,6 +13,7 @@ import { DeliveryLanes1763800012000 } from './1763800012000-delivery-lanes';
 import { LeanSyncState1763800013000 } from './1763800013000-lean-sync-state';
 import { TypedAuditDetail1763800014000 } from './1763800014000-typed-audit-detail';
 import { OnboardingModes1763800015000 } from './1763800015000-onboarding-modes';
+import { CustomerPurges1763800016000 } from './1763800016000-customer-purges';
 
 /** Every migration, oldest first. New ones are appended here. */
 export const MIGRATIONS = [
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   LeanSyncState1763800013000,
   TypedAuditDetail1763800014000,
   OnboardingModes1763800015000,
+  CustomerPurges1763800016000,
 ];

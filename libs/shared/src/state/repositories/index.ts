@@ -5,3 +5,4 @@ export * from './write-intent.repository';
 export * from './console-token.repository';
 export * from './destination.repository';
 export * from './cross-product-arrival.repository';
+export * from './customer-purge.repository';
