@@ -16,7 +16,11 @@ import {
 } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { PinoLogger } from 'nestjs-pino';
-import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
+import {
+  CustomerRepository,
+  customerScope,
+  type DestinationEntity,
+} from '@raise-sync/shared/state';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import type { IngestConfig } from '../ingest.config';
 
@@ -75,14 +79,7 @@ export class CrmPlusWebhookRegistration {
     if (!row) {
       throw new BadRequestException('the customer has no enabled CRM+ destination');
     }
-    const ctx: DestinationContext = {
-      customerId,
-      destinationId: row.id,
-      name: row.name,
-      kind: row.kind,
-      config: row.config,
-      secrets: row.secrets ? this.box.openJson<Record<string, string>>(row.secrets) : {},
-    };
+    const ctx = this.contextOf(customerId, row);
     let settings: ReturnType<typeof crmPlusSettings>;
     try {
       settings = crmPlusSettings(ctx);
@@ -140,14 +137,7 @@ export class CrmPlusWebhookRegistration {
       if (!row) {
         throw new Error('the destination it was registered through is gone');
       }
-      const settings = crmPlusSettings({
-        customerId,
-        destinationId: row.id,
-        name: row.name,
-        kind: row.kind,
-        config: row.config,
-        secrets: row.secrets ? this.box.openJson<Record<string, string>>(row.secrets) : {},
-      });
+      const settings = crmPlusSettings(this.contextOf(customerId, row));
       const url = `${settings.baseUrl.replace(/\/+$/, '')}/api/Webhook/${encodeURIComponent(subscription.subscriptionId)}`;
       const response = await fetch(url, {
         method: 'DELETE',
@@ -170,6 +160,18 @@ export class CrmPlusWebhookRegistration {
       );
       return 'failed';
     }
+  }
+
+  /** The destination as its adapter sees it, secrets opened. */
+  private contextOf(customerId: string, row: DestinationEntity): DestinationContext {
+    return {
+      customerId,
+      destinationId: row.id,
+      name: row.name,
+      kind: row.kind,
+      config: row.config,
+      secrets: row.secrets ? this.box.openJson<Record<string, string>>(row.secrets) : {},
+    };
   }
 
   private async subscribe(

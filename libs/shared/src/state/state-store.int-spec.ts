@@ -21,6 +21,7 @@ const TABLES = [
   'checkpoints',
   'console_tokens',
   'cross_product_arrivals',
+  'customer_purges',
   'customer_sources',
   'customers',
   'dead_letters',

@@ -38,15 +38,25 @@ export class CustomerRepository {
       credentials?: CustomerCredentials;
     },
   ): Promise<CustomerEntity> {
-    const repo = this.db.getRepository(CustomerEntity);
-    return repo.save(
-      repo.create({
-        id: customerId,
-        name: input.name,
-        status: input.status ?? 'onboarding',
-        credentials: input.credentials ? this.box.sealJson(input.credentials) : null,
-      }),
+    const credentials = input.credentials ? this.box.sealJson(input.credentials) : null;
+    // The columns every release has, by name: a replica (or test harness) of this release works
+    // on the previous release's schema too, before a rolling deploy's migration adds columns.
+    const rows: Array<{ created_at: Date; updated_at: Date }> = await this.db.query(
+      `INSERT INTO customers (id, name, status, credentials) VALUES ($1, $2, $3, $4)
+       RETURNING created_at, updated_at`,
+      [customerId, input.name, input.status ?? 'onboarding', credentials],
     );
+    const row = rows[0] as { created_at: Date; updated_at: Date };
+    return this.db.getRepository(CustomerEntity).create({
+      id: customerId,
+      name: input.name,
+      status: input.status ?? 'onboarding',
+      credentials,
+      onboardingMode: null,
+      syncFrom: null,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    });
   }
 
   async get({ customerId }: CustomerScope): Promise<CustomerEntity | null> {
