@@ -39,10 +39,13 @@ describe('offboarding: one call stops everything, and the purge leaves nothing b
       startIngest(stack, prefix, sim, { POLL_TICK_MS: '200', PURGE_TICK_MS: '500' }).then(
         (a) => (ingest = a),
       ),
-      // Small pages: the backfill of the big org is still running when it is offboarded.
-      startBackfiller(stack, prefix, sim, { BACKFILL_PAGE_SIZE: '50' }).then(
-        (a) => (backfiller = a),
-      ),
+      // Small pages at 5 Raise requests a second (the customer's budget, shared through
+      // PostgreSQL): the big org's backfill (80 pages of gifts alone) still runs when it is
+      // offboarded, on a loaded machine or a fast one.
+      startBackfiller(stack, prefix, sim, {
+        BACKFILL_PAGE_SIZE: '50',
+        SOURCE_RATE_LIMITS: 'raise=5:5,vomo=200:200',
+      }).then((a) => (backfiller = a)),
     ]);
   });
 
@@ -169,6 +172,11 @@ describe('offboarding: one call stops everything, and the purge leaves nothing b
         intervalMs: 200,
       },
     );
+    const unfinished = await stack.dataSource.query<unknown[]>(
+      `SELECT 1 FROM backfill_runs WHERE customer_id = $1 AND status IN ('pending', 'running')`,
+      [a.id],
+    );
+    expect(unfinished.length).toBeGreaterThan(0);
 
     const off = await ingest.admin<{
       status: string;
