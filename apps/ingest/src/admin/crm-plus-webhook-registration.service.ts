@@ -11,16 +11,12 @@ import {
 import { ConfigService } from '@nestjs/config';
 import {
   crmPlusSettings,
+  destinationContext,
   DestinationConfigError,
-  type DestinationContext,
 } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import { PinoLogger } from 'nestjs-pino';
-import {
-  CustomerRepository,
-  customerScope,
-  type DestinationEntity,
-} from '@raise-sync/shared/state';
+import { CustomerRepository, customerScope } from '@raise-sync/shared/state';
 import { CustomerDirectory } from '../customers/customer-directory.service';
 import type { IngestConfig } from '../ingest.config';
 
@@ -79,7 +75,7 @@ export class CrmPlusWebhookRegistration {
     if (!row) {
       throw new BadRequestException('the customer has no enabled CRM+ destination');
     }
-    const ctx = this.contextOf(customerId, row);
+    const ctx = destinationContext(row, this.box);
     let settings: ReturnType<typeof crmPlusSettings>;
     try {
       settings = crmPlusSettings(ctx);
@@ -137,7 +133,7 @@ export class CrmPlusWebhookRegistration {
       if (!row) {
         throw new Error('the destination it was registered through is gone');
       }
-      const settings = crmPlusSettings(this.contextOf(customerId, row));
+      const settings = crmPlusSettings(destinationContext(row, this.box));
       const url = `${settings.baseUrl.replace(/\/+$/, '')}/api/Webhook/${encodeURIComponent(subscription.subscriptionId)}`;
       const response = await fetch(url, {
         method: 'DELETE',
@@ -160,18 +156,6 @@ export class CrmPlusWebhookRegistration {
       );
       return 'failed';
     }
-  }
-
-  /** The destination as its adapter sees it, secrets opened. */
-  private contextOf(customerId: string, row: DestinationEntity): DestinationContext {
-    return {
-      customerId,
-      destinationId: row.id,
-      name: row.name,
-      kind: row.kind,
-      config: row.config,
-      secrets: row.secrets ? this.box.openJson<Record<string, string>>(row.secrets) : {},
-    };
   }
 
   private async subscribe(

@@ -1,6 +1,6 @@
 import { DestinationRepository } from '@raise-sync/shared/state';
 import { Inject, Injectable } from '@nestjs/common';
-import { crmPlusSettings, type DestinationContext } from '@raise-sync/destinations';
+import { crmPlusSettings, destinationContext } from '@raise-sync/destinations';
 import { SecretBox } from '@raise-sync/shared/crypto';
 import type { CustomerScope, DestinationEntity } from '@raise-sync/shared/state';
 import type { CrmPlusTarget } from './crm-plus-lookups';
@@ -37,7 +37,6 @@ export class CrmDestinationResolver {
     customer: CustomerScope,
     settings: Record<string, unknown>,
   ): Promise<CrmDestinationResult> {
-    const { customerId } = customer;
     const named = text(settings.crmDestination);
     let row: DestinationEntity | null;
     if (named !== null) {
@@ -55,14 +54,7 @@ export class CrmDestinationResolver {
         return { found: false, reason: 'single-product: no CRM+ configured' };
       }
     }
-    const ctx: DestinationContext = {
-      customerId,
-      destinationId: row.id,
-      name: row.name,
-      kind: row.kind,
-      config: row.config,
-      secrets: row.secrets ? this.box.openJson<Record<string, string>>(row.secrets) : {},
-    };
+    const ctx = destinationContext(row, this.box);
     // Throws DestinationConfigError (no token, bad URL): the run fails with that message.
     const adapter = crmPlusSettings(ctx);
     return {
