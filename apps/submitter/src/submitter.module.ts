@@ -35,6 +35,8 @@ import { LedgerRepository } from './ledger/ledger.repository';
 import { RecordCompletion } from './delivery/record-completion.service';
 import { UnroutableMessages } from './dead-letters/unroutable-messages.service';
 import { RelatedRedrive } from './dead-letters/related-redrive.service';
+import { SourceFixRepository } from './source-fixes/source-fix.repository';
+import { SourceFixes } from './source-fixes/source-fix.service';
 import { DestinationSettings } from './destinations/destination-settings.service';
 import { DestinationsController } from './destinations/destinations.controller';
 import { SUBMITTER_SECTIONS } from './submitter.config';
@@ -78,6 +80,8 @@ import { SUBMITTER_SECTIONS } from './submitter.config';
     DeadLetterService,
     RecordCompletion,
     RelatedRedrive,
+    SourceFixRepository,
+    SourceFixes,
     UnroutableMessages,
     AdminTokenGuard,
     ConsoleTokens,

@@ -42,17 +42,30 @@ export class RecordRejectedError extends SyncError {
   readonly reason = 'record_rejected';
 }
 
+/** What is missing in the source that keeps a record out of a destination (bounded: a metric label). */
+export const SOURCE_PROBLEMS = [
+  /** A donor or VOMO user without an email, for an email-keyed destination. */
+  'contact_without_email',
+  /** A gift whose donor has no email (the gift itself is fine). */
+  'donor_without_email',
+  /** A gift with neither a donor nor an email of its own. */
+  'gift_without_email',
+] as const;
+export type SourceProblem = (typeof SOURCE_PROBLEMS)[number];
+
 /**
- * The destination refused the record because data of ANOTHER record is missing (a CRM+ gift
- * without its donor's email). Not retriable as it is, but not the record's own fault either:
- * `waitingFor` (`<resource>:<id>`, e.g. `donor:48213`) names the record whose change makes it
- * deliverable, and the submitter re-drives the dead letter on its own when that record changes.
+ * The destination can never take the record as the source has it (CRM+ keys contacts by
+ * email, and this donor has none). Not a pipeline failure and nothing a person decides in the
+ * pipeline: the submitter holds it (outcome `needs_source_fix`) instead of dead-lettering it,
+ * and delivers it on its own once the source is fixed. `waitingFor` (`<resource>:<id>`, e.g.
+ * `donor:48213`) names the record whose fix releases it: the record itself, or a gift's donor.
  */
-export class MissingRelatedDataError extends SyncError {
+export class NeedsSourceFixError extends SyncError {
   readonly retriable = false;
-  readonly reason = 'missing_related_data';
+  readonly reason = 'needs_source_fix';
   constructor(
     message: string,
+    readonly problem: SourceProblem,
     readonly waitingFor: string,
   ) {
     super(message);

@@ -10,6 +10,9 @@ interface SyncRow {
   source_modified_at: Date | string;
 }
 
+/** How the submitter holds a record's version at a destination (see SyncStateRepository.parked). */
+export type Parking = 'dead_lettered' | 'needs_source_fix' | 'in_retry';
+
 /** A record whose sync row would make the submitter skip its republished event. */
 export interface Invalidation {
   sourceId: string;
@@ -100,29 +103,37 @@ export class SyncStateRepository {
 
   /**
    * Records of this page the submitter has parked at this destination: an open dead letter (a
-   * permanent refusal waiting for a human) or a retry still in flight. Republishing those would
-   * only add another dead letter or race the retry, so the window check reports them instead.
+   * permanent refusal waiting for a human), a hold waiting for a fix in the source (a CRM+
+   * contact without an email: delivered on its own once fixed) or a retry still in flight.
+   * Republishing those would only add another dead letter or hold, or race the retry, so the
+   * window check reports them instead.
    */
   async parked(
     { customerId }: CustomerScope,
     resource: string,
     destinationId: string,
     sourceIds: readonly string[],
-  ): Promise<Map<string, 'dead_lettered' | 'in_retry'>> {
-    const rows: Array<{ source_id: string; kind: 'dead_lettered' | 'in_retry' }> =
-      await this.db.query(
-        `SELECT source_id, 'dead_lettered' AS kind FROM dead_letters
-          WHERE customer_id = $1 AND resource = $2 AND destination_id = $3
-            AND source_id = ANY($4::text[]) AND status = 'open'
-         UNION ALL
-         SELECT source_id, 'in_retry' AS kind FROM retry_entries
-          WHERE customer_id = $1 AND resource = $2 AND destination_id = $3
-            AND source_id = ANY($4::text[])`,
-        [customerId, resource, destinationId, [...sourceIds]],
-      );
-    const parked = new Map<string, 'dead_lettered' | 'in_retry'>();
+  ): Promise<Map<string, Parking>> {
+    const rows: Array<{ source_id: string; kind: Parking }> = await this.db.query(
+      `SELECT source_id, 'dead_lettered' AS kind FROM dead_letters
+        WHERE customer_id = $1 AND resource = $2 AND destination_id = $3
+          AND source_id = ANY($4::text[]) AND status = 'open'
+       UNION ALL
+       SELECT source_id, 'needs_source_fix' AS kind FROM source_fix_holds
+        WHERE customer_id = $1 AND resource = $2 AND destination_id = $3
+          AND source_id = ANY($4::text[]) AND status = 'open'
+       UNION ALL
+       SELECT source_id, 'in_retry' AS kind FROM retry_entries
+        WHERE customer_id = $1 AND resource = $2 AND destination_id = $3
+          AND source_id = ANY($4::text[])`,
+      [customerId, resource, destinationId, [...sourceIds]],
+    );
+    // A dead letter says most (a person must act), then a hold, then a retry.
+    const rank: Record<Parking, number> = { dead_lettered: 2, needs_source_fix: 1, in_retry: 0 };
+    const parked = new Map<string, Parking>();
     for (const row of rows) {
-      if (parked.get(row.source_id) !== 'dead_lettered') {
+      const current = parked.get(row.source_id);
+      if (current === undefined || rank[row.kind] > rank[current]) {
         parked.set(row.source_id, row.kind);
       }
     }

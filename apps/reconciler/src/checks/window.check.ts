@@ -20,7 +20,7 @@ import {
 import { Republisher } from './republisher';
 import { Counter, mapLimit, planResources, throwIfAborted } from './run-support';
 import { SourceReader, type SourcePage, type SourceRecord } from './source-reader';
-import { SyncStateRepository, type Invalidation } from './sync-state.repository';
+import { SyncStateRepository, type Invalidation, type Parking } from './sync-state.repository';
 import type { ReconcilerConfig } from '../reconciler.config';
 
 interface PageScope {
@@ -98,6 +98,7 @@ export class WindowCheck implements ReconciliationCheck {
       'actionable',
       'unreadable',
       'dead_lettered',
+      'needs_source_fix',
       'in_retry',
     );
     for (const target of targets) {
@@ -168,7 +169,7 @@ export class WindowCheck implements ReconciliationCheck {
       const parked =
         gapIds.length > 0
           ? await this.syncState.parked(scope.customer, resource, dest.destinationId, gapIds)
-          : new Map<string, 'dead_lettered' | 'in_retry'>();
+          : new Map<string, Parking>();
       const invalidate: Invalidation[] = [];
       for (const record of page.records) {
         const judgement = judged.get(record.recordId);
@@ -189,8 +190,9 @@ export class WindowCheck implements ReconciliationCheck {
           row?.status === 'failed' &&
           row.sourceModifiedAt >= record.sourceModifiedAt
         ) {
-          // The submitter already holds this version: a retry in flight (not a gap yet) or an open
-          // dead letter (a refusal a human must look at: reported, not republished again).
+          // The submitter already holds this version: a retry in flight (not a gap yet), a hold
+          // for a fix in the source (delivered on its own once fixed: reported, not actionable)
+          // or an open dead letter (a refusal a human must look at: reported, not republished).
           counter.add(parking);
           counter.add(`${parking}:${dest.name}`);
           if (parking === 'dead_lettered') {

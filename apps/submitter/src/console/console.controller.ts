@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  Body,
   Controller,
   Get,
   HttpCode,
@@ -11,12 +12,23 @@ import {
   Req,
   Res,
   UseGuards,
+  ValidationPipe,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { allSourceResources } from '@raise-sync/shared/events';
-import { OneOfPipe, OneOfQuery, TextParam, UuidParam } from '@raise-sync/shared/service';
+import {
+  OneOfParam,
+  OneOfPipe,
+  OneOfQuery,
+  TextParam,
+  UuidParam,
+} from '@raise-sync/shared/service';
 import type { Request, Response } from 'express';
+import { DeadLetterGroupDto } from '../dead-letters/admin.dto';
+import type { DeadLetterGroupRow } from '../dead-letters/dead-letter.repository';
 import { DeadLetterService, type DeadLetterView } from '../dead-letters/dead-letter.service';
+import { SourceFixes, type SourceFixesView } from '../source-fixes/source-fix.service';
+import { customerScope } from '@raise-sync/shared/state';
 import { ConsoleAuthGuard, viewerOf } from './console-auth.guard';
 import {
   ConsoleQueries,
@@ -30,6 +42,8 @@ import { RecordLinksService, type RecordLinks } from './record-links.service';
 const STATIC_DIR = join(__dirname, 'static');
 const RESOURCES = [...new Set(allSourceResources().map((r) => r.resource as string))];
 const DEAD_LETTER_STATUSES = ['open', 'retried', 'discarded'] as const;
+const GROUP_ACTIONS = ['retry', 'discard'] as const;
+const bodyPipe = new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true });
 const ASSETS: Record<string, string> = {
   'console.js': 'text/javascript; charset=utf-8',
   'console.css': 'text/css; charset=utf-8',
@@ -56,6 +70,7 @@ export class ConsoleController {
     private readonly links: RecordLinksService,
     private readonly deadLetters: DeadLetterService,
     private readonly guard: ConsoleAuthGuard,
+    private readonly sourceFixes: SourceFixes,
   ) {}
 
   @Get()
@@ -152,6 +167,55 @@ export class ConsoleController {
     this.guard.assertCanSee(viewerOf(req), customerId);
     await this.queries.requireCustomer(customerId);
     return this.deadLetters.list({ customerId, status: status ?? 'open', limit: 200 });
+  }
+
+  @Get('api/customers/:customerId/dead-letter-groups')
+  @UseGuards(ConsoleAuthGuard)
+  @ApiBearerAuth()
+  @ApiOperation({ summary: "The customer's open dead letters by destination and reason" })
+  async deadLetterGroups(
+    @Req() req: Request,
+    @UuidParam('customerId') customerId: string,
+  ): Promise<DeadLetterGroupRow[]> {
+    this.guard.assertCanSee(viewerOf(req), customerId);
+    await this.queries.requireCustomer(customerId);
+    return this.deadLetters.groups(customerId);
+  }
+
+  @Post('api/customers/:customerId/dead-letter-groups/:action')
+  @HttpCode(200)
+  @UseGuards(ConsoleAuthGuard)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary:
+      'Retry or discard every open dead letter of one destination and reason (admin token only)',
+  })
+  async actOnGroup(
+    @Req() req: Request,
+    @UuidParam('customerId') customerId: string,
+    @OneOfParam('action', GROUP_ACTIONS) action: (typeof GROUP_ACTIONS)[number],
+    @Body(bodyPipe) group: DeadLetterGroupDto,
+  ): Promise<{ retried: number } | { discarded: number }> {
+    this.guard.assertCanAct(viewerOf(req), customerId);
+    await this.queries.requireCustomer(customerId);
+    const target = { customerId, destinationId: group.destinationId, reason: group.reason };
+    return action === 'retry' ? this.deadLetters.retry(target) : this.deadLetters.discard(target);
+  }
+
+  @Get('api/customers/:customerId/source-fixes')
+  @UseGuards(ConsoleAuthGuard)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary:
+      'Records waiting for a fix in the source (needs_source_fix), grouped by cause; delivered on their own once fixed',
+  })
+  async sourceFixesOf(
+    @Req() req: Request,
+    @UuidParam('customerId') customerId: string,
+  ): Promise<SourceFixesView> {
+    this.guard.assertCanSee(viewerOf(req), customerId);
+    await this.queries.requireCustomer(customerId);
+    return this.sourceFixes.view(customerScope(customerId));
   }
 
   @Post('api/customers/:customerId/dead-letters/:id/retry')

@@ -186,8 +186,11 @@ export class ConsoleRepository {
                 count(*) FILTER (WHERE status = 'confirmed' AND updated_at >= date_trunc('day', now())) AS today,
                 count(*) FILTER (WHERE status = 'confirmed' AND updated_at >= date_trunc('week', now())) AS week,
                 count(*) FILTER (WHERE status = 'confirmed' AND updated_at >= date_trunc('month', now())) AS month,
-                count(*) FILTER (WHERE status = 'failed') AS failing
-           FROM sync_records WHERE customer_id = $1
+                count(*) FILTER (WHERE status = 'failed' AND NOT EXISTS (
+                  SELECT 1 FROM source_fix_holds h
+                   WHERE h.customer_id = s.customer_id AND h.destination_id = s.destination_id
+                     AND h.resource = s.resource AND h.source_id = s.source_id AND h.status = 'open')) AS failing
+           FROM sync_records s WHERE customer_id = $1
           GROUP BY resource, destination_id ORDER BY resource, destination_id`,
       [customerId],
     );

@@ -19,10 +19,17 @@ import {
   UuidParam,
   UuidQuery,
 } from '@raise-sync/shared/service';
-import { CustomerRepository, SyncRecordRepository, customerScope } from '@raise-sync/shared/state';
+import {
+  CustomerRepository,
+  SyncRecordRepository,
+  customerScope,
+  type CustomerScope,
+} from '@raise-sync/shared/state';
 import { LedgerMonitor, type LedgerRow } from '../ledger/ledger-monitor.service';
 import { BulkDeadLettersDto, DEAD_LETTER_STATUSES, type DeadLetterStatus } from './admin.dto';
+import type { DeadLetterGroupRow } from './dead-letter.repository';
 import { DeadLetterService, type DeadLetterView } from './dead-letter.service';
+import { SourceFixes, type SourceFixesView } from '../source-fixes/source-fix.service';
 
 const RESOURCES = [...new Set(allSourceResources().map((r) => r.resource as string))];
 const bodyPipe = new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true });
@@ -37,6 +44,7 @@ export class SubmitterAdminController {
     private readonly ledger: LedgerMonitor,
     private readonly customers: CustomerRepository,
     private readonly syncRecords: SyncRecordRepository,
+    private readonly sourceFixes: SourceFixes,
   ) {}
 
   @Get('dead-letters')
@@ -96,23 +104,50 @@ export class SubmitterAdminController {
     @OneOfParam('resource', RESOURCES) resource: string,
     @TextParam('sourceId') sourceId: string,
   ): Promise<{ destinations: unknown[]; history: unknown[] }> {
-    const scope = customerScope(customerId);
-    if (!(await this.customers.get(scope))) {
-      throw new NotFoundException(`customer ${customerId} does not exist`);
-    }
+    const scope = await this.requireCustomer(customerId);
     return {
       destinations: await this.syncRecords.findForRecord(scope, resource, sourceId),
       history: await this.syncRecords.history(scope, resource, sourceId),
     };
   }
 
+  @Get('customers/:customerId/dead-letter-groups')
+  @ApiOperation({
+    summary:
+      "A customer's open dead letters grouped by destination and reason, with counts (retry or discard a group with dead-letters/retry or /discard and its destinationId and reason)",
+  })
+  async deadLetterGroups(
+    @UuidParam('customerId') customerId: string,
+  ): Promise<DeadLetterGroupRow[]> {
+    await this.requireCustomer(customerId);
+    return this.deadLetters.groups(customerId);
+  }
+
+  @Get('customers/:customerId/source-fixes')
+  @ApiOperation({
+    summary:
+      'Records held for a fix in the source (needs_source_fix), grouped by destination and cause, with the oldest holds; they are delivered on their own once the source is fixed',
+  })
+  async sourceFixesOf(@UuidParam('customerId') customerId: string): Promise<SourceFixesView> {
+    await this.requireCustomer(customerId);
+    return this.sourceFixes.view(customerScope(customerId));
+  }
+
   @Get('ledger')
   @ApiOperation({
     summary:
-      'received = delivered + skipped + dead_lettered + in_retry + waiting, per customer and destination',
+      'received = delivered + skipped + dead_lettered + needs_source_fix + in_retry + waiting, per customer and destination',
   })
   ledgerRows(@UuidQuery('customerId') customerId?: string): Promise<LedgerRow[]> {
     return this.ledger.snapshot(customerId);
+  }
+
+  private async requireCustomer(customerId: string): Promise<CustomerScope> {
+    const scope = customerScope(customerId);
+    if (!(await this.customers.get(scope))) {
+      throw new NotFoundException(`customer ${customerId} does not exist`);
+    }
+    return scope;
   }
 }
 

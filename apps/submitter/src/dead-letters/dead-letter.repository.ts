@@ -44,6 +44,17 @@ export interface UnroutableIndexRow {
   headers: Record<string, string>;
 }
 
+/** A customer's open dead letters of one destination and reason. */
+export interface DeadLetterGroupRow {
+  destinationId: string;
+  destination: string;
+  reason: string;
+  count: number;
+  oldest: Date;
+  /** The error of the newest one, as an example of the group. */
+  example: string;
+}
+
 /** An open dead letter whose donor is now known, with that donor's stored version. */
 export interface WaitingDonorRow {
   customer_id: string;
@@ -80,6 +91,27 @@ export class DeadLetterRepository {
       order: { firstFailedAt: 'ASC' },
       take: limit,
     });
+  }
+
+  /** The customer's open dead letters grouped by destination and reason, largest group first. */
+  async groups({ customerId }: CustomerScope): Promise<DeadLetterGroupRow[]> {
+    const rows: Array<Record<string, string | Date>> = await this.db.query(
+      `SELECT l.destination_id, d.name, l.reason, count(*) AS n, min(l.first_failed_at) AS oldest,
+              (array_agg(l.error_message ORDER BY l.first_failed_at DESC))[1] AS example
+         FROM dead_letters l JOIN destinations d ON d.id = l.destination_id
+        WHERE l.customer_id = $1 AND l.status = 'open'
+        GROUP BY l.destination_id, d.name, l.reason
+        ORDER BY n DESC, d.name, l.reason`,
+      [customerId],
+    );
+    return rows.map((r) => ({
+      destinationId: String(r['destination_id']),
+      destination: String(r['name']),
+      reason: String(r['reason']),
+      count: Number(r['n']),
+      oldest: new Date(r['oldest'] as Date),
+      example: String(r['example'] ?? ''),
+    }));
   }
 
   /**

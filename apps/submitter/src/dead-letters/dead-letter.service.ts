@@ -1,11 +1,16 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { EventCodec } from '@raise-sync/shared/kafka';
-import { RETRY_DELAYS, retryHeaders, type Topics } from '@raise-sync/shared/kafka';
+import { RETRY_DELAYS, type Topics } from '@raise-sync/shared/kafka';
 import { TOPICS } from '@raise-sync/shared/service';
 import { EventProducer } from '@raise-sync/shared/kafka';
 import { PinoLogger } from 'nestjs-pino';
 import { customerScope, type DeadLetterEntity } from '@raise-sync/shared/state';
-import { DeadLetterRepository, type DeadLetterQuery } from './dead-letter.repository';
+import {
+  DeadLetterRepository,
+  type DeadLetterGroupRow,
+  type DeadLetterQuery,
+} from './dead-letter.repository';
+import { resendMessage } from './resend-message';
 
 export interface DeadLetterFilter extends DeadLetterQuery {
   customerId?: string;
@@ -59,6 +64,11 @@ export class DeadLetterService {
     return rows.map((r) => this.view(r));
   }
 
+  /** A customer's open dead letters by destination and reason (retry or discard one group). */
+  groups(customerId: string): Promise<DeadLetterGroupRow[]> {
+    return this.repository.groups(customerScope(customerId));
+  }
+
   async inspect(id: string): Promise<DeadLetterView> {
     const row = await this.find(id);
     const decoded = row.payload ? await this.codec.decode(row.payload) : null;
@@ -84,7 +94,6 @@ export class DeadLetterService {
         continue;
       }
       const event = decoded.event;
-      const now = new Date();
       // The ledger moves first (dead-lettered -> in retry), then the message goes out: the retry
       // consumer may deliver it at once and must find its retry entry to account for it. The
       // entry is claimed (open -> retried) in the same transaction, so an admin retry and the
@@ -100,27 +109,19 @@ export class DeadLetterService {
       }
       try {
         await this.producer.publishRaw(this.topics.submitRetry(RETRY_DELAYS[0]), [
-          {
-            key: row.messageKey,
-            value: row.payload,
-            headers: {
-              ...Object.fromEntries(
-                Object.entries(row.headers).filter(
-                  ([k]) => !k.startsWith('x-error-') && !k.startsWith('x-retry-'),
-                ),
-              ),
-              ...retryHeaders({
-                destinationId: row.destinationId as string,
-                attempt: 0,
-                dueAt: now,
-                firstFailedAt: row.firstFailedAt,
-                lastError: `retried from dead letters: ${row.reason}`,
-                originalTopic: row.headers['x-original-topic'] ?? row.topic,
-                originalPartition: Number(row.headers['x-original-partition'] ?? row.partition),
-                originalOffset: row.headers['x-original-offset'] ?? String(row.offset),
-              }),
+          resendMessage({
+            destinationId: row.destinationId as string,
+            messageKey: row.messageKey,
+            payload: row.payload as Buffer,
+            headers: row.headers,
+            firstFailedAt: row.firstFailedAt,
+            fallbackPosition: {
+              topic: row.topic,
+              partition: row.partition,
+              offset: String(row.offset),
             },
-          },
+            lastError: `retried from dead letters: ${row.reason}`,
+          }),
         ]);
       } catch (error) {
         await this.repository.unclaimRetry(scope, row, event.eventId);

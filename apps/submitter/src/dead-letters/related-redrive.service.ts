@@ -9,6 +9,9 @@ import { PIPELINE_METRICS } from '@raise-sync/shared/service';
 import { PinoLogger } from 'nestjs-pino';
 import { primaryEmailOf } from '@raise-sync/sources';
 import { DeadLetterRepository } from './dead-letter.repository';
+import { customerScope } from '@raise-sync/shared/state';
+import { SourceFixes } from '../source-fixes/source-fix.service';
+import { SourceFixRepository } from '../source-fixes/source-fix.repository';
 import { DeadLetterService } from './dead-letter.service';
 
 /** How often open dead letters waiting for a related record are checked against its known state. */
@@ -16,12 +19,14 @@ const SWEEP_INTERVAL_MS = 30_000;
 const SWEEP_LIMIT = 500;
 
 /**
- * Dead letters caused by another record's missing data (`waiting_for`, e.g. a CRM+ gift whose
- * donor had no email) are re-driven without a person: at once when the submitter stores a version
- * of that record with the data (RecordCompletion.learn), and by a sweep every 30 s that catches
- * what a restart or a race between partitions left open (a donor learned just before its gift
- * was dead-lettered). The re-driven copy goes through the first retry topic with a fresh attempt
- * budget and is completed again on the way, now with the donor's email.
+ * Records held for a fix in the source (`needs_source_fix`, e.g. a CRM+ gift whose donor has no
+ * email) are sent on without a person: at once when the submitter stores a version of that
+ * donor with an email (RecordCompletion.learn), and by a sweep every 30 s that catches what a
+ * restart or a race between partitions left (a donor learned just before its gift was held),
+ * and resolves the holds a newer version superseded (a donor, a volunteer, a gift fixed in the
+ * source and delivered). A released copy goes through the first retry topic with a fresh attempt
+ * budget and is completed again on the way, now with the donor's email (SourceFixes). Dead
+ * letters of earlier releases waiting for a donor (`waiting_for`) are re-driven the same way.
  */
 @Injectable()
 export class RelatedRedrive implements OnApplicationBootstrap, OnModuleDestroy {
@@ -31,6 +36,8 @@ export class RelatedRedrive implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly repository: DeadLetterRepository,
     private readonly deadLetters: DeadLetterService,
+    private readonly holds: SourceFixRepository,
+    private readonly sourceFixes: SourceFixes,
     @Inject(PIPELINE_METRICS) private readonly metrics: PipelineMetrics,
     private readonly log: PinoLogger,
   ) {
@@ -46,12 +53,16 @@ export class RelatedRedrive implements OnApplicationBootstrap, OnModuleDestroy {
     clearInterval(this.timer);
   }
 
-  /** Re-drives the customer's open dead letters waiting for these donors. Never throws. */
+  /**
+   * Releases the customer's holds (and re-drives its open dead letters of earlier releases)
+   * waiting for these donors, now stored with an email. Never throws.
+   */
   async donorsReady(customerId: string, donorIds: readonly string[]): Promise<number> {
     if (donorIds.length === 0) {
       return 0;
     }
     try {
+      const released = await this.sourceFixes.donorsFixed(customerScope(customerId), donorIds);
       const { retried } = await this.deadLetters.retry({
         customerId,
         waitingFor: donorIds.map((id) => `donor:${id}`),
@@ -60,36 +71,47 @@ export class RelatedRedrive implements OnApplicationBootstrap, OnModuleDestroy {
         this.metrics.deadLettersRedriven.inc({ customer_id: customerId }, retried);
         this.log.info({ customerId, retried }, 'dead letters re-driven: their donor changed');
       }
-      return retried;
+      return released + retried;
     } catch (error) {
-      // Left open: the sweep (or an admin retry) takes them later.
+      // Left waiting: the sweep (or an admin retry) takes them later.
       this.log.warn(
         { customerId, err: error instanceof Error ? error.message : String(error) },
-        're-drive of dead letters failed; the sweep tries again',
+        'release of records waiting for their donor failed; the sweep tries again',
       );
       return 0;
     }
   }
 
-  /** Open dead letters whose donor is now known with an email. */
+  /**
+   * Holds superseded by a newer version, holds and open dead letters whose donor is now known
+   * with an email.
+   */
   async sweep(): Promise<void> {
     if (this.sweeping) {
       return;
     }
     this.sweeping = true;
     try {
-      const rows = await this.repository.waitingForKnownDonorsAcrossCustomers(SWEEP_LIMIT);
-      const ready = new Map<string, string[]>();
+      await this.holds.resolveSupersededAcrossCustomers(SWEEP_LIMIT);
+      const rows = [
+        ...(await this.holds.waitingForKnownDonorsAcrossCustomers(SWEEP_LIMIT)).map((r) => ({
+          customer_id: r.customerId,
+          source_id: r.donorId,
+          model: r.model,
+        })),
+        ...(await this.repository.waitingForKnownDonorsAcrossCustomers(SWEEP_LIMIT)),
+      ];
+      const ready = new Map<string, Set<string>>();
       for (const row of rows.filter((r) => primaryEmailOf(r.model) !== null)) {
-        ready.set(row.customer_id, [...(ready.get(row.customer_id) ?? []), row.source_id]);
+        ready.set(row.customer_id, (ready.get(row.customer_id) ?? new Set()).add(row.source_id));
       }
       for (const [customerId, donorIds] of ready) {
-        await this.donorsReady(customerId, donorIds);
+        await this.donorsReady(customerId, [...donorIds]);
       }
     } catch (error) {
       this.log.warn(
         { err: error instanceof Error ? error.message : String(error) },
-        'dead-letter re-drive sweep failed',
+        'source-fix release sweep failed',
       );
     } finally {
       this.sweeping = false;

@@ -5,7 +5,7 @@ import type {
   DestinationAdapter,
   DestinationContext,
 } from '@raise-sync/destinations';
-import { DestinationUnavailableError } from '@raise-sync/shared';
+import { DestinationUnavailableError, NeedsSourceFixError } from '@raise-sync/shared';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import { RETRY_DELAYS } from '@raise-sync/shared/kafka';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
@@ -212,6 +212,18 @@ export class DeliveryWriter {
     const reason = paced
       ? 'rate_limited'
       : ((result as { reason?: string }).reason ?? 'unexpected');
+    if (result instanceof NeedsSourceFixError) {
+      // Not a failed attempt either: nothing was wrong with the pipeline or the destination.
+      return {
+        item,
+        status: 'needs_source_fix',
+        reason: result.problem,
+        attempts: item.attemptsMade,
+        error: result.message,
+        problem: result.problem,
+        waitingFor: result.waitingFor,
+      };
+    }
     if (!isRetriable(result)) {
       const waitingFor = (result as { waitingFor?: unknown }).waitingFor;
       return {

@@ -2,10 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { recordKeyOf } from '@raise-sync/destinations';
 import { DEAD_LETTER_HEADERS, type OutgoingMessage } from '@raise-sync/shared/kafka';
 import type { CustomerScope } from '@raise-sync/shared/state';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { originOf, passThroughHeaders } from './message-origin';
 import type {
   DeadLetteredOutcome,
+  NeedsSourceFixOutcome,
   Outcome,
   ParkedOutcome,
   RetryOutcome,
@@ -48,7 +49,8 @@ export interface ChunkOutcomes {
  * state (before deciding) and one statement for sync state + audit + ledger (after delivering),
  * with the retry entries, lane entries and the dead-letter index in the same transaction when the
  * chunk has any. A chunk's rows for one destination all belong to that destination's customer:
- * the scope. Tables: sync_records, audit_log, delivery_counts, retry_entries, dead_letters.
+ * the scope. Tables: sync_records, audit_log, delivery_counts, retry_entries, dead_letters, and
+ * the new holds of source_fix_holds (SourceFixRepository owns what happens to them after).
  */
 @Injectable()
 export class DeliveryRepository {
@@ -297,6 +299,14 @@ export class DeliveryRepository {
         );
       }
 
+      const held = outcomes.filter(
+        (o): o is NeedsSourceFixOutcome => o.status === 'needs_source_fix',
+      );
+      const adjust: Record<string, number> = {};
+      if (held.length > 0) {
+        await this.hold(tx, scope, destinationId, held, alreadyInRetry, adjust);
+      }
+
       // Sync state, its audit trail and the ledger, last: the ledger rows are locked until the
       // commit, so the shorter that is, the less concurrent chunks of the destination queue.
       await tx.query(
@@ -305,11 +315,90 @@ export class DeliveryRepository {
           destinationId,
           outcomes,
           previous,
-          ledgerCounts(outcomes, alreadyInRetry, tracked),
+          addCounts(ledgerCounts(outcomes, alreadyInRetry, tracked), adjust),
         ),
       );
     });
   }
+
+  /**
+   * Holds records the destination can never take as the source has them (source_fix_holds,
+   * with the payload). A copy already held (the same version again) is noted in `alreadyHeld`
+   * and counts as skipped; a hold released or resolved earlier opens again. Older open holds of
+   * the same records are superseded by the new ones: resolved, and moved in the ledger (through
+   * `adjust`) from needs_source_fix to skipped, as any older version is.
+   */
+  private async hold(
+    tx: EntityManager,
+    { customerId }: CustomerScope,
+    destinationId: string,
+    held: NeedsSourceFixOutcome[],
+    alreadyHeld: Set<string>,
+    adjust: Record<string, number>,
+  ): Promise<void> {
+    const inserted: Array<{ event_id: string }> = await tx.query(
+      `INSERT INTO source_fix_holds AS h (customer_id, destination_id, event_id, resource, source_id, source_modified_at,
+                                          problem, waiting_for, error_message, payload, message_key, headers)
+       SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[],
+                                    $9::text[], $10::bytea[], $11::text[], $12::jsonb[])
+       ON CONFLICT (destination_id, event_id) DO UPDATE
+         SET status = 'open', problem = EXCLUDED.problem, waiting_for = EXCLUDED.waiting_for,
+             error_message = EXCLUDED.error_message, payload = EXCLUDED.payload,
+             message_key = EXCLUDED.message_key, headers = EXCLUDED.headers, updated_at = now()
+         WHERE h.status <> 'open'
+       RETURNING event_id`,
+      [
+        customerId,
+        destinationId,
+        ...columns(held, 10, (o) => [
+          o.item.event.eventId,
+          o.item.event.resource,
+          o.item.event.recordId,
+          o.item.event.sourceModifiedAt,
+          o.problem,
+          o.waitingFor,
+          o.error.slice(0, 2000),
+          ...laneCopy(o.item),
+        ]),
+      ],
+    );
+    noteNotInserted(held, inserted, alreadyHeld);
+    const [superseded] = await tx.query<[unknown[], number]>(
+      `UPDATE source_fix_holds h SET status = 'resolved', updated_at = now()
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS v(event_id, resource, source_id, source_modified_at)
+        WHERE h.customer_id = $1 AND h.destination_id = $2 AND h.status = 'open'
+          AND h.resource = v.resource AND h.source_id = v.source_id
+          AND h.event_id <> v.event_id AND h.source_modified_at <= v.source_modified_at
+          AND NOT (h.event_id = ANY($3::text[]))
+       RETURNING h.event_id`,
+      [
+        customerId,
+        destinationId,
+        ...columns(held, 4, (o) => [
+          o.item.event.eventId,
+          o.item.event.resource,
+          o.item.event.recordId,
+          o.item.event.sourceModifiedAt,
+        ]),
+      ],
+    );
+    if (superseded.length > 0) {
+      adjust['needs_source_fix'] = (adjust['needs_source_fix'] ?? 0) - superseded.length;
+      adjust['skipped'] = (adjust['skipped'] ?? 0) + superseded.length;
+    }
+  }
+}
+
+/** The sum of two sets of ledger increments. */
+function addCounts(
+  counts: Record<string, number>,
+  more: Record<string, number>,
+): Record<string, number> {
+  const sum = { ...counts };
+  for (const [outcome, n] of Object.entries(more)) {
+    sum[outcome] = (sum[outcome] ?? 0) + n;
+  }
+  return sum;
 }
 
 /** Adds to `into` the events of `outcomes` whose retry entry existed already (not inserted). */
@@ -368,7 +457,7 @@ function ledgerCounts(
     if (!o.item.fromRetry) {
       bump('received');
       if (
-        (o.status === 'retry' || o.status === 'parked') &&
+        (o.status === 'retry' || o.status === 'parked' || o.status === 'needs_source_fix') &&
         alreadyInRetry.has(o.item.event.eventId)
       ) {
         bump('skipped');
@@ -377,7 +466,14 @@ function ledgerCounts(
     } else if (!tracked.has(o.item.event.eventId)) {
       continue;
     }
-    if (o.status === 'delivered' || o.status === 'skipped' || o.status === 'dead_lettered') {
+    if (o.status === 'needs_source_fix' && alreadyInRetry.has(o.item.event.eventId)) {
+      bump('skipped'); // a retried copy of a version held already
+    } else if (
+      o.status === 'delivered' ||
+      o.status === 'skipped' ||
+      o.status === 'dead_lettered' ||
+      o.status === 'needs_source_fix'
+    ) {
       bump(o.status);
     }
   }

@@ -1,3 +1,4 @@
+import type { SourceProblem } from '@raise-sync/shared';
 import type { SourceEvent } from '@raise-sync/shared/events';
 import type { ConsumedMessage } from '@raise-sync/shared/kafka';
 import type { ParkReason } from './delivery-lanes.service';
@@ -70,6 +71,19 @@ export interface DeadLetteredOutcome extends OutcomeBase {
   waitingFor?: string;
 }
 
+/**
+ * The destination can never take the record as the source has it (a CRM+ contact without an
+ * email): held in source_fix_holds, not dead-lettered, until `waitingFor` is fixed in the source.
+ */
+export interface NeedsSourceFixOutcome extends OutcomeBase {
+  status: 'needs_source_fix';
+  error: string;
+  /** What the source lacks (the reason). */
+  problem: SourceProblem;
+  /** `<resource>:<id>` of the record whose fix releases it: the record itself, or a gift's donor. */
+  waitingFor: string;
+}
+
 /** Waits in the destination's lane (reason: why), with no attempt spent. */
 export interface ParkedOutcome extends OutcomeBase {
   status: 'parked';
@@ -84,7 +98,12 @@ export interface ParkedOutcome extends OutcomeBase {
 
 /** What became of one work item; the engine routes it, the recorder writes it down. */
 export type Outcome =
-  DeliveredOutcome | SkippedOutcome | RetryOutcome | DeadLetteredOutcome | ParkedOutcome;
+  | DeliveredOutcome
+  | SkippedOutcome
+  | RetryOutcome
+  | DeadLetteredOutcome
+  | NeedsSourceFixOutcome
+  | ParkedOutcome;
 
 export function parked(item: WorkItem, reason: ParkReason): ParkedOutcome {
   return { item, status: 'parked', reason, attempts: item.attemptsMade };

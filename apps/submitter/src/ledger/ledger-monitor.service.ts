@@ -82,6 +82,7 @@ export class LedgerMonitor implements OnApplicationBootstrap, OnModuleDestroy {
         this.metrics.ledger.set({ ...labels, outcome: 'delivered' }, row.delivered);
         this.metrics.ledger.set({ ...labels, outcome: 'skipped' }, row.skipped);
         this.metrics.ledger.set({ ...labels, outcome: 'dead_lettered' }, row.deadLettered);
+        this.metrics.ledger.set({ ...labels, outcome: 'needs_source_fix' }, row.needsSourceFix);
         this.metrics.ledger.set({ ...labels, outcome: 'in_retry' }, row.inRetry);
         this.metrics.ledger.set({ ...labels, outcome: 'waiting' }, row.waiting);
         this.metrics.destinationPaused.set(labels, row.breaker === 'open' ? 1 : 0);

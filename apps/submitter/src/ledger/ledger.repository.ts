@@ -10,13 +10,15 @@ export interface LedgerRow {
   delivered: number;
   skipped: number;
   deadLettered: number;
+  /** Held until the source is fixed (a CRM+ contact without an email): no failure of ours. */
+  needsSourceFix: number;
   inRetry: number;
   /** Parked in the destination's lane (breaker open, or the destination was too slow). */
   waiting: number;
   /** 'open' while the destination's breaker is open. */
   breaker: 'open' | 'closed';
   retriesOverdue: number;
-  /** received - (delivered + skipped + dead_lettered + in_retry + waiting): 0 when nothing was lost. */
+  /** received - (delivered + skipped + dead_lettered + needs_source_fix + in_retry + waiting): 0 when nothing was lost. */
   imbalance: number;
 }
 
@@ -67,6 +69,7 @@ export class LedgerRepository {
               COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'delivered'), 0)::bigint AS delivered,
               COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'skipped'), 0)::bigint AS skipped,
               COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'dead_lettered'), 0)::bigint AS dead_lettered,
+              COALESCE(SUM(c.n) FILTER (WHERE c.outcome = 'needs_source_fix'), 0)::bigint AS needs_source_fix,
               (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id AND r.parked_at IS NULL) AS in_retry,
               (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id AND r.parked_at IS NOT NULL) AS waiting,
               (SELECT count(*) FROM retry_entries r WHERE r.destination_id = d.id AND r.parked_at IS NULL
@@ -88,6 +91,7 @@ export class LedgerRepository {
         delivered: n('delivered'),
         skipped: n('skipped'),
         deadLettered: n('dead_lettered'),
+        needsSourceFix: n('needs_source_fix'),
         inRetry: n('in_retry'),
         waiting: n('waiting'),
         breaker: r['breaker'] === 'open' ? 'open' : 'closed',
@@ -97,6 +101,7 @@ export class LedgerRepository {
           n('delivered') -
           n('skipped') -
           n('dead_lettered') -
+          n('needs_source_fix') -
           n('in_retry') -
           n('waiting'),
       };

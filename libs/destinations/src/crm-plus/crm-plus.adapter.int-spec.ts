@@ -1,4 +1,8 @@
-import { DestinationUnavailableError, RecordRejectedError } from '@raise-sync/shared';
+import {
+  DestinationUnavailableError,
+  NeedsSourceFixError,
+  RecordRejectedError,
+} from '@raise-sync/shared';
 import { type Simulator, startSimulator } from '@raise-sync/simulators';
 import { contextFor, deleteEvent, upsertEvent } from '../../test/fixtures';
 import { CrmPlusAdapter } from './crm-plus.adapter';
@@ -35,7 +39,11 @@ describe('CrmPlusAdapter against the CRM+ simulator', () => {
       'delivered',
       'delivered',
     ]);
-    expect(results[3]).toEqual(new RecordRejectedError('CRM+ needs an email for contacts'));
+    expect(results[3]).toBeInstanceOf(NeedsSourceFixError);
+    expect(results[3]).toMatchObject({
+      problem: 'contact_without_email',
+      waitingFor: 'donor:no-email',
+    });
 
     // One contact: CRM+ matches by email, both references are attached.
     const contacts = sim.destinations.crmContacts('crm-a');

@@ -1,4 +1,4 @@
-import { DestinationUnavailableError, RecordRejectedError } from '@raise-sync/shared';
+import { DestinationUnavailableError, NeedsSourceFixError } from '@raise-sync/shared';
 import {
   DESTINATION_ID,
   OTHER_CUSTOMER_ID,
@@ -93,7 +93,8 @@ describe(CrmPlusAdapter.name, () => {
       upsertEvent('donor', { id: '1', email: null }),
       upsertEvent('donor', { id: '2', isTestMode: true }),
     ]);
-    expect(results[0]).toEqual(new RecordRejectedError('CRM+ needs an email for contacts'));
+    expect(results[0]).toBeInstanceOf(NeedsSourceFixError);
+    expect(results[0]).toMatchObject({ problem: 'contact_without_email', waitingFor: 'donor:1' });
     expect(results[1]).toEqual({ outcome: 'skipped', reason: 'test-mode donor' });
     expect(server.requests).toHaveLength(0);
   });

@@ -1,4 +1,4 @@
-import { MissingRelatedDataError, RecordRejectedError } from '@raise-sync/shared';
+import { NeedsSourceFixError, RecordRejectedError } from '@raise-sync/shared';
 import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import {
   type CrmPlusMappingSettings,
@@ -77,10 +77,19 @@ describe('CRM+ mapping', () => {
       expect(body.customFields).toEqual({ 'Raise CRM Key': '10023' });
     });
 
-    it('rejects a donor without email', () => {
-      expect(() => donorToContact({ ...SAMPLE_RECORDS.donor, email: null }, settings)).toThrow(
-        new RecordRejectedError('CRM+ needs an email for contacts'),
-      );
+    it('holds a donor without email for a fix in the source, naming the donor itself', () => {
+      let thrown: unknown;
+      try {
+        donorToContact({ ...SAMPLE_RECORDS.donor, email: null }, settings);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(NeedsSourceFixError);
+      expect(thrown).toMatchObject({
+        reason: 'needs_source_fix',
+        problem: 'contact_without_email',
+        waitingFor: `donor:${SAMPLE_RECORDS.donor.id}`,
+      });
     });
   });
 
@@ -129,8 +138,22 @@ describe('CRM+ mapping', () => {
       } catch (error) {
         thrown = error;
       }
-      expect(thrown).toBeInstanceOf(MissingRelatedDataError);
-      expect(thrown).toMatchObject({ reason: 'missing_related_data', waitingFor: 'donor:48213' });
+      expect(thrown).toBeInstanceOf(NeedsSourceFixError);
+      expect(thrown).toMatchObject({
+        reason: 'needs_source_fix',
+        problem: 'donor_without_email',
+        waitingFor: 'donor:48213',
+      });
+    });
+
+    it('names the gift itself when it has neither a donor nor an email', () => {
+      let thrown: unknown;
+      try {
+        giftToTransaction({ ...SAMPLE_RECORDS.gift, donorId: null, donorEmail: null }, settings);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toMatchObject({ problem: 'gift_without_email', waitingFor: 'gift:900113' });
     });
 
     it('uses the configured transaction source', () => {
@@ -141,10 +164,10 @@ describe('CRM+ mapping', () => {
       });
     });
 
-    it('rejects a gift without donor email or with a non-positive amount', () => {
+    it('holds a gift without donor email and rejects one with a non-positive amount', () => {
       expect(() =>
         giftToTransaction({ ...SAMPLE_RECORDS.gift, donorEmail: null }, settings),
-      ).toThrow(/needs the donor email/);
+      ).toThrow(NeedsSourceFixError);
       expect(() => giftToTransaction({ ...SAMPLE_RECORDS.gift, amount: '0.00' }, settings)).toThrow(
         RecordRejectedError,
       );

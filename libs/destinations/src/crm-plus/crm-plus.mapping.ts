@@ -1,4 +1,4 @@
-import { MissingRelatedDataError, RecordRejectedError } from '@raise-sync/shared';
+import { NeedsSourceFixError, RecordRejectedError } from '@raise-sync/shared';
 import type { RaiseDonor, RaiseGift, VomoUser } from '@raise-sync/shared/events';
 import { AmountError, toJsonAmount } from '../mapping/amounts';
 import { type FieldMap, type FieldMapConfig, mapFields } from '../mapping/field-map';
@@ -89,17 +89,18 @@ function hasEmail(body: Record<string, unknown>, path: 'email' | 'contact'): boo
   return typeof email === 'string' && email.trim() !== '';
 }
 
-function requireEmail(body: Record<string, unknown>, path: 'email' | 'contact'): void {
-  if (!hasEmail(body, path)) {
-    throw new RecordRejectedError(
-      path === 'email'
-        ? 'CRM+ needs an email for contacts'
-        : 'CRM+ needs the donor email (donorEmail) for gifts',
+/** A contact needs an email: a donor or user without one waits for it in the source. */
+function requireContactEmail(body: Record<string, unknown>, record: string): void {
+  if (!hasEmail(body, 'email')) {
+    throw new NeedsSourceFixError(
+      'CRM+ needs an email for contacts',
+      'contact_without_email',
+      record,
     );
   }
 }
 
-/** `POST /api/Contact/Transaction` body for a Raise donor. Throws RecordRejectedError without email. */
+/** `POST /api/Contact/Transaction` body for a Raise donor. Throws NeedsSourceFixError without email. */
 export function donorToContact(
   donor: RaiseDonor,
   settings: CrmPlusMappingSettings,
@@ -119,7 +120,7 @@ export function donorToContact(
   if (donor.isOrganization && donor.organizationName) {
     body.name ??= donor.organizationName;
   }
-  requireEmail(body, 'email');
+  requireContactEmail(body, `donor:${donor.id}`);
   return body;
 }
 
@@ -137,7 +138,7 @@ export function userToContact(
     },
     settings.fieldMap.user,
   );
-  requireEmail(body, 'email');
+  requireContactEmail(body, `user:${user.id}`);
   return body;
 }
 
@@ -172,14 +173,21 @@ export function giftToTransaction(
     amount,
     currencyCode: gift.currency,
   });
-  if (gift.donorId !== null && !hasEmail(body, 'contact')) {
-    // The gift is fine; its donor has no email (yet). Re-driven when the donor changes.
-    throw new MissingRelatedDataError(
-      `CRM+ needs the donor email for gifts; donor ${gift.donorId} has none`,
-      `donor:${gift.donorId}`,
-    );
+  if (!hasEmail(body, 'contact')) {
+    // The gift is fine; its donor has no email (yet), or it has neither donor nor email. It is
+    // delivered on its own once the donor (or the gift) is fixed in Raise.
+    throw gift.donorId !== null
+      ? new NeedsSourceFixError(
+          `CRM+ needs the donor email for gifts; donor ${gift.donorId} has none`,
+          'donor_without_email',
+          `donor:${gift.donorId}`,
+        )
+      : new NeedsSourceFixError(
+          'CRM+ needs the donor email (donorEmail) for gifts; the gift has no donor and no email',
+          'gift_without_email',
+          `gift:${gift.id}`,
+        );
   }
-  requireEmail(body, 'contact');
   return body;
 }
 

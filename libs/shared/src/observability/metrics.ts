@@ -163,13 +163,13 @@ export function createPipelineMetrics(registry: Registry, service: string) {
     }),
     ledger: new Gauge({
       name: `${PREFIX}delivery_ledger`,
-      help: 'Ledger in PostgreSQL per customer and destination: received, delivered, skipped, dead_lettered, in_retry, waiting (parked in its lane).',
+      help: 'Ledger in PostgreSQL per customer and destination: received, delivered, skipped, dead_lettered, needs_source_fix, in_retry, waiting (parked in its lane).',
       labelNames: ['customer_id', 'destination', 'outcome'] as const,
       registers: [registry],
     }),
     ledgerImbalance: new Gauge({
       name: `${PREFIX}delivery_ledger_imbalance`,
-      help: 'received - (delivered + skipped + dead_lettered + in_retry + waiting); alert when not 0.',
+      help: 'received - (delivered + skipped + dead_lettered + needs_source_fix + in_retry + waiting); alert when not 0.',
       labelNames: ['customer_id', 'destination'] as const,
       registers: [registry],
     }),
@@ -286,6 +286,12 @@ export function createPipelineMetrics(registry: Registry, service: string) {
     deadLettersRedriven: new Counter({
       name: `${PREFIX}dead_letters_redriven_total`,
       help: 'Dead letters re-driven on their own because the related record they waited for changed.',
+      labelNames: ['customer_id'] as const,
+      registers: [registry],
+    }),
+    sourceFixesReleased: new Counter({
+      name: `${PREFIX}source_fixes_released_total`,
+      help: 'Records held for a fix in the source (needs_source_fix) sent on once the record they waited for was fixed.',
       labelNames: ['customer_id'] as const,
       registers: [registry],
     }),

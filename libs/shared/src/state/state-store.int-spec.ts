@@ -36,6 +36,7 @@ const TABLES = [
   'related_records',
   'replay_runs',
   'retry_entries',
+  'source_fix_holds',
   'source_rate_buckets',
   'sync_records',
   'webhook_deliveries',

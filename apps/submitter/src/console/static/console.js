@@ -87,7 +87,11 @@
     const token = sessionStorage.getItem(TOKEN_KEY);
     const res = await fetch(`/console/api${path}`, {
       ...init,
-      headers: { authorization: `Bearer ${token || ''}`, accept: 'application/json' },
+      headers: {
+        authorization: `Bearer ${token || ''}`,
+        accept: 'application/json',
+        ...(init && init.body ? { 'content-type': 'application/json' } : {}),
+      },
     });
     const body = await res.json().catch(() => ({}));
     if (!res.ok) {
@@ -235,6 +239,7 @@
     const sum = (key) => health.syncs.reduce((n, s) => n + s[key], 0);
     const trailBox = h('div', { 'data-testid': 'trail' });
     const dlqBox = h('div', { 'data-testid': 'dead-letters' });
+    const fixBox = h('div', { 'data-testid': 'source-fixes' });
 
     const recordInput = h('input', {
       name: 'sourceId',
@@ -397,6 +402,9 @@
         'sources',
       ),
 
+      h('h3', {}, 'Waiting for a fix in the source'),
+      fixBox,
+
       h('h3', {}, 'Dead letters'),
       dlqBox,
 
@@ -449,12 +457,73 @@
         'reconciliations',
       ),
     );
+    await sourceFixes(customerId, fixBox);
     await deadLetters(customerId, names, dlqBox);
     if (recordId) await trail(customerId, recordId, resource, names, trailBox);
   }
 
+  /** Records a destination cannot take until the source is fixed: not failures, no action here. */
+  async function sourceFixes(customerId, box) {
+    const fixes = await api(`/customers/${customerId}/source-fixes`);
+    if (fixes.total === 0) {
+      box.replaceChildren(
+        h('p', { className: 'muted', 'data-testid': 'source-fix-none' }, 'Nothing waits.'),
+      );
+      return;
+    }
+    box.replaceChildren(
+      h(
+        'p',
+        { className: 'muted' },
+        'These records are delivered on their own once they are fixed in the source ' +
+          '(e.g. the email is added in Raise). They are not failures and need no action here.',
+      ),
+      table(
+        ['Destination', 'Waiting', { label: 'Records', num: true }, 'Since'],
+        fixes.groups.map((g) =>
+          h(
+            'tr',
+            { 'data-testid': `source-fix-${g.problem}-${g.resource}` },
+            cell(g.destination),
+            cell(g.summary),
+            cell(g.records, true),
+            cell(h('span', { title: when(g.oldest) }, ago(g.oldest))),
+          ),
+        ),
+        'source-fix-table',
+      ),
+    );
+  }
+
   async function deadLetters(customerId, names, box) {
-    const letters = await api(`/customers/${customerId}/dead-letters`);
+    const [letters, groups] = await Promise.all([
+      api(`/customers/${customerId}/dead-letters`),
+      api(`/customers/${customerId}/dead-letter-groups`),
+    ]);
+    const actOnGroup = (group, action) => async () => {
+      if (
+        action === 'discard' &&
+        !confirm(
+          `Discard all ${group.count} dead letters of this group? Their records will not be delivered.`,
+        )
+      )
+        return;
+      try {
+        await api(`/customers/${customerId}/dead-letter-groups/${action}`, {
+          method: 'POST',
+          body: JSON.stringify({ destinationId: group.destinationId, reason: group.reason }),
+        });
+        await route();
+      } catch (error) {
+        box.prepend(
+          h(
+            'p',
+            { className: 'error', 'data-testid': 'action-error' },
+            `${action} failed: ${error.message}`,
+          ),
+        );
+      }
+    };
     const act = (id, action) => async () => {
       if (
         action === 'discard' &&
@@ -477,6 +546,53 @@
     };
     const canAct = viewer.role === 'admin';
     box.replaceChildren(
+      table(
+        [
+          'Destination',
+          'Reason',
+          { label: 'Dead letters', num: true },
+          'Oldest',
+          'Example',
+          canAct ? 'Actions' : '',
+        ],
+        groups.map((g, i) =>
+          h(
+            'tr',
+            { 'data-testid': `dead-letter-group-${i}` },
+            cell(names[g.destinationId] || g.destination),
+            cell(g.reason),
+            cell(g.count, true),
+            cell(h('span', { title: when(g.oldest) }, ago(g.oldest))),
+            cell(h('code', {}, g.example)),
+            cell(
+              canAct
+                ? [
+                    h(
+                      'button',
+                      {
+                        type: 'button',
+                        'data-testid': 'retry-group',
+                        onclick: actOnGroup(g, 'retry'),
+                      },
+                      'Retry all',
+                    ),
+                    ' ',
+                    h(
+                      'button',
+                      {
+                        type: 'button',
+                        'data-testid': 'discard-group',
+                        onclick: actOnGroup(g, 'discard'),
+                      },
+                      'Discard all',
+                    ),
+                  ]
+                : '',
+            ),
+          ),
+        ),
+        'dead-letter-groups',
+      ),
       table(
         [
           'Record',

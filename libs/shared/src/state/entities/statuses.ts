@@ -32,6 +32,13 @@ export type DestinationKind = (typeof DESTINATION_KINDS)[number];
 export const SYNC_STATUSES = ['pending', 'submitted', 'confirmed', 'failed'] as const;
 export type SyncStatus = (typeof SYNC_STATUSES)[number];
 
+/**
+ * A record held for a fix in the source (source_fix_holds): open while it waits, released when
+ * the fix sent it on through the retry topics, resolved when a newer version superseded it.
+ */
+export const SOURCE_FIX_HOLD_STATUSES = ['open', 'released', 'resolved'] as const;
+export type SourceFixHoldStatus = (typeof SOURCE_FIX_HOLD_STATUSES)[number];
+
 export const CHECKPOINT_DIRECTIONS = ['inbound', 'outbound'] as const;
 export type CheckpointDirection = (typeof CHECKPOINT_DIRECTIONS)[number];
 

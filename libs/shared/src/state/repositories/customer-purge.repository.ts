@@ -22,6 +22,7 @@ const BATCHED_TABLES = [
   'sync_records',
   'audit_log',
   'dead_letters',
+  'source_fix_holds',
   'reconciliation_discrepancies',
   'related_records',
   'webhook_deliveries',
