@@ -84,7 +84,7 @@ describe('reconciler: HTTP destinations, records never taken, dead letters', () 
     await sim?.stop();
   });
 
-  it('republishes what each destination misses, never what it does not take; dead letters are reported, not resent', async () => {
+  it('republishes what each destination misses, never what it does not take; records held for a fix in the source are counted, not resent', async () => {
     const donors = sim.control.records(customer.org, 'donor') as unknown as SimDonor[];
     expect(donors).toHaveLength(DONORS);
     const testMode = donors.filter((d) => d.isTestMode);
@@ -122,29 +122,34 @@ describe('reconciler: HTTP destinations, records never taken, dead letters', () 
     const states = new Set(first.discrepancies.items.map((d) => d.state));
     expect(states).toEqual(new Set(['missing_in_destination']));
 
-    // The submitter delivers the republished donors; CRM+ refuses the ones without email (422
-    // from our own check: a contact needs one) and they go to the dead-letter queue.
+    // The submitter delivers the republished donors; CRM+ cannot take the ones without email (a
+    // contact needs one): they are held for a fix in the source, not dead-lettered.
     await expectEventually(
       async () =>
         expect(await warehouseIds(stack, customer.id, 'raise_donor')).toHaveLength(DONORS),
       { timeoutMs: 60_000, intervalMs: 500 },
     );
+    const heldAtCrm = async (): Promise<string[]> =>
+      (
+        await stack.dataSource.query<Array<{ source_id: string }>>(
+          `SELECT DISTINCT h.source_id FROM source_fix_holds h JOIN destinations t ON t.id = h.destination_id
+            WHERE h.customer_id = $1 AND t.name = 'crm-plus' AND h.status = 'open'`,
+          [customer.id],
+        )
+      ).map((r) => r.source_id);
     await expectEventually(
       async () => {
-        const [row] = await stack.dataSource.query<Array<{ n: string }>>(
-          `SELECT count(*) AS n FROM dead_letters d JOIN destinations t ON t.id = d.destination_id
-            WHERE d.customer_id = $1 AND t.name = 'crm-plus' AND d.status = 'open'`,
-          [customer.id],
+        expect((await heldAtCrm()).sort()).toEqual(
+          liveWithoutEmail.map((d) => String(d.id)).sort(),
         );
-        expect(Number(row?.n)).toBe(liveWithoutEmail.length);
         const members = sim.destinations.members(`mkt-${customer.id.slice(0, 8)}`);
         expect(members).toHaveLength(liveWithEmail.length);
       },
       { timeoutMs: 60_000, intervalMs: 500 },
     );
 
-    // Second run: nothing missing; the refused donors are reported as open dead letters (one
-    // human decision each), not republished into another dead letter.
+    // Second run: nothing missing; the held donors are counted as waiting for a fix in the
+    // source (delivered on their own once fixed), neither republished nor actionable.
     const second = await reconcile(reconciler, customer.id, window);
     expect(second.status).toBe('done');
     expect(second.counts).toMatchObject({
@@ -152,21 +157,19 @@ describe('reconciler: HTTP destinations, records never taken, dead letters', () 
       missing_in_destination: 0,
       stale: 0,
       republished: 0,
-      dead_lettered: liveWithoutEmail.length,
-      'dead_lettered:crm-plus': liveWithoutEmail.length,
+      dead_lettered: 0,
+      needs_source_fix: liveWithoutEmail.length,
+      'needs_source_fix:crm-plus': liveWithoutEmail.length,
       'not_taken:crm-plus': testMode.length,
       'not_taken:marketing': DONORS - liveWithEmail.length,
-      actionable: liveWithoutEmail.length,
+      actionable: 0,
     });
-    const parked = second.discrepancies.items;
-    expect(parked.map((d) => d.sourceId).sort()).toEqual(
-      liveWithoutEmail.map((d) => String(d.id)).sort(),
-    );
-    expect(parked.every((d) => d.state === 'dead_lettered' && !d.republished)).toBe(true);
+    expect(second.discrepancies.items).toEqual([]);
     const [dead] = await stack.dataSource.query<Array<{ n: string }>>(
       `SELECT count(*) AS n FROM dead_letters WHERE customer_id = $1`,
       [customer.id],
     );
-    expect(Number(dead?.n)).toBe(liveWithoutEmail.length);
+    expect(Number(dead?.n)).toBe(0);
+    expect((await heldAtCrm()).length).toBe(liveWithoutEmail.length);
   });
 });

@@ -133,7 +133,7 @@ describe('submitter: failing destinations, retries and dead letters', () => {
     );
   });
 
-  it('a schema-valid but unusable record (CRM+ contact without email) is dead-lettered with a clear reason', async () => {
+  it('a record CRM+ cannot take as the source has it (a gift whose donor has no email) is held for a fix in the source, not dead-lettered', async () => {
     const c = await createCustomer(stack, sim, `e-${randomBytes(3).toString('hex')}`, [
       'crm-plus',
       'warehouse',
@@ -141,14 +141,29 @@ describe('submitter: failing destinations, retries and dead letters', () => {
     const noEmail = giftEvent(c.id, { email: null });
     await publish(stack, prefix, [noEmail]);
     await expectEventually(async () => {
-      const { body } = await submitter.admin<DeadLetterView[]>(
-        'GET',
-        `/admin/dead-letters?customerId=${c.id}`,
+      const { body } = await submitter.admin<{
+        total: number;
+        groups: Array<{ problem: string; records: number; summary: string }>;
+        holds: Array<{ sourceId: string; problem: string; errorMessage: string }>;
+      }>('GET', `/admin/customers/${c.id}/source-fixes`);
+      expect(body.total).toBe(1);
+      expect(body.groups).toEqual([
+        expect.objectContaining({
+          problem: 'donor_without_email',
+          records: 1,
+          summary: '1 gift waits for 1 donor without an email',
+        }),
+      ]);
+      expect(body.holds[0]).toEqual(
+        expect.objectContaining({ sourceId: noEmail.recordId, problem: 'donor_without_email' }),
       );
-      expect(body).toHaveLength(1);
-      expect(body[0]?.reason).toBe('missing_related_data');
-      expect(body[0]?.errorMessage).toMatch(/email/i);
+      expect(body.holds[0]?.errorMessage).toMatch(/email/i);
     });
+    const { body: dead } = await submitter.admin<DeadLetterView[]>(
+      'GET',
+      `/admin/dead-letters?customerId=${c.id}`,
+    );
+    expect(dead).toEqual([]);
     // The warehouse, which needs no email, has it (each destination works on its own, so its
     // write may land after the CRM+ dead letter: seen once in CI).
     await expectEventually(async () => {

@@ -225,6 +225,8 @@ export interface LedgerRowView {
   delivered: number;
   skipped: number;
   deadLettered: number;
+  /** Held until the source is fixed (needs_source_fix). */
+  needsSourceFix: number;
   inRetry: number;
   /** Parked in the destination's lane. */
   waiting: number;

@@ -257,28 +257,58 @@ describe('submitter: webhook gifts reach CRM+, accounting and the warehouse with
     });
     expect(rowWrong.slice(0, 20)).toEqual([]);
 
-    // Dead letters: only at CRM+, and only where the donor has no email (a gift waiting for
-    // its donor, or the donor's own contact, which CRM+ cannot take without one).
-    const { body: dead } = await submitter.admin<
-      Array<{ sourceId: string; resource: string; reason: string; destinationId: string }>
-    >('GET', `/admin/dead-letters?customerId=${customerId}&limit=1000`);
+    // No dead letters: what CRM+ cannot take as Raise has it (a donor without email, and the
+    // gifts waiting for it) is held for a fix in the source, each hold explained by the source.
+    const { body: dead } = await submitter.admin<unknown[]>(
+      'GET',
+      `/admin/dead-letters?customerId=${customerId}&limit=1000`,
+    );
+    expect(dead).toEqual([]);
     const [crmDestination] = await stack.dataSource.query<Array<{ id: string }>>(
       `SELECT id FROM destinations WHERE customer_id = $1 AND kind = 'crm-plus'`,
       [customerId],
     );
-    const crmDead = dead.filter((d) => d.destinationId === crmDestination?.id);
-    expect(dead.filter((d) => !crmDead.includes(d))).toEqual([]);
-    const unexplained = crmDead.filter((letter) => {
+    const holds: Array<{
+      destination_id: string;
+      resource: string;
+      source_id: string;
+      problem: string;
+      waiting_for: string;
+    }> = await stack.dataSource.query(
+      `SELECT destination_id, resource, source_id, problem, waiting_for FROM source_fix_holds
+        WHERE customer_id = $1 AND status = 'open'`,
+      [customerId],
+    );
+    expect(holds.filter((h) => h.destination_id !== crmDestination?.id)).toEqual([]);
+    const unexplained = holds.filter((hold) => {
       const donor =
-        letter.resource === 'gift'
-          ? donorOf(source.get(letter.sourceId) as Model)
-          : donors.get(letter.sourceId);
-      const expected = letter.resource === 'gift' ? 'missing_related_data' : 'record_rejected';
-      return letter.reason !== expected || emailOf(donor) !== null;
+        hold.resource === 'gift'
+          ? donorOf(source.get(hold.source_id) as Model)
+          : donors.get(hold.source_id);
+      const expected = hold.resource === 'gift' ? 'donor_without_email' : 'contact_without_email';
+      return (
+        hold.problem !== expected ||
+        hold.waiting_for !== `donor:${String(donor?.id)}` ||
+        emailOf(donor) !== null
+      );
     });
-    expect(unexplained).toEqual([]);
+    expect(unexplained.slice(0, 20)).toEqual([]);
+    const heldGifts = new Set(holds.filter((h) => h.resource === 'gift').map((h) => h.source_id));
+    const expectedHeld = live.filter((g) => emailOf(donorOf(g)) === null).map((g) => String(g.id));
+    expect([...heldGifts].sort()).toEqual(expectedHeld.sort());
     const crmRow = rows.find((r) => r.destination === 'crm-plus');
-    expect(crmRow?.deadLettered).toBe(crmDead.length);
+    expect(crmRow?.deadLettered).toBe(0);
+    expect(crmRow?.needsSourceFix).toBe(holds.length);
+    // The admin API says it in words, by cause.
+    const { body: fixes } = await submitter.admin<{
+      total: number;
+      groups: Array<{ problem: string; resource: string; records: number; summary: string }>;
+    }>('GET', `/admin/customers/${customerId}/source-fixes`);
+    const giftGroup = fixes.groups.find((g) => g.problem === 'donor_without_email');
+    expect(giftGroup?.records).toBe(heldGifts.size);
+    expect(giftGroup?.summary).toMatch(
+      new RegExp(`^${heldGifts.size} gifts? waits? for \\d+ donors? without an email$`),
+    );
     // Completed from the source API (donors first seen through their gifts) or from what the
     // submitter already knew; never left empty.
     const completed =
@@ -293,7 +323,7 @@ describe('submitter: webhook gifts reach CRM+, accounting and the warehouse with
     expect(completed).toBeGreaterThanOrEqual(CREATED);
   });
 
-  it('a gift dead-lettered at CRM+ for a donor without email is delivered on its own once the email is added in Raise', async () => {
+  it('a donor without email and its gift, held at CRM+ (needs_source_fix, no dead letter), are delivered on their own once the email is added in Raise', async () => {
     const org = `wr-${randomBytes(3).toString('hex')}`;
     const { customerId, crm } = await onboard(org, 5);
     const donor = sim.control.createRecord(org, 'donor', {
@@ -307,21 +337,38 @@ describe('submitter: webhook gifts reach CRM+, accounting and the warehouse with
       statusText: 'Success',
     } as never) as unknown as Model;
     await sim.control.flushWebhooks();
+    const holdsOf = (): Promise<Array<{ resource: string; source_id: string; problem: string }>> =>
+      stack.dataSource.query(
+        `SELECT resource, source_id, problem FROM source_fix_holds WHERE customer_id = $1 AND status = 'open'`,
+        [customerId],
+      );
     await expectEventually(
       async () => {
-        const { body } = await submitter.admin<Array<{ sourceId: string; reason: string }>>(
-          'GET',
-          `/admin/dead-letters?customerId=${customerId}&status=open&reason=missing_related_data`,
+        const held = await holdsOf();
+        // (More than one per record when the first poll read it too: each copy is held once.)
+        expect(new Set(held.map((h) => `${h.resource}:${h.source_id}:${h.problem}`))).toEqual(
+          new Set([
+            `donor:${String(donor.id)}:contact_without_email`,
+            `gift:${String(gift.id)}:donor_without_email`,
+          ]),
         );
-        // (Two when the first poll read the gift too: each failed copy is an entry of its own.)
-        expect(body.length).toBeGreaterThanOrEqual(1);
-        expect(new Set(body.map((d) => d.sourceId))).toEqual(new Set([String(gift.id)]));
       },
       { timeoutMs: 60_000 },
     );
+    const { body: dead } = await submitter.admin<unknown[]>(
+      'GET',
+      `/admin/dead-letters?customerId=${customerId}&status=open`,
+    );
+    expect(dead).toEqual([]);
     expect(sim.destinations.crmGifts(crm).map((g) => g.transactionId)).not.toContain(
       String(gift.id),
     );
+    // Not a failure: no dead-letter metric, so the dead-letter alert has nothing to fire on.
+    expect(
+      (await scrapeMetric(submitter.app.url, 'raise_sync_dead_letters_open', {
+        customer_id: customerId,
+      })) ?? 0,
+    ).toBe(0);
 
     // Someone adds the email in Raise: the donor webhook is all it takes.
     const email = `added-${String(donor.id)}@example.org`;
@@ -338,25 +385,29 @@ describe('submitter: webhook gifts reach CRM+, accounting and the warehouse with
       { timeoutMs: 60_000 },
     );
     // A second copy of the gift (the first poll's) can still be in flight when the donor's email
-    // arrives: completed against the old donor in one partition while the donor's re-drive runs
-    // in another, it is dead-lettered just after that re-drive, and the re-drive sweep (every
-    // 30 s) takes it. On a loaded CI machine that happened, so the wait covers a sweep.
+    // arrives: completed against the old donor in one partition while the donor's release runs
+    // in another, it is held just after that release, and the sweep (every 30 s) takes it. So
+    // the wait covers a sweep.
     await expectEventually(
       async () => {
-        const { body } = await submitter.admin<unknown[]>(
-          'GET',
-          `/admin/dead-letters?customerId=${customerId}&status=open&reason=missing_related_data`,
-        );
-        expect(body).toEqual([]);
+        expect(await holdsOf()).toEqual([]);
         const crmRow = (await ledgerOf(submitter, customerId)).find(
           (r) => r.destination === 'crm-plus',
         );
-        expect(crmRow).toEqual(expect.objectContaining({ inRetry: 0, waiting: 0, imbalance: 0 }));
+        expect(crmRow).toEqual(
+          expect.objectContaining({
+            inRetry: 0,
+            waiting: 0,
+            deadLettered: 0,
+            needsSourceFix: 0,
+            imbalance: 0,
+          }),
+        );
       },
       { timeoutMs: 75_000 },
     );
     expect(
-      await scrapeMetric(submitter.app.url, 'raise_sync_dead_letters_redriven_total', {
+      await scrapeMetric(submitter.app.url, 'raise_sync_source_fixes_released_total', {
         customer_id: customerId,
       }),
     ).toBeGreaterThanOrEqual(1);

@@ -195,6 +195,7 @@ async function main(): Promise<void> {
                   skipped: number;
                   inRetry: number;
                   deadLettered: number;
+                  needsSourceFix: number;
                 }>
               >,
           )
@@ -202,7 +203,7 @@ async function main(): Promise<void> {
         const perDestination = ledger
           .map(
             (l) =>
-              `${l.destination} ${l.delivered}${l.inRetry ? ` (+${l.inRetry} retrying)` : ''}${l.deadLettered ? ` (${l.deadLettered} dead)` : ''}`,
+              `${l.destination} ${l.delivered}${l.inRetry ? ` (+${l.inRetry} retrying)` : ''}${l.deadLettered ? ` (${l.deadLettered} dead)` : ''}${l.needsSourceFix ? ` (${l.needsSourceFix} waiting for a fix in Raise)` : ''}`,
           )
           .join(', ');
         const backfills = await fetch(`${BACKFILLER}/admin/customers/${customer.id}/backfills`, {

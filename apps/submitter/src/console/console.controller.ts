@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Body,
   Controller,
   Get,
   HttpCode,
@@ -12,7 +11,6 @@ import {
   Req,
   Res,
   UseGuards,
-  ValidationPipe,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { allSourceResources } from '@raise-sync/shared/events';
@@ -21,10 +19,11 @@ import {
   OneOfPipe,
   OneOfQuery,
   TextParam,
+  TextPipe,
   UuidParam,
+  UuidPipe,
 } from '@raise-sync/shared/service';
 import type { Request, Response } from 'express';
-import { DeadLetterGroupDto } from '../dead-letters/admin.dto';
 import type { DeadLetterGroupRow } from '../dead-letters/dead-letter.repository';
 import { DeadLetterService, type DeadLetterView } from '../dead-letters/dead-letter.service';
 import { SourceFixes, type SourceFixesView } from '../source-fixes/source-fix.service';
@@ -43,7 +42,6 @@ const STATIC_DIR = join(__dirname, 'static');
 const RESOURCES = [...new Set(allSourceResources().map((r) => r.resource as string))];
 const DEAD_LETTER_STATUSES = ['open', 'retried', 'discarded'] as const;
 const GROUP_ACTIONS = ['retry', 'discard'] as const;
-const bodyPipe = new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true });
 const ASSETS: Record<string, string> = {
   'console.js': 'text/javascript; charset=utf-8',
   'console.css': 'text/css; charset=utf-8',
@@ -194,11 +192,13 @@ export class ConsoleController {
     @Req() req: Request,
     @UuidParam('customerId') customerId: string,
     @OneOfParam('action', GROUP_ACTIONS) action: (typeof GROUP_ACTIONS)[number],
-    @Body(bodyPipe) group: DeadLetterGroupDto,
+    @Query('destinationId', new UuidPipe()) destinationId: string,
+    @Query('reason', new TextPipe({ maxLength: 200 })) reason: string,
   ): Promise<{ retried: number } | { discarded: number }> {
+    // (The group is named in the query: the console reads no request body.)
     this.guard.assertCanAct(viewerOf(req), customerId);
     await this.queries.requireCustomer(customerId);
-    const target = { customerId, destinationId: group.destinationId, reason: group.reason };
+    const target = { customerId, destinationId, reason };
     return action === 'retry' ? this.deadLetters.retry(target) : this.deadLetters.discard(target);
   }
 

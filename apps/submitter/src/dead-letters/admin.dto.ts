@@ -30,15 +30,3 @@ export class BulkDeadLettersDto {
   @IsIn(DEAD_LETTER_STATUSES)
   status?: DeadLetterStatus;
 }
-
-/** One group of a customer's open dead letters (the console's Retry all / Discard all). */
-export class DeadLetterGroupDto {
-  @ApiProperty({ format: 'uuid' })
-  @Matches(UUID_PATTERN, { message: 'destinationId must be a UUID' })
-  destinationId!: string;
-
-  @ApiProperty({ example: 'record_rejected' })
-  @IsString()
-  @MaxLength(200)
-  reason!: string;
-}

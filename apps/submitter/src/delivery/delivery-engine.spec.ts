@@ -4,7 +4,11 @@ import type {
   DestinationAdapter,
   DestinationContext,
 } from '@raise-sync/destinations';
-import { DestinationUnavailableError, RecordRejectedError } from '@raise-sync/shared';
+import {
+  DestinationUnavailableError,
+  NeedsSourceFixError,
+  RecordRejectedError,
+} from '@raise-sync/shared';
 import { newSourceEvent } from '@raise-sync/shared/events';
 import { SAMPLE_RECORDS } from '@raise-sync/testing/fixtures';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
@@ -144,6 +148,21 @@ describe('DeliveryWriter.classify', () => {
       reason: 'record_rejected',
       attempts: 1,
       error: 'email is invalid',
+    });
+  });
+
+  it('holds a record the source must fix: no dead letter, no attempt spent, the cause kept', () => {
+    const outcome = writer.classify(
+      workItem({ attemptsMade: 2, fromRetry: true, firstFailedAt: new Date() }),
+      new NeedsSourceFixError('CRM+ needs an email', 'donor_without_email', 'donor:48213'),
+    );
+    expect(outcome).toMatchObject({
+      status: 'needs_source_fix',
+      reason: 'donor_without_email',
+      problem: 'donor_without_email',
+      waitingFor: 'donor:48213',
+      attempts: 2,
+      error: 'CRM+ needs an email',
     });
   });
 

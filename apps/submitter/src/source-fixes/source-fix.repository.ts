@@ -168,9 +168,10 @@ export class SourceFixRepository {
   }
 
   /**
-   * Resolves the customer's open holds of these records (`resource`, `sourceIds`) that a newer
-   * version (another event, at least as new) has reached at the destination since: the held
-   * version is stale, as any older version, and the ledger moves it to skipped. Answers how many.
+   * Resolves the customer's open holds of these records (`resource`, `sourceIds`) that another
+   * version at least as new has reached at the destination since (the held version is stale, as
+   * any older version), or whose own version was delivered after all (a copy released earlier):
+   * the ledger moves them to skipped. Answers how many.
    */
   async resolveSuperseded(
     { customerId }: CustomerScope,
@@ -270,8 +271,8 @@ export class SourceFixRepository {
                     AND s.destination_id = h2.destination_id
                   WHERE h2.status = 'open' AND ($1::uuid IS NULL OR h2.customer_id = $1)
                     AND ($2::text IS NULL OR (h2.resource = $2 AND h2.source_id = ANY($3::text[])))
-                    AND s.last_event_id IS DISTINCT FROM h2.event_id
-                    AND s.source_modified_at >= h2.source_modified_at
+                    AND ((s.last_event_id IS DISTINCT FROM h2.event_id AND s.source_modified_at >= h2.source_modified_at)
+                         OR (s.last_event_id = h2.event_id AND s.status = 'confirmed'))
                   LIMIT $4 FOR UPDATE OF h2 SKIP LOCKED) AS c
           WHERE h.destination_id = c.destination_id AND h.event_id = c.event_id
         RETURNING h.customer_id, h.destination_id`,

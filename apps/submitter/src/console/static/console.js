@@ -87,11 +87,7 @@
     const token = sessionStorage.getItem(TOKEN_KEY);
     const res = await fetch(`/console/api${path}`, {
       ...init,
-      headers: {
-        authorization: `Bearer ${token || ''}`,
-        accept: 'application/json',
-        ...(init && init.body ? { 'content-type': 'application/json' } : {}),
-      },
+      headers: { authorization: `Bearer ${token || ''}`, accept: 'application/json' },
     });
     const body = await res.json().catch(() => ({}));
     if (!res.ok) {
@@ -509,9 +505,12 @@
       )
         return;
       try {
-        await api(`/customers/${customerId}/dead-letter-groups/${action}`, {
+        const query = new URLSearchParams({
+          destinationId: group.destinationId,
+          reason: group.reason,
+        });
+        await api(`/customers/${customerId}/dead-letter-groups/${action}?${query}`, {
           method: 'POST',
-          body: JSON.stringify({ destinationId: group.destinationId, reason: group.reason }),
         });
         await route();
       } catch (error) {
