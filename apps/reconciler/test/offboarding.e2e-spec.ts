@@ -1,6 +1,13 @@
 import { startSimulator, type Simulator } from '@raise-sync/simulators';
 import { expectEventually, useTestStack } from '@raise-sync/testing';
-import { startBackfiller, startIngest, startSubmitter, type AppUnderTest } from './support';
+import {
+  requestRun,
+  startBackfiller,
+  startIngest,
+  startReconciler,
+  startSubmitter,
+  type AppUnderTest,
+} from './support';
 
 jest.setTimeout(240_000);
 
@@ -20,7 +27,7 @@ interface PurgeBody {
 
 /**
  * Offboarding on the built apps against the simulators: the webhooks go at Raise and CRM+, the
- * customer's backfill is cancelled, its console token answers 401, its secrets are erased and,
+ * customer's backfill and its running reconciliation are cancelled, its console token answers 401, its secrets are erased and,
  * after the grace period (cut short here) or at once, no table names it any more but the purge
  * record. Another customer syncs throughout and keeps all of its rows.
  */
@@ -31,6 +38,7 @@ describe('offboarding: one call stops everything, and the purge leaves nothing b
   let submitter: AppUnderTest;
   let ingest: AppUnderTest;
   let backfiller: AppUnderTest;
+  let reconciler: AppUnderTest;
 
   beforeAll(async () => {
     sim = await startSimulator({ seed: 53 });
@@ -46,11 +54,20 @@ describe('offboarding: one call stops everything, and the purge leaves nothing b
         BACKFILL_PAGE_SIZE: '50',
         SOURCE_RATE_LIMITS: 'raise=5:5,vomo=200:200',
       }).then((a) => (backfiller = a)),
+      // Small pages under the same 5 requests a second: a window run over the big org's gifts
+      // is still reading when the customer is offboarded; a short lease is renewed (and the
+      // customer's status seen) every few seconds.
+      startReconciler(stack, prefix, sim, {
+        RECONCILER_PAGE_SIZE: '10',
+        RECONCILER_LEASE_SECONDS: '10',
+        SOURCE_RATE_LIMITS: 'raise=5:5,vomo=200:200',
+      }).then((a) => (reconciler = a)),
     ]);
   });
 
   afterAll(async () => {
     await Promise.all([
+      reconciler?.app.stop('SIGTERM'),
       backfiller?.app.stop('SIGTERM'),
       ingest?.app.stop('SIGTERM'),
       submitter?.app.stop('SIGTERM'),
@@ -177,6 +194,24 @@ describe('offboarding: one call stops everything, and the purge leaves nothing b
       [a.id],
     );
     expect(unfinished.length).toBeGreaterThan(0);
+    // A window reconciliation of A's gifts is running too.
+    const run = await requestRun(reconciler, a.id, {
+      kind: 'window',
+      windowStart: new Date(Date.now() - 40 * 86_400_000).toISOString(),
+      windowEnd: new Date().toISOString(),
+      resources: ['gift'],
+    });
+    const runStatus = async (): Promise<{ status: string; error: string | null }> => {
+      const [row] = await stack.dataSource.query<Array<{ status: string; error: string | null }>>(
+        `SELECT status, error FROM reconciliation_runs WHERE id = $1`,
+        [run.id],
+      );
+      return row ?? { status: 'gone', error: null };
+    };
+    await expectEventually(async () => expect((await runStatus()).status).toBe('running'), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    });
 
     const off = await ingest.admin<{
       status: string;
@@ -208,6 +243,15 @@ describe('offboarding: one call stops everything, and the purge leaves nothing b
         );
         expect(runs).toEqual([{ status: 'cancelled' }]);
       },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    // The running reconciliation stops as skipped, saying why.
+    await expectEventually(
+      async () =>
+        expect(await runStatus()).toEqual({
+          status: 'skipped',
+          error: 'cancelled: the customer was offboarded',
+        }),
       { timeoutMs: 30_000, intervalMs: 200 },
     );
     // Kept for the grace period.

@@ -25,6 +25,15 @@ import { RunRepository, type RunResult, type RunView } from './run.repository';
 import type { ReconciliationCheck, RunContext, RunOutcome } from './run-types';
 import type { ReconcilerConfig } from '../reconciler.config';
 
+const CUSTOMER_OFFBOARDED = 'cancelled: the customer was offboarded';
+
+/** Why a run was stopped when its customer was offboarded while it ran. */
+class CustomerOffboarded extends Error {
+  constructor() {
+    super(CUSTOMER_OFFBOARDED);
+  }
+}
+
 /**
  * Runs one replica holds at most: RUN_CONCURRENCY working, the rest waiting for their
  * customer's destination lanes (push-back) without a working slot. Bounds the memory of held
@@ -146,10 +155,13 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
       () => {
         this.runs
           .renew(customer, run.id, owner, this.leaseSeconds)
-          .then((held) => {
-            if (!held && !leaseLost) {
+          .then((renewal) => {
+            if (renewal === 'lost' && !leaseLost) {
               leaseLost = true;
               abort.abort(new Error('lease lost'));
+            } else if (renewal === 'offboarded' && !abort.signal.aborted) {
+              // Offboarding stops the customer's runs: this one ends as skipped at once.
+              abort.abort(new CustomerOffboarded());
             }
           })
           .catch(() => undefined); // a failed renewal is no proof of loss; the lease has time left
@@ -182,12 +194,14 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
         durationMs: elapsedMs(started),
       };
     } catch (error) {
+      const offboarded = abort.signal.reason instanceof CustomerOffboarded;
       result = {
-        status: 'failed',
+        status: offboarded ? 'skipped' : 'failed',
         counts: {},
-        error: messageOf(error).slice(0, 2000),
+        error: (offboarded ? CUSTOMER_OFFBOARDED : messageOf(error)).slice(0, 2000),
         durationMs: elapsedMs(started),
       };
+      note = offboarded ? CUSTOMER_OFFBOARDED : undefined;
       if (abort.signal.aborted && (leaseLost || this.stopped)) {
         clearInterval(renew);
         if (this.stopped && !leaseLost) {
@@ -206,7 +220,7 @@ export class RunRunner implements OnApplicationBootstrap, OnModuleDestroy {
         );
         return;
       }
-      if (!(error instanceof RunAbortedError)) {
+      if (!(error instanceof RunAbortedError) && !offboarded) {
         this.log.error(
           { customerId: run.customerId, runId: run.id, kind: run.kind, err: result.error },
           'reconciliation run failed',

@@ -99,6 +99,9 @@ export interface RunResult {
   durationMs: number;
 }
 
+/** A lease renewal: still ours, lost to another replica, or the customer was offboarded. */
+export type LeaseRenewal = 'held' | 'lost' | 'offboarded';
+
 /**
  * reconciliation_runs: requested runs wait as 'pending'; a runner claims one with a lease
  * (owner + expiry, renewed while it runs). A run whose lease expired (its replica died) is
@@ -173,13 +176,20 @@ export class RunRepository {
     runId: string,
     owner: string,
     leaseSeconds: number,
-  ): Promise<boolean> {
-    const [rows] = await this.db.query<[unknown[], number]>(
-      `UPDATE reconciliation_runs SET lease_expires_at = now() + make_interval(secs => $3)
-        WHERE id = $1 AND lease_owner = $2 AND status = 'running' AND customer_id = $4 RETURNING 1`,
+  ): Promise<LeaseRenewal> {
+    const [rows] = await this.db.query<[Array<{ customer_status: string | null }>, number]>(
+      `UPDATE reconciliation_runs r SET lease_expires_at = now() + make_interval(secs => $3)
+        WHERE id = $1 AND lease_owner = $2 AND status = 'running' AND customer_id = $4
+       RETURNING (SELECT c.status FROM customers c WHERE c.id = r.customer_id) AS customer_status`,
       [runId, owner, leaseSeconds, customerId],
     );
-    return rows.length > 0;
+    const row = rows[0];
+    if (!row) {
+      return 'lost';
+    }
+    return row.customer_status === null || row.customer_status === 'offboarded'
+      ? 'offboarded'
+      : 'held';
   }
 
   /** Stores the outcome; false when the lease was lost (another replica owns the run now). */
