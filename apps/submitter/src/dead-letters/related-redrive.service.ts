@@ -62,11 +62,14 @@ export class RelatedRedrive implements OnApplicationBootstrap, OnModuleDestroy {
       return 0;
     }
     try {
-      const released = await this.sourceFixes.donorsFixed(customerScope(customerId), donorIds);
-      const { retried } = await this.deadLetters.retry({
-        customerId,
-        waitingFor: donorIds.map((id) => `donor:${id}`),
-      });
+      // One read in the common case, where nothing waits for these donors.
+      const scope = customerScope(customerId);
+      const awaited = await this.sourceFixes.awaitedDonors(scope, donorIds);
+      const released = await this.sourceFixes.donorsFixed(scope, awaited.holds);
+      const { retried } =
+        awaited.deadLetters.length > 0
+          ? await this.deadLetters.retry({ customerId, waitingFor: awaited.deadLetters })
+          : { retried: 0 };
       if (retried > 0) {
         this.metrics.deadLettersRedriven.inc({ customer_id: customerId }, retried);
         this.log.info({ customerId, retried }, 'dead letters re-driven: their donor changed');

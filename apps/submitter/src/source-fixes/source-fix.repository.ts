@@ -71,14 +71,27 @@ interface RawHold {
 export class SourceFixRepository {
   constructor(private readonly db: DataSource) {}
 
-  /** Which of these records (`<resource>:<id>`) open holds of the customer wait for. */
-  async awaited({ customerId }: CustomerScope, waitingFor: readonly string[]): Promise<string[]> {
-    const rows: Array<{ waiting_for: string }> = await this.db.query(
-      `SELECT DISTINCT waiting_for FROM source_fix_holds
+  /**
+   * Which of these records (`<resource>:<id>`) the customer's open holds wait for, and which its
+   * open dead letters of earlier releases (`waiting_for`) wait for: one read for both, as every
+   * chunk with fixed donors asks (a backfill of donors, chunk after chunk).
+   */
+  async awaited(
+    { customerId }: CustomerScope,
+    waitingFor: readonly string[],
+  ): Promise<{ holds: string[]; deadLetters: string[] }> {
+    const rows: Array<{ waiting_for: string; kind: 'hold' | 'dead_letter' }> = await this.db.query(
+      `SELECT DISTINCT waiting_for, 'hold' AS kind FROM source_fix_holds
+        WHERE customer_id = $1 AND status = 'open' AND waiting_for = ANY($2::text[])
+       UNION
+       SELECT DISTINCT waiting_for, 'dead_letter' AS kind FROM dead_letters
         WHERE customer_id = $1 AND status = 'open' AND waiting_for = ANY($2::text[])`,
       [customerId, [...waitingFor]],
     );
-    return rows.map((r) => r.waiting_for);
+    return {
+      holds: rows.filter((r) => r.kind === 'hold').map((r) => r.waiting_for),
+      deadLetters: rows.filter((r) => r.kind === 'dead_letter').map((r) => r.waiting_for),
+    };
   }
 
   /**

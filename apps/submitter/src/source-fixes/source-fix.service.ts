@@ -81,20 +81,23 @@ export class SourceFixes {
     };
   }
 
-  /**
-   * These donors are now stored with an email: resolves their own holds (superseded by the
-   * fixed version) and releases the holds waiting for them. Answers how many were released.
-   */
-  async donorsFixed(scope: CustomerScope, donorIds: readonly string[]): Promise<number> {
-    if (donorIds.length === 0) {
-      return 0;
-    }
-    // One read in the common case (no hold waits for these donors): a backfill's every chunk
-    // of donors comes through here.
-    const awaited = await this.repository.awaited(
+  /** Which of these donors holds (and dead letters of earlier releases) wait for. */
+  awaitedDonors(
+    scope: CustomerScope,
+    donorIds: readonly string[],
+  ): Promise<{ holds: string[]; deadLetters: string[] }> {
+    return this.repository.awaited(
       scope,
       donorIds.map((id) => `donor:${id}`),
     );
+  }
+
+  /**
+   * These donors (`awaited`: `donor:<id>`, as awaitedDonors answers) are now stored with an
+   * email: resolves their own holds (superseded by the fixed version) and releases the holds
+   * waiting for them. Answers how many were released.
+   */
+  async donorsFixed(scope: CustomerScope, awaited: readonly string[]): Promise<number> {
     if (awaited.length === 0) {
       return 0;
     }
@@ -141,7 +144,7 @@ export class SourceFixes {
     if (released > 0) {
       this.metrics.sourceFixesReleased.inc({ customer_id: scope.customerId }, released);
       this.log.info(
-        { customerId: scope.customerId, released, donors: donorIds.length },
+        { customerId: scope.customerId, released, donors: awaited.length },
         'records held for a fix in the source were released: their donor now has an email',
       );
     }
