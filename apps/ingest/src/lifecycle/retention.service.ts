@@ -87,6 +87,9 @@ export class RetentionJob implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.running) {
       return this.running;
     }
+    if (this.stopped) {
+      return Promise.resolve({});
+    }
     this.running = this.prune()
       .catch((error: unknown): RetentionTick => {
         this.log.error(
@@ -120,8 +123,10 @@ export class RetentionJob implements OnApplicationBootstrap, OnModuleDestroy {
         }
       }
     }
-    for (const [table, bytes] of await this.repository.tableBytesAcrossCustomers()) {
-      this.metrics.tableBytes.set({ table }, bytes);
+    if (!this.stopped) {
+      for (const [table, bytes] of await this.repository.tableBytesAcrossCustomers()) {
+        this.metrics.tableBytes.set({ table }, bytes);
+      }
     }
     if (Object.keys(pruned).length > 0) {
       this.log.info(
