@@ -33,4 +33,17 @@ describe('ingest config', () => {
       load({ ...valid, WEBHOOK_MAX_BODY_BYTES: '1048576', WEBHOOK_UNVERIFIED_BYTES_MAX: '65536' }),
     ).toThrow(/WEBHOOK_UNVERIFIED_BYTES_MAX must be at least WEBHOOK_MAX_BODY_BYTES/);
   });
+  it('reads the retention settings, with the defaults the README states', () => {
+    expect(load(valid).ingest.retention).toEqual({
+      tickMs: 60_000,
+      batchRows: 5000,
+      maxBatchesPerTick: 20,
+      auditDays: 365,
+      deadLetterDays: 30,
+      runDays: 90,
+    });
+    expect(load({ ...valid, AUDIT_RETENTION_DAYS: '30' }).ingest.retention.auditDays).toBe(30);
+    expect(() => load({ ...valid, RUN_RETENTION_DAYS: '0' })).toThrow(/RUN_RETENTION_DAYS/);
+    expect(() => load({ ...valid, RETENTION_BATCH_ROWS: 'many' })).toThrow(/RETENTION_BATCH_ROWS/);
+  });
 });

@@ -112,6 +112,47 @@ export const INGEST_CONFIG = configSection({
       max: 100_000,
       description: 'rows one purge step deletes from one table (one short transaction each)',
     }),
+    RETENTION_TICK_MS: integer({
+      default: 60_000,
+      min: 100,
+      max: 3_600_000,
+      description:
+        'how often the retention job prunes old rows (it also prunes the webhook replay records, so keep it near a minute)',
+    }),
+    RETENTION_BATCH_ROWS: integer({
+      default: 5000,
+      min: 1,
+      max: 100_000,
+      description:
+        'rows one retention statement deletes from one table (one short transaction each)',
+    }),
+    RETENTION_MAX_BATCHES_PER_TICK: integer({
+      default: 20,
+      min: 1,
+      max: 10_000,
+      description:
+        'retention statements per table and tick: a tick deletes at most `RETENTION_BATCH_ROWS` × this many rows of a table',
+    }),
+    AUDIT_RETENTION_DAYS: integer({
+      default: 365,
+      min: 1,
+      max: 36_500,
+      description: 'days audit-log rows are kept',
+    }),
+    DEAD_LETTER_RETENTION_DAYS: integer({
+      default: 30,
+      min: 1,
+      max: 36_500,
+      description:
+        'days a resolved (retried or discarded) dead letter and its payload are kept after it was resolved; open ones are never pruned',
+    }),
+    RUN_RETENTION_DAYS: integer({
+      default: 90,
+      min: 1,
+      max: 36_500,
+      description:
+        "days finished backfill, replay and reconciliation runs (with their ranges, findings and alerts) are kept; the newest finished run of each kind and a schedule's last run always stay",
+    }),
     BENCH_DISCARD_EVENTS: flag({
       description:
         'benchmark baseline only: 1 = answer webhooks without writing to Kafka (loses data)',
@@ -146,6 +187,14 @@ export const INGEST_CONFIG = configSection({
         offboardGraceDays: v.OFFBOARD_GRACE_DAYS,
         purgeTickMs: v.PURGE_TICK_MS,
         purgeBatchRows: v.PURGE_BATCH_ROWS,
+        retention: {
+          tickMs: v.RETENTION_TICK_MS,
+          batchRows: v.RETENTION_BATCH_ROWS,
+          maxBatchesPerTick: v.RETENTION_MAX_BATCHES_PER_TICK,
+          auditDays: v.AUDIT_RETENTION_DAYS,
+          deadLetterDays: v.DEAD_LETTER_RETENTION_DAYS,
+          runDays: v.RUN_RETENTION_DAYS,
+        },
         /** Benchmark baseline: acknowledge without writing. Never set in production. */
         benchDiscardEvents: v.BENCH_DISCARD_EVENTS,
       },

@@ -28,6 +28,7 @@ import { WebhookController } from './webhooks/webhook.controller';
 import { WebhookBodyReader } from './webhooks/raw-body';
 import { INGEST_SECTIONS } from './ingest.config';
 import { PurgeJob } from './lifecycle/purge.service';
+import { RetentionJob } from './lifecycle/retention.service';
 
 /**
  * The capture side: signed webhooks and checkpointed polling into the customer-keyed source
@@ -60,6 +61,7 @@ import { PurgeJob } from './lifecycle/purge.service';
     Poller,
     PollScheduler,
     PurgeJob,
+    RetentionJob,
     OnboardingService,
     AdminTokenGuard,
   ],

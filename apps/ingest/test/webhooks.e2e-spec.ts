@@ -94,6 +94,22 @@ describe('ingest: signed webhooks into customer-keyed topics (real Kafka, regist
     expect(
       await scrapeMetric(ingest.app.url, 'raise_sync_webhooks_total', { outcome: 'accepted' }),
     ).toBe(total(''));
+    // Each customer's last webhook is recorded for the console, with its latest replay record's
+    // time: the row the console reads once the replay records are pruned.
+    const last = await stack.dataSource.query<
+      Array<{ customer_id: string; at: Date; latest: Date | null }>
+    >(
+      `SELECT l.customer_id, l.received_at AS at,
+              (SELECT max(w.received_at) FROM webhook_deliveries w
+                WHERE w.customer_id = l.customer_id AND w.source = l.source) AS latest
+         FROM webhook_last_deliveries l
+        WHERE l.source = 'raise' AND l.customer_id = ANY($1::uuid[])`,
+      [customers.map((c) => c.id)],
+    );
+    expect(last.map((r) => r.customer_id).sort()).toEqual(customers.map((c) => c.id).sort());
+    for (const row of last) {
+      expect(row.at.getTime()).toBe(row.latest?.getTime());
+    }
   });
 
   describe('bad input: clear status, nothing produced, reason counted', () => {

@@ -3,9 +3,27 @@ import type { CustomerScope } from '@raise-sync/shared/state';
 import { DataSource } from 'typeorm';
 
 /**
+ * Part of a claim statement, after its `claimed` CTE (the replay records just inserted): moves
+ * each customer and source's last delivery in `webhook_last_deliveries` forward, in the same
+ * statement and commit as the claim (no extra round trip). One row per customer and source
+ * (DISTINCT ON), taken in key order, so two statements never lock the same rows in opposite
+ * order; a later delivery already recorded is kept.
+ */
+const REMEMBER_LAST = `last AS (
+         INSERT INTO webhook_last_deliveries AS l (customer_id, source, received_at, delivery_id)
+         SELECT DISTINCT ON (customer_id, source) customer_id, source, received_at, delivery_id
+           FROM claimed ORDER BY customer_id, source, received_at DESC
+         ON CONFLICT (customer_id, source) DO UPDATE
+           SET received_at = EXCLUDED.received_at, delivery_id = EXCLUDED.delivery_id
+           WHERE l.received_at <= EXCLUDED.received_at
+       )`;
+
+/**
  * The Raise webhook receiver's replay records (`webhook_deliveries`): one row per signed delivery
- * accepted, keyed on what was signed. The claim is on the webhook hot path, so its methods hand
- * back the driver's promise as it is (no extra await, no wrapper object).
+ * accepted, keyed on what was signed, kept for the replay window only (the retention job prunes
+ * them). A claim also records the customer's last delivery (`webhook_last_deliveries`, which the
+ * console shows and which outlives the replay records). The claim is on the webhook hot path, so
+ * its methods hand back the driver's promise as it is (no extra await, no wrapper object).
  */
 @Injectable()
 export class WebhookDeliveryRepository {
@@ -22,8 +40,12 @@ export class WebhookDeliveryRepository {
     deliveryId: string | null,
   ): Promise<readonly unknown[]> {
     return this.db.query(
-      `INSERT INTO webhook_deliveries (customer_id, source, signature_hash, delivery_id)
-       VALUES ($1, 'raise', $2, $3) ON CONFLICT DO NOTHING RETURNING 1`,
+      `WITH claimed AS (
+         INSERT INTO webhook_deliveries (customer_id, source, signature_hash, delivery_id)
+         VALUES ($1, 'raise', $2, $3) ON CONFLICT DO NOTHING
+         RETURNING customer_id, source, delivery_id, received_at
+       ), ${REMEMBER_LAST}
+       SELECT 1 FROM claimed`,
       [scope.customerId, signatureHash, deliveryId],
     );
   }
@@ -43,9 +65,12 @@ export class WebhookDeliveryRepository {
     }>,
   ): Promise<ReadonlyArray<{ customer_id: string; signature_hash: string }>> {
     return this.db.query(
-      `INSERT INTO webhook_deliveries (customer_id, source, signature_hash, delivery_id)
-       SELECT c, 'raise', h, d FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t (c, h, d)
-       ON CONFLICT DO NOTHING RETURNING customer_id, signature_hash`,
+      `WITH claimed AS (
+         INSERT INTO webhook_deliveries (customer_id, source, signature_hash, delivery_id)
+         SELECT c, 'raise', h, d FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t (c, h, d)
+         ON CONFLICT DO NOTHING RETURNING customer_id, source, signature_hash, delivery_id, received_at
+       ), ${REMEMBER_LAST}
+       SELECT customer_id, signature_hash FROM claimed`,
       [
         claims.map((c) => c.scope.customerId),
         claims.map((c) => c.signatureHash),
@@ -59,17 +84,6 @@ export class WebhookDeliveryRepository {
     return this.db.query(
       `DELETE FROM webhook_deliveries WHERE customer_id = $1 AND source = 'raise' AND signature_hash = $2`,
       [scope.customerId, signatureHash],
-    );
-  }
-
-  /**
-   * Replay records are only needed while a signed timestamp is still fresh; older ones are
-   * refused as stale anyway. Across customers: one sweep prunes every customer's old rows.
-   */
-  pruneAcrossCustomers(olderThanSeconds: number): Promise<unknown> {
-    return this.db.query(
-      `DELETE FROM webhook_deliveries WHERE received_at < now() - make_interval(secs => $1)`,
-      [olderThanSeconds],
     );
   }
 }

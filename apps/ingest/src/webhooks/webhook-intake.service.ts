@@ -1,11 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import {
-  Inject,
-  Injectable,
-  type OnApplicationBootstrap,
-  type OnModuleDestroy,
-} from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { newSourceEvent, type SourceEvent } from '@raise-sync/shared/events';
 import type { PipelineMetrics } from '@raise-sync/shared/observability';
@@ -60,8 +55,7 @@ const WEBHOOK_SOURCES: ReadonlySet<string> = new Set(['raise']);
  * 'unknown').
  */
 @Injectable()
-export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
-  private pruneTimer: NodeJS.Timeout | undefined;
+export class WebhookIntake {
   private readonly toleranceSeconds: number;
 
   constructor(
@@ -78,25 +72,6 @@ export class WebhookIntake implements OnApplicationBootstrap, OnModuleDestroy {
     const ingest = config.get('ingest', { infer: true });
     this.toleranceSeconds = ingest.webhookToleranceSeconds;
     this.log.setContext('webhooks');
-  }
-
-  /**
-   * Replay records are only needed while a signed timestamp is still fresh; older ones are
-   * refused as stale anyway, so rows older than twice the tolerance are pruned every minute.
-   */
-  onApplicationBootstrap(): void {
-    this.pruneTimer = setInterval(() => {
-      this.deliveries
-        .pruneAcrossCustomers(this.toleranceSeconds * 2)
-        .catch((error: unknown) =>
-          this.log.warn({ err: error }, 'pruning webhook deliveries failed'),
-        );
-    }, 60_000);
-    this.pruneTimer.unref();
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.pruneTimer);
   }
 
   async handle(source: string, customerId: string, req: IncomingMessage): Promise<WebhookOutcome> {

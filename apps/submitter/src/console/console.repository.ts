@@ -133,7 +133,8 @@ export interface RecordDeadLetterRow {
 
 /**
  * The console's reads, straight from the state store (customers, sync_records, dead_letters,
- * destinations, destination_breakers, retry_entries, customer_sources, webhook_deliveries,
+ * destinations, destination_breakers, retry_entries, customer_sources, webhook_last_deliveries
+ * (and, for one release, webhook_deliveries),
  * backfill_runs/jobs, reconciliation_runs, audit_log): one customer's at a time, the customer of
  * the console token or the one the admin token asks about. Each is an indexed query.
  */
@@ -206,13 +207,21 @@ export class ConsoleRepository {
     );
   }
 
-  /** The customer's sources: credentials, webhook subscription, polling, last webhook. */
+  /**
+   * The customer's sources: credentials, webhook subscription, polling, last webhook. The last
+   * webhook is the intake's record of it (webhook_last_deliveries, kept as long as the source);
+   * the replay records (webhook_deliveries, kept for minutes) only count while an ingest of the
+   * previous release, which does not write that record, may still take webhooks.
+   */
   async sources({ customerId }: CustomerScope): Promise<SourceHealthRow[]> {
     return this.db.query(
       `SELECT cs.source, cs.credential_status, cs.credential_error, cs.credential_checked_at,
                 cs.webhook_subscription_id, cs.polling_enabled,
-                (SELECT max(w.received_at) FROM webhook_deliveries w
-                  WHERE w.customer_id = cs.customer_id AND w.source = cs.source) AS last_webhook
+                GREATEST(
+                  (SELECT l.received_at FROM webhook_last_deliveries l
+                    WHERE l.customer_id = cs.customer_id AND l.source = cs.source),
+                  (SELECT max(w.received_at) FROM webhook_deliveries w
+                    WHERE w.customer_id = cs.customer_id AND w.source = cs.source)) AS last_webhook
            FROM customer_sources cs WHERE cs.customer_id = $1 ORDER BY cs.source`,
       [customerId],
     );

@@ -344,6 +344,18 @@ export function createPipelineMetrics(registry: Registry, service: string) {
       labelNames: ['customer_id', 'reason'] as const,
       registers: [registry],
     }),
+    retentionPruned: new Counter({
+      name: `${PREFIX}retention_pruned_total`,
+      help: 'Rows the retention job deleted because they were older than their retention, by table (audit_log, dead_letters, webhook_deliveries, backfill_jobs, backfill_runs, replay_runs, reconciliation_discrepancies, reconciliation_alerts, reconciliation_runs).',
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
+    tableBytes: new Gauge({
+      name: `${PREFIX}table_bytes`,
+      help: 'On-disk size of a table the retention job prunes (with its indexes and TOAST), measured after each retention tick.',
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
     shuttingDown: new Gauge({
       name: `${PREFIX}shutting_down`,
       help: '1 once graceful shutdown has started.',

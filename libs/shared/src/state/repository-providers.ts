@@ -8,6 +8,7 @@ import {
   CustomerPurgeRepository,
   CustomerRepository,
   DestinationRepository,
+  RetentionRepository,
   SyncRecordRepository,
   WriteIntentRepository,
 } from './repositories';
@@ -34,6 +35,7 @@ export const stateRepositoryProviders: Provider[] = [
   onDataSource(CrossProductArrivalRepository),
   onDataSource(CustomerPurgeRepository),
   onDataSource(DestinationRepository),
+  onDataSource(RetentionRepository),
   onDataSource(SyncRecordRepository),
   onDataSource(WriteIntentRepository),
 ];

@@ -40,6 +40,7 @@ const TABLES = [
   'source_rate_buckets',
   'sync_records',
   'webhook_deliveries',
+  'webhook_last_deliveries',
   'write_intents',
 ];
 

@@ -15,6 +15,7 @@ import { TypedAuditDetail1763800014000 } from './1763800014000-typed-audit-detai
 import { OnboardingModes1763800015000 } from './1763800015000-onboarding-modes';
 import { CustomerPurges1763800016000 } from './1763800016000-customer-purges';
 import { SourceFixHolds1763800017000 } from './1763800017000-source-fix-holds';
+import { Retention1763800018000 } from './1763800018000-retention';
 
 /** Every migration, oldest first. New ones are appended here. */
 export const MIGRATIONS = [
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   OnboardingModes1763800015000,
   CustomerPurges1763800016000,
   SourceFixHolds1763800017000,
+  Retention1763800018000,
 ];
