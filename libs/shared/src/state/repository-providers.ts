@@ -8,6 +8,7 @@ import {
   CustomerPurgeRepository,
   CustomerRepository,
   DestinationRepository,
+  DonorErasureRepository,
   SyncRecordRepository,
   WriteIntentRepository,
 } from './repositories';
@@ -34,6 +35,7 @@ export const stateRepositoryProviders: Provider[] = [
   onDataSource(CrossProductArrivalRepository),
   onDataSource(CustomerPurgeRepository),
   onDataSource(DestinationRepository),
+  onDataSource(DonorErasureRepository),
   onDataSource(SyncRecordRepository),
   onDataSource(WriteIntentRepository),
 ];

@@ -14,6 +14,7 @@ import { LeanSyncState1763800013000 } from './1763800013000-lean-sync-state';
 import { TypedAuditDetail1763800014000 } from './1763800014000-typed-audit-detail';
 import { OnboardingModes1763800015000 } from './1763800015000-onboarding-modes';
 import { CustomerPurges1763800016000 } from './1763800016000-customer-purges';
+import { DonorErasures1763800019000 } from './1763800019000-donor-erasures';
 
 /** Every migration, oldest first. New ones are appended here. */
 export const MIGRATIONS = [
@@ -33,4 +34,5 @@ export const MIGRATIONS = [
   TypedAuditDetail1763800014000,
   OnboardingModes1763800015000,
   CustomerPurges1763800016000,
+  DonorErasures1763800019000,
 ];

@@ -6,3 +6,4 @@ export * from './console-token.repository';
 export * from './destination.repository';
 export * from './cross-product-arrival.repository';
 export * from './customer-purge.repository';
+export * from './donor-erasure.repository';
