@@ -28,6 +28,8 @@ import { WebhookController } from './webhooks/webhook.controller';
 import { WebhookBodyReader } from './webhooks/raw-body';
 import { INGEST_SECTIONS } from './ingest.config';
 import { PurgeJob } from './lifecycle/purge.service';
+import { EraseDonor } from './lifecycle/erase-donor.service';
+import { adapterRegistryProvider, donorErasureProvider } from '@raise-sync/destinations';
 
 /**
  * The capture side: signed webhooks and checkpointed polling into the customer-keyed source
@@ -60,6 +62,9 @@ import { PurgeJob } from './lifecycle/purge.service';
     Poller,
     PollScheduler,
     PurgeJob,
+    adapterRegistryProvider,
+    donorErasureProvider,
+    EraseDonor,
     OnboardingService,
     AdminTokenGuard,
   ],

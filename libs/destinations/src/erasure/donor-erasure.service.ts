@@ -1,4 +1,4 @@
-import type { RaiseGift, RaiseRecurringGift, SourceEvent } from '@raise-sync/shared/events';
+import type { SourceEvent } from '@raise-sync/shared/events';
 import { EventCodec } from '@raise-sync/shared/kafka';
 import {
   DonorErasureRepository,
@@ -97,7 +97,7 @@ export function donorIdOf(event: SourceEvent): string | null {
   if (event.resource !== 'gift' && event.resource !== 'recurring_gift') {
     return null;
   }
-  const record = event.record as RaiseGift | RaiseRecurringGift | null;
+  const record = event.record;
   return record?.donorId ?? null;
 }
 

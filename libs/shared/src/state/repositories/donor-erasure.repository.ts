@@ -368,8 +368,7 @@ async function affected(tx: EntityManager, sql: string, params: unknown[]): Prom
   if (Array.isArray(result) && result.length === 2 && typeof result[1] === 'number') {
     return result[1];
   }
-  if (Array.isArray(result) && result.length === 1 && typeof result[0]?.n === 'number') {
-    return result[0].n as number;
-  }
-  return 0;
+  const first: unknown = Array.isArray(result) && result.length === 1 ? result[0] : undefined;
+  const n = (first as { n?: unknown } | undefined)?.n;
+  return typeof n === 'number' ? n : 0;
 }
