@@ -30,9 +30,9 @@ export interface DonorRecordIds {
 }
 
 /**
- * One table's redaction: a statement over `$1` customer ID, `$2` donor ID, `$3` the donor's
- * gift IDs (text[]) and `$4` its recurring gift IDs (text[]); its row count is recorded under
- * `table`. Redacting a payload means removing it (NULL, or the row when it is only a copy),
+ * One table's redaction: a statement over `{customer}` (the customer ID), `{donor}` (the donor
+ * ID), `{gifts}` and `{recurringGifts}` (text[] of the donor's gift and recurring gift IDs),
+ * bound as parameters; its row count is recorded under `table`. Redacting a payload means removing it (NULL, or the row when it is only a copy),
  * not re-encoding the Avro: the bytes are a Confluent-framed event whose schema only the
  * registry knows, and an event with its personal fields blanked would be delivered as if the
  * donor had blanked them.
@@ -44,9 +44,9 @@ export interface ErasureStep {
 
 /** The donor's own rows, and its gifts' and recurring gifts' rows, of a table with resource/source_id. */
 const donorRecords = (alias: string): string => `(
-     (${alias}.resource = 'donor' AND ${alias}.source_id = $2)
-  OR (${alias}.resource = 'gift' AND ${alias}.source_id = ANY ($3::text[]))
-  OR (${alias}.resource = 'recurring_gift' AND ${alias}.source_id = ANY ($4::text[])))`;
+     (${alias}.resource = 'donor' AND ${alias}.source_id = {donor})
+  OR (${alias}.resource = 'gift' AND ${alias}.source_id = ANY ({gifts}))
+  OR (${alias}.resource = 'recurring_gift' AND ${alias}.source_id = ANY ({recurringGifts})))`;
 
 const ERASED = `'[erased]'`;
 
@@ -67,8 +67,8 @@ export const DONOR_ERASURE_STEPS: readonly ErasureStep[] = [
              SET payload = NULL, headers = '{}'::jsonb, error_message = ${ERASED},
                  status = CASE WHEN d.status = 'open' THEN 'discarded' ELSE d.status END,
                  resolved_at = COALESCE(d.resolved_at, now())
-           WHERE d.customer_id = $1
-             AND (${donorRecords('d')} OR d.waiting_for = 'donor:' || $2)
+           WHERE d.customer_id = {customer}
+             AND (${donorRecords('d')} OR d.waiting_for = 'donor:' || {donor})
              AND (d.payload IS NOT NULL OR d.error_message <> ${ERASED})`,
   },
   {
@@ -77,11 +77,11 @@ export const DONOR_ERASURE_STEPS: readonly ErasureStep[] = [
     table: 'retry_entries',
     sql: `WITH gone AS (
             DELETE FROM retry_entries r
-             WHERE r.customer_id = $1 AND r.payload IS NOT NULL AND ${donorRecords('r')}
+             WHERE r.customer_id = {customer} AND r.payload IS NOT NULL AND ${donorRecords('r')}
             RETURNING r.destination_id),
           counted AS (
             INSERT INTO delivery_counts AS c (customer_id, destination_id, outcome, n)
-            SELECT $1, destination_id, 'skipped', count(*) FROM gone GROUP BY destination_id
+            SELECT {customer}, destination_id, 'skipped', count(*) FROM gone GROUP BY destination_id
             ON CONFLICT (customer_id, destination_id, outcome) DO UPDATE SET n = c.n + EXCLUDED.n)
           SELECT count(*)::int AS n FROM gone`,
   },
@@ -90,17 +90,17 @@ export const DONOR_ERASURE_STEPS: readonly ErasureStep[] = [
     // its error text can quote the donor.
     table: 'retry_entries.last_error',
     sql: `UPDATE retry_entries r SET last_error = ${ERASED}
-           WHERE r.customer_id = $1 AND ${donorRecords('r')} AND r.last_error <> ${ERASED}`,
+           WHERE r.customer_id = {customer} AND ${donorRecords('r')} AND r.last_error <> ${ERASED}`,
   },
   {
     // The cached donor model that completes gifts arriving without their donor.
     table: 'related_records',
-    sql: `DELETE FROM related_records WHERE customer_id = $1 AND resource = 'donor' AND source_id = $2`,
+    sql: `DELETE FROM related_records WHERE customer_id = {customer} AND resource = 'donor' AND source_id = {donor}`,
   },
   {
     // Two-way sync: the fields we wrote back to Raise, kept to recognise the echo.
     table: 'write_intents',
-    sql: `DELETE FROM write_intents WHERE customer_id = $1 AND resource = 'donor' AND source_id = $2`,
+    sql: `DELETE FROM write_intents WHERE customer_id = {customer} AND resource = 'donor' AND source_id = {donor}`,
   },
   {
     // The trail keeps when and where a version went (origin, topic, offset, status); error text
@@ -109,7 +109,7 @@ export const DONOR_ERASURE_STEPS: readonly ErasureStep[] = [
     sql: `UPDATE audit_log a
              SET detail = a.detail - 'error' - 'destinationRecordId', error = NULL,
                  destination_record_id = NULL
-           WHERE a.customer_id = $1 AND ${donorRecords('a')}
+           WHERE a.customer_id = {customer} AND ${donorRecords('a')}
              AND (a.error IS NOT NULL OR a.destination_record_id IS NOT NULL
                   OR a.detail ?| ARRAY['error', 'destinationRecordId'])`,
   },
@@ -122,29 +122,29 @@ export const DONOR_ERASURE_STEPS: readonly ErasureStep[] = [
                  destination_record_id = CASE WHEN d.kind = 'marketing' THEN NULL
                                               ELSE s.destination_record_id END
             FROM destinations d
-           WHERE s.customer_id = $1 AND d.id = s.destination_id AND ${donorRecords('s')}
+           WHERE s.customer_id = {customer} AND d.id = s.destination_id AND ${donorRecords('s')}
              AND (s.last_error IS NOT NULL
                   OR (d.kind = 'marketing' AND s.destination_record_id IS NOT NULL))`,
   },
   {
     table: 'cross_product_arrivals',
     sql: `UPDATE cross_product_arrivals x SET details = '{}'::jsonb
-           WHERE x.customer_id = $1 AND x.details <> '{}'::jsonb
-             AND ((x.resource = 'contact' AND x.raise_id = $2)
-                  OR (x.resource = 'gift' AND x.raise_id = ANY ($3::text[])))`,
+           WHERE x.customer_id = {customer} AND x.details <> '{}'::jsonb
+             AND ((x.resource = 'contact' AND x.raise_id = {donor})
+                  OR (x.resource = 'gift' AND x.raise_id = ANY ({gifts})))`,
   },
   {
     // A discrepancy's details may show both sides' fields.
     table: 'reconciliation_discrepancies',
     sql: `UPDATE reconciliation_discrepancies r SET details = '{}'::jsonb
-           WHERE r.customer_id = $1 AND r.details <> '{}'::jsonb AND ${donorRecords('r')}`,
+           WHERE r.customer_id = {customer} AND r.details <> '{}'::jsonb AND ${donorRecords('r')}`,
   },
   // Issue 16 (source fixes, being added on another branch): records held for a fix in the
   // source keep the event's payload. Once source_fix_holds is merged, uncomment:
   // {
   //   table: 'source_fix_holds',
   //   sql: `UPDATE source_fix_holds h SET payload = NULL
-  //          WHERE h.customer_id = $1 AND h.payload IS NOT NULL AND ${donorRecords('h')}`,
+  //          WHERE h.customer_id = {customer} AND h.payload IS NOT NULL AND ${donorRecords('h')}`,
   // },
   {
     // Anonymised, not deleted: the row stays as a tombstone (deleted_at), so a late older
@@ -156,20 +156,20 @@ export const DONOR_ERASURE_STEPS: readonly ErasureStep[] = [
                  crm_second_key = NULL, address_city = NULL, address_state = NULL,
                  address_postal = NULL, address_country = NULL, raw = NULL,
                  deleted_at = COALESCE(w.deleted_at, now())
-           WHERE w.customer_id = $1 AND w.source_id = $2`,
+           WHERE w.customer_id = {customer} AND w.source_id = {donor}`,
   },
   {
     // Gifts keep their amounts and keys; the donor's email and the raw model (which embeds the
     // donor) go.
     table: 'warehouse.raise_gift',
     sql: `UPDATE warehouse.raise_gift w SET donor_email = NULL, raw = NULL
-           WHERE w.customer_id = $1 AND (w.donor_id = $2 OR w.source_id = ANY ($3::text[]))
+           WHERE w.customer_id = {customer} AND (w.donor_id = {donor} OR w.source_id = ANY ({gifts}))
              AND (w.donor_email IS NOT NULL OR w.raw IS NOT NULL)`,
   },
   {
     table: 'warehouse.raise_recurring_gift',
     sql: `UPDATE warehouse.raise_recurring_gift w SET raw = NULL
-           WHERE w.customer_id = $1 AND (w.donor_id = $2 OR w.source_id = ANY ($4::text[]))
+           WHERE w.customer_id = {customer} AND (w.donor_id = {donor} OR w.source_id = ANY ({recurringGifts}))
              AND w.raw IS NOT NULL`,
   },
 ];
@@ -340,26 +340,57 @@ export class DonorErasureRepository {
       if (row.status === 'completed') {
         return viewOf(row);
       }
-      const params = [customerId, donorId, [...records.gifts], [...records.recurringGifts]];
+      const values: Record<Placeholder, unknown> = {
+        customer: customerId,
+        donor: donorId,
+        gifts: [...records.gifts],
+        recurringGifts: [...records.recurringGifts],
+      };
       const counts: Record<string, number> = {};
       for (const step of DONOR_ERASURE_STEPS) {
-        counts[step.table] = (counts[step.table] ?? 0) + (await affected(tx, step.sql, params));
+        const [sql, params] = bind(step.sql, values);
+        counts[step.table] = (counts[step.table] ?? 0) + (await affected(tx, sql, params));
       }
       await tx.query(
         `INSERT INTO audit_log (customer_id, resource, source_id, action, to_status, detail)
          VALUES ($1, 'donor', $2, 'erased', 'erased', jsonb_build_object('trigger', $3::text))`,
         [customerId, donorId, row.trigger],
       );
-      const done: ErasureRow[] = await tx.query(
+      await tx.query(
         `UPDATE donor_erasures SET status = 'completed', completed_at = now(),
                 rows_redacted = $3, destinations = $4
-          WHERE customer_id = $1 AND donor_id = $2 RETURNING ${COLUMNS}`,
+          WHERE customer_id = $1 AND donor_id = $2`,
         [customerId, donorId, JSON.stringify(counts), JSON.stringify(destinations)],
+      );
+      const done: ErasureRow[] = await tx.query(
+        `SELECT ${COLUMNS} FROM donor_erasures WHERE customer_id = $1 AND donor_id = $2`,
+        [customerId, donorId],
       );
       return viewOf(done[0] as ErasureRow);
     };
     return this.db.transaction(run);
   }
+}
+
+type Placeholder = 'customer' | 'donor' | 'gifts' | 'recurringGifts';
+const PLACEHOLDER_TYPES: Record<Placeholder, string> = {
+  customer: 'uuid',
+  donor: 'text',
+  gifts: 'text[]',
+  recurringGifts: 'text[]',
+};
+
+/** A step's statement with its `{name}` placeholders numbered ($1, …) and their values. */
+export function bind(sql: string, values: Record<Placeholder, unknown>): [string, unknown[]] {
+  const order: Placeholder[] = [];
+  const text = sql.replace(
+    /\{(customer|donor|gifts|recurringGifts)\}/g,
+    (_m, name: Placeholder) => {
+      const index = order.includes(name) ? order.indexOf(name) : order.push(name) - 1;
+      return `$${index + 1}::${PLACEHOLDER_TYPES[name]}`;
+    },
+  );
+  return [text, order.map((name) => values[name])];
 }
 
 /** Rows a statement touched: UPDATE/DELETE report them, a `SELECT … AS n` returns them. */
