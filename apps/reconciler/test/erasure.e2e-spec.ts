@@ -241,7 +241,7 @@ describe('erasure of one donor: admin call and isGDPRDeleted', () => {
     expect(trail.body.erasure?.status).toBe('erased');
 
     // Y is flagged isGDPRDeleted at Raise: the change's arrival erases Y on its own.
-    sim.control.updateRecord(org, 'donor', y.id, { isGDPRDeleted: true } as never);
+    sim.control.updateRecord(org, 'donor', y.id, { isGDPRDeleted: true });
     await expectEventually(
       async () => {
         const auto = await ingest.admin<ErasureBody>(

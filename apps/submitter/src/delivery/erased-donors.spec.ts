@@ -38,9 +38,7 @@ describe('isGdprDeleted', () => {
       record: { ...SAMPLE_RECORDS.gift, raw: JSON.stringify({ isGDPRDeleted: true }) },
     });
     expect(isGdprDeleted(gift)).toBe(false);
-    expect(isGdprDeleted({ ...donor({ isGDPRDeleted: true }), record: null } as SourceEvent)).toBe(
-      false,
-    );
+    expect(isGdprDeleted({ ...donor({ isGDPRDeleted: true }), record: null })).toBe(false);
   });
 });
 
