@@ -213,18 +213,16 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
       );
     }
     await this.markEchoes(byCustomer);
-    // Donors flagged isGDPRDeleted are erased here; erased donors' events are not synced out.
-    for (const [customerId, items] of byCustomer) {
-      await this.erasedDonors.apply(customerId, items);
-    }
-    // Related records first (the donors this chunk shows), then the gifts that lack theirs, so
-    // every destination gets the complete record (see RecordCompletion).
+    // Erasures first (ErasedDonors), then related records (the donors this chunk shows), then the
+    // gifts that lack theirs, so every destination gets the complete record (see RecordCompletion).
     // Customers side by side, each read bounded by the task budget: one customer's slow source
     // or used-up Raise budget never holds the chunk for the others.
     const ready = new Map<string, string[]>();
     const deadline = Date.now() + this.taskBudgetMs;
     await runLimited(
       [...byCustomer].map(([customerId, items]) => async () => {
+        // Donors flagged isGDPRDeleted are erased first; erased donors' events are not synced out.
+        await this.erasedDonors.apply(customerId, items);
         ready.set(customerId, await this.completion.learn(customerId, items));
         await this.completion.complete(customerId, items, deadline);
       }),
