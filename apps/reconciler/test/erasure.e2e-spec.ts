@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { EventCodec } from '@raise-sync/shared/kafka';
 import { startSimulator, subscriberHash, type Simulator } from '@raise-sync/simulators';
 import { expectEventually, useTestStack } from '@raise-sync/testing';
-import { startIngest, startSubmitter, type AppUnderTest } from './support';
+import { ADMIN_TOKEN, startIngest, startSubmitter, type AppUnderTest } from './support';
 
 jest.setTimeout(240_000);
 
@@ -239,6 +242,20 @@ describe('erasure of one donor: admin call and isGDPRDeleted', () => {
     );
     expect(trail.status).toBe(200);
     expect(trail.body.erasure?.status).toBe('erased');
+
+    // The CLI goes through the same call, recorded as 'cli' (a donor the pipeline never saw).
+    const cli = resolve(__dirname, '../../../dist/apps/ingest/apps/ingest/src/erase-donor.cli.js');
+    const viaCli = await promisify(execFile)(
+      process.execPath,
+      [cli, 'erase', '--customer', id, '--donor', '999999', '--requested-by', 'ops-ticket-42'],
+      { env: { ...process.env, ADMIN_TOKEN, INGEST_URL: ingest.app.url } },
+    );
+    expect(JSON.parse(viaCli.stdout)).toMatchObject({
+      donorId: '999999',
+      status: 'completed',
+      trigger: 'cli',
+      requestedBy: 'ops-ticket-42',
+    });
 
     // Y is flagged isGDPRDeleted at Raise: the change's arrival erases Y on its own.
     sim.control.updateRecord(org, 'donor', y.id, { isGDPRDeleted: true });
