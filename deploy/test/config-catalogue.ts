@@ -14,6 +14,7 @@ import { BACKFILLER_SECTIONS } from '../../apps/backfiller/src/backfiller.config
 import { BACKFILLER_CLI_CONFIG } from '../../apps/backfiller/src/cli.config';
 import { RECONCILER_CLI_CONFIG } from '../../apps/reconciler/src/cli.config';
 import { SUBMITTER_CLI_CONFIG } from '../../apps/submitter/src/cli.config';
+import { INGEST_CLI_CONFIG } from '../../apps/ingest/src/cli.config';
 import { INGEST_SECTIONS } from '../../apps/ingest/src/ingest.config';
 import { RECONCILER_SECTIONS } from '../../apps/reconciler/src/reconciler.config';
 import { SUBMITTER_SECTIONS } from '../../apps/submitter/src/submitter.config';
@@ -35,6 +36,7 @@ export const CLI_SECTIONS: readonly AnyConfigSection[] = [
   SUBMITTER_CLI_CONFIG,
   RECONCILER_CLI_CONFIG,
   BACKFILLER_CLI_CONFIG,
+  INGEST_CLI_CONFIG,
 ];
 
 /** Every section once, in the order the docs list them: the services', then the CLIs'. */

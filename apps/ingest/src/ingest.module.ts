@@ -29,6 +29,8 @@ import { WebhookBodyReader } from './webhooks/raw-body';
 import { INGEST_SECTIONS } from './ingest.config';
 import { PurgeJob } from './lifecycle/purge.service';
 import { RetentionJob } from './lifecycle/retention.service';
+import { EraseDonor } from './lifecycle/erase-donor.service';
+import { adapterRegistryProvider, donorErasureProvider } from '@raise-sync/destinations';
 
 /**
  * The capture side: signed webhooks and checkpointed polling into the customer-keyed source
@@ -62,6 +64,9 @@ import { RetentionJob } from './lifecycle/retention.service';
     PollScheduler,
     PurgeJob,
     RetentionJob,
+    adapterRegistryProvider,
+    donorErasureProvider,
+    EraseDonor,
     OnboardingService,
     AdminTokenGuard,
   ],

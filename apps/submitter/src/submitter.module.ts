@@ -1,4 +1,4 @@
-import { adapterRegistryProvider } from '@raise-sync/destinations';
+import { adapterRegistryProvider, donorErasureProvider } from '@raise-sync/destinations';
 import { Module } from '@nestjs/common';
 import {
   AdminTokenGuard,
@@ -28,6 +28,7 @@ import { DeliveryRecorder } from './delivery/delivery-recorder';
 import { DeliveryRepository } from './delivery/delivery.repository';
 import { DeliveryWriter } from './delivery/delivery-writer';
 import { DestinationDirectory } from './delivery/destination-directory.service';
+import { ErasedDonors } from './delivery/erased-donors.service';
 import { LaneRepository } from './delivery/lane.repository';
 import { RelatedRecordRepository } from './delivery/related-record.repository';
 import { LedgerMonitor } from './ledger/ledger-monitor.service';
@@ -66,6 +67,8 @@ import { SUBMITTER_SECTIONS } from './submitter.config';
     LedgerRepository,
     RelatedRecordRepository,
     adapterRegistryProvider,
+    donorErasureProvider,
+    ErasedDonors,
     DestinationDirectory,
     DestinationSettings,
     DeliveryLanes,

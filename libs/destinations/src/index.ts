@@ -19,3 +19,4 @@ export * from './marketing/marketing.adapter';
 export * from './marketing/marketing.mapping';
 export * from './webhook/webhook.adapter';
 export * from './webhook/webhook.mapping';
+export * from './erasure/donor-erasure.service';

@@ -69,4 +69,18 @@ export interface DestinationAdapter {
   lookup(ctx: DestinationContext, resource: Resource, sourceId: string): Promise<LookupResult>;
   /** Throws when the destination cannot be reached with this context's settings. */
   health(ctx: DestinationContext): Promise<void>;
+  /**
+   * Erasure of one person (GDPR): removes, archives or marks for deletion what the destination
+   * holds of them, found by the donor's source ID or any of the emails the pipeline knew for
+   * them. Answers what it did in a word or two ('archived', 'not_found'); never the data.
+   * Idempotent. Throws a retriable error when the destination cannot be reached (the erasure
+   * is then run again). Destinations without it cannot erase anyone through their API.
+   */
+  erasePerson?(ctx: DestinationContext, person: ErasedPerson): Promise<string>;
+}
+
+/** Who to erase at a destination: the donor's source ID and the emails known for them. */
+export interface ErasedPerson {
+  sourceId: string;
+  emails: readonly string[];
 }

@@ -1,9 +1,10 @@
 import { Body, Controller, Get, HttpCode, Patch, Post, Put } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminApi, IntParam, OneOfParam, UuidParam } from '@raise-sync/shared/service';
-import type { CustomerPurgeView, SourceName } from '@raise-sync/shared/state';
+import type { CustomerPurgeView, DonorErasureView, SourceName } from '@raise-sync/shared/state';
 import {
   CreateCustomerDto,
+  EraseDonorDto,
   OffboardDto,
   PurgeDto,
   RegisterWebhookDto,
@@ -20,6 +21,7 @@ import {
   type CustomerView,
   type OffboardedView,
 } from './onboarding.service';
+import { EraseDonor } from '../lifecycle/erase-donor.service';
 
 const SOURCES: readonly SourceName[] = ['raise', 'vomo'];
 
@@ -35,6 +37,7 @@ export class AdminController {
   constructor(
     private readonly onboarding: OnboardingService,
     private readonly crmPlusWebhooks: CrmPlusWebhookRegistration,
+    private readonly eraseDonor: EraseDonor,
   ) {}
 
   @Post()
@@ -142,5 +145,28 @@ export class AdminController {
   })
   purgeStatus(@UuidParam('id') id: string): Promise<CustomerPurgeView> {
     return this.onboarding.purgeOf(id);
+  }
+
+  @Post(':id/donors/:donorId/erase')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Erase one donor (GDPR): archive them at marketing, anonymise their warehouse rows, redact their data from the state store, and keep a record of the erasure (who, when, how many rows) without their data. Idempotent',
+  })
+  erase(
+    @UuidParam('id') id: string,
+    @IntParam('donorId', { min: 1, max: Number.MAX_SAFE_INTEGER }) donorId: number,
+    @Body() dto: EraseDonorDto,
+  ): Promise<DonorErasureView> {
+    return this.eraseDonor.erase(id, donorId, dto.requestedBy, dto.trigger ?? 'admin');
+  }
+
+  @Get(':id/donors/:donorId/erasure')
+  @ApiOperation({ summary: "A donor's erasure record: who asked, when, what was redacted" })
+  erasure(
+    @UuidParam('id') id: string,
+    @IntParam('donorId', { min: 1, max: Number.MAX_SAFE_INTEGER }) donorId: number,
+  ): Promise<DonorErasureView> {
+    return this.eraseDonor.erasureOf(id, donorId);
   }
 }

@@ -230,3 +230,21 @@ export class PurgeDto {
   @IsBoolean()
   purgeWarehouse?: boolean;
 }
+
+export class EraseDonorDto {
+  @ApiProperty({
+    description:
+      "Who asks for the erasure (an operator's name or ticket): kept in the erasure record. Never the donor's data.",
+  })
+  @IsString()
+  @Matches(/^\S(.{0,198}\S)?$/, { message: 'requestedBy must be 1-200 characters' })
+  requestedBy!: string;
+
+  @ApiPropertyOptional({
+    description: "How the erasure was asked for: 'admin' (default) or 'cli' (erase-donor.cli.js).",
+    enum: ['admin', 'cli'],
+  })
+  @IsOptional()
+  @IsIn(['admin', 'cli'])
+  trigger?: 'admin' | 'cli';
+}

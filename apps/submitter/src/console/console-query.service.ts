@@ -1,6 +1,6 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { allSourceResources } from '@raise-sync/shared/events';
-import { customerScope } from '@raise-sync/shared/state';
+import { DonorErasureRepository, customerScope } from '@raise-sync/shared/state';
 import { ConsoleRepository } from './console.repository';
 
 /** A customer's row in the console's customer list. */
@@ -92,6 +92,17 @@ export interface RecordTrail {
   customerId: string;
   sourceId: string;
   found: boolean;
+  /** Set when the source ID is an erased donor's: the erasure record (never the data). */
+  erasure?: {
+    /** 'erased' once the state store holds nothing of the donor; 'erasure pending' before. */
+    status: 'erased' | 'erasure pending';
+    trigger: string;
+    requestedBy: string;
+    requestedAt: string;
+    completedAt: string | null;
+    rowsRedacted: Record<string, number>;
+    destinations: Record<string, string>;
+  };
   records: Array<{
     resource: string;
     captures: Array<{
@@ -147,7 +158,10 @@ const iso = (value: Date | string | null | undefined): string | null =>
  */
 @Injectable()
 export class ConsoleQueries {
-  constructor(private readonly repository: ConsoleRepository) {}
+  constructor(
+    private readonly repository: ConsoleRepository,
+    private readonly erasures: DonorErasureRepository,
+  ) {}
 
   /** The customers a viewer may see: its own (a console token), or every current one (admin). */
   async customers(onlyCustomerId?: string): Promise<CustomerSummary[]> {
@@ -309,10 +323,11 @@ export class ConsoleQueries {
   async trail(customerId: string, sourceId: string, resource?: string): Promise<RecordTrail> {
     const resources = resource ? [resource] : RESOURCES;
     const scope = customerScope(customerId);
-    const [states, history, dead] = await Promise.all([
+    const [states, history, dead, erasure] = await Promise.all([
       this.repository.recordStates(scope, resources, sourceId),
       this.repository.recordHistory(scope, resources, sourceId),
       this.repository.recordDeadLetters(scope, resources, sourceId),
+      resources.includes('donor') ? this.erasures.get(scope, sourceId) : Promise.resolve(null),
     ]);
 
     const found = new Set([
@@ -375,7 +390,26 @@ export class ConsoleQueries {
           })),
       };
     });
-    return { customerId, sourceId, found: records.length > 0, records };
+    return {
+      customerId,
+      sourceId,
+      found: records.length > 0 || erasure !== null,
+      records,
+      ...(erasure
+        ? {
+            erasure: {
+              status:
+                erasure.status === 'completed' ? ('erased' as const) : ('erasure pending' as const),
+              trigger: erasure.trigger,
+              requestedBy: erasure.requestedBy,
+              requestedAt: iso(erasure.requestedAt) ?? '',
+              completedAt: iso(erasure.completedAt),
+              rowsRedacted: erasure.rowsRedacted,
+              destinations: erasure.destinations,
+            },
+          }
+        : {}),
+    };
   }
 }
 

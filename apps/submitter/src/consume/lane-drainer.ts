@@ -15,6 +15,7 @@ import { DeliveryLanes, type LaneView } from '../delivery/delivery-lanes.service
 import { DestinationDirectory } from '../delivery/destination-directory.service';
 import { LaneRepository } from '../delivery/lane.repository';
 import { RecordCompletion } from '../delivery/record-completion.service';
+import { ErasedDonors } from '../delivery/erased-donors.service';
 import type { SubmitterConfig } from '../submitter.config';
 
 const TICK_MS = 250;
@@ -53,6 +54,7 @@ export class LaneDrainer implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly engine: DeliveryEngine,
     private readonly directory: DestinationDirectory,
     private readonly completion: RecordCompletion,
+    private readonly erasedDonors: ErasedDonors,
     private readonly codec: EventCodec,
     private readonly unroutable: UnroutableMessages,
     private readonly log: PinoLogger,
@@ -219,6 +221,7 @@ export class LaneDrainer implements OnApplicationBootstrap, BeforeApplicationShu
       });
     }
     // Donors not read within the batch's budget keep their events parked (pacing, no attempt).
+    await this.erasedDonors.apply(ctx.customerId, items);
     await this.completion.complete(ctx.customerId, items, Date.now() + BATCH_BUDGET_MS);
     return items;
   }

@@ -37,6 +37,7 @@ import { retryTierFor } from '../delivery/retry-tier';
 import { runLimited } from './run-limited';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
 import { RecordCompletion } from '../delivery/record-completion.service';
+import { ErasedDonors } from '../delivery/erased-donors.service';
 import type { SubmitterConfig } from '../submitter.config';
 
 /** Most retry messages delivered in one pass (one engine call and transaction per destination). */
@@ -99,6 +100,7 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
     private readonly readiness: ReadinessService,
     private readonly log: PinoLogger,
     private readonly completion: RecordCompletion,
+    private readonly erasedDonors: ErasedDonors,
     private readonly producer: EventProducer,
     private readonly unroutable: UnroutableMessages,
     config: ConfigService<SubmitterConfig, true>,
@@ -307,6 +309,7 @@ export class RetryConsumer implements OnApplicationBootstrap, BeforeApplicationS
       }
       const items = due.map((e) => e.item);
       // A retried or re-driven webhook gift is completed again, with the donor as known now.
+      await this.erasedDonors.apply(destination.customerId, items);
       await this.completion.complete(destination.customerId, items, Date.now() + this.taskBudgetMs);
       await this.engine.deliver(destination, items);
       for (const { held: h } of due) {

@@ -29,6 +29,7 @@ import {
 } from '@raise-sync/shared/state';
 import { DeliveryEngine, type WorkItem } from '../delivery/delivery-engine.service';
 import { DestinationDirectory } from '../delivery/destination-directory.service';
+import { ErasedDonors } from '../delivery/erased-donors.service';
 import { RecordCompletion } from '../delivery/record-completion.service';
 import { RelatedRedrive } from '../dead-letters/related-redrive.service';
 import { UnroutableMessages } from '../dead-letters/unroutable-messages.service';
@@ -78,6 +79,7 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
     private readonly completion: RecordCompletion,
     private readonly redrive: RelatedRedrive,
     private readonly unroutable: UnroutableMessages,
+    private readonly erasedDonors: ErasedDonors,
   ) {
     this.log.setContext(SourceEventsConsumer.name);
     this.taskBudgetMs = config.get('submitter', { infer: true }).taskBudgetMs;
@@ -211,14 +213,16 @@ export class SourceEventsConsumer implements OnApplicationBootstrap, BeforeAppli
       );
     }
     await this.markEchoes(byCustomer);
-    // Related records first (the donors this chunk shows), then the gifts that lack theirs, so
-    // every destination gets the complete record (see RecordCompletion).
+    // Erasures first (ErasedDonors), then related records (the donors this chunk shows), then the
+    // gifts that lack theirs, so every destination gets the complete record (see RecordCompletion).
     // Customers side by side, each read bounded by the task budget: one customer's slow source
     // or used-up Raise budget never holds the chunk for the others.
     const ready = new Map<string, string[]>();
     const deadline = Date.now() + this.taskBudgetMs;
     await runLimited(
       [...byCustomer].map(([customerId, items]) => async () => {
+        // Donors flagged isGDPRDeleted are erased first; erased donors' events are not synced out.
+        await this.erasedDonors.apply(customerId, items);
         ready.set(customerId, await this.completion.learn(customerId, items));
         await this.completion.complete(customerId, items, deadline);
       }),

@@ -46,6 +46,9 @@ export class DeliveryDecider {
       if (item.echo) {
         return { kind: 'skip', reason: 'echo' };
       }
+      if (item.erased) {
+        return { kind: 'skip', reason: 'erased' };
+      }
       const candidate = {
         origin: event.origin,
         sourceModifiedAt: event.sourceModifiedAt,

@@ -13,6 +13,10 @@ export interface WorkItem {
   fromRetry: boolean;
   /** The echo of our own write to the source (two-way sync): not synced out again. */
   echo?: boolean;
+  /** A donor event of an erased donor (ErasedDonors): never synced out again. */
+  erased?: boolean;
+  /** A gift of an erased donor: its donor data is removed, and never completed from Raise. */
+  donorErased?: boolean;
   /** A replay aimed at one destination (its header): the others skip it as not_targeted. */
   targetDestinationId?: string;
   /**

@@ -105,8 +105,8 @@ export class RecordCompletion {
         newest.set(id, donor);
       }
     };
-    for (const { event, echo } of items) {
-      if (event.source !== 'raise' || echo) {
+    for (const { event, echo, erased, donorErased } of items) {
+      if (event.source !== 'raise' || echo || erased || donorErased) {
         continue;
       }
       if (event.resource === 'donor') {
@@ -161,7 +161,9 @@ export class RecordCompletion {
     items: readonly WorkItem[],
     deadline = Number.POSITIVE_INFINITY,
   ): Promise<void> {
-    const candidates = items.filter((item) => !item.echo && withoutDonorEmail(item.event));
+    const candidates = items.filter(
+      (item) => !item.echo && !item.donorErased && withoutDonorEmail(item.event),
+    );
     if (candidates.length === 0) {
       return;
     }

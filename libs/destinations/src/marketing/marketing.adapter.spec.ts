@@ -129,4 +129,29 @@ describe(MarketingAdapter.name, () => {
     expect((result as Error).message).toMatch(/listId is required/);
     await expect(adapter.lookup(ctx(), 'donor', '1')).rejects.toThrow(LookupNotSupportedError);
   });
+
+  it('erases a person by archiving the member of every email known for them', async () => {
+    server.respond((request) =>
+      request.url.includes(subscriberHashOf('gone@example.org'))
+        ? { status: 404, body: {} }
+        : { status: 204 },
+    );
+    const outcome = await adapter.erasePerson(ctx(), {
+      sourceId: '48213',
+      emails: ['Ada@Example.org', 'ada@example.org', 'gone@example.org'],
+    });
+    expect(outcome).toBe('archived');
+    expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
+      `POST /lists/donors/members/${subscriberHashOf('ada@example.org')}/actions/archive`,
+      `POST /lists/donors/members/${subscriberHashOf('gone@example.org')}/actions/archive`,
+    ]);
+  });
+
+  it('answers not_found when the list holds none of the emails', async () => {
+    server.respond(() => ({ status: 404, body: {} }));
+    expect(await adapter.erasePerson(ctx(), { sourceId: '1', emails: ['x@example.org'] })).toBe(
+      'not_found',
+    );
+    expect(await adapter.erasePerson(ctx(), { sourceId: '1', emails: [] })).toBe('not_found');
+  });
 });

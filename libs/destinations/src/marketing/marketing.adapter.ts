@@ -2,7 +2,13 @@ import type { Resource, SourceEvent } from '@raise-sync/shared/events';
 import { ConfigReader, LookupNotSupportedError, deliverWithSettings } from '../adapter-support';
 import { DestinationHttp, type DestinationHttpOptions } from '../http/destination-http';
 import { parseFieldMapConfig } from '../mapping/field-map';
-import type { DeliveryResult, DestinationAdapter, DestinationContext, LookupResult } from '../port';
+import type {
+  DeliveryResult,
+  DestinationAdapter,
+  DestinationContext,
+  ErasedPerson,
+  LookupResult,
+} from '../port';
 import {
   MARKETING_PROTECTED_FIELDS,
   type MarketingMappingSettings,
@@ -117,14 +123,7 @@ export class MarketingAdapter implements DestinationAdapter {
         };
       }
       const hash = subscriberHashOf(email);
-      await this.http.request({
-        destination: NAME,
-        method: 'POST',
-        url: `${this.membersUrl(settings, hash)}/actions/archive`,
-        route: 'POST /lists/{listId}/members/{hash}/actions/archive',
-        token: settings.token,
-        acceptStatuses: [404],
-      });
+      await this.archive(settings, hash);
       return { outcome: 'delivered', destinationRecordId: hash };
     }
     if (!event.record) {
@@ -146,6 +145,36 @@ export class MarketingAdapter implements DestinationAdapter {
       body: mapping.body,
     });
     return { outcome: 'delivered', destinationRecordId: mapping.subscriberHash };
+  }
+
+  /** Archives the member (a missing one is fine): the list API's delete. True when it existed. */
+  private async archive(settings: MarketingSettings, hash: string): Promise<boolean> {
+    const response = await this.http.request({
+      destination: NAME,
+      method: 'POST',
+      url: `${this.membersUrl(settings, hash)}/actions/archive`,
+      route: 'POST /lists/{listId}/members/{hash}/actions/archive',
+      token: settings.token,
+      acceptStatuses: [404],
+    });
+    return response.status !== 404;
+  }
+
+  /**
+   * Erasure: archives the member of every email known for the person ('archived', or
+   * 'not_found' when the list holds none of them). Archived, not deleted permanently: the
+   * list API's permanent delete also forbids the address from ever being re-added, and the
+   * simulated API offers archive only.
+   */
+  async erasePerson(ctx: DestinationContext, person: ErasedPerson): Promise<string> {
+    const settings = marketingSettings(ctx);
+    let archived = 0;
+    for (const email of new Set(person.emails.map((e) => e.trim().toLowerCase()))) {
+      if (email && (await this.archive(settings, subscriberHashOf(email)))) {
+        archived += 1;
+      }
+    }
+    return archived > 0 ? 'archived' : 'not_found';
   }
 
   /** A list is keyed by email, not by source ID: reconciliation cannot ask it about a record. */

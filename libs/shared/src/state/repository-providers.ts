@@ -9,6 +9,7 @@ import {
   CustomerRepository,
   DestinationRepository,
   RetentionRepository,
+  DonorErasureRepository,
   SyncRecordRepository,
   WriteIntentRepository,
 } from './repositories';
@@ -36,6 +37,7 @@ export const stateRepositoryProviders: Provider[] = [
   onDataSource(CustomerPurgeRepository),
   onDataSource(DestinationRepository),
   onDataSource(RetentionRepository),
+  onDataSource(DonorErasureRepository),
   onDataSource(SyncRecordRepository),
   onDataSource(WriteIntentRepository),
 ];

@@ -28,6 +28,7 @@ const TABLES = [
   'delivery_counts',
   'destination_breakers',
   'destinations',
+  'donor_erasures',
   'poll_schedule',
   'reconciliation_alerts',
   'reconciliation_discrepancies',

@@ -659,7 +659,21 @@
       );
       return;
     }
+    const erasure = result.erasure
+      ? h(
+          'p',
+          { className: 'erasure', 'data-testid': 'trail-erasure' },
+          `donor ${result.erasure.status}` +
+            (result.erasure.completedAt ? ` at ${result.erasure.completedAt}` : '') +
+            ` (${result.erasure.trigger}, requested by ${result.erasure.requestedBy}):` +
+            ' personal data removed from the state store and the warehouse; ' +
+            Object.entries(result.erasure.destinations)
+              .map(([name, outcome]) => `${name}: ${outcome}`)
+              .join(', '),
+        )
+      : null;
     box.replaceChildren(
+      ...(erasure ? [erasure] : []),
       ...result.records.map((rec) => {
         const links = h(
           'div',

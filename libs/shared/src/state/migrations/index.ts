@@ -16,6 +16,7 @@ import { OnboardingModes1763800015000 } from './1763800015000-onboarding-modes';
 import { CustomerPurges1763800016000 } from './1763800016000-customer-purges';
 import { SourceFixHolds1763800017000 } from './1763800017000-source-fix-holds';
 import { Retention1763800018000 } from './1763800018000-retention';
+import { DonorErasures1763800019000 } from './1763800019000-donor-erasures';
 
 /** Every migration, oldest first. New ones are appended here. */
 export const MIGRATIONS = [
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   CustomerPurges1763800016000,
   SourceFixHolds1763800017000,
   Retention1763800018000,
+  DonorErasures1763800019000,
 ];

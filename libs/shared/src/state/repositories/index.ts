@@ -7,3 +7,4 @@ export * from './destination.repository';
 export * from './cross-product-arrival.repository';
 export * from './customer-purge.repository';
 export * from './retention.repository';
+export * from './donor-erasure.repository';
