@@ -99,9 +99,14 @@ describe('submitter: hostile input on the admin and console APIs', () => {
     const consoleRoutes = routes.filter((r) => r.template.startsWith('/console/api/'));
     expect(adminRoutes.length).toBeGreaterThanOrEqual(13);
     expect(consoleRoutes.length).toBeGreaterThanOrEqual(8);
-    const known = { customerId, resource: 'gift', sourceId: '1' };
+    const known = { customerId, resource: 'gift', sourceId: '1', action: 'retry' };
     const queries = {
       'GET /console/api/customers/{customerId}/records/{sourceId}/links': { resource: 'gift' },
+      // A dead-letter group is named in the query (destination and reason).
+      'POST /console/api/customers/{customerId}/dead-letter-groups/{action}': {
+        destinationId: customerId,
+        reason: 'record_rejected',
+      },
     };
     const probes = await fireHostileRequests({
       baseUrl: submitter.app.url,
