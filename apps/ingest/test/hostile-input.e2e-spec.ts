@@ -75,6 +75,8 @@ describe('ingest: hostile input on the admin API', () => {
       uuidParams: ['id'],
       bodies: {
         'PATCH /admin/customers/{id}/raise/donors/{donorId}': { fields: { phone: '1' } },
+        // A valid body, so an unknown customer is what the answer is about (404).
+        'POST /admin/customers/{id}/donors/{donorId}/erase': { requestedBy: 'hostile-input e2e' },
       },
     });
     expect(contractBreaches(probes)).toEqual([]);
