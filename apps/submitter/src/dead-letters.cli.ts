@@ -3,7 +3,13 @@
  *   SUBMITTER_URL=http://127.0.0.1:3002 ADMIN_TOKEN=... node dead-letters.cli.js list [--customer ID] [--destination ID] [--status open]
  *   ... inspect <id> | retry <id> | retry --customer ID [--destination ID] | discard <id> | discard --customer ID
  */
-import { adminApi, cliConfigOrExit, cliOption as option } from '@raise-sync/shared/cli';
+import {
+  adminApi,
+  cliConfigOrExit,
+  cliOption as option,
+  runCli,
+  USAGE_ERROR,
+} from '@raise-sync/shared/cli';
 import { SUBMITTER_CLI_CONFIG } from './cli.config';
 
 const USAGE =
@@ -12,7 +18,7 @@ const USAGE =
 
 const call = adminApi(cliConfigOrExit(SUBMITTER_CLI_CONFIG, USAGE));
 
-async function main(): Promise<void> {
+runCli(USAGE, async () => {
   const [command, id] = process.argv
     .slice(2)
     .filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
@@ -22,26 +28,20 @@ async function main(): Promise<void> {
     reason: option('reason'),
     status: option('status'),
   };
-  let result: unknown;
   if (command === 'list') {
     const query = new URLSearchParams(
       Object.entries(filter).filter((e): e is [string, string] => e[1] !== undefined),
     );
-    result = await call('GET', `/admin/dead-letters?${query.toString()}`);
-  } else if (command === 'inspect' && id) {
-    result = await call('GET', `/admin/dead-letters/${id}`);
-  } else if ((command === 'retry' || command === 'discard') && id) {
-    result = await call('POST', `/admin/dead-letters/${id}/${command}`);
-  } else if (command === 'retry' || command === 'discard') {
-    result = await call('POST', `/admin/dead-letters/${command}`, filter);
-  } else {
-    process.stderr.write(`${USAGE}\n`);
-    process.exit(2);
+    return call('GET', `/admin/dead-letters?${query.toString()}`);
   }
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+  if (command === 'inspect' && id) {
+    return call('GET', `/admin/dead-letters/${id}`);
+  }
+  if ((command === 'retry' || command === 'discard') && id) {
+    return call('POST', `/admin/dead-letters/${id}/${command}`);
+  }
+  if (command === 'retry' || command === 'discard') {
+    return call('POST', `/admin/dead-letters/${command}`, filter);
+  }
+  return USAGE_ERROR;
 });

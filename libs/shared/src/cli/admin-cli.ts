@@ -94,3 +94,25 @@ export function adminApi({ url, token }: { url: string; token: string }): AdminA
     return (text ? JSON.parse(text) : null) as T;
   };
 }
+
+/** What a CLI's command answers when its arguments do not name a command it knows. */
+export const USAGE_ERROR = Symbol('usage');
+
+/**
+ * Runs a CLI's command: its result is printed as JSON; USAGE_ERROR prints the usage and exits 2;
+ * an error prints its message and exits 1.
+ */
+export function runCli(usage: string, command: () => Promise<unknown>): void {
+  command()
+    .then((result) => {
+      if (result === USAGE_ERROR) {
+        process.stderr.write(`${usage}\n`);
+        process.exit(2);
+      }
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    })
+    .catch((error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    });
+}
